@@ -1,0 +1,25 @@
+"""weir: a DataOps platform. Partitioned assets on Delta Lake, checked and published atomically.
+
+The names users write projects with::
+
+    import weir
+    days = weir.daily(start="2013-01-01", end="2013-12-31")
+    landing = weir.source("landing", path="landing/{partition}.csv", partitions=days)
+
+    @weir.asset(partitions=days)
+    def cleaned(landing): ...
+"""
+
+from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
+from weir.model.definitions import Asset, Input, Insight, Retry, Source
+from weir.model.mappings import all_partitions, previous
+from weir.model.partitions import daily, hourly, monthly, static, unpartitioned
+from weir.project.authoring import asset, insight, source, sql_asset, upstream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Asset", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
+    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "daily", "hourly", "insight", "monthly",
+    "previous", "source", "sql_asset", "static", "unpartitioned", "upstream",
+]

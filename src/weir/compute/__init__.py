@@ -1,0 +1,1 @@
+"""Compute engines: DuckDB for SQL assets, Arrow as interchange."""

@@ -1,0 +1,1 @@
+"""The engine: planning, run lifecycle and executors."""

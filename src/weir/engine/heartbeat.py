@@ -1,0 +1,72 @@
+"""Heartbeats prove a run is alive; runs whose process died are found and closed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+HEARTBEAT_SECONDS = 5.0
+DEAD_AFTER_SECONDS = 120.0
+
+
+class Heartbeat:
+    """A daemon thread that stamps the run every few seconds on its own connection."""
+
+    def __init__(self, engine, run_id: str, every: float = HEARTBEAT_SECONDS) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"weir-heartbeat-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        from weir.store.schema import runs
+
+        while not self._stop.wait(self.every):
+            try:
+                with self.engine.begin() as c:
+                    c.execute(runs.update().where(runs.c.id == self.run_id).values(heartbeat_at=time.time()))
+            except Exception:  # a missed beat is harmless; the next one retries
+                continue
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is dead for our purpose
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def is_dead(run: dict, now: float | None = None) -> str | None:
+    """Why an active run is dead, or None while it looks alive."""
+    now = now or time.time()
+    if run.get("host") == this_host() and run.get("pid"):
+        if run["pid"] == os.getpid():
+            return None
+        if not process_alive(run["pid"]):
+            return f"its process {run['pid']} on {run['host']} is gone"
+        return None
+    beat = run.get("heartbeat_at") or run.get("started_at") or run.get("created_at") or 0
+    if now - beat > DEAD_AFTER_SECONDS:
+        return f"no heartbeat for {int(now - beat)} s"
+    return None

@@ -1,0 +1,136 @@
+"""The planner: which asset partitions to build, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from weir.errors import PartitionError
+from weir.engine.inputs import InputResolver
+from weir.model.partitions import PartitionScheme, TimeScheme
+from weir.project.graph import Project
+
+REASONS = ("requested", "missing", "code changed", "upstream changed", "upstream rebuilt")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionSelection:
+    """What the user asked for: one key, a range, or everything."""
+
+    first: str | None = None
+    last: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.first is None
+
+    def keys_for(self, scheme: PartitionScheme) -> list[str] | None:
+        """Keys of ``scheme`` the selection covers; None when the key is not of this scheme's kind."""
+        if self.first is None or not scheme.is_partitioned:
+            return scheme.keys()
+        assert self.last is not None
+        try:
+            return scheme.key_range(self.first, self.last)
+        except PartitionError:
+            if not isinstance(scheme, TimeScheme):
+                return None
+        window = _window(self.first, self.last, scheme)
+        if window is None:
+            return None
+        start, end = window
+        return [k for k in scheme.keys() if scheme.window(k)[1] > start and scheme.window(k)[0] < end]
+
+
+def _window(first: str, last: str, like: TimeScheme):
+    from weir.model.partitions import daily, hourly, monthly
+
+    for maker in (daily, hourly, monthly):
+        try:
+            s = maker(start=first, end=last, tz=like.tz)
+        except Exception:
+            continue
+        return s.window(first)[0], s.window(last)[1]
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedTask:
+    asset: str
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    tasks: list[PlannedTask]
+    waiting: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # asset -> [(key, why)]
+    up_to_date: dict[str, int] = field(default_factory=dict)
+
+    def by_asset(self) -> dict[str, list[PlannedTask]]:
+        out: dict[str, list[PlannedTask]] = {}
+        for t in self.tasks:
+            out.setdefault(t.asset, []).append(t)
+        return out
+
+
+def make_plan(
+    project: Project,
+    resolver: InputResolver,
+    *,
+    assets: list[str] | None,
+    selection: PartitionSelection,
+    stale: bool,
+) -> Plan:
+    """Tasks in build order. Without ``stale`` every selected partition is built; with it only
+    those missing, built by other code, or whose inputs changed since (and what that ripples to)."""
+    names = [project.asset(a).name for a in assets] if assets else [n for n in project.order if n in project.assets]
+    names = [n for n in project.order if n in set(names)]
+    current = resolver.current
+    tasks: list[PlannedTask] = []
+    waiting: dict[str, list[tuple[str, str]]] = {}
+    up_to_date: dict[str, int] = {}
+    planned: set[tuple[str, str]] = set()
+    matched_any = False
+    for name in names:
+        asset = project.assets[name]
+        keys = selection.keys_for(asset.partitions)
+        if keys is None:
+            continue
+        matched_any = True
+        code = asset.code_version
+        for key in keys:
+            resolved = resolver.resolve(asset, key)
+            rebuilt_upstream = any(
+                (inp.upstream, uk) in planned
+                for param, inp in asset.inputs.items()
+                for uk in resolved.keys.get(param, [])
+            )
+            row = current.get((name, key))
+            if stale:
+                if row is None:
+                    reason = "missing"
+                elif row["code_version"] != code:
+                    reason = "code changed"
+                elif rebuilt_upstream:
+                    reason = "upstream rebuilt"
+                elif _normalized(row.get("input_versions")) != _normalized(resolved.versions):
+                    reason = "upstream changed"
+                else:
+                    up_to_date[name] = up_to_date.get(name, 0) + 1
+                    continue
+            else:
+                reason = "requested"
+            absent = resolved.describe_missing(planned)
+            if absent:
+                waiting.setdefault(name, []).append((key, absent))
+                continue
+            tasks.append(PlannedTask(asset=name, key=key, reason=reason))
+            planned.add((name, key))
+    if not matched_any and not selection.everything:
+        raise PartitionError(f"partition {selection.first!r} fits none of the selected assets' partitions")
+    return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date)
+
+
+def _normalized(versions) -> dict:
+    if not versions:
+        return {}
+    return {up: {k: v for k, v in sorted(parts.items())} for up, parts in sorted(versions.items()) if parts}

@@ -1,0 +1,335 @@
+"""The run lifecycle: record, build in dependency order, audit, publish, record results."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from weir.engine.audit import Auditor, PassAll
+from weir.engine.executors import make_executor
+from weir.engine.heartbeat import Heartbeat, this_host
+from weir.engine.inputs import InputResolver
+from weir.engine.planner import Plan
+from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
+from weir.envs.snapshot import capture
+from weir.model.definitions import Asset, Source
+from weir.model.mappings import Previous
+from weir.model.partitions import TimeScheme
+from weir.project.graph import Project
+from weir.reporting import Reporter, SilentReporter
+from weir.storage.delta import AssetTable
+from weir.store.store import MetadataStore
+
+PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
+PUBLISH_EVERY_SECONDS = 10.0
+FAILED_STATES = ("failed", "upstream_failed")
+TASK_FIELDS = (
+    "state", "reason", "attempt", "input_versions", "output_version", "row_count",
+    "started_at", "finished_at", "seconds", "staged_path", "error", "traceback",
+)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    run_id: str
+    state: str
+    counts: dict[str, int] = field(default_factory=dict)
+    per_asset: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    compute_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "succeeded"
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "state": self.state,
+            "counts": self.counts,
+            "assets": self.per_asset,
+            "failures": self.failures,
+            "waiting": self.waiting,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _task_row(asset: str, key: str, **values) -> dict:
+    row = {f: None for f in TASK_FIELDS}
+    row.update(values)
+    row["asset"], row["partition_key"] = asset, key
+    return row
+
+
+class Run:
+    """One execution of a plan. ``execute()`` returns a RunResult; Ctrl-C marks it cancelled."""
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        store: MetadataStore,
+        data_root: Path,
+        plan: Plan,
+        resolver: InputResolver,
+        executor: str = "processes",
+        workers: int | None = None,
+        trigger: str = "cli",
+        request: dict | None = None,
+        reporter: Reporter | None = None,
+        auditor: Auditor | None = None,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.data_root = data_root
+        self.plan = plan
+        self.resolver = resolver
+        self.executor_name = executor
+        self.workers = workers
+        self.trigger = trigger
+        self.request = request or {}
+        self.reporter = reporter or SilentReporter()
+        self.auditor = auditor or PassAll()
+        self.run_id = new_run_id()
+        self.result = RunResult(run_id=self.run_id, state="queued")
+        self._files: dict[str, dict[str, list[str]]] = {}
+        self._tables: dict[str, AssetTable] = {}
+        self._failed: set[tuple[str, str]] = set()
+        self._versions: dict[tuple[str, str], dict] = {}
+
+    # -- tables ---------------------------------------------------------------------------
+    def table(self, asset: str) -> AssetTable:
+        if asset not in self._tables:
+            a = self.project.assets[asset]
+            self._tables[asset] = AssetTable(self.data_root / self.project.name / asset, partitioned=a.partitions.is_partitioned)
+        return self._tables[asset]
+
+    def files(self, asset: str) -> dict[str, list[str]]:
+        if asset not in self._files:
+            self._files[asset] = self.table(asset).files()
+        return self._files[asset]
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        started = time.perf_counter()
+        env = capture()
+        now = time.time()
+        with self.store.transaction():
+            self.store.environments.save(env.to_row())
+            self.store.runs.create(
+                {
+                    "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
+                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env.id,
+                    "request": self.request, "heartbeat_at": now,
+                }
+            )
+            self.store.runs.add_tasks(
+                [
+                    {
+                        "run_id": self.run_id, "project": self.project.name, "asset": t.asset, "partition_key": t.key,
+                        "state": "queued", "reason": t.reason, "attempt": 0,
+                        "code_version": self.project.assets[t.asset].code_version,
+                    }
+                    for t in self.plan.tasks
+                ]
+            )
+            self.store.runs.update(self.run_id, state="running", started_at=time.time())
+        self.result.waiting = {a: len(w) for a, w in self.plan.waiting.items()}
+        self.reporter.run_started(self.run_id, len(self.plan.tasks))
+        heartbeat = Heartbeat(self.store.engine, self.run_id)
+        heartbeat.start()
+        executor = None
+        state, error = "failed", None
+        try:
+            if self.plan.tasks:
+                executor = make_executor(self.executor_name, self.project, self.workers)
+                for asset_name, tasks in self.plan.by_asset().items():
+                    self._build_asset(executor, self.project.assets[asset_name], [t.key for t in tasks])
+            state = "failed" if any(self._failed) else "succeeded"
+        except KeyboardInterrupt:
+            state, error = "cancelled", "interrupted by the user"
+            if executor is not None:
+                executor.close(cancel=True)
+                executor = None
+            raise
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            raise
+        finally:
+            heartbeat.stop()
+            if executor is not None:
+                executor.close()
+            self._finish(state, error, time.perf_counter() - started)
+        return self.result
+
+    def _finish(self, state: str, error: str | None, seconds: float) -> None:
+        self.store.connection.rollback()  # drop any half-open transaction of an interrupted step
+        with self.store.transaction():
+            if state != "succeeded" or error:
+                self.store.runs.unfinished_tasks_to(self.run_id, "cancelled" if state == "cancelled" else "failed", error or "run ended")
+            counts = self.store.runs.task_counts(self.run_id)
+            self.store.runs.update(
+                self.run_id, state=state, finished_at=time.time(), error=error, heartbeat_at=time.time(),
+                summary={"counts": counts, "waiting": self.result.waiting},
+            )
+        self.result.state = state
+        self.result.counts = counts
+        self.result.seconds = seconds
+        self.reporter.run_finished(self.result)
+
+    # -- one asset ------------------------------------------------------------------------
+    def _build_asset(self, executor, asset: Asset, keys: list[str]) -> None:
+        self.reporter.asset_started(asset.name, len(keys))
+        table = self.table(asset.name)
+        table_schema = table.schema()
+        specs: list[TaskSpec] = []
+        skipped: list[dict] = []
+        for key in keys:
+            resolved = self.resolver.resolve(asset, key)
+            bad = [
+                (inp.upstream, uk)
+                for param, inp in asset.inputs.items()
+                for uk in resolved.keys[param]
+                if (inp.upstream, uk) in self._failed
+            ]
+            if bad:
+                self._failed.add((asset.name, key))
+                skipped.append(_task_row(asset.name, key, state="upstream_failed", reason=f"{bad[0][0]} {bad[0][1]!r} failed".replace(" ''", "")))
+                continue
+            absent = resolved.describe_missing()
+            if absent:
+                skipped.append(_task_row(asset.name, key, state="skipped", reason=absent))
+                continue
+            self._versions[(asset.name, key)] = resolved.versions
+            specs.append(self._spec(asset, key, resolved.keys, table_schema))
+        if skipped:
+            with self.store.transaction():
+                self.store.runs.update_tasks(self.run_id, skipped)
+            for row in skipped:
+                self._count(asset.name, row["state"])
+                self.reporter.task_finished(asset.name, row["partition_key"], row["state"])
+        pending: list[TaskOutcome] = []
+        last_flush = time.monotonic()
+        for outcome in executor.run(specs):
+            self.result.compute_seconds += outcome.compute_seconds
+            if outcome.ok:
+                pending.append(outcome)
+            else:
+                self._failed.add((asset.name, outcome.key))
+                self._record_failures(asset, [outcome], outcome.error or "failed")
+            if len(pending) >= PUBLISH_BATCH or (pending and time.monotonic() - last_flush > PUBLISH_EVERY_SECONDS):
+                self._publish(asset, pending)
+                pending, last_flush = [], time.monotonic()
+        if pending:
+            self._publish(asset, pending)
+
+    def _spec(self, asset: Asset, key: str, keys: dict[str, list[str]], table_schema) -> TaskSpec:
+        inputs = []
+        for param, inp in asset.inputs.items():
+            up = self.project.node(inp.upstream)
+            ukeys = keys[param]
+            lookback = isinstance(inp.mapping, Previous)
+            if isinstance(up, Source):
+                files = tuple((uk, f) for uk in ukeys for f in self.resolver.source_files(up, uk))
+                inputs.append(
+                    InputSpec(param=param, upstream=up.name, kind="source", frame=inp.frame, files=files,
+                              format=up.format, options=dict(up.options), empty_is_none=lookback)
+                )
+            else:
+                index = self.files(up.name)
+                files = tuple((uk, f) for uk in ukeys for f in index.get(uk, []))
+                inputs.append(
+                    InputSpec(param=param, upstream=up.name, kind="asset", frame=inp.frame, files=files,
+                              table_dir=self.table(up.name).uri, schema=self.table(up.name).schema(),
+                              empty_is_none=lookback)
+                )
+        start = end = None
+        if isinstance(asset.partitions, TimeScheme):
+            start, end = asset.partitions.window(key)
+        return TaskSpec(
+            project_root=str(self.project.root), asset=asset.name, key=key, start=start, end=end, run_id=self.run_id,
+            table_dir=self.table(asset.name).uri, table_schema=table_schema, inputs=tuple(inputs),
+            attempts=asset.retry.attempts, backoff=asset.retry.backoff,
+        )
+
+    def _count(self, asset: str, state: str) -> None:
+        per = self.result.per_asset.setdefault(asset, {})
+        per[state] = per.get(state, 0) + 1
+
+    def _record_failures(self, asset: Asset, outcomes: list[TaskOutcome], error: str) -> None:
+        rows = []
+        for o in outcomes:
+            rows.append(
+                _task_row(
+                    asset.name, o.key, state="failed", attempt=o.attempts, input_versions=self._versions.get((asset.name, o.key)),
+                    started_at=o.started_at, finished_at=time.time(), seconds=o.seconds,
+                    staged_path=o.staged.path if o.staged else None, error=o.error or error, traceback=o.traceback,
+                )
+            )
+            self._count(asset.name, "failed")
+            self.result.failures.append({"asset": asset.name, "partition": o.key, "error": o.error or error})
+            self.reporter.task_finished(asset.name, o.key, "failed")
+        with self.store.transaction():
+            self.store.runs.update_tasks(self.run_id, rows)
+
+    def _publish(self, asset: Asset, outcomes: list[TaskOutcome]) -> None:
+        table = self.table(asset.name)
+        staged = [o.staged for o in outcomes if o.staged is not None]
+        verdicts = self.auditor.audit(asset, table.uri, staged, self.run_id)
+        publishable = [s for s in staged if verdicts[s.key].publish]
+        index = self.files(asset.name)
+        version = None
+        if publishable:
+            try:
+                version = table.publish(
+                    publishable, replaced={s.key: index.get(s.key, []) for s in publishable}, run_id=self.run_id,
+                    metadata={"weir.code_version": asset.code_version},
+                )
+            except Exception as exc:  # e.g. a schema the table cannot take: these partitions fail
+                failing = [o for o in outcomes if verdicts[o.key].publish]
+                for o in failing:
+                    self._failed.add((asset.name, o.key))
+                self._record_failures(asset, [TaskOutcome(**{**o.__dict__, "error": f"publish failed: {exc}"}) for o in failing], str(exc))
+                outcomes = [o for o in outcomes if not verdicts[o.key].publish]
+                publishable = []
+        now = time.time()
+        published_rows, task_rows = [], []
+        for o in outcomes:
+            s = o.staged
+            assert s is not None
+            verdict = verdicts[s.key]
+            if verdict.publish:
+                index[s.key] = [s.path]
+                row = {
+                    "project": self.project.name, "asset": asset.name, "partition_key": s.key, "version": version,
+                    "run_id": self.run_id, "code_version": asset.code_version,
+                    "input_versions": self._versions.get((asset.name, s.key)), "row_count": s.rows, "published_at": now,
+                }
+                published_rows.append(row)
+                self.resolver.current[(asset.name, s.key)] = row
+            else:
+                self._failed.add((asset.name, s.key))
+            state = verdict.state if verdict.publish else "blocked"
+            task_rows.append(
+                _task_row(
+                    asset.name, s.key, state=state, reason=verdict.message or None, attempt=o.attempts,
+                    input_versions=self._versions.get((asset.name, s.key)), output_version=version if verdict.publish else None,
+                    row_count=s.rows, started_at=o.started_at, finished_at=now, seconds=o.seconds, staged_path=s.path,
+                )
+            )
+            self._count(asset.name, state)
+            self.reporter.task_finished(asset.name, s.key, state)
+        with self.store.transaction():
+            self.store.partitions.record_published(published_rows)
+            self.store.runs.update_tasks(self.run_id, task_rows)

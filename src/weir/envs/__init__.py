@@ -1,0 +1,1 @@
+"""Environments: the exact Python and package set every run used."""

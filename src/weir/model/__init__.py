@@ -1,0 +1,1 @@
+"""weir's vocabulary as immutable values; no I/O here."""

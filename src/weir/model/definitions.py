@@ -1,0 +1,157 @@
+"""The objects a project defines: sources, assets, insights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from weir.errors import ConfigError
+from weir.model.mappings import Auto, PartitionMapping
+from weir.model.partitions import PartitionScheme, Unpartitioned
+
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SOURCE_FORMATS = ("csv", "parquet", "jsonl")
+FRAME_KINDS = ("pandas", "polars", "arrow")
+
+
+def check_name(name: str, what: str, where: str | None = None) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(f"{what} name {name!r} must be letters, digits and '_', not starting with a digit", where=where)
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Location:
+    """Where an object was defined, for error messages."""
+
+    file: str = "<unknown>"
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retry:
+    """How often a failed partition build is retried, waiting ``backoff`` seconds doubled each time."""
+
+    attempts: int = 1
+    backoff: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError(f"retry attempts must be a whole number ≥ 1, got {self.attempts!r}")
+        if not isinstance(self.backoff, (int, float)) or self.backoff < 0:
+            raise ConfigError(f"retry backoff must be seconds ≥ 0, got {self.backoff!r}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (2, 3, ...)."""
+        return float(self.backoff) * (2 ** max(0, attempt - 2))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Input:
+    """One upstream an asset reads, under a parameter name, with its partition mapping."""
+
+    upstream: str
+    mapping: PartitionMapping = field(default_factory=Auto)
+    frame: str = "pandas"
+
+    def __post_init__(self) -> None:
+        if self.frame not in FRAME_KINDS:
+            raise ConfigError(f"input frame {self.frame!r} must be one of {', '.join(FRAME_KINDS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """External input weir observes but does not produce: files landing in a folder."""
+
+    name: str
+    path: str
+    format: str
+    partitions: PartitionScheme = field(default_factory=Unpartitioned)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    owners: tuple[str, ...] = ()
+    project: str = ""
+    location: Location = field(default_factory=Location)
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "source", str(self.location))
+        if self.format not in SOURCE_FORMATS:
+            raise ConfigError(
+                f"source {self.name!r}: format {self.format!r} must be one of {', '.join(SOURCE_FORMATS)}",
+                where=str(self.location),
+            )
+        if self.partitions.is_partitioned and "{partition" not in self.path and "{start" not in self.path:
+            raise ConfigError(
+                f"source {self.name!r}: a partitioned source's path needs '{{partition}}' (got {self.path!r})",
+                where=str(self.location),
+            )
+
+    kind = "source"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asset:
+    """A dataset weir produces from its inputs: a Python function or a SQL query."""
+
+    name: str
+    partitions: PartitionScheme = field(default_factory=Unpartitioned)
+    inputs: Mapping[str, Input] = field(default_factory=dict)
+    fn: Callable[..., Any] | None = None
+    sql: str | None = None
+    wants_context: bool = False
+    owners: tuple[str, ...] = ()
+    description: str = ""
+    retry: Retry = field(default_factory=Retry)
+    project: str = ""
+    location: Location = field(default_factory=Location)
+    definition_text: str = ""
+    inputs_inferred: bool = False
+
+    kind = "asset"
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "asset", str(self.location))
+        if (self.fn is None) == (self.sql is None):
+            raise ConfigError(f"asset {self.name!r} needs exactly one of a function or SQL", where=str(self.location))
+
+    @property
+    def upstream_names(self) -> list[str]:
+        return [i.upstream for i in self.inputs.values()]
+
+    @property
+    def code_version(self) -> str:
+        """Hash of the definition (function source or SQL) plus the settings that shape its data."""
+        settings = {
+            "partitions": self.partitions.to_dict(),
+            "inputs": {p: [i.upstream, i.mapping.describe(), i.frame] for p, i in sorted(self.inputs.items())},
+        }
+        digest = hashlib.sha256()
+        digest.update(self.definition_text.encode())
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Insight:
+    """A business-facing output (dashboard, report, export) built on assets, with owners."""
+
+    name: str
+    depends_on: tuple[str, ...]
+    owners: tuple[str, ...] = ()
+    url: str = ""
+    description: str = ""
+    project: str = ""
+    location: Location = field(default_factory=Location)
+
+    kind = "insight"
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "insight", str(self.location))
+        if not self.depends_on:
+            raise ConfigError(f"insight {self.name!r} must depend on at least one asset", where=str(self.location))

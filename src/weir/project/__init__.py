@@ -1,0 +1,1 @@
+"""Projects: the authoring API, weir.toml and loading a project into a validated graph."""

@@ -1,0 +1,216 @@
+"""The authoring API users write: ``weir.asset``, ``weir.source``, ``weir.sql_asset``, ``weir.insight``."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import os
+import sys
+import textwrap
+from typing import Any, Callable, Iterable, Mapping
+
+from weir.errors import ConfigError
+from weir.model.definitions import Asset, Input, Insight, Location, Retry, Source
+from weir.model.mappings import PartitionMapping
+from weir.model.partitions import PartitionScheme, Unpartitioned
+
+CONTEXT_PARAMETER = "context"
+
+
+def _caller(depth: int = 2) -> Location:
+    frame = sys._getframe(depth)
+    return Location(file=frame.f_code.co_filename, line=frame.f_lineno)
+
+
+def _owners(owners: Iterable[str] | str | None) -> tuple[str, ...]:
+    if owners is None:
+        return ()
+    if isinstance(owners, str):
+        return (owners,)
+    return tuple(owners)
+
+
+def _scheme(partitions: PartitionScheme | None, where: Location) -> PartitionScheme:
+    if partitions is None:
+        return Unpartitioned()
+    if not isinstance(partitions, PartitionScheme):
+        raise ConfigError(f"partitions must be weir.daily(...), weir.monthly(...), ... got {partitions!r}", where=str(where))
+    return partitions
+
+
+def _frame_of(annotation: Any) -> str:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__module__", "") + "." + getattr(annotation, "__qualname__", "")
+    text = text.lower()
+    if "polars" in text or text.startswith("pl."):
+        return "polars"
+    if "pyarrow" in text or text.startswith("pa.") or text.endswith("table"):
+        return "arrow"
+    return "pandas"
+
+
+def upstream(name: str, mapping: PartitionMapping | None = None, *, frame: str = "pandas") -> Input:
+    """Name an upstream explicitly (another parameter name, a lookback mapping, a frame kind)."""
+    return Input(upstream=name, mapping=mapping, frame=frame) if mapping else Input(upstream=name, frame=frame)
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    partitions: PartitionScheme | None = None,
+    inputs: Mapping[str, Input | str] | None = None,
+    owners: Iterable[str] | str | None = None,
+    description: str = "",
+    retry: Retry | int | None = None,
+) -> Any:
+    """Declare a Python asset. Upstreams are named by the function's parameters.
+
+    A parameter named ``context`` receives the build context (partition key, window, run id).
+    ``inputs`` maps a parameter to another upstream or a mapping such as ``weir.previous(1)``.
+    Returns the :class:`Asset` (the function stays reachable as ``.fn``).
+    """
+
+    def wrap(func: Callable[..., Any]) -> Asset:
+        where = Location(file=func.__code__.co_filename, line=func.__code__.co_firstlineno)
+        explicit = dict(inputs or {})
+        params: dict[str, Input] = {}
+        wants_context = False
+        for p in inspect.signature(func).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise ConfigError(f"asset {func.__name__!r}: *args/**kwargs cannot name upstreams", where=str(where))
+            if p.name == CONTEXT_PARAMETER:
+                wants_context = True
+                continue
+            frame = _frame_of(p.annotation) if p.annotation is not p.empty else "pandas"
+            spec = explicit.pop(p.name, None)
+            if spec is None:
+                params[p.name] = Input(upstream=p.name, frame=frame)
+            elif isinstance(spec, str):
+                params[p.name] = Input(upstream=spec, frame=frame)
+            elif isinstance(spec, Input):
+                params[p.name] = spec if spec.frame != "pandas" or frame == "pandas" else Input(upstream=spec.upstream, mapping=spec.mapping, frame=frame)
+            elif isinstance(spec, PartitionMapping):
+                params[p.name] = Input(upstream=p.name, mapping=spec, frame=frame)
+            else:
+                raise ConfigError(f"asset {func.__name__!r}: input {p.name!r} must be an upstream name or weir.upstream(...)", where=str(where))
+        if explicit:
+            raise ConfigError(
+                f"asset {func.__name__!r}: inputs {sorted(explicit)} are not parameters of the function", where=str(where)
+            )
+        try:
+            text = textwrap.dedent(inspect.getsource(func))
+        except (OSError, TypeError):
+            text = func.__code__.co_code.hex()
+        return Asset(
+            name=name or func.__name__,
+            partitions=_scheme(partitions, where),
+            inputs=params,
+            fn=func,
+            wants_context=wants_context,
+            owners=_owners(owners),
+            description=description or (inspect.getdoc(func) or "").split("\n\n")[0],
+            retry=_retry(retry, where),
+            location=where,
+            definition_text=text,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _retry(retry: Retry | int | None, where: Location) -> Retry:
+    if retry is None:
+        return Retry()
+    if isinstance(retry, Retry):
+        return retry
+    if isinstance(retry, int):
+        return Retry(attempts=retry)
+    raise ConfigError(f"retry must be weir.Retry(...) or a number of attempts, got {retry!r}", where=str(where))
+
+
+def sql_asset(
+    name: str,
+    sql: str,
+    *,
+    partitions: PartitionScheme | None = None,
+    depends_on: Iterable[str] | None = None,
+    owners: Iterable[str] | str | None = None,
+    description: str = "",
+    retry: Retry | int | None = None,
+    _location: Location | None = None,
+) -> Asset:
+    """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
+    key is the parameter ``$partition_key`` (``$partition_start``/``$partition_end`` for windows).
+    Upstreams are read from the query unless ``depends_on`` names them."""
+    where = _location or _caller()
+    deps = list(depends_on) if depends_on is not None else sql_table_names(sql)
+    return Asset(
+        name=name,
+        partitions=_scheme(partitions, where),
+        inputs={d: Input(upstream=d, frame="arrow") for d in deps},
+        sql=sql,
+        owners=_owners(owners),
+        description=description,
+        retry=_retry(retry, where),
+        location=where,
+        definition_text=sql,
+        inputs_inferred=depends_on is None,
+    )
+
+
+_TABLE_REF = re.compile(r"\b(?:from|join)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_CTE_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s+as\s*\(", re.IGNORECASE)
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def sql_table_names(sql: str) -> list[str]:
+    """Names the query reads FROM or JOINs, minus its own CTEs (the loader keeps known objects)."""
+    body = _COMMENT.sub(" ", sql)
+    ctes = {m.lower() for m in _CTE_NAME.findall(body)}
+    return sorted({m for m in _TABLE_REF.findall(body) if m.lower() not in ctes})
+
+
+def source(
+    name: str,
+    *,
+    path: str,
+    format: str | None = None,
+    partitions: PartitionScheme | None = None,
+    options: Mapping[str, Any] | None = None,
+    description: str = "",
+    owners: Iterable[str] | str | None = None,
+) -> Source:
+    """Declare files landing in a folder: ``path`` is relative to the project, with ``{partition}``
+    (or ``{start:%Y/%m/%d}``) for partitioned sources, and may hold glob characters."""
+    where = _caller()
+    fmt = format or _format_of(path, where)
+    return Source(
+        name=name,
+        path=path,
+        format=fmt,
+        partitions=_scheme(partitions, where),
+        options=dict(options or {}),
+        description=description,
+        owners=_owners(owners),
+        location=where,
+    )
+
+
+def _format_of(path: str, where: Location) -> str:
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    fmt = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}.get(ext)
+    if fmt is None:
+        raise ConfigError(f"cannot tell the format of {path!r}; pass format='csv'|'parquet'|'jsonl'", where=str(where))
+    return fmt
+
+
+def insight(
+    name: str,
+    *,
+    depends_on: Iterable[str],
+    owners: Iterable[str] | str | None = None,
+    url: str = "",
+    description: str = "",
+) -> Insight:
+    """Declare a business-facing output (dashboard, report) and who owns it."""
+    deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
+    return Insight(name=name, depends_on=deps, owners=_owners(owners), url=url, description=description, location=_caller())

@@ -1,0 +1,94 @@
+"""``weir.toml``: the project's name, modules and defaults, validated field by field."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weir.errors import ConfigError
+from weir.model.definitions import NAME_PATTERN, Retry
+
+CONFIG_FILE = "weir.toml"
+
+_PROJECT_KEYS = {"name", "description", "modules", "sql"}
+_DEFAULT_KEYS = {"owners", "retry"}
+_TOP_KEYS = {"project", "defaults"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectConfig:
+    """What ``weir.toml`` says."""
+
+    root: Path
+    name: str
+    description: str = ""
+    modules: tuple[str, ...] = ()
+    sql_dirs: tuple[str, ...] = ("sql",)
+    owners: tuple[str, ...] = ()
+    retry: Retry = field(default_factory=Retry)
+
+    @property
+    def file(self) -> Path:
+        return self.root / CONFIG_FILE
+
+
+def _unknown(where: str, got: dict[str, Any], allowed: set[str], section: str) -> None:
+    extra = sorted(set(got) - allowed)
+    if extra:
+        raise ConfigError(f"unknown key {section}{extra[0]!r} (allowed: {', '.join(sorted(allowed))})", where=where)
+
+
+def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings, got {value!r}", where=where)
+    return tuple(value)
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read and validate ``root/weir.toml``. Raises ConfigError naming the file and field."""
+    path = root / CONFIG_FILE
+    where = str(path)
+    if not path.is_file():
+        raise ConfigError(f"no {CONFIG_FILE} here; pass --project DIR or run 'weir init DIR'", where=str(root))
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", where=where) from None
+    _unknown(where, data, _TOP_KEYS, "")
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise ConfigError("missing [project] table with at least name = \"...\"", where=where)
+    _unknown(where, project, _PROJECT_KEYS, "project.")
+    name = project.get("name")
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(f"project.name {name!r} must be letters, digits and '_'", where=where)
+    modules = _str_list(project.get("modules", []), "project.modules", where)
+    if not modules:
+        modules = tuple(sorted(p.stem for p in root.glob("*.py") if not p.name.startswith("_")))
+    for m in modules:
+        if not (root / f"{m}.py").is_file() and not (root / m / "__init__.py").is_file():
+            raise ConfigError(f"project.modules names {m!r} but neither {m}.py nor {m}/__init__.py exists", where=where)
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError("[defaults] must be a table", where=where)
+    _unknown(where, defaults, _DEFAULT_KEYS, "defaults.")
+    retry_cfg = defaults.get("retry", {})
+    if not isinstance(retry_cfg, dict) or set(retry_cfg) - {"attempts", "backoff"}:
+        raise ConfigError(f"defaults.retry must be {{attempts = N, backoff = SECONDS}}, got {retry_cfg!r}", where=where)
+    try:
+        retry = Retry(**retry_cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"defaults.retry: {exc.message}", where=where) from None
+    return ProjectConfig(
+        root=root,
+        name=name,
+        description=str(project.get("description", "")),
+        modules=modules,
+        sql_dirs=_str_list(project.get("sql", ["sql"]), "project.sql", where),
+        owners=_str_list(defaults.get("owners", []), "defaults.owners", where),
+        retry=retry,
+    )

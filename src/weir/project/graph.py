@@ -1,0 +1,108 @@
+"""A loaded project: its objects and the lineage graph between them."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+from weir.errors import ProjectError, UnknownObjectError
+from weir.model.definitions import Asset, Insight, Source
+from weir.project.config import ProjectConfig
+
+Node = Asset | Source
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    """Every source, asset and insight of one project, validated as a graph."""
+
+    config: ProjectConfig
+    sources: dict[str, Source] = field(default_factory=dict)
+    assets: dict[str, Asset] = field(default_factory=dict)
+    insights: dict[str, Insight] = field(default_factory=dict)
+    order: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def node(self, name: str) -> Node:
+        """The source or asset called ``name``; raises UnknownObjectError with a suggestion."""
+        found = self.assets.get(name) or self.sources.get(name)
+        if found is None:
+            raise UnknownObjectError(f"unknown asset {name!r}{suggest(name, list(self.assets) + list(self.sources))}")
+        return found
+
+    def asset(self, name: str) -> Asset:
+        if name not in self.assets:
+            if name in self.sources:
+                raise UnknownObjectError(f"{name!r} is a source, not an asset")
+            raise UnknownObjectError(f"unknown asset {name!r}{suggest(name, list(self.assets))}")
+        return self.assets[name]
+
+    def upstreams(self, name: str) -> list[str]:
+        node = self.node(name)
+        return sorted(set(node.upstream_names)) if isinstance(node, Asset) else []
+
+    def downstreams(self, name: str) -> list[str]:
+        return sorted(a.name for a in self.assets.values() if name in a.upstream_names)
+
+    def insights_on(self, name: str) -> list[str]:
+        return sorted(i.name for i in self.insights.values() if name in i.depends_on)
+
+    def closure(self, names: list[str], *, upstream: bool) -> list[str]:
+        """``names`` plus everything above (upstream=True) or below them, in build order."""
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(self.upstreams(n) if upstream else self.downstreams(n))
+        return [n for n in self.order if n in seen]
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validate(project: Project) -> Project:
+    """Check the graph: upstreams exist, mappings can work, no cycles. Returns it with ``order``."""
+    known = {**project.sources, **project.assets}
+    for a in project.assets.values():
+        for param, inp in a.inputs.items():
+            up = known.get(inp.upstream)
+            if up is None:
+                raise ProjectError(
+                    f"asset {a.name!r} reads unknown upstream {inp.upstream!r}{suggest(inp.upstream, list(known))}",
+                    where=str(a.location),
+                )
+            problem = inp.mapping.problem(a.partitions, up.partitions)
+            if problem:
+                raise ProjectError(f"asset {a.name!r}, input {param!r}: {problem}", where=str(a.location))
+    for i in project.insights.values():
+        for dep in i.depends_on:
+            if dep not in known:
+                raise ProjectError(
+                    f"insight {i.name!r} depends on unknown asset {dep!r}{suggest(dep, list(known))}", where=str(i.location)
+                )
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for s in project.sources:
+        sorter.add(s)
+    for a in project.assets.values():
+        sorter.add(a.name, *a.upstream_names)
+    try:
+        order = tuple(sorter.static_order())
+    except CycleError as exc:
+        cycle = exc.args[1]
+        first = project.assets[cycle[0]]
+        raise ProjectError(f"cycle between assets: {' -> '.join(cycle)}", where=str(first.location)) from None
+    return Project(config=project.config, sources=project.sources, assets=project.assets, insights=project.insights, order=order)

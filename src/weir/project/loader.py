@@ -1,0 +1,162 @@
+"""Load a project folder: read weir.toml, import its modules, read its SQL files, validate."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from weir.errors import ConfigError, ProjectError, WeirError
+from weir.model.definitions import Asset, Insight, Location, Source
+from weir.model.partitions import PartitionScheme, Unpartitioned
+from weir.project.authoring import sql_asset
+from weir.project.config import ProjectConfig, load_config
+from weir.project.graph import Project, validate
+
+_SQL_HEADER_KEYS = {"partitions", "description", "owners", "depends_on", "retry"}
+
+
+def load_project(root: str | Path) -> Project:
+    """Load and validate the project at ``root``. Raises ConfigError/ProjectError (exit 2)."""
+    root = Path(root).resolve()
+    config = load_config(root)
+    objects: dict[str, Source | Asset | Insight] = {}
+    schemes: dict[str, PartitionScheme] = {}
+    for module_name in config.modules:
+        module = _import(config, module_name)
+        for var, value in vars(module).items():
+            if isinstance(value, PartitionScheme) and not var.startswith("_"):
+                schemes.setdefault(var, value)
+            if isinstance(value, (Source, Asset, Insight)):
+                _add(objects, _with_defaults(value, config))
+    for sql_dir in config.sql_dirs:
+        folder = root / sql_dir
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.sql")):
+                _add(objects, _with_defaults(_sql_file(path, schemes), config))
+    known = {n for n, o in objects.items() if not isinstance(o, Insight)}
+    for n, o in list(objects.items()):
+        if isinstance(o, Asset) and o.inputs_inferred:
+            kept = {p: i for p, i in o.inputs.items() if i.upstream in known}
+            objects[n] = dataclasses.replace(o, inputs=kept)
+    project = Project(
+        config=config,
+        sources={n: o for n, o in objects.items() if isinstance(o, Source)},
+        assets={n: o for n, o in objects.items() if isinstance(o, Asset)},
+        insights={n: o for n, o in objects.items() if isinstance(o, Insight)},
+    )
+    return validate(project)
+
+
+def _import(config: ProjectConfig, module_name: str) -> ModuleType:
+    path = config.root / f"{module_name}.py"
+    if not path.is_file():
+        path = config.root / module_name / "__init__.py"
+    qualified = f"weir_project_{config.name}.{module_name}"
+    package = f"weir_project_{config.name}"
+    if package not in sys.modules:
+        pkg = ModuleType(package)
+        pkg.__path__ = [str(config.root)]
+        sys.modules[package] = pkg
+    spec = importlib.util.spec_from_file_location(qualified, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    try:
+        spec.loader.exec_module(module)
+    except WeirError as exc:
+        sys.modules.pop(qualified, None)
+        if exc.where:
+            raise
+        raise type(exc)(exc.message, where=_failing_line(exc, path)) from None
+    except Exception as exc:
+        sys.modules.pop(qualified, None)
+        raise ConfigError(
+            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}", where=_failing_line(exc, path)
+        ) from None
+    return module
+
+
+def _failing_line(exc: BaseException, path: Path) -> str:
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = frame.lineno or 0
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        line = exc.lineno
+    return f"{path}:{line}" if line else str(path)
+
+
+def _add(objects: dict, obj: Source | Asset | Insight) -> None:
+    other = objects.get(obj.name)
+    if other is not None and other is not obj:
+        raise ProjectError(
+            f"duplicate name {obj.name!r}: also defined at {other.location}", where=str(obj.location)
+        )
+    objects[obj.name] = obj
+
+
+def _with_defaults(obj, config: ProjectConfig):
+    changes: dict = {"project": config.name}
+    if isinstance(obj, Asset):
+        if not obj.owners and config.owners:
+            changes["owners"] = config.owners
+        if obj.retry.attempts == 1 and config.retry.attempts > 1:
+            changes["retry"] = config.retry
+    return dataclasses.replace(obj, **changes)
+
+
+def _sql_file(path: Path, schemes: dict[str, PartitionScheme]) -> Asset:
+    """A ``.sql`` file is an asset named after the file; leading ``-- key: value`` lines configure it."""
+    text = path.read_text()
+    header: dict[str, tuple[str, int]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        body = stripped[2:].strip()
+        if ":" not in body:
+            continue
+        key, value = (part.strip() for part in body.split(":", 1))
+        if key in _SQL_HEADER_KEYS:
+            header[key] = (value, lineno)
+        elif key.replace("_", "").isalpha() and key.islower() and " " not in key:
+            raise ConfigError(
+                f"unknown header key {key!r} (allowed: {', '.join(sorted(_SQL_HEADER_KEYS))})", where=f"{path}:{lineno}"
+            )
+    partitions: PartitionScheme = Unpartitioned()
+    if "partitions" in header:
+        value, lineno = header["partitions"]
+        if value != "unpartitioned":
+            if value not in schemes:
+                known = ", ".join(sorted(schemes)) or "none defined"
+                raise ConfigError(
+                    f"partitions {value!r} names no partition scheme of the project's modules (known: {known})",
+                    where=f"{path}:{lineno}",
+                )
+            partitions = schemes[value]
+
+    def listed(key: str) -> list[str] | None:
+        return [v.strip() for v in header[key][0].split(",") if v.strip()] if key in header else None
+
+    retry = None
+    if "retry" in header:
+        value, lineno = header["retry"]
+        if not value.isdigit():
+            raise ConfigError(f"retry must be a number of attempts, got {value!r}", where=f"{path}:{lineno}")
+        retry = int(value)
+    return sql_asset(
+        path.stem,
+        text,
+        partitions=partitions,
+        depends_on=listed("depends_on"),
+        owners=listed("owners"),
+        description=header.get("description", ("", 0))[0],
+        retry=retry,
+        _location=Location(file=str(path), line=1),
+    )

@@ -1,0 +1,1 @@
+"""Table storage: Delta Lake tables written staged, then published atomically."""

@@ -1,0 +1,256 @@
+"""One asset = one Delta Lake table. Partitions are written staged (Parquet files in the table
+folder that no commit references yet, so readers cannot see them), then published by one
+atomic commit that adds the new files and removes the partition's old ones. Several
+partitions publish in one commit when a backfill allows."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from weir.errors import DataError, UnknownObjectError
+from weir.model.partitions import UNPARTITIONED_KEY
+from weir.storage.arrow import PARTITION_COLUMN, normalize
+
+STAGED_PREFIX = "staged-"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StagedPartition:
+    """A partition written but not yet visible: one Parquet file inside the table folder."""
+
+    key: str
+    path: str  # relative to the table root
+    size: int
+    rows: int
+    schema: pa.Schema
+    modified_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableVersion:
+    version: int
+    timestamp_ms: int
+    run_id: str | None
+    partitions: tuple[str, ...]
+    operation: str
+
+
+def stage(table_dir: str, key: str, data: pa.Table, *, run_id: str, table_schema: pa.Schema | None) -> StagedPartition:
+    """Write ``data`` as the staged file of partition ``key``. Readers of the table do not see it."""
+    data = normalize(data, table_schema)
+    folder = f"{PARTITION_COLUMN}={key}" if key != UNPARTITIONED_KEY else ""
+    name = f"{STAGED_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}.parquet"
+    rel = f"{folder}/{name}" if folder else name
+    full = os.path.join(table_dir, rel)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    pq.write_table(data, full, compression="zstd")
+    st = os.stat(full)
+    return StagedPartition(
+        key=key, path=rel, size=st.st_size, rows=data.num_rows, schema=data.schema, modified_ms=int(st.st_mtime * 1000)
+    )
+
+
+class AssetTable:
+    """The Delta table of one asset: publish staged partitions, list files, read versions."""
+
+    def __init__(self, path: Path, *, partitioned: bool) -> None:
+        self.path = Path(path)
+        self.partitioned = partitioned
+        self._table = None
+
+    @property
+    def uri(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return (self.path / "_delta_log").is_dir()
+
+    def _delta(self, version: int | None = None):
+        from deltalake import DeltaTable
+
+        if version is not None:
+            return DeltaTable(self.uri, version=version)
+        if self._table is None:
+            self._table = DeltaTable(self.uri)
+        else:
+            self._table.update_incremental()
+        return self._table
+
+    def schema(self) -> pa.Schema | None:
+        """The table's data schema (without the partition column), or None before the first publish."""
+        if not self.exists():
+            return None
+        full = pa.schema(self._delta().schema().to_arrow())
+        return pa.schema([f for f in full if f.name != PARTITION_COLUMN])
+
+    def version(self) -> int | None:
+        return self._delta().version() if self.exists() else None
+
+    def files(self, version: int | None = None) -> dict[str, list[str]]:
+        """Published files per partition key (relative paths), at ``version`` or the latest."""
+        if not self.exists():
+            return {}
+        actions = pa.table(self._delta(version).get_add_actions(flatten=True))
+        paths = actions.column("path").to_pylist()
+        if self.partitioned:
+            keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
+        else:
+            keys = [UNPARTITIONED_KEY] * len(paths)
+        out: dict[str, list[str]] = {}
+        for k, p in zip(keys, paths):
+            out.setdefault(k, []).append(p)
+        return out
+
+    def publish(
+        self,
+        staged: list[StagedPartition],
+        *,
+        replaced: dict[str, list[str]],
+        run_id: str,
+        metadata: dict | None = None,
+    ) -> int:
+        """Atomically make ``staged`` the published content of their partitions.
+
+        ``replaced`` holds the currently published files of those partitions, which the same
+        commit removes. Returns the new table version.
+        """
+        from deltalake import Schema
+        from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
+
+        if not staged:
+            raise ValueError("nothing to publish")
+        now = int(time.time() * 1000)
+        adds = [
+            AddAction(
+                path=s.path,
+                size=s.size,
+                partition_values={PARTITION_COLUMN: s.key} if self.partitioned else {},
+                modification_time=s.modified_ms,
+                data_change=True,
+                stats=json.dumps({"numRecords": s.rows}),
+            )
+            for s in staged
+        ]
+        custom = {"weir.run_id": run_id, "weir.partitions": [s.key for s in staged], **(metadata or {})}
+        props = CommitProperties(custom_metadata=custom)
+        partition_by = [PARTITION_COLUMN] if self.partitioned else None
+        merged = _merge_schemas([s.schema for s in staged])
+        if not self.exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            create_table_with_add_actions(
+                self.uri,
+                Schema.from_arrow(_with_partition_column(merged, self.partitioned)),
+                adds,
+                mode="error",
+                partition_by=partition_by,
+                commit_properties=props,
+            )
+            self._table = None
+            return 0
+        table = self._delta()
+        current = self.schema()
+        assert current is not None
+        added = [f for f in merged if current.get_field_index(f.name) < 0]
+        if added:
+            from deltalake.schema import Field
+            table.alter.add_columns([Field.from_arrow(pa.field(f.name, f.type, nullable=True)) for f in added])
+            table.update_incremental()
+            current = self.schema()
+        removes = [
+            RemoveAction(path=p, data_change=True, deletion_timestamp=now)
+            for key in {s.key for s in staged}
+            for p in replaced.get(key, [])
+        ]
+        table.create_write_transaction(
+            adds + removes,
+            mode="append",
+            schema=_with_partition_column(current, self.partitioned),
+            partition_by=partition_by,
+            commit_properties=props,
+        )
+        table.update_incremental()
+        return table.version()
+
+    def read(self, keys: Iterable[str] | None = None, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+        """Published data of ``keys`` (all when None) at ``version`` (latest when None)."""
+        if not self.exists():
+            raise UnknownObjectError(f"no published data in {self.uri}")
+        files = self.files(version)
+        wanted = list(files) if keys is None else list(keys)
+        paths = [(k, p) for k in wanted for p in files.get(k, [])]
+        schema = self.schema() if version is None else _data_schema(self._delta(version))
+        return read_files(self.uri, paths, schema, columns=columns)
+
+    def history(self, limit: int | None = None) -> list[TableVersion]:
+        """Commits of this table, newest first, with the run and partitions each published."""
+        if not self.exists():
+            return []
+        out = []
+        for h in self._delta().history(limit):
+            parts = h.get("weir.partitions") or []
+            if isinstance(parts, str):
+                parts = json.loads(parts)
+            out.append(
+                TableVersion(
+                    version=int(h["version"]),
+                    timestamp_ms=int(h.get("timestamp", 0)),
+                    run_id=h.get("weir.run_id"),
+                    partitions=tuple(parts),
+                    operation=str(h.get("operation", "")),
+                )
+            )
+        return out
+
+
+def read_files(table_dir: str, paths: list[tuple[str, str]], schema: pa.Schema | None, *, columns: list[str] | None = None) -> pa.Table:
+    """Read published Parquet files as one Arrow table in ``schema`` (missing columns are null)."""
+    if not paths:
+        empty = schema or pa.schema([])
+        return empty.empty_table() if columns is None else empty.empty_table().select(columns)
+    tables = []
+    for _, rel in paths:
+        full = os.path.join(table_dir, rel)
+        try:
+            t = pq.read_table(full, columns=_present(full, columns) if columns else None)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise DataError(f"cannot read {full}: {exc}") from None
+        tables.append(t)
+    out = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    if schema is not None:
+        target = schema if columns is None else pa.schema([schema.field(c) for c in columns if schema.get_field_index(c) >= 0])
+        missing = [f for f in target if f.name not in out.column_names]
+        for f in missing:
+            out = out.append_column(f.name, pa.nulls(out.num_rows, f.type))
+        if out.schema != target:
+            out = out.select(target.names).cast(target)
+    return out
+
+
+def _present(full: str, columns: list[str]) -> list[str]:
+    names = set(pq.read_schema(full).names)
+    return [c for c in columns if c in names]
+
+
+def _data_schema(table) -> pa.Schema:
+    full = pa.schema(table.schema().to_arrow())
+    return pa.schema([f for f in full if f.name != PARTITION_COLUMN])
+
+
+def _merge_schemas(schemas: list[pa.Schema]) -> pa.Schema:
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"partitions of one publish disagree on their schema: {exc}") from None
+
+
+def _with_partition_column(schema: pa.Schema, partitioned: bool) -> pa.Schema:
+    return schema.append(pa.field(PARTITION_COLUMN, pa.string())) if partitioned else schema

@@ -1,0 +1,1 @@
+"""The metadata store: runs, partitions, versions and environments on SQLAlchemy Core."""

@@ -1,0 +1,204 @@
+"""Reading and writing metadata rows. All methods run on the store's one connection."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+
+ACTIVE_RUN_STATES = ("queued", "running")
+
+
+def _upsert(connection, table: sa.Table, rows: list[dict], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    connection.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+
+class Runs:
+    """Runs and their per-partition tasks."""
+
+    def __init__(self, connection) -> None:
+        self.c = connection
+
+    def create(self, row: dict) -> None:
+        self.c.execute(t.runs.insert(), row)
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        self.c.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
+
+    def get(self, run_id: str) -> dict | None:
+        row = self.c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        return dict(row) if row else None
+
+    def find(self, prefix: str) -> list[str]:
+        rows = self.c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(3)).scalars()
+        return list(rows)
+
+    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> list[dict]:
+        q = sa.select(t.runs).order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit)
+        if project:
+            q = q.where(t.runs.c.project == project)
+        if state:
+            q = q.where(t.runs.c.state == state)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def active(self) -> list[dict]:
+        q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def add_tasks(self, rows: list[dict]) -> None:
+        if rows:
+            self.c.execute(t.run_tasks.insert(), rows)
+
+    def update_tasks(self, run_id: str, rows: list[dict]) -> None:
+        """Update tasks by (asset, partition_key); every row must carry the same keys."""
+        if not rows:
+            return
+        fields = [k for k in rows[0] if k not in ("asset", "partition_key")]
+        stmt = (
+            t.run_tasks.update()
+            .where(
+                t.run_tasks.c.run_id == run_id,
+                t.run_tasks.c.asset == sa.bindparam("b_asset"),
+                t.run_tasks.c.partition_key == sa.bindparam("b_key"),
+            )
+            .values({f: sa.bindparam(f"b_{f}") for f in fields})
+        )
+        self.c.execute(
+            stmt,
+            [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
+        )
+
+    def tasks(self, run_id: str) -> list[dict]:
+        q = sa.select(t.run_tasks).where(t.run_tasks.c.run_id == run_id).order_by(t.run_tasks.c.asset, t.run_tasks.c.partition_key)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def unfinished_tasks_to(self, run_id: str, state: str, reason: str) -> None:
+        self.c.execute(
+            t.run_tasks.update()
+            .where(t.run_tasks.c.run_id == run_id, t.run_tasks.c.state.in_(("queued", "running")))
+            .values(state=state, reason=reason)
+        )
+
+    def task_counts(self, run_id: str) -> dict[str, int]:
+        q = sa.select(t.run_tasks.c.state, sa.func.count()).where(t.run_tasks.c.run_id == run_id).group_by(t.run_tasks.c.state)
+        return {s: n for s, n in self.c.execute(q)}
+
+    def last_task_states(self, project: str, asset: str) -> dict[str, int]:
+        """Count of failed-like tasks in the newest run that touched ``asset``."""
+        q = (
+            sa.select(t.run_tasks.c.run_id)
+            .where(t.run_tasks.c.project == project, t.run_tasks.c.asset == asset)
+            .order_by(t.run_tasks.c.run_id.desc())
+            .limit(1)
+        )
+        run_id = self.c.execute(q).scalar()
+        if run_id is None:
+            return {}
+        q2 = (
+            sa.select(t.run_tasks.c.state, sa.func.count())
+            .where(t.run_tasks.c.run_id == run_id, t.run_tasks.c.asset == asset)
+            .group_by(t.run_tasks.c.state)
+        )
+        return {"run_id": run_id, **{s: n for s, n in self.c.execute(q2)}}
+
+
+class Partitions:
+    """The current published state of every asset partition, and every version it had."""
+
+    def __init__(self, connection) -> None:
+        self.c = connection
+
+    def record_published(self, rows: list[dict]) -> None:
+        """``rows``: project, asset, partition_key, version, run_id, code_version, input_versions, row_count."""
+        if not rows:
+            return
+        now = time.time()
+        full = [{**r, "published_at": r.get("published_at", now)} for r in rows]
+        _upsert(self.c, t.partitions, full, ["project", "asset", "partition_key"])
+        self.c.execute(
+            t.partition_versions.insert(),
+            [{k: r[k] for k in ("project", "asset", "partition_key", "version", "run_id", "code_version", "row_count", "published_at")} for r in full],
+        )
+
+    def current(self, project: str, assets: Iterable[str] | None = None) -> dict[tuple[str, str], dict]:
+        q = sa.select(
+            t.partitions.c.asset,
+            t.partitions.c.partition_key,
+            t.partitions.c.version,
+            t.partitions.c.run_id,
+            t.partitions.c.code_version,
+            t.partitions.c.input_versions,
+            t.partitions.c.row_count,
+            t.partitions.c.published_at,
+        ).where(t.partitions.c.project == project)
+        if assets is not None:
+            q = q.where(t.partitions.c.asset.in_(list(assets)))
+        return {(r["asset"], r["partition_key"]): dict(r) for r in self.c.execute(q).mappings()}
+
+    def summary(self, project: str) -> dict[str, dict]:
+        """Per asset: partitions published, rows, newest key and last publish time — one grouped query."""
+        p = t.partitions.c
+        q = (
+            sa.select(
+                p.asset,
+                sa.func.count().label("published"),
+                sa.func.sum(p.row_count).label("rows"),
+                sa.func.min(p.partition_key).label("first"),
+                sa.func.max(p.partition_key).label("last"),
+                sa.func.max(p.published_at).label("published_at"),
+                sa.func.count(sa.distinct(p.code_version)).label("code_versions"),
+            )
+            .where(p.project == project)
+            .group_by(p.asset)
+        )
+        return {r["asset"]: dict(r) for r in self.c.execute(q).mappings()}
+
+    def code_version_counts(self, project: str, asset: str) -> dict[str, int]:
+        p = t.partitions.c
+        q = sa.select(p.code_version, sa.func.count()).where(p.project == project, p.asset == asset).group_by(p.code_version)
+        return {cv: n for cv, n in self.c.execute(q)}
+
+    def history(self, project: str, asset: str, key: str) -> list[dict]:
+        v = t.partition_versions.c
+        q = (
+            sa.select(t.partition_versions)
+            .where(v.project == project, v.asset == asset, v.partition_key == key)
+            .order_by(v.version.desc())
+        )
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def published_by_run(self, project: str, run_id: str) -> set[tuple[str, str]]:
+        v = t.partition_versions.c
+        q = sa.select(v.asset, v.partition_key).where(v.project == project, v.run_id == run_id)
+        return {(a, k) for a, k in self.c.execute(q)}
+
+
+class Environments:
+    """Environment snapshots, stored once per content hash."""
+
+    def __init__(self, connection) -> None:
+        self.c = connection
+
+    def save(self, row: dict) -> None:
+        exists = self.c.execute(sa.select(t.environments.c.id).where(t.environments.c.id == row["id"])).first()
+        if not exists:
+            self.c.execute(t.environments.insert(), row)
+
+    def get(self, env_id: str) -> dict | None:
+        row = self.c.execute(sa.select(t.environments).where(t.environments.c.id == env_id)).mappings().first()
+        return dict(row) if row else None
+
+    def count(self) -> int:
+        return int(self.c.execute(sa.select(sa.func.count()).select_from(t.environments)).scalar() or 0)

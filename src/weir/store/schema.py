@@ -1,0 +1,91 @@
+"""Every metadata table, in one place. Rows keep the columns we filter on, indexed, plus JSON
+bodies for the rest. Migrations in ``store/migrations`` must match this module."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", String(64), primary_key=True),  # content hash
+    Column("python", String(64), nullable=False),
+    Column("platform", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("packages", JSON, nullable=False),  # {name: version}
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("heartbeat_at", Float),
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("environment_id", String(64)),
+    Column("request", JSON),  # what was asked: assets, partitions, flags
+    Column("summary", JSON),  # counts per task state
+    Column("error", Text),
+    Index("ix_runs_state", "state"),
+    Index("ix_runs_created", "created_at"),
+)
+
+run_tasks = Table(
+    "run_tasks",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", String(200)),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("code_version", String(32)),
+    Column("input_versions", JSON),  # {upstream: {partition: version or source fingerprint}}
+    Column("output_version", Integer),
+    Column("row_count", Integer),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("seconds", Float),
+    Column("staged_path", Text),
+    Column("error", Text),
+    Column("traceback", Text),
+    Index("ix_run_tasks_asset", "project", "asset", "partition_key"),
+)
+
+partitions = Table(
+    "partitions",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # Delta version that published it
+    Column("run_id", String(40), nullable=False),
+    Column("code_version", String(32), nullable=False),
+    Column("input_versions", JSON),
+    Column("row_count", Integer),
+    Column("published_at", Float, nullable=False),
+)
+
+partition_versions = Table(
+    "partition_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("partition_key", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("code_version", String(32), nullable=False),
+    Column("row_count", Integer),
+    Column("published_at", Float, nullable=False),
+    Index("ix_partition_versions_key", "project", "asset", "partition_key"),
+)

@@ -1,0 +1,253 @@
+"""The facade every shell calls: CLI, web app and daemon. Thin: it wires the project, the
+metadata store and the tables together and delegates to the engine and repositories."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from weir.errors import PartitionError, UnknownObjectError
+from weir.model.partitions import UNPARTITIONED_KEY
+
+WORKSPACE_ENV = "WEIR_HOME"
+DEFAULT_WORKSPACE = ".weir"
+
+
+def resolve_workspace(option: str | Path | None) -> Path:
+    """``--workspace``, else ``WEIR_HOME``, else ``./.weir``."""
+    return Path(option or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE).resolve()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    assets: tuple[str, ...] = ()
+    partition: str | None = None
+    first: str | None = None
+    last: str | None = None
+    stale: bool = False
+    executor: str = "processes"
+    workers: int | None = None
+    trigger: str = "cli"
+
+
+class Workspace:
+    """One weir installation (metadata store + data root) seen from one project folder."""
+
+    def __init__(self, home: str | Path | None = None, project_dir: str | Path | None = None) -> None:
+        self.home = resolve_workspace(home)
+        self.project_dir = Path(project_dir or ".").resolve()
+        self._store = None
+        self._project = None
+
+    @property
+    def data_root(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def store(self):
+        if self._store is None:
+            from weir.store.store import MetadataStore
+
+            self._store = MetadataStore.for_workspace(self.home)
+            self._reap()
+        return self._store
+
+    @property
+    def project(self):
+        if self._project is None:
+            from weir.project.loader import load_project
+
+            self._project = load_project(self.project_dir)
+        return self._project
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def table(self, asset: str, project: str | None = None):
+        from weir.storage.delta import AssetTable
+
+        a = self.project.asset(asset) if project in (None, self.project.name) else None
+        partitioned = a.partitions.is_partitioned if a else True
+        return AssetTable(self.data_root / (project or self.project.name) / asset, partitioned=partitioned)
+
+    def _reap(self) -> list[dict]:
+        from weir.engine.recovery import reap_dead_runs
+        from weir.storage.delta import AssetTable
+
+        def table_for(project: str, asset: str) -> AssetTable:
+            path = self.data_root / project / asset
+            return AssetTable(path, partitioned=_is_partitioned(path))
+
+        return reap_dead_runs(self._store, table_for)
+
+    # -- runs -----------------------------------------------------------------------------
+    def _resolver(self):
+        from weir.engine.inputs import InputResolver
+
+        with self.store.read():
+            current = self.store.partitions.current(self.project.name)
+        return InputResolver(self.project, current)
+
+    def plan(self, request: RunRequest):
+        from weir.engine.planner import PartitionSelection, make_plan
+
+        selection = _selection(request)
+        return make_plan(self.project, self._resolver(), assets=list(request.assets) or None, selection=selection, stale=request.stale)
+
+    def run(self, request: RunRequest, reporter=None, auditor=None):
+        """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``)."""
+        from weir.engine.planner import make_plan
+        from weir.engine.runner import Run
+
+        resolver = self._resolver()
+        plan = make_plan(
+            self.project, resolver, assets=list(request.assets) or None, selection=_selection(request), stale=request.stale
+        )
+        run = Run(
+            project=self.project, store=self.store, data_root=self.data_root, plan=plan, resolver=resolver,
+            executor=request.executor, workers=request.workers, trigger=request.trigger,
+            request={k: v for k, v in request.__dict__.items() if v not in (None, (), False)} | {"assets": list(request.assets)},
+            reporter=reporter, auditor=auditor,
+        )
+        return run.execute()
+
+    def runs(self, limit: int = 20, state: str | None = None) -> list[dict]:
+        with self.store.read():
+            return self.store.runs.list(limit=limit, state=state)
+
+    def run_detail(self, run_id: str) -> dict:
+        with self.store.read():
+            run = self.store.runs.get(run_id)
+            if run is None:
+                matches = self.store.runs.find(run_id)
+                if len(matches) == 1:
+                    run = self.store.runs.get(matches[0])
+                elif matches:
+                    raise UnknownObjectError(f"run id {run_id!r} is ambiguous: {', '.join(matches)}")
+            if run is None:
+                raise UnknownObjectError(f"unknown run {run_id!r}; 'weir runs' lists them")
+            tasks = self.store.runs.tasks(run["id"])
+            env = self.store.environments.get(run["environment_id"]) if run["environment_id"] else None
+        return {**run, "tasks": tasks, "environment": env}
+
+    # -- state ----------------------------------------------------------------------------
+    def status(self, asset: str | None = None) -> list[dict]:
+        """Per asset: partitions expected/published/stale-by-code, rows, newest key, last run's failures."""
+        project = self.project
+        names = [project.asset(asset).name] if asset else [n for n in project.order if n in project.assets]
+        with self.store.read():
+            summary = self.store.partitions.summary(project.name)
+            out = []
+            for name in names:
+                a = project.assets[name]
+                s = summary.get(name, {})
+                codes = self.store.partitions.code_version_counts(project.name, name) if s else {}
+                last = self.store.runs.last_task_states(project.name, name)
+                total = len(a.partitions.keys())
+                out.append(
+                    {
+                        "asset": name,
+                        "kind": "sql" if a.sql else "python",
+                        "partitions": a.partitions.describe(),
+                        "expected": total,
+                        "published": int(s.get("published") or 0),
+                        "outdated_code": sum(n for cv, n in codes.items() if cv != a.code_version),
+                        "rows": int(s.get("rows") or 0),
+                        "first": s.get("first"),
+                        "last": s.get("last"),
+                        "published_at": s.get("published_at"),
+                        "last_run": last.get("run_id"),
+                        "last_run_failed": sum(int(last.get(k, 0)) for k in ("failed", "upstream_failed", "blocked")),
+                        "downstream_insights": project.insights_on(name),
+                    }
+                )
+        return out
+
+    def lineage(self, asset: str | None = None) -> dict[str, Any]:
+        project = self.project
+        if asset:
+            project.node(asset)
+            up = project.closure([asset], upstream=True)
+            down = project.closure([asset], upstream=False)
+            names = [n for n in project.order if n in set(up) | set(down)]
+        else:
+            names = list(project.order)
+        nodes = []
+        for n in names:
+            node = project.node(n)
+            nodes.append(
+                {
+                    "name": n,
+                    "type": node.kind,
+                    "partitions": node.partitions.describe(),
+                    "upstream": project.upstreams(n),
+                    "downstream": project.downstreams(n),
+                    "insights": project.insights_on(n),
+                }
+            )
+        insights = [
+            {"name": i.name, "depends_on": list(i.depends_on), "owners": list(i.owners), "url": i.url}
+            for i in project.insights.values()
+            if not asset or set(i.depends_on) & set(names)
+        ]
+        return {"project": project.name, "nodes": nodes, "insights": insights}
+
+    def _key(self, asset: str, partition: str | None) -> str:
+        a = self.project.asset(asset)
+        if not a.partitions.is_partitioned:
+            if partition not in (None, ""):
+                raise PartitionError(f"asset {asset!r} is unpartitioned; drop --partition")
+            return UNPARTITIONED_KEY
+        if partition is None:
+            raise PartitionError(f"asset {asset!r} is partitioned ({a.partitions.describe()}); pass --partition KEY")
+        return a.partitions.validate_key(partition)
+
+    def history(self, asset: str, partition: str | None) -> list[dict]:
+        key = self._key(asset, partition)
+        with self.store.read():
+            return self.store.partitions.history(self.project.name, asset, key)
+
+    def read(self, asset: str, partition: str | None, version: int | None = None, limit: int | None = None):
+        """Published data of one partition (at a version) as Arrow."""
+        key = self._key(asset, partition)
+        table = self.table(asset)
+        if not table.exists():
+            raise UnknownObjectError(f"asset {asset!r} has no published data yet; run 'weir run {asset}'")
+        if version is not None:
+            history = self.history(asset, partition)
+            if not any(h["version"] == version for h in history):
+                known = ", ".join(str(h["version"]) for h in history) or "none"
+                raise UnknownObjectError(f"partition {key!r} of {asset!r} has no version {version} (versions: {known})")
+        files = table.files(version)
+        if key not in files:
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
+        data = table.read([key], version=version)
+        return data.slice(0, limit) if limit is not None else data
+
+
+def _is_partitioned(path: Path) -> bool:
+    return any(p.name.startswith("partition_key=") for p in path.iterdir()) if path.is_dir() else False
+
+
+def _selection(request: RunRequest):
+    from weir.engine.planner import PartitionSelection
+
+    if request.partition and (request.first or request.last):
+        raise PartitionError("use either --partition or --from/--to, not both")
+    if request.partition:
+        return PartitionSelection(first=request.partition, last=request.partition)
+    if request.first or request.last:
+        if not (request.first and request.last):
+            raise PartitionError("--from and --to go together")
+        return PartitionSelection(first=request.first, last=request.last)
+    return PartitionSelection()
