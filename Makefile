@@ -1,0 +1,34 @@
+# Two commands: `make demo` and `make test`. Both create .venv and install weir first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "weir needs Python >= 3.11" or 0)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -rf demo
+	$(BIN)/weir init demo/flights --example flights
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir status
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf demo .weir .pytest_cache

