@@ -1,0 +1,90 @@
+"""Shared fixtures: real projects on disk, real workspaces (SQLite or PostgreSQL), real Delta tables."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get("WEIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def write_project(root: Path, files: dict[str, str], name: str = "demo") -> Path:
+    """Write ``files`` (relative path -> text, dedented) under ``root``; adds a weir.toml if missing."""
+    root.mkdir(parents=True, exist_ok=True)
+    files = dict(files)
+    files.setdefault("weir.toml", f'[project]\nname = "{name}"\n')
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def land_csv(root: Path, rel: str, rows: list[dict]) -> Path:
+    """Write a CSV landing file from a list of dicts."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = list(rows[0]) if rows else []
+    lines = [",".join(cols)] + [",".join("" if r[c] is None else str(r[c]) for c in cols) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """``make_project({"assets.py": "..."})`` -> project folder in tmp_path."""
+
+    def make(files: dict[str, str], name: str = "demo") -> Path:
+        return write_project(tmp_path / f"project-{name}", files, name)
+
+    return make
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def postgres_url(monkeypatch):
+    """A fresh PostgreSQL schema for one test; WEIR_DATABASE_URL points at it. Skips outside CI if absent."""
+    if not _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but {POSTGRES_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} (set WEIR_TEST_POSTGRES_URL)")
+    import psycopg
+
+    schema = f"weir_test_{uuid.uuid4().hex[:10]}"
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in plain else "?"
+    url = f"{plain}{sep}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("WEIR_DATABASE_URL", url)
+    yield url
+    with psycopg.connect(plain, autocommit=True) as c:
+        c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, monkeypatch):
+    """Runs a test against both metadata store backends."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    return "sqlite"
+
+
+@pytest.fixture
+def workspace_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.delenv("WEIR_HOME", raising=False)
+    return tmp_path / "ws"
