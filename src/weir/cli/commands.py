@@ -95,7 +95,7 @@ def status(ws, asset, as_json) -> None:
         last = r["last_run"] or "—"
         if r["last_run_failed"]:
             last += f" [red]{r['last_run_failed']} failed[/]"
-        t.add_row(r["asset"], r["kind"], r["partitions"], published, f"{r['rows']:,}", r["last"] or "—", short_time(r["published_at"]), last)
+        t.add_row(r["asset"], r["kind"], r["partitions"].split(" ")[0], published, f"{r['rows']:,}", r["last"] or "—", short_time(r["published_at"]), last)
     console.print(t)
     _done(ws)
 
@@ -221,11 +221,19 @@ def read(ws, asset, partition, version, fmt, limit, out) -> None:
     shown = data.slice(0, limit if limit is not None else 20)
     t = table(*shown.column_names, title=f"{asset} {partition or ''} ({data.num_rows:,} rows{', version ' + str(version) if version is not None else ''})")
     for row in shown.to_pylist():
-        t.add_row(*["" if v is None else str(v) for v in row.values()])
+        t.add_row(*[_cell(v) for v in row.values()])
     console.print(t)
     if shown.num_rows < data.num_rows:
         console.print(f"[dim]showing {shown.num_rows} of {data.num_rows:,} rows; --limit N or --format csv for more[/]")
     _done(ws)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def history(ws, asset, partition, as_json) -> None:

