@@ -9,6 +9,7 @@ import time
 
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 120.0
+STUCK_AFTER_SECONDS = 900.0  # a live pid with no beat for this long is a reused pid, not our run
 
 
 class Heartbeat:
@@ -60,13 +61,15 @@ def process_alive(pid: int) -> bool:
 def is_dead(run: dict, now: float | None = None) -> str | None:
     """Why an active run is dead, or None while it looks alive."""
     now = now or time.time()
+    beat = run.get("heartbeat_at") or run.get("started_at") or run.get("created_at") or 0
     if run.get("host") == this_host() and run.get("pid"):
         if run["pid"] == os.getpid():
             return None
         if not process_alive(run["pid"]):
             return f"its process {run['pid']} on {run['host']} is gone"
+        if now - beat > STUCK_AFTER_SECONDS:
+            return f"no heartbeat for {int(now - beat)} s"
         return None
-    beat = run.get("heartbeat_at") or run.get("started_at") or run.get("created_at") or 0
     if now - beat > DEAD_AFTER_SECONDS:
         return f"no heartbeat for {int(now - beat)} s"
     return None

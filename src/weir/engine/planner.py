@@ -46,6 +46,8 @@ def _window(first: str, last: str, like: TimeScheme):
     for maker in (daily, hourly, monthly):
         try:
             s = maker(start=first, end=last, tz=like.tz)
+            s.validate_key(first)
+            s.validate_key(last)
         except Exception:
             continue
         return s.window(first)[0], s.window(last)[1]
@@ -93,7 +95,7 @@ def make_plan(
     for name in names:
         asset = project.assets[name]
         keys = selection.keys_for(asset.partitions)
-        if keys is None:
+        if not keys:
             continue
         matched_any = True
         code = asset.code_version
@@ -126,7 +128,17 @@ def make_plan(
             tasks.append(PlannedTask(asset=name, key=key, reason=reason))
             planned.add((name, key))
     if not matched_any and not selection.everything:
-        raise PartitionError(f"partition {selection.first!r} fits none of the selected assets' partitions")
+        for n in names:
+            scheme = project.assets[n].partitions
+            if scheme.is_partitioned:
+                try:
+                    scheme.validate_key(selection.first or "")
+                except PartitionError as exc:
+                    if "is not a" in exc.message:
+                        raise
+        schemes = sorted({project.assets[n].partitions.describe() for n in names})
+        what = repr(selection.first) if selection.first == selection.last else f"range {selection.first!r}..{selection.last!r}"
+        raise PartitionError(f"partition {what} is in none of the selected assets' partitions ({'; '.join(schemes)})")
     return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date)
 
 
