@@ -10,6 +10,7 @@ The names users write projects with::
     def cleaned(landing): ...
 """
 
+from weir.model import checks
 from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
 from weir.model.definitions import Asset, Input, Insight, Retry, Source
 from weir.model.mappings import all_partitions, previous
@@ -19,7 +20,7 @@ from weir.project.authoring import asset, insight, source, sql_asset, upstream
 __version__ = "0.1.0"
 
 __all__ = [
-    "Asset", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
+    "Asset", "checks", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
     "RunFailed", "Source", "WeirError", "all_partitions", "asset", "daily", "hourly", "insight", "monthly",
     "previous", "source", "sql_asset", "static", "unpartitioned", "upstream",
 ]

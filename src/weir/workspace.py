@@ -94,9 +94,10 @@ class Workspace:
     def _resolver(self):
         from weir.engine.inputs import InputResolver
 
+        project = self.project  # validate the project before the store is created or touched
         with self.store.read():
-            current = self.store.partitions.current(self.project.name)
-        return InputResolver(self.project, current)
+            current = self.store.partitions.current(project.name)
+        return InputResolver(project, current)
 
     def plan(self, request: RunRequest):
         from weir.engine.planner import PartitionSelection, make_plan
@@ -110,6 +111,10 @@ class Workspace:
         from weir.engine.runner import Run
 
         resolver = self._resolver()
+        if auditor is None:
+            from weir.quality.auditor import CheckAuditor
+
+            auditor = CheckAuditor(self.store)
         plan = make_plan(
             self.project, resolver, assets=list(request.assets) or None, selection=_selection(request), stale=request.stale
         )
@@ -153,7 +158,7 @@ class Workspace:
                 s = summary.get(name, {})
                 codes = self.store.partitions.code_version_counts(project.name, name) if s else {}
                 last = self.store.runs.last_task_states(project.name, name)
-                total = len(a.partitions.keys())
+                total = a.partitions.count()
                 out.append(
                     {
                         "asset": name,
@@ -233,6 +238,71 @@ class Workspace:
             raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
         data = table.read([key], version=version)
         return data.slice(0, limit) if limit is not None else data
+
+    # -- quality --------------------------------------------------------------------------
+    def check_results(self, asset: str | None = None, partition: str | None = None, failed: bool = False) -> list[dict]:
+        """Newest result of every check on every partition (of ``asset``/``partition``)."""
+        key = self._key(asset, partition) if asset and partition is not None else partition
+        if asset:
+            self.project.asset(asset)
+        with self.store.read():
+            return self.store.checks.list(self.project.name, asset=asset, partition=key, failed=failed)
+
+    def recheck(self, asset: str, partition: str | None) -> list[dict]:
+        """Run ``asset``'s checks on its published partition now; records and returns the results."""
+        import os
+
+        from weir.engine.inputs import InputResolver
+        from weir.engine.planner import Plan
+        from weir.engine.runner import Run
+        from weir.quality.auditor import CheckAuditor, result_rows
+        from weir.quality.scan import ScanInput, run_checks
+        from weir.model.partitions import TimeScheme
+
+        a = self.project.asset(asset)
+        key = self._key(asset, partition)
+        table = self.table(asset)
+        files = table.files().get(key) if table.exists() else None
+        if not files:
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
+        if not a.checks:
+            return []
+        auditor = CheckAuditor(self.store)
+        run = Run(project=self.project, store=self.store, data_root=self.data_root, plan=Plan(tasks=[]),
+                  resolver=InputResolver(self.project, {}), auditor=auditor)
+        refs, formats = auditor.references(a)
+        schema = table.schema()
+        context = {"partition_end": a.partitions.window(key)[1]} if isinstance(a.partitions, TimeScheme) else {}
+        results = run_checks(
+            list(a.checks),
+            ScanInput(files=[os.path.join(table.uri, f) for f in files], schema={f.name: str(f.type) for f in schema},
+                      references=refs, reference_format=formats, context=context),
+        )
+        rows = result_rows(self.project.name, asset, key, None, results)
+        with self.store.transaction():
+            self.store.checks.record(rows)
+        return rows
+
+    def read_quarantined(self, asset: str, partition: str | None):
+        """The staged data of the newest blocked build of a partition (kept for forensics)."""
+        import sqlalchemy as sa
+
+        from weir.storage.delta import read_files
+        from weir.store.schema import run_tasks
+
+        key = self._key(asset, partition)
+        c = run_tasks.c
+        q = (
+            sa.select(c.staged_path, c.run_id)
+            .where(c.project == self.project.name, c.asset == asset, c.partition_key == key, c.state == "blocked")
+            .order_by(c.run_id.desc())
+            .limit(1)
+        )
+        with self.store.read():
+            row = self.store.connection.execute(q).first()
+        if row is None or not row[0]:
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} has no quarantined build")
+        return read_files(self.table(asset).uri, [(key, row[0])], None)
 
 
 def _is_partitioned(path: Path) -> bool:

@@ -65,14 +65,17 @@ def _render_plan(plan) -> None:
         console.print("up to date: " + ", ".join(f"{a} ({n})" for a, n in plan.up_to_date.items()))
 
 
+_STATES = ("succeeded", "failed_check", "blocked", "failed", "upstream_failed", "skipped")
+
+
 def _render_result(result) -> None:
-    t = table("asset", *[s for s in ("succeeded", "failed", "upstream_failed", "blocked", "skipped")], title=f"run {result.run_id}: {styled(result.state)} in {result.seconds:.1f}s")
+    t = table("asset", *[s for s in _STATES], title=f"run {result.run_id}: {styled(result.state)} in {result.seconds:.1f}s")
     for asset, counts in result.per_asset.items():
-        t.add_row(asset, *[str(counts.get(s, "")) for s in ("succeeded", "failed", "upstream_failed", "blocked", "skipped")])
+        t.add_row(asset, *[str(counts.get(s, "")) for s in _STATES])
     if result.per_asset:
         console.print(t)
     for f in result.failures[:10]:
-        err_console.print(f"[red]failed[/] {f['asset']} {f['partition']}: {f['error']}", highlight=False)
+        err_console.print(f"[red]{f['asset']} {f['partition']}[/]: {f['error']}", highlight=False)
     if len(result.failures) > 10:
         err_console.print(f"... and {len(result.failures) - 10} more; see 'weir runs show {result.run_id}'")
     waiting = sum(result.waiting.values())
@@ -188,14 +191,18 @@ def lineage(ws, asset, as_json) -> None:
     _done(ws)
 
 
-def read(ws, asset, partition, version, fmt, limit, out) -> None:
+def read(ws, asset, partition, version, fmt, limit, out, quarantined=False) -> None:
     from weir.errors import WeirError
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise WeirError(f"--format {fmt!r} is not one of table, csv, json, parquet")
     if fmt == "parquet" and out is None:
         raise WeirError("--format parquet needs --out FILE")
-    data = ws.read(asset, partition, version, limit if fmt != "table" or limit is not None else None)
+    if quarantined:
+        data = ws.read_quarantined(asset, partition)
+        data = data.slice(0, limit) if limit is not None and fmt != "table" else data
+    else:
+        data = ws.read(asset, partition, version, limit if fmt != "table" or limit is not None else None)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -260,3 +267,47 @@ def db_upgrade(ws) -> None:
     before = ws.store.upgrade()
     console.print(f"metadata store at revision {HEAD_REVISION} ({ws.store.backend}); was {before or 'empty'}")
     _done(ws)
+
+
+def _check_json(r: dict) -> dict:
+    return {
+        "asset": r["asset"], "partition": r["partition_key"], "check": r["check_name"], "kind": r["kind"],
+        "column": r["column_name"], "severity": r["severity"], "passed": r["passed"], "observed": r["observed"],
+        "threshold": r["threshold"], "failing_rows": r["failing_rows"], "total_rows": r["total_rows"],
+        "message": r["message"], "sample": r["sample"], "run_id": r["run_id"], "checked_at": iso(r["checked_at"]),
+    }
+
+
+def _render_checks(rows: list[dict], title: str) -> None:
+    t = table("asset", "partition", "check", "severity", "result", "observed", "message", title=title)
+    for r in rows:
+        result = "[green]passed[/]" if r["passed"] else {"warn": "[yellow]warned[/]", "error": "[red]failed[/]", "block": "[magenta]blocked[/]"}[r["severity"]]
+        t.add_row(r["asset"], r["partition_key"] or "—", r["check_name"], r["severity"], result, _cell(r["observed"]), r["message"] or "")
+    console.print(t)
+    for r in rows:
+        if not r["passed"] and r["sample"]:
+            console.print(f"[dim]sample of failing rows for {r['asset']} {r['partition_key']} {r['check_name']}:[/]")
+            for row in r["sample"]:
+                console.print(f"  {row}", highlight=False)
+
+
+def checks(ws, asset, partition, failed, as_json) -> None:
+    rows = ws.check_results(asset, partition, failed)
+    if as_json:
+        print_json([_check_json(r) for r in rows])
+        return _done(ws)
+    if not rows:
+        console.print("no check results" + (" that failed" if failed else ""))
+        return _done(ws)
+    _render_checks(rows, f"{len(rows)} check results")
+    _done(ws)
+
+
+def check(ws, asset, partition, as_json) -> None:
+    rows = ws.recheck(asset, partition)
+    if as_json:
+        print_json([_check_json(r) for r in rows])
+    else:
+        _render_checks(rows, f"checks of published {asset} {partition or ''}")
+    bad = any(not r["passed"] and r["severity"] in ("error", "block") for r in rows)
+    _done(ws, 1 if bad else 0)

@@ -125,11 +125,37 @@ def read(
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0),
     out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (required for parquet)."),
+    quarantined: bool = typer.Option(False, "--quarantined", help="The staged data of the newest blocked build instead."),
 ) -> None:
-    """Print a published partition (or an earlier version of it)."""
+    """Print a published partition (or an earlier version, or its quarantined build)."""
     from weir.cli import commands
 
-    commands.read(_ws(), asset, partition, version, fmt, limit, out)
+    commands.read(_ws(), asset, partition, version, fmt, limit, out, quarantined)
+
+
+@app.command("checks")
+def checks_cmd(
+    asset: Optional[str] = typer.Argument(None),
+    partition: Optional[str] = typer.Option(None, "--partition"),
+    failed: bool = typer.Option(False, "--failed", help="Only checks that did not pass."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Newest check results per partition."""
+    from weir.cli import commands
+
+    commands.checks(_ws(), asset, partition, failed, as_json)
+
+
+@app.command("check")
+def check_cmd(
+    asset: str = typer.Argument(...),
+    partition: Optional[str] = typer.Option(None, "--partition"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Re-run an asset's checks on its published partition, without rebuilding."""
+    from weir.cli import commands
+
+    commands.check(_ws(), asset, partition, as_json)
 
 
 @app.command()

@@ -67,6 +67,7 @@ class RunResult:
 
 def _task_row(asset: str, key: str, **values) -> dict:
     row = {f: None for f in TASK_FIELDS}
+    row["attempt"] = 0  # the column is NOT NULL: tasks skipped before any attempt keep 0
     row.update(values)
     row["asset"], row["partition_key"] = asset, key
     return row
@@ -101,12 +102,17 @@ class Run:
         self.request = request or {}
         self.reporter = reporter or SilentReporter()
         self.auditor = auditor or PassAll()
+        if hasattr(self.auditor, "bind"):
+            self.auditor.bind(self)
+        self._check_failed = False
         self.run_id = new_run_id()
         self.result = RunResult(run_id=self.run_id, state="queued")
         self._files: dict[str, dict[str, list[str]]] = {}
         self._tables: dict[str, AssetTable] = {}
+        self._schemas: dict[str, object] = {}  # asset -> table schema, dropped when it publishes
         self._failed: set[tuple[str, str]] = set()
         self._versions: dict[tuple[str, str], dict] = {}
+        self._reasons = {(t.asset, t.key): t.reason for t in plan.tasks}  # why planned; kept on the task row
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, asset: str) -> AssetTable:
@@ -114,6 +120,12 @@ class Run:
             a = self.project.assets[asset]
             self._tables[asset] = AssetTable(self.data_root / self.project.name / asset, partitioned=a.partitions.is_partitioned)
         return self._tables[asset]
+
+    def schema(self, asset: str):
+        """The asset table's schema, loaded once per run and again only after it publishes."""
+        if asset not in self._schemas:
+            self._schemas[asset] = self.table(asset).schema()
+        return self._schemas[asset]
 
     def files(self, asset: str) -> dict[str, list[str]]:
         if asset not in self._files:
@@ -156,7 +168,7 @@ class Run:
                 executor = make_executor(self.executor_name, self.project, self.workers)
                 for asset_name, tasks in self.plan.by_asset().items():
                     self._build_asset(executor, self.project.assets[asset_name], [t.key for t in tasks])
-            state = "failed" if any(self._failed) else "succeeded"
+            state = "failed" if self._failed or self._check_failed else "succeeded"
         except KeyboardInterrupt:
             state, error = "cancelled", "interrupted by the user"
             if executor is not None:
@@ -191,8 +203,7 @@ class Run:
     # -- one asset ------------------------------------------------------------------------
     def _build_asset(self, executor, asset: Asset, keys: list[str]) -> None:
         self.reporter.asset_started(asset.name, len(keys))
-        table = self.table(asset.name)
-        table_schema = table.schema()
+        table_schema = self.schema(asset.name)
         specs: list[TaskSpec] = []
         skipped: list[dict] = []
         for key in keys:
@@ -251,7 +262,7 @@ class Run:
                 files = tuple((uk, f) for uk in ukeys for f in index.get(uk, []))
                 inputs.append(
                     InputSpec(param=param, upstream=up.name, kind="asset", frame=inp.frame, files=files,
-                              table_dir=self.table(up.name).uri, schema=self.table(up.name).schema(),
+                              table_dir=self.table(up.name).uri, schema=self.schema(up.name),
                               empty_is_none=lookback)
                 )
         start = end = None
@@ -272,7 +283,7 @@ class Run:
         for o in outcomes:
             rows.append(
                 _task_row(
-                    asset.name, o.key, state="failed", attempt=o.attempts, input_versions=self._versions.get((asset.name, o.key)),
+                    asset.name, o.key, state="failed", reason=self._reasons.get((asset.name, o.key)), attempt=o.attempts, input_versions=self._versions.get((asset.name, o.key)),
                     started_at=o.started_at, finished_at=time.time(), seconds=o.seconds,
                     staged_path=o.staged.path if o.staged else None, error=o.error or error, traceback=o.traceback,
                 )
@@ -290,6 +301,7 @@ class Run:
         publishable = [s for s in staged if verdicts[s.key].publish]
         index = self.files(asset.name)
         version = None
+        self._schemas.pop(asset.name, None)  # a publish may add columns
         if publishable:
             try:
                 version = table.publish(
@@ -321,9 +333,12 @@ class Run:
             else:
                 self._failed.add((asset.name, s.key))
             state = verdict.state if verdict.publish else "blocked"
+            if state in ("blocked", "failed_check"):
+                self._check_failed = True
+                self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{state}: {verdict.message}"})
             task_rows.append(
                 _task_row(
-                    asset.name, s.key, state=state, reason=verdict.message or None, attempt=o.attempts,
+                    asset.name, s.key, state=state, reason=verdict.message or self._reasons.get((asset.name, s.key)), attempt=o.attempts,
                     input_versions=self._versions.get((asset.name, s.key)), output_version=version if verdict.publish else None,
                     row_count=s.rows, started_at=o.started_at, finished_at=now, seconds=o.seconds, staged_path=s.path,
                 )

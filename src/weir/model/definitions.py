@@ -112,6 +112,7 @@ class Asset:
     location: Location = field(default_factory=Location)
     definition_text: str = ""
     inputs_inferred: bool = False
+    checks: tuple = ()  # weir.checks.* objects, run on every staged partition before publish
 
     kind = "asset"
 

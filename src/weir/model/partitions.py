@@ -42,6 +42,10 @@ class PartitionScheme:
     def keys(self) -> list[str]:
         raise NotImplementedError
 
+    def count(self) -> int:
+        """How many partitions (``len(keys())``, without building them where a scheme can)."""
+        return len(self.keys())
+
     def validate_key(self, key: str) -> str:
         if key not in self._key_set():
             raise PartitionError(f"partition {key!r} is not in {self.describe()}")
@@ -178,6 +182,15 @@ class TimeScheme(PartitionScheme):
     def keys(self) -> list[str]:
         return list(_time_keys(self))
 
+    def count(self) -> int:
+        if _time_keys.cache_info().currsize:  # cheap when already built
+            return len(_time_keys(self))
+        return self._steps(self._first, self._last) + 1
+
+    def _steps(self, first: datetime, last: datetime) -> int:
+        """Whole steps from key ``first`` to key ``last``."""
+        return len(_time_keys(self)) - 1
+
     def validate_key(self, key: str) -> str:
         try:
             t = datetime.strptime(key, self.key_format)
@@ -242,6 +255,9 @@ class Hourly(TimeScheme):
     def _next(self, t: datetime) -> datetime:
         return t + timedelta(hours=1)
 
+    def _steps(self, first: datetime, last: datetime) -> int:
+        return (last - first) // timedelta(hours=1)
+
     def _floor(self, t: datetime) -> datetime:
         return t.replace(minute=0, second=0, microsecond=0)
 
@@ -254,6 +270,9 @@ class Daily(TimeScheme):
     def _next(self, t: datetime) -> datetime:
         return t + timedelta(days=1)
 
+    def _steps(self, first: datetime, last: datetime) -> int:
+        return (last - first).days
+
     def _floor(self, t: datetime) -> datetime:
         return datetime.combine(t.date(), datetime.min.time())
 
@@ -265,6 +284,9 @@ class Monthly(TimeScheme):
 
     def _next(self, t: datetime) -> datetime:
         return datetime(t.year + t.month // 12, t.month % 12 + 1, 1)
+
+    def _steps(self, first: datetime, last: datetime) -> int:
+        return (last.year - first.year) * 12 + last.month - first.month
 
     def _floor(self, t: datetime) -> datetime:
         return datetime(t.year, t.month, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import os
@@ -62,6 +63,7 @@ def asset(
     owners: Iterable[str] | str | None = None,
     description: str = "",
     retry: Retry | int | None = None,
+    checks: Iterable[Any] = (),
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
 
@@ -97,10 +99,7 @@ def asset(
             raise ConfigError(
                 f"asset {func.__name__!r}: inputs {sorted(explicit)} are not parameters of the function", where=str(where)
             )
-        try:
-            text = textwrap.dedent(inspect.getsource(func))
-        except (OSError, TypeError):
-            text = func.__code__.co_code.hex()
+        text = _function_text(func)
         return Asset(
             name=name or func.__name__,
             partitions=_scheme(partitions, where),
@@ -112,9 +111,41 @@ def asset(
             retry=_retry(retry, where),
             location=where,
             definition_text=text,
+            checks=_checks(checks, where),
         )
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _checks(checks: Iterable[Any], where: Location) -> tuple:
+    from weir.model.checks import Check
+
+    out = tuple(checks or ())
+    for c in out:
+        if not isinstance(c, Check):
+            raise ConfigError(f"checks must be weir.checks.* objects, got {c!r}", where=str(where))
+    return out
+
+
+def _function_text(func: Callable[..., Any]) -> str:
+    """The function's code for its code version: without decorators and docstring, so editing
+    ``description=`` or the docstring does not make its partitions stale."""
+    try:
+        text = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        return func.__code__.co_code.hex()
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if node is None:
+        return text
+    node.decorator_list = []
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(node)
 
 
 def _retry(retry: Retry | int | None, where: Location) -> Retry:
@@ -136,6 +167,7 @@ def sql_asset(
     owners: Iterable[str] | str | None = None,
     description: str = "",
     retry: Retry | int | None = None,
+    checks: Iterable[Any] = (),
     _location: Location | None = None,
 ) -> Asset:
     """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
@@ -154,6 +186,7 @@ def sql_asset(
         location=where,
         definition_text=sql,
         inputs_inferred=depends_on is None,
+        checks=_checks(checks, where),
     )
 
 

@@ -88,6 +88,13 @@ def validate(project: Project) -> Project:
             problem = inp.mapping.problem(a.partitions, up.partitions)
             if problem:
                 raise ProjectError(f"asset {a.name!r}, input {param!r}: {problem}", where=str(a.location))
+        for check in a.checks:
+            target = getattr(check, "to", None)
+            if target is not None and target not in known:
+                raise ProjectError(
+                    f"asset {a.name!r}: check {check.label} references unknown {target!r}{suggest(target, list(known))}",
+                    where=str(a.location),
+                )
     for i in project.insights.values():
         for dep in i.depends_on:
             if dep not in known:

@@ -25,6 +25,7 @@ def load_project(root: str | Path) -> Project:
     config = load_config(root)
     objects: dict[str, Source | Asset | Insight] = {}
     schemes: dict[str, PartitionScheme] = {}
+    _forget_modules(config)
     for module_name in config.modules:
         module = _import(config, module_name)
         for var, value in vars(module).items():
@@ -38,6 +39,11 @@ def load_project(root: str | Path) -> Project:
             for path in sorted(folder.glob("*.sql")):
                 _add(objects, _with_defaults(_sql_file(path, schemes), config))
     known = {n for n, o in objects.items() if not isinstance(o, Insight)}
+    from weir.project.checks_file import load_checks_file
+
+    declared = load_checks_file(root, {n for n, o in objects.items() if isinstance(o, Asset)})
+    for n, extra in declared.items():
+        objects[n] = dataclasses.replace(objects[n], checks=tuple(objects[n].checks) + tuple(extra))
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:
             kept = {p: i for p, i in o.inputs.items() if i.upstream in known}
@@ -49,6 +55,14 @@ def load_project(root: str | Path) -> Project:
         insights={n: o for n, o in objects.items() if isinstance(o, Insight)},
     )
     return validate(project)
+
+
+def _forget_modules(config: ProjectConfig) -> None:
+    """Drop modules of an earlier load (this project edited, or another one of the same name), so
+    ``from . import helpers`` reads the files as they are now, from this root."""
+    package = f"weir_project_{config.name}"
+    for stale in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[stale]
 
 
 def _import(config: ProjectConfig, module_name: str) -> ModuleType:

@@ -202,3 +202,38 @@ class Environments:
 
     def count(self) -> int:
         return int(self.c.execute(sa.select(sa.func.count()).select_from(t.environments)).scalar() or 0)
+
+
+class CheckResults:
+    """Every check outcome, per partition and run."""
+
+    def __init__(self, connection) -> None:
+        self.c = connection
+
+    def record(self, rows: list[dict]) -> None:
+        if rows:
+            self.c.execute(t.check_results.insert(), rows)
+
+    def list(
+        self, project: str, *, asset: str | None = None, partition: str | None = None, failed: bool = False,
+        run_id: str | None = None, latest: bool = True, limit: int = 1000,
+    ) -> list[dict]:
+        c = t.check_results.c
+        q = sa.select(t.check_results).where(c.project == project)
+        if asset:
+            q = q.where(c.asset == asset)
+        if partition is not None:
+            q = q.where(c.partition_key == partition)
+        if run_id:
+            q = q.where(c.run_id == run_id)
+        if latest:  # newest result of each check on each partition
+            newest = (
+                sa.select(sa.func.max(c.id))
+                .where(c.project == project)
+                .group_by(c.asset, c.partition_key, c.check_name)
+            )
+            q = q.where(c.id.in_(newest))
+        if failed:
+            q = q.where(c.passed.is_(False))
+        q = q.order_by(c.asset, c.partition_key, c.check_name).limit(limit)
+        return [dict(r) for r in self.c.execute(q).mappings()]

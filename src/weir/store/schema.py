@@ -3,7 +3,7 @@ bodies for the rest. Migrations in ``store/migrations`` must match this module."
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -88,4 +88,28 @@ partition_versions = Table(
     Column("row_count", Integer),
     Column("published_at", Float, nullable=False),
     Index("ix_partition_versions_key", "project", "asset", "partition_key"),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("partition_key", String(64), nullable=False),
+    Column("run_id", String(40)),
+    Column("check_name", String(400), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("column_name", String(200)),
+    Column("severity", String(10), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("observed", JSON),
+    Column("threshold", Text),
+    Column("failing_rows", Integer),
+    Column("total_rows", Integer),
+    Column("message", Text),
+    Column("sample", JSON),
+    Column("checked_at", Float, nullable=False),
+    Index("ix_check_results_key", "project", "asset", "partition_key"),
+    Index("ix_check_results_run", "run_id"),
 )

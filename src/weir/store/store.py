@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from weir.store.database import connect, database_url, upgrade
-from weir.store.repositories import Environments, Partitions, Runs
+from weir.store.repositories import CheckResults, Environments, Partitions, Runs
 
 
 class MetadataStore:
@@ -19,6 +19,7 @@ class MetadataStore:
         self.runs = Runs(self.connection)
         self.partitions = Partitions(self.connection)
         self.environments = Environments(self.connection)
+        self.checks = CheckResults(self.connection)
 
     @classmethod
     def for_workspace(cls, workspace: Path) -> "MetadataStore":

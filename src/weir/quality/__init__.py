@@ -1,0 +1,1 @@
+"""Data quality: checks on staged partitions, compiled into one scan."""

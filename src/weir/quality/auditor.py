@@ -1,0 +1,101 @@
+"""The audit step of write-audit-publish: run an asset's checks on each staged partition and
+decide what is published. ``block`` failures quarantine the partition; ``error`` failures
+publish it marked ``failed_check``; ``warn`` failures are recorded."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from weir.engine.audit import AuditVerdict
+from weir.model.checks import CheckResult, References
+from weir.model.definitions import Asset, Source
+from weir.model.partitions import TimeScheme
+from weir.quality.scan import ScanInput, ScanStats, run_checks
+from weir.storage.delta import StagedPartition
+
+
+def verdict_of(results: list[CheckResult]) -> AuditVerdict:
+    failed = [r for r in results if not r.passed]
+    blocking = [r for r in failed if r.severity == "block"]
+    errors = [r for r in failed if r.severity == "error"]
+    warns = [r for r in failed if r.severity == "warn"]
+    if blocking:
+        return AuditVerdict(publish=False, state="blocked", message=_summary(blocking + errors))
+    if errors:
+        return AuditVerdict(publish=True, state="failed_check", message=_summary(errors))
+    if warns:
+        return AuditVerdict(publish=True, state="succeeded", message="warn: " + _summary(warns))
+    return AuditVerdict()
+
+
+def _summary(results: list[CheckResult]) -> str:
+    text = "; ".join(f"{r.check}: {r.message}" for r in results[:3])
+    return text + (f" (+{len(results) - 3} more)" if len(results) > 3 else "")
+
+
+def result_rows(project: str, asset: str, key: str, run_id: str | None, results: list[CheckResult]) -> list[dict]:
+    now = time.time()
+    return [
+        {
+            "project": project, "asset": asset, "partition_key": key, "run_id": run_id, "check_name": r.check,
+            "kind": r.kind, "column_name": r.column, "severity": r.severity, "passed": r.passed,
+            "observed": r.observed, "threshold": r.threshold, "failing_rows": r.failing_rows,
+            "total_rows": r.total_rows, "message": r.message, "sample": r.sample, "checked_at": now,
+        }
+        for r in results
+    ]
+
+
+class CheckAuditor:
+    """Runs checks in one scan per staged partition and records every result."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.run = None
+        self.stats = ScanStats()
+
+    def bind(self, run) -> None:
+        self.run = run
+
+    def references(self, asset: Asset) -> tuple[dict[str, list[str]], dict[str, str]]:
+        files: dict[str, list[str]] = {}
+        formats: dict[str, str] = {}
+        project = self.run.project
+        for check in asset.checks:
+            if not isinstance(check, References) or check.to in files:
+                continue
+            target = project.node(check.to)
+            if isinstance(target, Source):
+                found = [f for k in target.partitions.keys() for f in self.run.resolver.source_files(target, k)]
+                if found:
+                    files[check.to], formats[check.to] = found, target.format
+            else:
+                table = self.run.table(check.to)
+                found = [os.path.join(table.uri, p) for ps in self.run.files(check.to).values() for p in ps]
+                if found:
+                    files[check.to], formats[check.to] = found, "parquet"
+        return files, formats
+
+    def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
+        if not asset.checks:
+            return {s.key: AuditVerdict() for s in staged}
+        refs, formats = self.references(asset)
+        verdicts, rows = {}, []
+        for s in staged:
+            context = {}
+            if isinstance(asset.partitions, TimeScheme):
+                context["partition_end"] = asset.partitions.window(s.key)[1]
+            results = run_checks(
+                list(asset.checks),
+                ScanInput(
+                    files=[os.path.join(table_dir, s.path)], schema={f.name: str(f.type) for f in s.schema},
+                    references=refs, reference_format=formats, context=context,
+                ),
+                self.stats,
+            )
+            verdicts[s.key] = verdict_of(results)
+            rows += result_rows(self.run.project.name, asset.name, s.key, run_id, results)
+        with self.store.transaction():
+            self.store.checks.record(rows)
+        return verdicts
