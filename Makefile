@@ -20,6 +20,11 @@ demo: install
 	$(BIN)/weir init demo/flights --example flights
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir status
+	@echo "\n== a broken delivery: 2013-02-15 arrives again, truncated =="
+	cd demo/flights && ../../$(BIN)/python land.py --damage 2013-02-15
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run --stale || echo "(exit $$?: the damaged day is blocked; readers keep its last good version)"
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir checks flights --partition 2013-02-15 --failed
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir history flights --partition 2013-02-15
 
 test: install
 	$(BIN)/python -m pytest

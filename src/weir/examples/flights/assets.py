@@ -33,7 +33,25 @@ FLIGHT_COLUMNS = [
 ]
 
 
-@weir.asset(partitions=days, description="Typed, cleaned flights")
+@weir.asset(
+    partitions=days,
+    description="Typed, cleaned flights",
+    checks=[
+        # a day of NYC departures has 600-1,100 flights: far fewer means a truncated delivery
+        weir.checks.row_count(min=500, max=1500, severity="block"),
+        weir.checks.schema(
+            {"carrier": "string", "flight": "int", "sched_dep": "timestamp", "dep_delay": "float", "arr_delay": "float"},
+            severity="block",
+        ),
+        weir.checks.not_null("dep_delay", where="NOT cancelled"),
+        weir.checks.references("carrier", to="carriers"),
+        weir.checks.accepted_values("origin", ["JFK", "LGA", "EWR"]),
+        weir.checks.unique("carrier", "flight", "sched_dep"),
+        weir.checks.in_range("distance", min=0, max=5000),
+        weir.checks.expression("air_time IS NULL OR air_time > 0", name="positive air time"),
+        weir.checks.not_null("arr_delay", mostly=0.95, severity="warn"),
+    ],
+)
 def flights(flights_landing: pd.DataFrame) -> pd.DataFrame:
     """Typed, cleaned flights: one row per scheduled departure, with a local departure time."""
     df = flights_landing

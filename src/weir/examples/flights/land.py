@@ -4,6 +4,7 @@ arrived daily.
     python land.py                 # the next day after the newest landed one
     python land.py --days 30       # the next 30 days
     python land.py --through 2013-06-30
+    python land.py --damage 2013-02-15   # redeliver that day truncated, as a broken transfer would
 """
 
 from __future__ import annotations
@@ -54,12 +55,26 @@ def land(project: str | Path, *, days: int | None = None, through: dt.date | Non
     return written
 
 
+def damage(project: str | Path, day: dt.date) -> Path:
+    """Overwrite ``day``'s flights file with a truncated copy: a tenth of it, cut mid-line."""
+    path = Path(project) / "landing" / "flights" / f"{day.isoformat()}.csv"
+    if not path.exists():
+        raise SystemExit(f"{path} has not landed yet")
+    text = path.read_text()
+    path.write_text(text[: len(text) // 10].rsplit("\n", 1)[0] + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=None, help="how many more days to land (default 1)")
     parser.add_argument("--through", type=dt.date.fromisoformat, default=None, help="land up to this day (YYYY-MM-DD)")
     parser.add_argument("--project", default=str(Path(__file__).parent), help="project folder (default: this one)")
+    parser.add_argument("--damage", type=dt.date.fromisoformat, default=None, help="redeliver this day truncated")
     args = parser.parse_args()
+    if args.damage:
+        print(f"damaged {damage(args.project, args.damage)}")
+        return
     written = land(args.project, days=args.days, through=args.through)
     if written:
         print(f"landed {len(written)} days: {written[0]} .. {written[-1]}")
