@@ -152,7 +152,7 @@ def doubled(clean):
 
 
 def _land(project, day, xs):
-    land_csv(project, f"landing/{day}.csv", [{"x": x} for x in xs])
+    land_csv(project, f"landing/{day}.csv", [{"x": x, "y": 1} for x in xs])
 
 
 def test_severities_gate_publication(make_project, workspace_dir):
