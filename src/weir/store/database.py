@@ -75,7 +75,9 @@ def connect(url: str):
         connection = engine.connect()
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot reach the metadata store {engine.url.render_as_string(hide_password=True)}: {str(exc.orig).strip().splitlines()[0]}") from None
-    if current_revision(connection) != HEAD_REVISION:
+    before = current_revision(connection)
+    if before != HEAD_REVISION:
         upgrade(connection)
     connection.commit()
+    connection.info["weir_revision_before"] = before
     return engine, connection

@@ -45,7 +45,9 @@ class MetadataStore:
         return _ReadScope(self.connection)
 
     def upgrade(self) -> str | None:
-        return upgrade(self.connection)
+        """Apply pending migrations; returns the revision the store had when this command opened it."""
+        upgrade(self.connection)
+        return self.connection.info.get("weir_revision_before")
 
     def close(self) -> None:
         self.connection.close()
