@@ -222,7 +222,7 @@ def read(ws, asset, partition, version, fmt, limit, out, quarantined=False) -> N
         import json
 
         rows = data.to_pylist()
-        text = json.dumps(rows, default=str)
+        text = json.dumps(rows, default=_json_value)
         (Path(out).write_text(text) if out else sys.stdout.write(text + "\n"))
         return _done(ws)
     shown = data.slice(0, limit if limit is not None else 20)
@@ -233,6 +233,16 @@ def read(ws, asset, partition, version, fmt, limit, out, quarantined=False) -> N
     if shown.num_rows < data.num_rows:
         console.print(f"[dim]showing {shown.num_rows} of {data.num_rows:,} rows; --limit N or --format csv for more[/]")
     _done(ws)
+
+
+def _json_value(value):
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):  # DuckDB sums are DECIMAL: keep them numbers in JSON
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _cell(value) -> str:

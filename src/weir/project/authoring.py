@@ -184,7 +184,7 @@ def sql_asset(
         description=description,
         retry=_retry(retry, where),
         location=where,
-        definition_text=sql,
+        definition_text=_sql_body(sql),
         inputs_inferred=depends_on is None,
         checks=_checks(checks, where),
     )
@@ -193,6 +193,14 @@ def sql_asset(
 _TABLE_REF = re.compile(r"\b(?:from|join)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 _CTE_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s+as\s*\(", re.IGNORECASE)
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _sql_body(sql: str) -> str:
+    """The query without its leading ``--`` header lines: editing a description is not a code change."""
+    lines = sql.strip().splitlines()
+    while lines and (not lines[0].strip() or lines[0].strip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def sql_table_names(sql: str) -> list[str]:

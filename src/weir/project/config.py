@@ -37,7 +37,7 @@ class ProjectConfig:
 def _unknown(where: str, got: dict[str, Any], allowed: set[str], section: str) -> None:
     extra = sorted(set(got) - allowed)
     if extra:
-        raise ConfigError(f"unknown key {section}{extra[0]!r} (allowed: {', '.join(sorted(allowed))})", where=where)
+        raise ConfigError(f"unknown key {section + extra[0]!r} (allowed: {', '.join(sorted(allowed))})", where=where)
 
 
 def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
