@@ -81,6 +81,9 @@ class Workspace:
         return AssetTable(self.data_root / (project or self.project.name) / asset, partitioned=partitioned)
 
     def _reap(self) -> list[dict]:
+        with self._store.read():
+            if not self._store.runs.active():  # the common case: nothing to reap, nothing to import
+                return []
         from weir.engine.recovery import reap_dead_runs
         from weir.storage.delta import AssetTable
 

@@ -19,11 +19,11 @@ CHECKS_FILE = "checks.yml"
 
 def load_checks_file(root: Path, known: set[str]) -> dict[str, list[Check]]:
     """Checks per asset name from ``root/checks.yml`` (empty if absent). Errors name file:line."""
-    import yaml
-
     path = root / CHECKS_FILE
     if not path.is_file():
         return {}
+    import yaml  # only when there is a file: keeps commands on projects without one quick
+
     text = path.read_text()
     try:
         node = yaml.compose(text)
