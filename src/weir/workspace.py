@@ -102,15 +102,17 @@ class Workspace:
             current = self.store.partitions.current(project.name)
         return InputResolver(project, current)
 
-    def plan(self, request: RunRequest):
-        from weir.engine.planner import PartitionSelection, make_plan
+    def plan(self, request: RunRequest, resolver=None):
+        """What ``run`` would build and why, from ``resolver``'s view of what is published."""
+        from weir.engine.planner import make_plan
 
-        selection = _selection(request)
-        return make_plan(self.project, self._resolver(), assets=list(request.assets) or None, selection=selection, stale=request.stale)
+        return make_plan(
+            self.project, resolver or self._resolver(), assets=list(request.assets) or None,
+            selection=_selection(request), stale=request.stale,
+        )
 
     def run(self, request: RunRequest, reporter=None, auditor=None):
         """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``)."""
-        from weir.engine.planner import make_plan
         from weir.engine.runner import Run
 
         resolver = self._resolver()
@@ -118,9 +120,7 @@ class Workspace:
             from weir.quality.auditor import CheckAuditor
 
             auditor = CheckAuditor(self.store)
-        plan = make_plan(
-            self.project, resolver, assets=list(request.assets) or None, selection=_selection(request), stale=request.stale
-        )
+        plan = self.plan(request, resolver)
         run = Run(
             project=self.project, store=self.store, data_root=self.data_root, plan=plan, resolver=resolver,
             executor=request.executor, workers=request.workers, trigger=request.trigger,
@@ -254,13 +254,10 @@ class Workspace:
     def recheck(self, asset: str, partition: str | None) -> list[dict]:
         """Run ``asset``'s checks on its published partition now; records and returns the results."""
         import os
+        from pathlib import Path
 
-        from weir.engine.inputs import InputResolver
-        from weir.engine.planner import Plan
-        from weir.engine.runner import Run
-        from weir.quality.auditor import CheckAuditor, result_rows
-        from weir.quality.scan import ScanInput, run_checks
-        from weir.model.partitions import TimeScheme
+        from weir.quality.auditor import check_partition, reference_files, result_rows
+        from weir.storage.sources import source_files
 
         a = self.project.asset(asset)
         key = self._key(asset, partition)
@@ -270,16 +267,13 @@ class Workspace:
             raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
         if not a.checks:
             return []
-        auditor = CheckAuditor(self.store)
-        run = Run(project=self.project, store=self.store, data_root=self.data_root, plan=Plan(tasks=[]),
-                  resolver=InputResolver(self.project, {}), auditor=auditor)
-        refs, formats = auditor.references(a)
-        schema = table.schema()
-        context = {"partition_end": a.partitions.window(key)[1]} if isinstance(a.partitions, TimeScheme) else {}
-        results = run_checks(
-            list(a.checks),
-            ScanInput(files=[os.path.join(table.uri, f) for f in files], schema={f.name: str(f.type) for f in schema},
-                      references=refs, reference_format=formats, context=context),
+        refs, formats = reference_files(
+            self.project, a, table_uri=lambda n: self.table(n).uri,
+            files_of=lambda n: self.table(n).files() if self.table(n).exists() else {},
+            source_files_of=lambda src, k: source_files(src, Path(self.project.root), k),
+        )
+        results = check_partition(
+            a, key, [os.path.join(table.uri, f) for f in files], {f.name: str(f.type) for f in table.schema()}, refs, formats
         )
         rows = result_rows(self.project.name, asset, key, None, results)
         with self.store.transaction():

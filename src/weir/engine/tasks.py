@@ -81,12 +81,12 @@ class BuildContext:
 
 
 def _load_input(spec: InputSpec) -> object:
+    if spec.empty_is_none and not spec.files:
+        return None  # a lookback before the first partition
     if spec.kind == "source":
         table = read_source_files([p for _, p in spec.files], spec.format, spec.options, what=spec.upstream)
     else:
         table = read_files(spec.table_dir, list(spec.files), spec.schema)
-    if spec.empty_is_none and not spec.files:
-        return None
     return from_arrow(table, spec.frame)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import ClassVar
 
 from weir.model.partitions import (
@@ -86,7 +87,7 @@ class Previous(PartitionMapping):
             start, _ = down.window(key)
             t = start
             for _ in range(self.n):
-                t = down.window(down.key_of(t - _tick(down)))[0]
+                t = down.window(down.key_of(t - timedelta(seconds=1)))[0]
             k = up.key_of(t)
         else:
             shifted = down.shift(key, -self.n)
@@ -107,12 +108,6 @@ class AllPartitions(PartitionMapping):
 
     def upstream_keys(self, down: PartitionScheme, up: PartitionScheme, key: str) -> list[str]:
         return up.keys()
-
-
-def _tick(scheme: TimeScheme):
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
 
 
 def previous(n: int = 1) -> Previous:

@@ -47,6 +47,38 @@ def result_rows(project: str, asset: str, key: str, run_id: str | None, results:
     ]
 
 
+def reference_files(project, asset: Asset, *, table_uri, files_of, source_files_of) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Files (and their format) of every asset or source that ``asset``'s references checks point at."""
+    files: dict[str, list[str]] = {}
+    formats: dict[str, str] = {}
+    for check in asset.checks:
+        if not isinstance(check, References) or check.to in files:
+            continue
+        target = project.node(check.to)
+        if isinstance(target, Source):
+            found = [f for k in target.partitions.keys() for f in source_files_of(target, k)]
+            fmt = target.format
+        else:
+            found = [os.path.join(table_uri(check.to), p) for ps in files_of(check.to).values() for p in ps]
+            fmt = "parquet"
+        if found:
+            files[check.to], formats[check.to] = found, fmt
+    return files, formats
+
+
+def check_partition(
+    asset: Asset, key: str, files: list[str], schema: dict[str, str], refs: dict[str, list[str]],
+    formats: dict[str, str], stats: ScanStats | None = None,
+) -> list[CheckResult]:
+    """Every check of ``asset`` on one partition's files, in one scan."""
+    context = {"partition_end": asset.partitions.window(key)[1]} if isinstance(asset.partitions, TimeScheme) else {}
+    return run_checks(
+        list(asset.checks),
+        ScanInput(files=files, schema=schema, references=refs, reference_format=formats, context=context),
+        stats,
+    )
+
+
 class CheckAuditor:
     """Runs checks in one scan per staged partition and records every result."""
 
@@ -59,23 +91,11 @@ class CheckAuditor:
         self.run = run
 
     def references(self, asset: Asset) -> tuple[dict[str, list[str]], dict[str, str]]:
-        files: dict[str, list[str]] = {}
-        formats: dict[str, str] = {}
-        project = self.run.project
-        for check in asset.checks:
-            if not isinstance(check, References) or check.to in files:
-                continue
-            target = project.node(check.to)
-            if isinstance(target, Source):
-                found = [f for k in target.partitions.keys() for f in self.run.resolver.source_files(target, k)]
-                if found:
-                    files[check.to], formats[check.to] = found, target.format
-            else:
-                table = self.run.table(check.to)
-                found = [os.path.join(table.uri, p) for ps in self.run.files(check.to).values() for p in ps]
-                if found:
-                    files[check.to], formats[check.to] = found, "parquet"
-        return files, formats
+        run = self.run
+        return reference_files(
+            run.project, asset, table_uri=lambda a: run.table(a).uri, files_of=run.files,
+            source_files_of=run.resolver.source_files,
+        )
 
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
         if not asset.checks:
@@ -83,15 +103,8 @@ class CheckAuditor:
         refs, formats = self.references(asset)
         verdicts, rows = {}, []
         for s in staged:
-            context = {}
-            if isinstance(asset.partitions, TimeScheme):
-                context["partition_end"] = asset.partitions.window(s.key)[1]
-            results = run_checks(
-                list(asset.checks),
-                ScanInput(
-                    files=[os.path.join(table_dir, s.path)], schema={f.name: str(f.type) for f in s.schema},
-                    references=refs, reference_format=formats, context=context,
-                ),
+            results = check_partition(
+                asset, s.key, [os.path.join(table_dir, s.path)], {f.name: str(f.type) for f in s.schema}, refs, formats,
                 self.stats,
             )
             verdicts[s.key] = verdict_of(results)
