@@ -38,8 +38,14 @@ def data(tmp_path):
                      context={"partition_end": dt.datetime(2013, 1, 2, tzinfo=dt.timezone.utc)})
 
 
-def one(check, data, stats=None):
-    return run_checks([check], data, stats)[0]
+@pytest.fixture(params=["polars", "duckdb"])
+def engine(request):
+    """Both scan engines must give the same results."""
+    return request.param
+
+
+def one(check, data, engine="polars", stats=None):
+    return run_checks([check], data, stats, engine=engine)[0]
 
 
 @pytest.mark.parametrize(
@@ -64,15 +70,15 @@ def one(check, data, stats=None):
         (C.references("carrier", to="carriers", mostly=0.75), True, 1),
     ],
 )
-def test_row_level_checks(check, passed, failing, data):
-    r = one(check, data)
+def test_row_level_checks(check, passed, failing, data, engine):
+    r = one(check, data, engine)
     assert (r.passed, r.failing_rows, r.total_rows) == (passed, failing, 5)
     assert bool(r.sample) == (not passed and failing > 0)
     assert len(r.sample) <= 5
 
 
-def test_failing_rows_sample_shows_the_rows(data):
-    r = one(C.in_range("delay", max=600), data)
+def test_failing_rows_sample_shows_the_rows(data, engine):
+    r = one(C.in_range("delay", max=600), data, engine)
     assert r.sample == [{"id": 4, "carrier": "ZZ", "delay": 700.0, "code": "E5", "ts": "2013-01-01T23:00:00"}]
 
 
@@ -87,30 +93,30 @@ def test_failing_rows_sample_shows_the_rows(data):
         (C.freshness("ts", "30m"), False, "2013-01-01T23:00:00+00:00"),
     ],
 )
-def test_aggregate_checks(check, passed, observed, data):
-    r = one(check, data)
+def test_aggregate_checks(check, passed, observed, data, engine):
+    r = one(check, data, engine)
     assert (r.passed, r.observed) == (passed, observed)
 
 
-def test_schema_check(data):
-    assert one(C.schema({"id": "int", "delay": "float", "ts": "timestamp"}), data).passed
-    r = one(C.schema({"id": "string", "missing": "int"}), data)
+def test_schema_check(data, engine):
+    assert one(C.schema({"id": "int", "delay": "float", "ts": "timestamp"}), data, engine).passed
+    r = one(C.schema({"id": "string", "missing": "int"}), data, engine)
     assert not r.passed and "missing column 'missing'" in r.message and "'id' is int64" in r.message
-    assert not one(C.schema({"id": "int"}, allow_extra=False), data).passed
+    assert not one(C.schema({"id": "int"}, allow_extra=False), data, engine).passed
 
 
-def test_unknown_column_is_a_failed_check_listing_columns(data):
-    r = one(C.not_null("dep_delay"), data)
+def test_unknown_column_is_a_failed_check_listing_columns(data, engine):
+    r = one(C.not_null("dep_delay"), data, engine)
     assert not r.passed and "unknown column 'dep_delay'" in r.message and "carrier, code, delay, id, ts" in r.message
 
 
-def test_all_checks_and_samples_take_one_scan_plus_one_query_per_failed_check(data):
+def test_all_checks_and_samples_take_one_scan_plus_one_query_per_failed_check(data, engine):
     stats = ScanStats()
     checks = [C.not_null("id"), C.unique("id"), C.in_range("delay", max=600), C.row_count(min=1),
               C.metric("avg(delay)", max=1000), C.accepted_values("carrier", ["AA", "UA", "ZZ"]), C.references("carrier", to="carriers")]
-    results = run_checks(checks, data, stats)
+    results = run_checks(checks, data, stats, engine=engine)
     assert [r.passed for r in results] == [True, False, False, True, True, True, False]
-    assert stats.scans == 1 and stats.fallback_scans == 0
+    assert stats.scans == 1 and stats.fallback_scans == 0 and stats.engines == {engine: 1}
     assert stats.sample_queries == 3
 
 

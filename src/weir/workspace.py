@@ -274,7 +274,7 @@ class Workspace:
         )
         results = check_partition(
             a, key, [os.path.join(table.uri, f) for f in files], {f.name: str(f.type) for f in table.schema()}, refs, formats
-        )
+        ).results
         rows = result_rows(self.project.name, asset, key, None, results)
         with self.store.transaction():
             self.store.checks.record(rows)

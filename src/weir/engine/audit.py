@@ -21,9 +21,15 @@ class AuditVerdict:
 class Auditor(Protocol):
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]: ...
 
+    def flush(self) -> None:
+        """Write what the audits found; called inside the transaction that records the publish."""
+
 
 class PassAll:
     """The default until checks exist: everything staged is published."""
 
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
         return {s.key: AuditVerdict() for s in staged}
+
+    def flush(self) -> None:
+        pass

@@ -348,3 +348,4 @@ class Run:
         with self.store.transaction():
             self.store.partitions.record_published(published_rows)
             self.store.runs.update_tasks(self.run_id, task_rows)
+            self.auditor.flush()

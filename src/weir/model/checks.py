@@ -147,7 +147,8 @@ class Unique(RowCheck):
         return cols[0] if len(cols) == 1 else "(" + ", ".join(cols) + ")"
 
     def aggregates(self):
-        return {"failing": f"count(*) - count(DISTINCT {self._key()})"}
+        # a single column ignores NULLs, as SQL UNIQUE does; a tuple of columns is never NULL
+        return {"failing": f"count({self._key()}) - count(DISTINCT {self._key()})"}
 
     def failing_filter(self):
         cols = ", ".join(q(c) for c in self.columns_)

@@ -113,6 +113,8 @@ class Asset:
     definition_text: str = ""
     inputs_inferred: bool = False
     checks: tuple = ()  # weir.checks.* objects, run on every staged partition before publish
+    metrics: Mapping[str, str] = field(default_factory=dict)  # user metrics: name -> SQL aggregate
+    profile: bool = True  # measure the profile metrics of every partition
 
     kind = "asset"
 

@@ -1,6 +1,7 @@
-"""The audit step of write-audit-publish: run an asset's checks on each staged partition and
-decide what is published. ``block`` failures quarantine the partition; ``error`` failures
-publish it marked ``failed_check``; ``warn`` failures are recorded."""
+"""The audit step of write-audit-publish: check and measure each staged partition in one scan
+and decide what is published. ``block`` failures quarantine the partition; ``error`` failures
+publish it marked ``failed_check``; ``warn`` failures are recorded. Profile metrics are recorded
+for every partition, published or not."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from weir.engine.audit import AuditVerdict
 from weir.model.checks import CheckResult, References
 from weir.model.definitions import Asset, Source
 from weir.model.partitions import TimeScheme
-from weir.quality.scan import ScanInput, ScanStats, run_checks
+from weir.quality.scan import ScanInput, ScanOutcome, ScanStats, scan
 from weir.storage.delta import StagedPartition
 
 
@@ -68,14 +69,14 @@ def reference_files(project, asset: Asset, *, table_uri, files_of, source_files_
 
 def check_partition(
     asset: Asset, key: str, files: list[str], schema: dict[str, str], refs: dict[str, list[str]],
-    formats: dict[str, str], stats: ScanStats | None = None,
-) -> list[CheckResult]:
-    """Every check of ``asset`` on one partition's files, in one scan."""
+    formats: dict[str, str], stats: ScanStats | None = None, *, bins: dict | None = None, profile: bool = False,
+) -> ScanOutcome:
+    """Every check of ``asset`` on one partition's files, and with ``profile`` every metric, in one scan."""
     context = {"partition_end": asset.partitions.window(key)[1]} if isinstance(asset.partitions, TimeScheme) else {}
-    return run_checks(
+    return scan(
         list(asset.checks),
         ScanInput(files=files, schema=schema, references=refs, reference_format=formats, context=context),
-        stats,
+        metrics=dict(asset.metrics), bins=bins, profile=profile, stats=stats,
     )
 
 
@@ -86,9 +87,21 @@ class CheckAuditor:
         self.store = store
         self.run = None
         self.stats = ScanStats()
+        self._pending: list[tuple] = []
 
     def bind(self, run) -> None:
         self.run = run
+
+    def flush(self) -> None:
+        """Record what the last audits found; the runner calls this inside the transaction that
+        records the publish, so results, metrics and published state commit together."""
+        for project, asset, rows, new_bins, measured in self._pending:
+            self.store.checks.record(rows)
+            if new_bins:
+                self.store.metrics.fix_bins(project, asset, new_bins, fixed_by=measured[0][0])
+            for key, prof, quarantined in measured:
+                self.store.metrics.record(project, asset, key, self.run.run_id, prof, quarantined=quarantined)
+        self._pending.clear()
 
     def references(self, asset: Asset) -> tuple[dict[str, list[str]], dict[str, str]]:
         run = self.run
@@ -98,17 +111,23 @@ class CheckAuditor:
         )
 
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
-        if not asset.checks:
+        if not asset.checks and not asset.profile:
             return {s.key: AuditVerdict() for s in staged}
+        project = self.run.project.name
         refs, formats = self.references(asset)
-        verdicts, rows = {}, []
+        with self.store.read():
+            bins = self.store.metrics.bins(project, asset.name)
+        verdicts, rows, measured, new_bins = {}, [], [], {}
         for s in staged:
-            results = check_partition(
+            outcome = check_partition(
                 asset, s.key, [os.path.join(table_dir, s.path)], {f.name: str(f.type) for f in s.schema}, refs, formats,
-                self.stats,
+                self.stats, bins=bins, profile=asset.profile,
             )
-            verdicts[s.key] = verdict_of(results)
-            rows += result_rows(self.run.project.name, asset.name, s.key, run_id, results)
-        with self.store.transaction():
-            self.store.checks.record(rows)
+            verdict = verdicts[s.key] = verdict_of(outcome.results)
+            rows += result_rows(project, asset.name, s.key, run_id, outcome.results)
+            if outcome.profile is not None:
+                measured.append((s.key, outcome.profile, not verdict.publish))
+                for col, edges in outcome.profile.new_bins.items():
+                    bins[col] = new_bins[col] = edges
+        self._pending.append((project, asset.name, rows, new_bins, measured))
         return verdicts

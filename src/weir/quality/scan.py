@@ -1,14 +1,23 @@
-"""Run every check of a partition in one scan of its staged data (plus one small query per
-failed row-level check, for a sample of failing rows)."""
+"""One scan per partition: every check, every profile metric and every user metric of a
+partition compile into one query over its staged data, plus one small query per failed
+row-level check for a sample of failing rows.
+
+Polars runs the scan: measured on ``bench/checks`` it computes the same aggregates about twice
+as fast as DuckDB on two cores. A check or metric whose SQL Polars cannot parse (DuckDB-only
+functions) sends that partition's checks to DuckDB instead, and the profile to a second scan;
+``ScanStats`` records both, and the one-scan property is tested on it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from weir.model import checks as C
 from weir.model.checks import Check, CheckResult, References, q
+from weir.quality import profile as P
 
 SAMPLE_ROWS = 5
+ENGINES = ("auto", "polars", "duckdb")
 
 
 @dataclass(kw_only=True)
@@ -18,15 +27,272 @@ class ScanStats:
     scans: int = 0
     sample_queries: int = 0
     fallback_scans: int = 0
+    engines: dict[str, int] = field(default_factory=dict)
+
+    def used(self, engine: str) -> None:
+        self.scans += 1
+        self.engines[engine] = self.engines.get(engine, 0) + 1
 
 
 @dataclass(kw_only=True)
 class ScanInput:
-    files: list[str]
-    schema: dict[str, str]  # column -> Arrow type name
+    files: list[str] = field(default_factory=list)  # Parquet files of the partition
+    schema: dict[str, str] = field(default_factory=dict)  # column -> Arrow type name
+    table: Any = None  # or the rows as an Arrow table (sources read from CSV/JSON)
     references: dict[str, list[str]] = field(default_factory=dict)  # asset -> parquet/csv files
     reference_format: dict[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+
+    def row_count(self) -> int:
+        if self.table is not None:
+            return self.table.num_rows
+        import pyarrow.parquet as pq
+
+        return sum(pq.read_metadata(f).num_rows for f in self.files)
+
+
+@dataclass(kw_only=True)
+class ScanOutcome:
+    results: list[CheckResult]
+    profile: P.Profile | None = None
+    engine: str = "polars"
+    profile_error: str | None = None
+    fallback_reason: str | None = None  # why Polars could not run this partition's scan
+
+
+def scan(
+    checks: list[Check], data: ScanInput, *, metrics: dict[str, str] | None = None,
+    bins: dict[str, list[float]] | None = None, profile: bool = True, stats: ScanStats | None = None,
+    engine: str = "auto",
+) -> ScanOutcome:
+    """Evaluate ``checks`` and measure the partition. Never raises for a bad check or metric: a
+    check that cannot run is a failed result whose message says why."""
+    stats = stats if stats is not None else ScanStats()
+    metrics = dict(metrics or {})
+    results: dict[int, CheckResult] = {}
+    runnable: list[tuple[int, Check]] = []
+    for i, check in enumerate(checks):
+        missing = [c for c in check.columns() if c not in data.schema]
+        if isinstance(check, References) and check.to not in data.references:
+            results[i] = _broken(check, f"cannot read {check.to!r} to check references: it has no published data")
+        elif missing:
+            results[i] = _broken(
+                check, f"unknown column {missing[0]!r}; columns are: {', '.join(sorted(data.schema)) or '(none)'}"
+            )
+        else:
+            runnable.append((i, check))
+    rows = data.row_count()
+    step = P.sample_step(rows)
+    outcome, why = None, None
+    if engine in ("auto", "polars"):
+        try:
+            outcome = _polars_scan(runnable, data, metrics, bins or {}, profile, step, stats)
+        except Exception as exc:  # noqa: BLE001 - anything Polars cannot do goes to DuckDB
+            if engine == "polars":
+                raise
+            outcome, why = None, (str(exc).splitlines() or [type(exc).__name__])[0]
+    if outcome is None:
+        found, user = _duckdb_checks(runnable, data, metrics, stats)
+        outcome = ScanOutcome(results=[], engine="duckdb", fallback_reason=why)
+        checked = found
+        if profile:
+            try:
+                outcome.profile = _polars_scan([], data, {}, bins or {}, True, step, stats).profile
+                if outcome.profile is not None:
+                    outcome.profile.user = user
+            except Exception as exc:  # noqa: BLE001 - a profile never fails a build
+                outcome.profile_error = str(exc).splitlines()[0]
+    else:
+        checked = {i: r for i, r in zip([i for i, _ in runnable], outcome.results)}
+    results.update(checked)
+    outcome.results = [results[i] for i in range(len(checks))]
+    return outcome
+
+
+def run_checks(checks: list[Check], data: ScanInput, stats: ScanStats | None = None, engine: str = "auto") -> list[CheckResult]:
+    """Checks only, no profile."""
+    return scan(checks, data, profile=False, stats=stats, engine=engine).results
+
+
+# -- Polars ------------------------------------------------------------------------------------
+
+
+def _frame(data: ScanInput):
+    import polars as pl
+
+    if data.table is not None:
+        return pl.from_arrow(data.table).lazy() if data.table.num_columns else pl.LazyFrame()
+    if not data.files:
+        return pl.LazyFrame({c: [] for c in data.schema})
+    return pl.scan_parquet(data.files, hive_partitioning=False)
+
+
+def _references(data: ScanInput, checks: list[Check]) -> dict[tuple[str, str], Any]:
+    """Distinct values of each referenced column (reference data, not the partition)."""
+    import duckdb
+    import polars as pl
+
+    out = {}
+    for c in checks:
+        if isinstance(c, References):
+            col = c.to_column or c.column
+            key = (c.to, col)
+            if key not in out:
+                sql = f"SELECT DISTINCT {q(col)} FROM {_reader(data.references[c.to], data.reference_format.get(c.to, 'parquet'))}"
+                out[key] = pl.from_arrow(duckdb.sql(sql).arrow()).to_series()
+    return out
+
+
+def _polars_failing(check: Check, refs: dict):
+    """A boolean expression true on failing rows (nulls never count as failing, except where SQL says)."""
+    import polars as pl
+
+    match check:
+        case C.NotNull():
+            f = pl.col(check.column).is_null()
+            return (pl.sql_expr(check.where).fill_null(False) & f) if check.where else f
+        case C.Unique():
+            if len(check.columns_) == 1:
+                col = pl.col(check.columns_[0])
+                return col.is_not_null() & col.is_duplicated()
+            return pl.struct([pl.col(c) for c in check.columns_]).is_duplicated()
+        case C.AcceptedValues():
+            col = pl.col(check.column)
+            return col.is_not_null() & ~col.is_in(list(check.values))
+        case C.InRange():
+            col, parts = pl.col(check.column), []
+            if check.min is not None:
+                parts.append(col < check.min if check.inclusive else col <= check.min)
+            if check.max is not None:
+                parts.append(col > check.max if check.inclusive else col >= check.max)
+            f = parts[0] if len(parts) == 1 else parts[0] | parts[1]
+            return f.fill_null(False)
+        case C.Matches():
+            col = pl.col(check.column)
+            return col.is_not_null() & ~col.cast(pl.String).str.contains(f"^(?:{check.pattern})$")
+        case C.Expression():
+            return ~pl.sql_expr(check.sql).fill_null(False)
+        case C.References():
+            col = pl.col(check.column)
+            return col.is_not_null() & ~col.is_in(refs[(check.to, check.to_column or check.column)].implode())
+    return None
+
+
+def _polars_aggregates(check: Check, refs: dict) -> dict:
+    import polars as pl
+
+    match check:
+        case C.Unique():
+            if len(check.columns_) == 1:
+                col = pl.col(check.columns_[0])
+                return {"failing": col.count() - (col.n_unique() - (col.null_count() > 0).cast(pl.Int64))}
+            return {"failing": pl.len() - pl.struct([pl.col(c) for c in check.columns_]).n_unique()}
+        case C.RowCheck():
+            return {"failing": _polars_failing(check, refs).sum()}
+        case C.Metric():
+            return {"value": pl.sql_expr(check.sql)}
+        case C.Freshness():
+            return {"newest": pl.col(check.column).max()}
+    return {}
+
+
+def _profile_exprs(schema: dict[str, str], step: int) -> list:
+    import polars as pl
+
+    exprs = []
+    for name, typ in schema.items():
+        kind = P.column_kind(typ)
+        col = pl.col(name)
+        exprs.append(col.null_count().alias(f"p|{name}|nulls"))
+        if kind == "numeric":
+            x = col.cast(pl.Float64)
+            x = x.fill_nan(None)
+            exprs += [
+                x.min().alias(f"p|{name}|min"), x.max().alias(f"p|{name}|max"), x.mean().alias(f"p|{name}|mean"),
+                x.std().alias(f"p|{name}|std"),
+                (x.drop_nulls().gather_every(step) if step > 1 else x.drop_nulls()).implode().alias(f"p|{name}|sample"),
+            ]
+        elif kind == "categorical":
+            counts = col.drop_nulls().value_counts(sort=True, name="__n")
+            exprs += [counts.len().alias(f"p|{name}|distinct"), counts.head(P.TOP_K).implode().alias(f"p|{name}|top")]
+        elif kind == "temporal":
+            exprs += [col.min().alias(f"p|{name}|min"), col.max().alias(f"p|{name}|max")]
+    return exprs
+
+
+def _polars_scan(runnable, data: ScanInput, metrics: dict[str, str], bins, profile: bool, step: int, stats: ScanStats) -> ScanOutcome:
+    import polars as pl
+
+    refs = _references(data, [c for _, c in runnable])
+    exprs = [pl.len().alias("__total")]
+    for i, check in runnable:
+        exprs += [e.alias(f"c{i}_{alias}") for alias, e in _polars_aggregates(check, refs).items()]
+    exprs += [pl.sql_expr(sql).alias(f"u|{name}") for name, sql in metrics.items()]
+    if profile:
+        exprs += _profile_exprs(data.schema, step)
+    lf = _frame(data)
+    stats.used("polars")
+    frame = lf.select(exprs).collect()
+    if frame.height != 1:
+        raise ValueError("a check or metric is not an aggregate")
+    values = frame.row(0, named=True)
+    total = int(values["__total"])
+    ctx = {**data.context, "schema": data.schema}
+    results = []
+    for i, check in runnable:
+        mine = {alias: values[f"c{i}_{alias}"] for alias in _aggregate_aliases(check)}
+        res = _result(check, mine, total, ctx)
+        failing = _polars_failing(check, refs)
+        if not res.passed and failing is not None and res.failing_rows:
+            stats.sample_queries += 1
+            sample = lf.filter(failing).head(SAMPLE_ROWS).collect().to_dicts()
+            res = CheckResult(**{**res.__dict__, "sample": [{k: _jsonable(v) for k, v in r.items()} for r in sample]})
+        results.append(res)
+    prof = None
+    if profile:
+        prof = _finish_profile(values, data.schema, total, bins, step)
+        prof.user = {name: P.number(values[f"u|{name}"]) for name in metrics}
+    return ScanOutcome(results=results, profile=prof, engine="polars")
+
+
+def _aggregate_aliases(check: Check) -> list[str]:
+    match check:
+        case C.RowCheck():
+            return ["failing"]
+        case C.Metric():
+            return ["value"]
+        case C.Freshness():
+            return ["newest"]
+    return []
+
+
+def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step: int) -> P.Profile:
+    prof = P.Profile(row_count=total, schema=dict(schema))
+    for name, typ in schema.items():
+        kind = P.column_kind(typ)
+        cp = P.ColumnProfile(column=name, type=typ, kind=kind)
+        nulls = values[f"p|{name}|nulls"] or 0
+        cp.metrics["null_fraction"] = (nulls / total) if total else None
+        if kind == "numeric":
+            for m in ("min", "max", "mean", "std"):
+                cp.metrics[m] = P.number(values[f"p|{name}|{m}"])
+            sample = values[f"p|{name}|sample"]
+            prof.sampled = max(prof.sampled, len(sample or []))
+            fixed = P.finish_numeric(cp, sample, bins.get(name), C.type_family(typ) == "int")
+            if fixed:
+                prof.new_bins[name] = fixed
+        elif kind == "categorical":
+            cp.metrics["distinct_count"] = float(values[f"p|{name}|distinct"] or 0)
+            top = [[_jsonable(r[name]), int(r["__n"])] for r in (values[f"p|{name}|top"] or [])]
+            cp.top, cp.other = top, int(total - nulls - sum(n for _, n in top))
+        elif kind == "temporal":
+            cp.metrics["min"] = P.number(values[f"p|{name}|min"])
+            cp.metrics["max"] = P.number(values[f"p|{name}|max"])
+        prof.columns[name] = cp
+    return prof
+
+
+# -- DuckDB --------------------------------------------------------------------------------------
 
 
 def _reader(files: list[str], fmt: str = "parquet") -> str:
@@ -38,46 +304,38 @@ def _reader(files: list[str], fmt: str = "parquet") -> str:
     return f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
 
 
-def run_checks(checks: list[Check], data: ScanInput, stats: ScanStats | None = None) -> list[CheckResult]:
-    """Evaluate ``checks`` on the rows in ``data.files``. Never raises for a bad check: a check
-    that cannot run is a failed result whose message says why."""
+def _duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: ScanStats) -> tuple[dict[int, CheckResult], dict]:
+    """Checks (and user metrics) in one DuckDB query; if that query fails, each check alone."""
     import duckdb
 
-    stats = stats if stats is not None else ScanStats()
     ctx = {**data.context, "schema": data.schema}
     con = duckdb.connect()
+    results: dict[int, CheckResult] = {}
+    user: dict[str, float | None] = {}
     try:
-        if data.files:
+        if data.table is not None:
+            con.register("__rows", data.table)
+            con.execute("CREATE TEMP VIEW __data AS SELECT * FROM __rows")
+        elif data.files:
             con.execute(f"CREATE TEMP VIEW __data AS SELECT * FROM {_reader(data.files)}")
         else:
             con.execute("CREATE TEMP TABLE __data AS SELECT 1 AS __none WHERE FALSE")
-        results: dict[int, CheckResult] = {}
-        runnable: list[tuple[int, Check]] = []
-        for i, check in enumerate(checks):
-            missing = [c for c in check.columns() if c not in data.schema]
-            if isinstance(check, References) and check.to not in data.references:
-                results[i] = _broken(check, f"cannot read {check.to!r} to check references: it has no published data")
-                continue
-            if missing:
-                results[i] = _broken(
-                    check, f"unknown column {missing[0]!r}; columns are: {', '.join(sorted(data.schema)) or '(none)'}"
-                )
-                continue
-            runnable.append((i, check))
         for check in {c.to: c for _, c in runnable if isinstance(c, References)}.values():
             files = data.references[check.to]
             con.execute(f"CREATE TEMP VIEW {q(check.ref_table)} AS SELECT * FROM {_reader(files, data.reference_format.get(check.to, 'parquet'))}")
         selects = ["count(*) AS __total"]
         for i, check in runnable:
             selects += [f"{expr} AS {q(f'c{i}_{alias}')}" for alias, expr in check.aggregates().items()]
+        selects += [f"{sql} AS {q('u|' + name)}" for name, sql in metrics.items()]
         try:
-            stats.scans += 1
+            stats.used("duckdb")
             row = con.execute(f"SELECT {', '.join(selects)} FROM __data").fetchone()
             values = dict(zip([d[0] for d in con.description], row))
             total = int(values["__total"])
             for i, check in runnable:
                 mine = {alias: values[f"c{i}_{alias}"] for alias in check.aggregates()}
                 results[i] = _result(check, mine, total, ctx)
+            user = {name: P.number(values["u|" + name]) for name in metrics}
         except duckdb.Error:
             # one bad expression must not hide the others: evaluate each check on its own
             total = int(con.execute("SELECT count(*) FROM __data").fetchone()[0])
@@ -93,6 +351,12 @@ def run_checks(checks: list[Check], data: ScanInput, stats: ScanStats | None = N
                     results[i] = _result(check, mine, total, ctx)
                 except duckdb.Error as exc:
                     results[i] = _broken(check, f"check cannot run: {str(exc).splitlines()[0]}", total)
+            for name, sql in metrics.items():
+                try:
+                    stats.fallback_scans += 1
+                    user[name] = P.number(con.execute(f"SELECT {sql} FROM __data").fetchone()[0])
+                except duckdb.Error:
+                    user[name] = None
         for i, check in runnable:
             res = results[i]
             where = check.failing_filter()
@@ -105,7 +369,7 @@ def run_checks(checks: list[Check], data: ScanInput, stats: ScanStats | None = N
                     results[i] = CheckResult(**{**res.__dict__, "sample": sample})
                 except duckdb.Error:
                     pass
-        return [results[i] for i in range(len(checks))]
+        return results, user
     finally:
         con.close()
 

@@ -113,3 +113,62 @@ check_results = Table(
     Index("ix_check_results_key", "project", "asset", "partition_key"),
     Index("ix_check_results_run", "run_id"),
 )
+
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("partition_key", String(64), nullable=False),
+    Column("column_name", String(200), nullable=False),  # '' for table-level metrics
+    Column("metric", String(100), nullable=False),
+    Column("value", Float),
+    Column("run_id", String(40)),
+    Column("quarantined", Boolean, nullable=False, default=False),  # measured on data that was not published
+    Column("measured_at", Float, nullable=False),
+    Index("ix_metric_points_series", "project", "asset", "metric", "column_name", "partition_key"),
+    Index("ix_metric_points_key", "project", "asset", "partition_key"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),
+    Column("run_id", String(40)),
+    Column("row_count", Integer, nullable=False),
+    Column("sampled_rows", Integer),
+    Column("quarantined", Boolean, nullable=False, default=False),
+    Column("schema", JSON, nullable=False),  # {column: arrow type}
+    Column("sketches", JSON, nullable=False),  # {column: {type, histogram?, top?, other?}}
+    Column("measured_at", Float, nullable=False),
+)
+
+histogram_bins = Table(
+    "histogram_bins",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("column_name", String(200), primary_key=True),
+    Column("edges", JSON, nullable=False),
+    Column("fixed_by", String(64)),  # the partition whose data chose them
+    Column("created_at", Float, nullable=False),
+)
+
+source_partitions = Table(
+    "source_partitions",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),
+    Column("fingerprint", String(40), nullable=False),  # of the landed files that were checked
+    Column("state", String(20), nullable=False),  # accepted | blocked
+    Column("row_count", Integer),
+    Column("malformed_rows", Integer, nullable=False, default=0),
+    Column("message", Text),
+    Column("sample", JSON),  # a few malformed lines, with file and line number
+    Column("run_id", String(40)),
+    Column("checked_at", Float, nullable=False),
+)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from weir.store.database import connect, database_url, upgrade
-from weir.store.repositories import CheckResults, Environments, Partitions, Runs
+from weir.store.repositories import CheckResults, Environments, Metrics, Partitions, Runs, SourcePartitions
 
 
 class MetadataStore:
@@ -20,6 +20,8 @@ class MetadataStore:
         self.partitions = Partitions(self.connection)
         self.environments = Environments(self.connection)
         self.checks = CheckResults(self.connection)
+        self.metrics = Metrics(self.connection)
+        self.sources = SourcePartitions(self.connection)
 
     @classmethod
     def for_workspace(cls, workspace: Path) -> "MetadataStore":
