@@ -126,8 +126,39 @@ class Workspace:
             executor=request.executor, workers=request.workers, trigger=request.trigger,
             request={k: v for k, v in request.__dict__.items() if v not in (None, (), False)} | {"assets": list(request.assets)},
             reporter=reporter, auditor=auditor,
+            gate=self.gate(outcomes=getattr(auditor, "outcomes", None)),
         )
         return run.execute()
+
+    def gate(self, outcomes: dict | None = None):
+        """The source gate: admits or blocks landed source partitions."""
+        from weir.quality.ingest import SourceGate
+
+        return SourceGate(
+            self.project, self.store, table_uri=lambda n: self.table(n).uri,
+            files_of=lambda n: self.table(n).files() if self.table(n).exists() else {}, outcomes=outcomes,
+        )
+
+    def ingest(self, source: str, partitions: list[str] | None = None, *, force: bool = False, on_progress=None) -> list[dict]:
+        """Check landed partitions of ``source`` (all that landed, or ``partitions``) without
+        building anything. Partitions already judged for the same files keep their decision."""
+        src = self.project.sources.get(source)
+        if src is None:
+            from weir.project.graph import suggest
+
+            if source in self.project.assets:
+                raise UnknownObjectError(f"{source!r} is an asset, not a source")
+            raise UnknownObjectError(f"unknown source {source!r}{suggest(source, list(self.project.sources))}")
+        keys = [self._key(source, p, sources=True) for p in partitions] if partitions else list(src.partitions.keys())
+        gate = self.gate()
+        out = []
+        for key in keys:
+            admission = gate.admit(src, key, force=force)
+            if admission is not None:
+                out.append(admission.to_dict())
+            if on_progress is not None:
+                on_progress()
+        return out
 
     def runs(self, limit: int = 20, state: str | None = None) -> list[dict]:
         with self.store.read():
@@ -210,14 +241,14 @@ class Workspace:
         ]
         return {"project": project.name, "nodes": nodes, "insights": insights}
 
-    def _key(self, asset: str, partition: str | None) -> str:
-        a = self.project.asset(asset)
+    def _key(self, asset: str, partition: str | None, *, sources: bool = False) -> str:
+        a = self.project.node(asset) if sources else self.project.asset(asset)
         if not a.partitions.is_partitioned:
             if partition not in (None, ""):
-                raise PartitionError(f"asset {asset!r} is unpartitioned; drop --partition")
+                raise PartitionError(f"{a.kind} {asset!r} is unpartitioned; drop --partition")
             return UNPARTITIONED_KEY
         if partition is None:
-            raise PartitionError(f"asset {asset!r} is partitioned ({a.partitions.describe()}); pass --partition KEY")
+            raise PartitionError(f"{a.kind} {asset!r} is partitioned ({a.partitions.describe()}); pass --partition KEY")
         return a.partitions.validate_key(partition)
 
     def history(self, asset: str, partition: str | None) -> list[dict]:

@@ -46,6 +46,8 @@ class RunResult:
     per_asset: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
     waiting: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)  # per asset/source: passed/warned/failed/blocked
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # partitions checked on arrival: accepted/blocked
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -61,6 +63,8 @@ class RunResult:
             "assets": self.per_asset,
             "failures": self.failures,
             "waiting": self.waiting,
+            "checks": self.checks,
+            "sources": self.sources,
             "seconds": round(self.seconds, 3),
         }
 
@@ -90,6 +94,7 @@ class Run:
         request: dict | None = None,
         reporter: Reporter | None = None,
         auditor: Auditor | None = None,
+        gate=None,
     ) -> None:
         self.project = project
         self.store = store
@@ -102,6 +107,8 @@ class Run:
         self.request = request or {}
         self.reporter = reporter or SilentReporter()
         self.auditor = auditor or PassAll()
+        self.gate = gate  # admits landed source partitions (quality.ingest.SourceGate); None admits all
+        self._blocked_sources: dict[tuple[str, str], str] = {}
         if hasattr(self.auditor, "bind"):
             self.auditor.bind(self)
         self._check_failed = False
@@ -197,6 +204,7 @@ class Run:
             )
         self.result.state = state
         self.result.counts = counts
+        self.result.checks = dict(getattr(self.auditor, "outcomes", {}))
         self.result.seconds = seconds
         self.reporter.run_finished(self.result)
 
@@ -206,6 +214,7 @@ class Run:
         table_schema = self.schema(asset.name)
         specs: list[TaskSpec] = []
         skipped: list[dict] = []
+        self._admit_sources(asset, keys)
         for key in keys:
             resolved = self.resolver.resolve(asset, key)
             bad = [
@@ -216,7 +225,9 @@ class Run:
             ]
             if bad:
                 self._failed.add((asset.name, key))
-                skipped.append(_task_row(asset.name, key, state="upstream_failed", reason=f"{bad[0][0]} {bad[0][1]!r} failed".replace(" ''", "")))
+                why = self._blocked_sources.get(bad[0])
+                reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
+                skipped.append(_task_row(asset.name, key, state="upstream_failed", reason=reason.replace(" ''", "")))
                 continue
             absent = resolved.describe_missing()
             if absent:
@@ -245,6 +256,32 @@ class Run:
         if pending:
             self._publish(asset, pending)
 
+    def _admit_sources(self, asset: Asset, keys: list[str]) -> None:
+        """Check every landed source partition the asset's keys read, once per delivery; a blocked
+        one fails what reads it."""
+        if self.gate is None:
+            return
+        for param, inp in asset.inputs.items():
+            src = self.project.node(inp.upstream)
+            if not isinstance(src, Source):
+                continue
+            wanted = sorted({uk for key in keys for uk in self.resolver.upstream_keys(asset, param, inp, key)})
+            for uk in wanted:
+                if (src.name, uk) in self._failed:
+                    continue
+                files = self.resolver.source_files(src, uk)
+                admission = self.gate.admit(src, uk, files, self.run_id) if files else None
+                if admission is None:
+                    continue
+                if admission.checked_now:
+                    per = self.result.sources.setdefault(src.name, {})
+                    per[admission.state] = per.get(admission.state, 0) + 1
+                if admission.blocked:
+                    self._failed.add((src.name, uk))
+                    self._blocked_sources[(src.name, uk)] = admission.message
+                    self._check_failed = True
+                    self.result.failures.append({"asset": src.name, "partition": uk, "error": f"blocked: {admission.message}"})
+
     def _spec(self, asset: Asset, key: str, keys: dict[str, list[str]], table_schema) -> TaskSpec:
         inputs = []
         for param, inp in asset.inputs.items():
@@ -255,7 +292,7 @@ class Run:
                 files = tuple((uk, f) for uk in ukeys for f in self.resolver.source_files(up, uk))
                 inputs.append(
                     InputSpec(param=param, upstream=up.name, kind="source", frame=inp.frame, files=files,
-                              format=up.format, options=dict(up.options), empty_is_none=lookback)
+                              format=up.format, options=dict(up.options), columns=dict(up.columns), empty_is_none=lookback)
                 )
             else:
                 index = self.files(up.name)

@@ -32,6 +32,7 @@ class InputSpec:
     schema: pa.Schema | None = None
     format: str = ""
     options: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)  # a source's contract: declared columns and types
     empty_is_none: bool = False
 
 
@@ -84,7 +85,9 @@ def _load_input(spec: InputSpec) -> object:
     if spec.empty_is_none and not spec.files:
         return None  # a lookback before the first partition
     if spec.kind == "source":
-        table = read_source_files([p for _, p in spec.files], spec.format, spec.options, what=spec.upstream)
+        table = read_source_files(
+            [p for _, p in spec.files], spec.format, spec.options, what=spec.upstream, columns=spec.columns
+        )
     else:
         table = read_files(spec.table_dir, list(spec.files), spec.schema)
     return from_arrow(table, spec.frame)

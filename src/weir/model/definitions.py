@@ -78,9 +78,20 @@ class Source:
     owners: tuple[str, ...] = ()
     project: str = ""
     location: Location = field(default_factory=Location)
+    # the input contract: declared columns and types, checks, user metrics, malformed-row tolerance
+    columns: Mapping[str, str] = field(default_factory=dict)
+    checks: tuple = ()
+    metrics: Mapping[str, str] = field(default_factory=dict)
+    max_malformed: float = 0.0  # share of malformed rows above which the partition is blocked
+    profile: bool = True
 
     def __post_init__(self) -> None:
         check_name(self.name, "source", str(self.location))
+        if not isinstance(self.max_malformed, (int, float)) or not 0 <= self.max_malformed <= 1:
+            raise ConfigError(
+                f"source {self.name!r}: max_malformed={self.max_malformed!r} must be a share between 0 and 1",
+                where=str(self.location),
+            )
         if self.format not in SOURCE_FORMATS:
             raise ConfigError(
                 f"source {self.name!r}: format {self.format!r} must be one of {', '.join(SOURCE_FORMATS)}",

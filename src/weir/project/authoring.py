@@ -64,6 +64,8 @@ def asset(
     description: str = "",
     retry: Retry | int | None = None,
     checks: Iterable[Any] = (),
+    metrics: Mapping[str, str] | None = None,
+    profile: bool = True,
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
 
@@ -112,6 +114,8 @@ def asset(
             location=where,
             definition_text=text,
             checks=_checks(checks, where),
+            metrics=_metrics(metrics, where),
+            profile=profile,
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -168,6 +172,8 @@ def sql_asset(
     description: str = "",
     retry: Retry | int | None = None,
     checks: Iterable[Any] = (),
+    metrics: Mapping[str, str] | None = None,
+    profile: bool = True,
     _location: Location | None = None,
 ) -> Asset:
     """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
@@ -187,6 +193,8 @@ def sql_asset(
         definition_text=_sql_body(sql),
         inputs_inferred=depends_on is None,
         checks=_checks(checks, where),
+        metrics=_metrics(metrics, where),
+        profile=profile,
     )
 
 
@@ -219,9 +227,18 @@ def source(
     options: Mapping[str, Any] | None = None,
     description: str = "",
     owners: Iterable[str] | str | None = None,
+    columns: Mapping[str, str] | None = None,
+    checks: Iterable[Any] = (),
+    metrics: Mapping[str, str] | None = None,
+    max_malformed: float = 0.0,
 ) -> Source:
     """Declare files landing in a folder: ``path`` is relative to the project, with ``{partition}``
-    (or ``{start:%Y/%m/%d}``) for partitioned sources, and may hold glob characters."""
+    (or ``{start:%Y/%m/%d}``) for partitioned sources, and may hold glob characters.
+
+    The input contract: ``columns`` maps column names to types (int, float, string, bool,
+    timestamp, date); values that do not parse, and rows with the wrong number of fields, are
+    malformed: counted, sampled and left out. Above ``max_malformed`` (a share of rows) the
+    partition is blocked, as it is when a ``block`` check fails; nothing downstream reads it."""
     where = _caller()
     fmt = format or _format_of(path, where)
     return Source(
@@ -233,7 +250,32 @@ def source(
         description=description,
         owners=_owners(owners),
         location=where,
+        columns=_columns(columns, name, where),
+        checks=_checks(checks, where),
+        metrics=_metrics(metrics, where),
+        max_malformed=max_malformed,
     )
+
+
+def _columns(columns: Mapping[str, str] | None, name: str, where: Location) -> dict[str, str]:
+    from weir.model.checks import type_family
+
+    out = dict(columns or {})
+    known = ("int", "float", "string", "bool", "timestamp", "date")
+    for col, typ in out.items():
+        if not isinstance(typ, str) or type_family(typ) not in known:
+            raise ConfigError(
+                f"source {name!r}: column {col!r} has type {typ!r}; use one of {', '.join(known)}", where=str(where)
+            )
+    return out
+
+
+def _metrics(metrics: Mapping[str, str] | None, where: Location) -> dict[str, str]:
+    out = dict(metrics or {})
+    for name, sql in out.items():
+        if not isinstance(name, str) or not name.isidentifier() or not isinstance(sql, str) or not sql.strip():
+            raise ConfigError(f"metrics must map names to SQL aggregates, got {name!r}: {sql!r}", where=str(where))
+    return out
 
 
 def _format_of(path: str, where: Location) -> str:

@@ -1,9 +1,15 @@
-"""``checks.yml``: checks declared as configuration, beside those declared in Python.
+"""``checks.yml``: checks (and user metrics) declared as configuration, beside those declared in
+Python, for assets and sources.
 
     flights:
       - not_null: {column: dep_delay, where: "NOT cancelled", mostly: 0.99}
       - row_count: {min: 100, max: 2000, severity: block}
       - unique: {columns: [carrier, flight, sched_dep]}
+    weather_daily:
+      checks:
+        - in_range: {column: temp, min: -40, max: 130}
+      metrics:
+        wet_days: "avg(CASE WHEN precip > 0 THEN 1 ELSE 0 END)"
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from weir.model.checks import CONSTRUCTORS, Check
 CHECKS_FILE = "checks.yml"
 
 
-def load_checks_file(root: Path, known: set[str]) -> dict[str, list[Check]]:
-    """Checks per asset name from ``root/checks.yml`` (empty if absent). Errors name file:line."""
+def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check], dict[str, str]]]:
+    """(checks, metrics) per asset or source name from ``root/checks.yml`` (empty if absent).
+    Errors name file:line."""
     path = root / CHECKS_FILE
     if not path.is_file():
         return {}
@@ -35,7 +42,7 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, list[Check]]:
         return {}
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError("must map asset names to lists of checks", where=f"{path}:1")
-    out: dict[str, list[Check]] = {}
+    out: dict[str, tuple[list[Check], dict[str, str]]] = {}
     for key_node, value_node in node.value:
         asset = key_node.value
         where = f"{path}:{key_node.start_mark.line + 1}"
@@ -45,13 +52,36 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, list[Check]]:
             close = difflib.get_close_matches(asset, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"checks for unknown asset {asset!r}{hint}", where=where)
-        if not isinstance(value_node, yaml.SequenceNode):
+        checks, metrics = out.setdefault(asset, ([], {}))
+        items = value_node
+        if isinstance(value_node, yaml.MappingNode):
+            items = None
+            for k, v in value_node.value:
+                at = f"{path}:{k.start_mark.line + 1}"
+                if k.value == "checks":
+                    items = v
+                elif k.value == "metrics":
+                    metrics.update(_metrics(v, at, yaml))
+                else:
+                    raise ConfigError(f"unknown key {k.value!r} for {asset!r} (known: checks, metrics)", where=at)
+            if items is None:
+                continue
+        if not isinstance(items, yaml.SequenceNode):
             raise ConfigError(f"checks of {asset!r} must be a list", where=where)
-        for item in value_node.value:
+        for item in items.value:
             line = f"{path}:{item.start_mark.line + 1}"
             data = yaml.safe_load(yaml.serialize(item))
-            out.setdefault(asset, []).append(_one(data, line))
+            checks.append(_one(data, line))
     return out
+
+
+def _metrics(node, where: str, yaml) -> dict[str, str]:
+    data = yaml.safe_load(yaml.serialize(node))
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and k.isidentifier() and isinstance(v, str) and v.strip() for k, v in data.items()
+    ):
+        raise ConfigError("metrics must map names to SQL aggregates, like 'late_share: avg(arr_delay > 15)'", where=where)
+    return data
 
 
 def _one(data, where: str) -> Check:

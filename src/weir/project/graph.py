@@ -77,6 +77,14 @@ def suggest(name: str, choices: list[str]) -> str:
 def validate(project: Project) -> Project:
     """Check the graph: upstreams exist, mappings can work, no cycles. Returns it with ``order``."""
     known = {**project.sources, **project.assets}
+    for src in project.sources.values():
+        for check in src.checks:
+            target = getattr(check, "to", None)
+            if target is not None and target not in known:
+                raise ProjectError(
+                    f"source {src.name!r}: check {check.label} references unknown {target!r}{suggest(target, list(known))}",
+                    where=str(src.location),
+                )
     for a in project.assets.values():
         for param, inp in a.inputs.items():
             up = known.get(inp.upstream)

@@ -41,9 +41,11 @@ def load_project(root: str | Path) -> Project:
     known = {n for n, o in objects.items() if not isinstance(o, Insight)}
     from weir.project.checks_file import load_checks_file
 
-    declared = load_checks_file(root, {n for n, o in objects.items() if isinstance(o, Asset)})
-    for n, extra in declared.items():
-        objects[n] = dataclasses.replace(objects[n], checks=tuple(objects[n].checks) + tuple(extra))
+    declared = load_checks_file(root, {n for n, o in objects.items() if isinstance(o, (Asset, Source))})
+    for n, (extra, metrics) in declared.items():
+        objects[n] = dataclasses.replace(
+            objects[n], checks=tuple(objects[n].checks) + tuple(extra), metrics={**objects[n].metrics, **metrics}
+        )
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:
             kept = {p: i for p, i in o.inputs.items() if i.upstream in known}

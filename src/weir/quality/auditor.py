@@ -30,6 +30,16 @@ def verdict_of(results: list[CheckResult]) -> AuditVerdict:
     return AuditVerdict()
 
 
+OUTCOMES = ("passed", "warned", "failed", "blocked")
+
+
+def tally(outcomes: dict[str, dict[str, int]], name: str, results: list[CheckResult]) -> None:
+    """Count check outcomes of ``name``: passed, or failed with severity warn/error/block."""
+    per = outcomes.setdefault(name, dict.fromkeys(OUTCOMES, 0))
+    for r in results:
+        per["passed" if r.passed else {"warn": "warned", "error": "failed", "block": "blocked"}[r.severity]] += 1
+
+
 def _summary(results: list[CheckResult]) -> str:
     text = "; ".join(f"{r.check}: {r.message}" for r in results[:3])
     return text + (f" (+{len(results) - 3} more)" if len(results) > 3 else "")
@@ -88,6 +98,7 @@ class CheckAuditor:
         self.run = None
         self.stats = ScanStats()
         self._pending: list[tuple] = []
+        self.outcomes: dict[str, dict[str, int]] = {}  # check outcomes per asset (and source) this run
 
     def bind(self, run) -> None:
         self.run = run
@@ -124,6 +135,8 @@ class CheckAuditor:
                 self.stats, bins=bins, profile=asset.profile,
             )
             verdict = verdicts[s.key] = verdict_of(outcome.results)
+            if outcome.results:
+                tally(self.outcomes, asset.name, outcome.results)
             rows += result_rows(project, asset.name, s.key, run_id, outcome.results)
             if outcome.profile is not None:
                 measured.append((s.key, outcome.profile, not verdict.publish))

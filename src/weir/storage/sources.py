@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -41,40 +43,141 @@ def fingerprint(paths: list[str]) -> str:
     return "f:" + h.hexdigest()[:12]
 
 
-def read_source_files(paths: list[str], fmt: str, options: dict, *, what: str) -> pa.Table:
-    """Read landed files as one Arrow table. Raises DataError naming the file that is malformed."""
+MALFORMED_SAMPLE = 5
+THREADED_CSV_BYTES = 64 << 20  # smaller files are parsed on one thread, which keeps line numbers
+
+
+@dataclass(kw_only=True)
+class SourceRead:
+    """Landed rows after the source's contract: malformed rows are counted, sampled and dropped."""
+
+    table: pa.Table
+    rows: int  # rows read, malformed ones included
+    malformed: int = 0
+    sample: list[dict] = field(default_factory=list)  # {"file", "line", "column", "value", "reason"}
+
+    @property
+    def malformed_fraction(self) -> float:
+        return self.malformed / self.rows if self.rows else 0.0
+
+    def note(self, **row) -> None:
+        self.malformed += 1
+        if len(self.sample) < MALFORMED_SAMPLE:
+            self.sample.append(row)
+
+
+def read_source(paths: list[str], fmt: str, options: dict, *, what: str, columns: Mapping[str, str] | None = None) -> SourceRead:
+    """Read landed files as one Arrow table. Rows with the wrong number of fields, and (with a
+    contract) values that do not parse as their declared type, are malformed: counted, sampled
+    with file and line, and left out. A file that cannot be read at all, or lacks a declared
+    column, raises DataError naming it."""
+    out = SourceRead(table=pa.table({}), rows=0)
     tables = []
     for p in paths:
         try:
-            tables.append(_read_one(p, fmt, options))
+            table = _read_one(p, fmt, options, out, declared=columns or {})
         except (pa.ArrowInvalid, OSError, ValueError) as exc:
             raise DataError(f"source {what!r}: cannot read {p}: {str(exc).splitlines()[0]}") from None
+        if columns:
+            missing = [c for c in columns if c not in table.column_names]
+            if missing:
+                raise DataError(f"source {what!r}: {p} has no column {missing[0]!r} (it has: {', '.join(table.column_names)})")
+            table = _apply_contract(table, columns, p, out)
+        tables.append(table)
     if not tables:
-        return pa.table({})
+        return out
     if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"source {what!r}: files disagree on their schema: {exc}") from None
+        out.table = tables[0]
+    else:
+        try:
+            out.table = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"source {what!r}: files disagree on their schema: {exc}") from None
+    return out
 
 
-def _read_one(path: str, fmt: str, options: dict) -> pa.Table:
+def read_source_files(paths: list[str], fmt: str, options: dict, *, what: str, columns: Mapping[str, str] | None = None) -> pa.Table:
+    return read_source(paths, fmt, options, what=what, columns=columns).table
+
+
+def _read_one(path: str, fmt: str, options: dict, out: SourceRead, declared: Mapping[str, str]) -> pa.Table:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path)
+        table = pq.read_table(path)
+        out.rows += table.num_rows
+        return table
     if fmt == "jsonl":
         import pyarrow.json as pj
 
-        return pj.read_json(path)
+        table = pj.read_json(path)
+        out.rows += table.num_rows
+        return table
     import pyarrow.csv as pc
 
-    column_types = options.get("column_types")
+    column_types = {k: pa.type_for_alias(v) for k, v in (options.get("column_types") or {}).items()}
+    column_types.update({c: pa.string() for c in declared})  # parsed by the contract, value by value
     convert = pc.ConvertOptions(
-        column_types={k: pa.type_for_alias(v) for k, v in column_types.items()} if column_types else None,
+        column_types=column_types or None,
         null_values=options.get("null_values", ["", "NA", "NULL", "null", "NaN"]),
         strings_can_be_null=True,
     )
-    parse = pc.ParseOptions(delimiter=options.get("delimiter", ","))
-    return pc.read_csv(path, parse_options=parse, convert_options=convert)
+
+    def wrong_width(row) -> str:
+        out.rows += 1
+        out.note(file=os.path.basename(path), line=row.number, column=None, value=row.text[:200],
+                 reason=f"{row.actual_columns} fields, expected {row.expected_columns}")
+        return "skip"
+
+    parse = pc.ParseOptions(delimiter=options.get("delimiter", ","), invalid_row_handler=wrong_width)
+    threaded = os.path.getsize(path) > THREADED_CSV_BYTES
+    table = pc.read_csv(path, read_options=pc.ReadOptions(use_threads=threaded), parse_options=parse, convert_options=convert)
+    out.rows += table.num_rows
+    return table
+
+
+_POLARS_TYPES = {"int": "Int64", "float": "Float64", "string": "String", "bool": "Boolean", "timestamp": "Datetime", "date": "Date"}
+_TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
+
+
+def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out: SourceRead) -> pa.Table:
+    """Cast declared columns value by value; rows with a value that does not parse are dropped."""
+    import polars as pl
+
+    from weir.model.checks import type_family
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    bad = pl.Series([False] * frame.height)
+    casts = {}
+    for col, want in columns.items():
+        fam = type_family(want)
+        raw = frame[col]
+        if fam == "timestamp":
+            new = raw.str.to_datetime(strict=False, time_unit="us") if raw.dtype == pl.String else raw.cast(pl.Datetime("us"), strict=False)
+        elif fam == "date":
+            new = raw.str.to_date(strict=False) if raw.dtype == pl.String else raw.cast(pl.Date, strict=False)
+        elif fam == "bool" and raw.dtype == pl.String:
+            low = raw.str.strip_chars().str.to_lowercase()
+            new = pl.select(pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False)
+                            .otherwise(None).alias(col)).to_series()
+        elif fam in _POLARS_TYPES:
+            src = raw.str.strip_chars() if raw.dtype == pl.String and fam in ("int", "float") else raw
+            new = src.cast(getattr(pl, _POLARS_TYPES[fam]), strict=False)
+        else:
+            continue  # an Arrow type name the contract does not cast: the schema check judges it
+        failed = raw.is_not_null() & new.is_null()
+        if fam == "float" and raw.dtype == pl.String:
+            failed = failed & ~raw.str.strip_chars().str.to_lowercase().is_in(["nan"])
+        if failed.any():
+            lines = (pl.Series(range(frame.height)).filter(failed)).head(MALFORMED_SAMPLE).to_list()
+            for i in lines:
+                if len(out.sample) < MALFORMED_SAMPLE:
+                    out.sample.append({"file": os.path.basename(path), "row": i + 1, "column": col,
+                                       "value": str(raw[i])[:200], "reason": f"not a {want}"})
+        bad = bad | failed
+        casts[col] = new
+    frame = frame.with_columns(**casts)
+    dropped = int(bad.sum())
+    out.malformed += dropped
+    return frame.filter(~bad).to_arrow() if dropped else frame.to_arrow()
