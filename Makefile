@@ -20,11 +20,14 @@ demo: install
 	$(BIN)/weir init demo/flights --example flights
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir status
-	@echo "\n== a broken delivery: 2013-02-15 arrives again, truncated =="
+	@echo "\n== broken deliveries: 2013-02-15 arrives again truncated, 2013-02-20 with delays as text =="
 	cd demo/flights && ../../$(BIN)/python land.py --damage 2013-02-15
-	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run --stale || echo "(exit $$?: the damaged day is blocked; readers keep its last good version)"
+	cd demo/flights && ../../$(BIN)/python land.py --damage 2013-02-20 --how types
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir ingest flights_landing --partition 2013-02-20 || echo "(exit $$?: the landing file breaks its contract)"
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run --stale || echo "(exit $$?: the damaged days are blocked; readers keep their last good version)"
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir checks flights --partition 2013-02-15 --failed
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir history flights --partition 2013-02-15
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir metrics flights --column dep_delay --metric mean --from 2013-02-01 --to 2013-02-28
 
 test: install
 	$(BIN)/python -m pytest

@@ -274,11 +274,47 @@ class Workspace:
         return data.slice(0, limit) if limit is not None else data
 
     # -- quality --------------------------------------------------------------------------
+    def metrics(
+        self, name: str, *, column: str | None = None, metric: str | None = None, first: str | None = None,
+        last: str | None = None,
+    ) -> list[dict]:
+        """Metric points of an asset or source, oldest partition first per series. Table-level
+        metrics (row_count, user metrics) have column ''."""
+        node = self.project.node(name)
+        start = self._key(name, first, sources=True) if first else None
+        end = self._key(name, last, sources=True) if last else None
+        with self.store.read():
+            points = self.store.metrics.series(self.project.name, name, column=column, metric=metric, start=start, end=end)
+            if not points and (column is not None or metric is not None):
+                every = self.store.metrics.series(self.project.name, name, start=start, end=end)
+                self._explain_empty(name, every, column, metric)
+        if not points and node.kind == "asset" and not node.profile and not node.metrics:
+            raise UnknownObjectError(f"asset {name!r} is not profiled (profile=False) and declares no metrics")
+        return points
+
+    @staticmethod
+    def _explain_empty(name: str, every: list[dict], column: str | None, metric: str | None) -> None:
+        from weir.project.graph import suggest
+
+        if not every:
+            return
+        if column is not None:
+            columns = sorted({p["column_name"] for p in every if p["column_name"]})
+            if column not in columns and column != "":
+                raise UnknownObjectError(f"{name!r} has no measured column {column!r}{suggest(column, columns)}")
+        if metric is not None:
+            metrics = sorted({p["metric"] for p in every if column is None or p["column_name"] == column})
+            if metric not in metrics:
+                raise UnknownObjectError(
+                    f"{name!r} has no metric {metric!r}{' on ' + repr(column) if column else ''}; "
+                    f"metrics are: {', '.join(metrics)}"
+                )
+
     def check_results(self, asset: str | None = None, partition: str | None = None, failed: bool = False) -> list[dict]:
-        """Newest result of every check on every partition (of ``asset``/``partition``)."""
-        key = self._key(asset, partition) if asset and partition is not None else partition
+        """Newest result of every check on every partition (of an asset or source)."""
+        key = self._key(asset, partition, sources=True) if asset and partition is not None else partition
         if asset:
-            self.project.asset(asset)
+            self.project.node(asset)
         with self.store.read():
             return self.store.checks.list(self.project.name, asset=asset, partition=key, failed=failed)
 

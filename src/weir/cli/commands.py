@@ -74,6 +74,18 @@ def _render_result(result) -> None:
         t.add_row(asset, *[str(counts.get(s, "")) for s in _STATES])
     if result.per_asset:
         console.print(t)
+    if result.checks:
+        c = table("checked", "passed", "warned", "failed", "blocked", title="check outcomes")
+        for name, n in result.checks.items():
+            c.add_row(
+                name, f"[green]{n['passed']}[/]", f"[yellow]{n['warned'] or ''}[/]", f"[red]{n['failed'] or ''}[/]",
+                f"[magenta]{n['blocked'] or ''}[/]",
+            )
+        console.print(c)
+    for source, n in result.sources.items():
+        blocked = f", [magenta]{n['blocked']} blocked[/]" if n.get("blocked") else ""
+        accepted = n.get("accepted", 0)
+        console.print(f"source {source}: {accepted} partition{'' if accepted == 1 else 's'} accepted on arrival{blocked}")
     for f in result.failures[:10]:
         err_console.print(f"[red]{f['asset']} {f['partition']}[/]: {f['error']}", highlight=False)
     if len(result.failures) > 10:
@@ -321,3 +333,79 @@ def check(ws, asset, partition, as_json) -> None:
         _render_checks(rows, f"checks of published {asset} {partition or ''}")
     bad = any(not r["passed"] and r["severity"] in ("error", "block") for r in rows)
     _done(ws, 1 if bad else 0)
+
+
+def _metric_json(name: str, p: dict) -> dict:
+    return {
+        "asset": name, "partition": p["partition_key"], "column": p["column_name"], "metric": p["metric"],
+        "value": p["value"], "quarantined": p["quarantined"], "run_id": p["run_id"], "measured_at": iso(p["measured_at"]),
+    }
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list) -> str:
+    """One character per value, scaled between the series' min and max; gaps for missing values."""
+    nums = [v for v in values if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(nums), max(nums)
+    span = hi - lo
+    return "".join(" " if v is None else SPARK[0 if span == 0 else min(7, int((v - lo) / span * 8))] for v in values)
+
+
+def metrics(ws, name, column, metric, first, last, as_json) -> None:
+    points = ws.metrics(name, column=column, metric=metric, first=first, last=last)
+    if as_json:
+        print_json([_metric_json(name, p) for p in points])
+        return _done(ws)
+    if not points:
+        console.print(f"no metrics for {name} yet: they are measured when partitions are built or sources ingested")
+        return _done(ws)
+    series: dict[tuple[str, str], list[dict]] = {}
+    for p in points:
+        series.setdefault((p["column_name"], p["metric"]), []).append(p)
+    if metric is not None and len(series) == 1:
+        (col, m), pts = next(iter(series.items()))
+        t = table("partition", "value", "", title=f"{name} {col + '.' if col else ''}{m}: {len(pts)} partitions")
+        lo = min((p["value"] for p in pts if p["value"] is not None), default=0)
+        hi = max((p["value"] for p in pts if p["value"] is not None), default=0)
+        for p in pts:
+            v = p["value"]
+            bar = "" if v is None or hi == lo else "█" * max(1, round((v - lo) / (hi - lo) * 30))
+            note = " [magenta](quarantined)[/]" if p["quarantined"] else ""
+            t.add_row(p["partition_key"] or "—", _cell(v), f"[cyan]{bar}[/]{note}")
+        console.print(t)
+        return _done(ws)
+    t = table("column", "metric", "partitions", "last", "min", "max", "trend (last 40)", title=f"{name}: {len(series)} metric series")
+    for (col, m), pts in series.items():
+        vals = [p["value"] for p in pts]
+        nums = [v for v in vals if v is not None]
+        t.add_row(col or "(table)", m, str(len(pts)), _cell(vals[-1]), _cell(min(nums) if nums else None),
+                  _cell(max(nums) if nums else None), f"[cyan]{sparkline(vals[-40:])}[/]")
+    console.print(t)
+    _done(ws)
+
+
+def ingest(ws, source, partitions, force, as_json) -> None:
+    from weir.cli.render import counting_progress
+
+    src = ws.project.sources.get(source)
+    total = len(partitions) if partitions else (len(src.partitions.keys()) if src is not None else 0)
+    with counting_progress(f"checking {source}", total, enabled=not as_json and total > 1) as advance:
+        rows = ws.ingest(source, partitions or None, force=force, on_progress=advance)
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        console.print(f"nothing of {source} has landed")
+    else:
+        t = table("partition", "state", "rows", "malformed", "checked", "message", title=f"{source}: {len(rows)} landed partitions")
+        for r in rows:
+            t.add_row(r["partition"] or "—", styled(r["state"]), _cell(r["rows"]), _cell(r["malformed_rows"] or ""),
+                      "now" if r["checked_now"] else "before", r["message"] or "")
+        console.print(t)
+        for r in rows:
+            for bad in r["sample"][:5] if r["state"] == "blocked" else []:
+                console.print(f"  [dim]{r['partition']}[/] {bad}", highlight=False)
+    _done(ws, 1 if any(r["state"] == "blocked" for r in rows) else 0)

@@ -159,6 +159,34 @@ def check_cmd(
 
 
 @app.command()
+def metrics(
+    name: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
+    column: Optional[str] = typer.Option(None, "--column", help="One column ('' for table-level metrics)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="One metric, e.g. null_fraction, mean, p99, row_count."),
+    first: Optional[str] = typer.Option(None, "--from", help="First partition key."),
+    last: Optional[str] = typer.Option(None, "--to", help="Last partition key."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Profile metrics per partition, as time series."""
+    from weir.cli import commands
+
+    commands.metrics(_ws(), name, column, metric, first, last, as_json)
+
+
+@app.command()
+def ingest(
+    source: str = typer.Argument(...),
+    partition: Optional[List[str]] = typer.Option(None, "--partition", help="Only these partitions (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Check again even if the same files were checked before."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Check newly landed source partitions (contract, checks, profile) without building anything."""
+    from weir.cli import commands
+
+    commands.ingest(_ws(), source, list(partition or []), force, as_json)
+
+
+@app.command()
 def history(asset: str = typer.Argument(...), partition: Optional[str] = typer.Option(None, "--partition"), as_json: bool = JSON_OPT) -> None:
     """Every published version of a partition, with the run that wrote it."""
     from weir.cli import commands

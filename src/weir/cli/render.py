@@ -24,7 +24,7 @@ err_console = _console(stderr=True)
 
 STATE_STYLE = {
     "succeeded": "green", "failed": "red", "upstream_failed": "red", "blocked": "magenta", "cancelled": "yellow",
-    "running": "cyan", "queued": "cyan", "skipped": "yellow", "failed_check": "red",
+    "running": "cyan", "queued": "cyan", "skipped": "yellow", "failed_check": "red", "accepted": "green",
 }
 
 
@@ -85,4 +85,27 @@ class ProgressReporter:
 
     def run_finished(self, result) -> None:
         if self.task is not None:
+            self.progress.stop()
+
+
+class counting_progress:
+    """A progress bar for a known number of steps; yields the function that advances it."""
+
+    def __init__(self, what: str, total: int, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, transient=True)
+        self.task = self.progress.add_task(what, total=total) if enabled else None
+
+    def __enter__(self):
+        if self.enabled:
+            self.progress.start()
+        return self.advance
+
+    def advance(self) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, advance=1)
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
             self.progress.stop()

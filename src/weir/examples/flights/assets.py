@@ -18,6 +18,15 @@ flights_landing = weir.source(
     path="landing/flights/{partition}.csv",
     partitions=days,
     description="Departures from JFK, LGA and EWR as delivered, one CSV per day",
+    # the input contract: values that do not parse as these types are malformed rows; more than
+    # 1% of them blocks the day before anything reads it
+    columns={
+        "year": "int", "month": "int", "day": "int", "dep_time": "float", "sched_dep_time": "int",
+        "dep_delay": "float", "arr_delay": "float", "carrier": "string", "flight": "int", "tailnum": "string",
+        "origin": "string", "dest": "string", "air_time": "float", "distance": "float", "hour": "int",
+    },
+    max_malformed=0.01,
+    checks=[weir.checks.not_null("carrier", severity="block"), weir.checks.not_null("sched_dep_time", severity="block")],
 )
 weather_landing = weir.source(
     "weather_landing",

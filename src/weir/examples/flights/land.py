@@ -5,6 +5,7 @@ arrived daily.
     python land.py --days 30       # the next 30 days
     python land.py --through 2013-06-30
     python land.py --damage 2013-02-15   # redeliver that day truncated, as a broken transfer would
+    python land.py --damage 2013-02-20 --how types   # redeliver it with delays as text ("12 min")
 """
 
 from __future__ import annotations
@@ -55,11 +56,20 @@ def land(project: str | Path, *, days: int | None = None, through: dt.date | Non
     return written
 
 
-def damage(project: str | Path, day: dt.date) -> Path:
-    """Overwrite ``day``'s flights file with a truncated copy: a tenth of it, cut mid-line."""
+def damage(project: str | Path, day: dt.date, how: str = "truncate") -> Path:
+    """Overwrite ``day``'s flights file with a broken copy: ``truncate`` keeps a tenth of it, as a
+    broken transfer would; ``types`` writes every delay as text with a unit ("12 min"), as an
+    upstream export change would."""
     path = Path(project) / "landing" / "flights" / f"{day.isoformat()}.csv"
     if not path.exists():
         raise SystemExit(f"{path} has not landed yet")
+    if how == "types":
+        import pandas as pd
+
+        df = pd.read_csv(path)
+        df["dep_delay"] = df["dep_delay"].map(lambda v: "" if pd.isna(v) else f"{int(v)} min")
+        df.to_csv(path, index=False)
+        return path
     text = path.read_text()
     path.write_text(text[: len(text) // 10].rsplit("\n", 1)[0] + "\n")
     return path
@@ -70,10 +80,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="how many more days to land (default 1)")
     parser.add_argument("--through", type=dt.date.fromisoformat, default=None, help="land up to this day (YYYY-MM-DD)")
     parser.add_argument("--project", default=str(Path(__file__).parent), help="project folder (default: this one)")
-    parser.add_argument("--damage", type=dt.date.fromisoformat, default=None, help="redeliver this day truncated")
+    parser.add_argument("--damage", type=dt.date.fromisoformat, default=None, help="redeliver this day broken")
+    parser.add_argument("--how", choices=["truncate", "types"], default="truncate", help="how --damage breaks it")
     args = parser.parse_args()
     if args.damage:
-        print(f"damaged {damage(args.project, args.damage)}")
+        print(f"damaged ({args.how}) {damage(args.project, args.damage, args.how)}")
         return
     written = land(args.project, days=args.days, through=args.through)
     if written:
