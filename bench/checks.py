@@ -42,6 +42,7 @@ fallback scans, no sample queries) and every check must pass; the benchmark rais
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -78,11 +79,9 @@ def dataset(rows: int, seed: int = SEED, folder: Path | None = None) -> tuple[Pa
 
     path = data_path(rows, seed, folder)
     if path.exists():
-        try:
+        with contextlib.suppress(Exception):  # a truncated or foreign file is regenerated
             if pq.read_metadata(path).num_rows == rows:
                 return path, False
-        except Exception:  # noqa: BLE001 - a truncated or foreign file is regenerated
-            pass
     import numpy as np
     import pyarrow as pa
 
@@ -236,7 +235,7 @@ def agree(found: dict[str, dict]) -> None:
 
 def _status_kib(field: str) -> int | None:
     try:
-        m = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+        m = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
     except OSError:
         return None
     return int(m.group(1)) if m else None
@@ -295,6 +294,9 @@ def main(quick: bool = False, rows: int | None = None, repeats: int | None = Non
     gen_seconds = time.perf_counter() - t0
     print(f"  data {path} ({path.stat().st_size / 1e6:.0f} MB, {'generated' if generated else 'cached'} in {gen_seconds:.1f} s)")
 
+    load_before = os.getloadavg()[0]
+    if load_before > 1.0:
+        print(f"  warning: load average {load_before:.1f} on {os.cpu_count()} CPUs; wall-clock figures will be inflated")
     runner = Runner(path)
     # warm-up: first imports, thread pools and first reads of the file are not what is measured
     agree({v: runner.call(v) for v in VARIANTS})
@@ -341,6 +343,7 @@ def main(quick: bool = False, rows: int | None = None, repeats: int | None = Non
         "data": str(path),
         "data_seconds": round(gen_seconds, 1),
         "data_generated": generated,
+        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "quick": quick,
     }
     out["checks_target_met"] = out["checks_ratio"] <= TARGET_CHECKS

@@ -37,7 +37,8 @@ def test_flights_example_builds_and_lands_more(tmp_path):
     assert len(written) == 28
     with Workspace(tmp_path / "ws", project) as ws:
         plan = ws.plan(RunRequest(stale=True))
-        assert {t.asset for t in plan.tasks} == {"flights", "weather_daily", "carrier_delays", "monthly_report"}
+        # the model waits for January's last labels, which land with February 1st
+        assert {t.asset for t in plan.tasks} == {"flights", "weather_daily", "carrier_delays", "monthly_report", "flight_features"}
         assert all(t.reason == "missing" for t in plan.tasks)
         result = ws.run(RunRequest(stale=True, executor="processes", workers=2))
         assert result.state == "succeeded"
@@ -47,3 +48,30 @@ def test_flights_example_builds_and_lands_more(tmp_path):
         assert ws.plan(RunRequest(stale=True)).tasks == []
         lineage = ws.lineage("flights")
         assert any(i["name"] == "ops_dashboard" for i in lineage["insights"])
+
+
+def test_flights_model_is_trained_on_january_and_scored_when_labels_land(tmp_path):
+    import datetime as dt
+    import importlib.util
+
+    project = tmp_path / "flights"
+    create_project(project, example="flights", days=31)
+    spec = importlib.util.spec_from_file_location("land", project / "land.py")
+    land = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(land)
+    with Workspace(tmp_path / "ws", project) as ws:
+        assert ws.run(RunRequest(executor="inprocess")).state == "succeeded"
+        assert "delay_model" not in ws.run(RunRequest(stale=True, executor="inprocess")).per_asset
+        land.land(project, through=dt.date(2013, 2, 2))
+        result = ws.run(RunRequest(stale=True, executor="inprocess"))
+        assert result.state == "succeeded"
+        assert result.per_asset["delay_model"] == {"succeeded": 1}
+        row = ws.read("delay_model", None).to_pylist()[0]
+        assert row["model_class"] == "sklearn.pipeline.Pipeline" and row["target"] == "arr_delay"
+        assert len(__import__("json").loads(row["trained_on"])["flight_features"]) == 31
+        preds = ws.read("delay_predictions", "2013-02-01").to_pandas()
+        assert len(preds) > 800 and preds["predicted_arr_delay"].notna().all()
+        # labels of Feb 1 landed with Feb 2; Feb 2's have not: its quality waits
+        assert "2013-02-02" not in {r["partition_key"] for r in ws.metrics("prediction_quality", metric="mae")}
+        mae = [p["value"] for p in ws.metrics("prediction_quality", column="", metric="mae") if p["partition_key"] == "2013-02-01"]
+        assert len(mae) == 1 and 5 < mae[0] < 60  # minutes: a useful model, not a broken one

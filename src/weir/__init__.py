@@ -13,14 +13,16 @@ The names users write projects with::
 from weir.model import checks
 from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
 from weir.model.definitions import Asset, Input, Insight, Retry, Source
-from weir.model.mappings import all_partitions, previous
+from weir.model.mappings import all_partitions, previous, window
 from weir.model.partitions import daily, hourly, monthly, static, unpartitioned
-from weir.project.authoring import asset, insight, source, sql_asset, upstream
+from weir.project.authoring import (
+    asset, classification_metrics, insight, model, regression_metrics, source, sql_asset, upstream,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Asset", "checks", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
-    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "daily", "hourly", "insight", "monthly",
-    "previous", "source", "sql_asset", "static", "unpartitioned", "upstream",
+    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "classification_metrics", "daily", "hourly", "insight", "monthly",
+    "model", "previous", "regression_metrics", "source", "sql_asset", "static", "unpartitioned", "upstream", "window",
 ]

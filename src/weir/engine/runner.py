@@ -298,7 +298,8 @@ class Run:
                 index = self.files(up.name)
                 files = tuple((uk, f) for uk in ukeys for f in index.get(uk, []))
                 inputs.append(
-                    InputSpec(param=param, upstream=up.name, kind="asset", frame=inp.frame, files=files,
+                    InputSpec(param=param, upstream=up.name, kind="model" if up.model is not None else "asset",
+                              frame=inp.frame, files=files,
                               table_dir=self.table(up.name).uri, schema=self.schema(up.name),
                               empty_is_none=lookback)
                 )

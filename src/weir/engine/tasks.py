@@ -25,7 +25,7 @@ class InputSpec:
 
     param: str
     upstream: str
-    kind: str  # "asset" | "source"
+    kind: str  # "asset" | "source" | "model"
     frame: str
     files: tuple[tuple[str, str], ...]  # (partition key, path)
     table_dir: str = ""
@@ -84,6 +84,10 @@ class BuildContext:
 def _load_input(spec: InputSpec) -> object:
     if spec.empty_is_none and not spec.files:
         return None  # a lookback before the first partition
+    if spec.kind == "model":
+        from weir.storage.models import load_model
+
+        return load_model(spec.table_dir, read_files(spec.table_dir, list(spec.files), spec.schema), what=spec.upstream)
     if spec.kind == "source":
         table = read_source_files(
             [p for _, p in spec.files], spec.format, spec.options, what=spec.upstream, columns=spec.columns
@@ -121,6 +125,11 @@ def _compute(asset: Asset, spec: TaskSpec, attempt: int) -> pa.Table:
         )
     assert asset.fn is not None
     result = asset.fn(**kwargs)
+    if asset.model is not None:
+        from weir.storage.models import save_model
+
+        trained_on = {inp.upstream: sorted({k for k, _ in inp.files}) for inp in spec.inputs if inp.kind != "model"}
+        return save_model(spec.table_dir, result, asset, run_id=spec.run_id, key=spec.key, trained_on=trained_on)
     if result is None:
         raise ValueError(f"asset {asset.name!r} returned None for partition {spec.key!r}; return a DataFrame or Arrow table")
     return to_arrow(result, f"asset {asset.name!r}")

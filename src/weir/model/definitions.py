@@ -107,6 +107,15 @@ class Source:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """What a model asset learns from: its feature columns and target, and the task kind."""
+
+    features: tuple[str, ...] = ()
+    target: str | None = None
+    task: str = "regression"  # or "classification"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Asset:
     """A dataset weir produces from its inputs: a Python function or a SQL query."""
 
@@ -126,6 +135,7 @@ class Asset:
     checks: tuple = ()  # weir.checks.* objects, run on every staged partition before publish
     metrics: Mapping[str, str] = field(default_factory=dict)  # user metrics: name -> SQL aggregate
     profile: bool = True  # measure the profile metrics of every partition
+    model: "ModelSpec | None" = None  # set for models: the function returns a trained estimator
 
     kind = "asset"
 
@@ -145,6 +155,8 @@ class Asset:
             "partitions": self.partitions.to_dict(),
             "inputs": {p: [i.upstream, i.mapping.describe(), i.frame] for p, i in sorted(self.inputs.items())},
         }
+        if self.model is not None:
+            settings["model"] = [list(self.model.features), self.model.target, self.model.task]
         digest = hashlib.sha256()
         digest.update(self.definition_text.encode())
         digest.update(json.dumps(settings, sort_keys=True).encode())

@@ -110,6 +110,36 @@ class AllPartitions(PartitionMapping):
         return up.keys()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Window(PartitionMapping):
+    """A fixed range of upstream partitions, ``first`` to ``last`` inclusive (e.g. a model trained
+    on January): the same keys whatever partition reads them."""
+
+    kind: ClassVar[str] = "window"
+    first: str
+    last: str
+
+    def problem(self, down: PartitionScheme, up: PartitionScheme) -> str | None:
+        from weir.errors import PartitionError
+
+        try:
+            keys = up.key_range(self.first, self.last)
+        except PartitionError as exc:
+            return f"window({self.first}, {self.last}): {exc}"
+        return None if keys else f"window({self.first}, {self.last}) selects no partition"
+
+    def upstream_keys(self, down: PartitionScheme, up: PartitionScheme, key: str) -> list[str]:
+        return up.key_range(self.first, self.last)
+
+    def describe(self) -> str:
+        return f"window({self.first}, {self.last})"
+
+
+def window(first: str, last: str) -> Window:
+    """The upstream partitions from ``first`` to ``last`` (inclusive), whatever the partition."""
+    return Window(first=first, last=last)
+
+
 def previous(n: int = 1) -> Previous:
     """Map each partition to the one ``n`` steps before it (a lookback)."""
     return Previous(n=n)

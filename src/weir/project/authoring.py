@@ -66,6 +66,7 @@ def asset(
     checks: Iterable[Any] = (),
     metrics: Mapping[str, str] | None = None,
     profile: bool = True,
+    _model: Any = None,
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
 
@@ -116,9 +117,33 @@ def asset(
             checks=_checks(checks, where),
             metrics=_metrics(metrics, where),
             profile=profile,
+            model=_model,
         )
 
     return wrap(fn) if fn is not None else wrap
+
+
+def model(
+    fn: Callable[..., Any] | None = None,
+    *,
+    features: Iterable[str] = (),
+    target: str | None = None,
+    task: str = "regression",
+    **options: Any,
+) -> Any:
+    """Declare a model: an asset whose function returns a trained estimator (anything picklable,
+    e.g. a scikit-learn pipeline). Each build is stored as a versioned artifact next to the
+    asset's table; the table holds one row per build (class, artifact, features, target, what it
+    was trained on). An asset that names the model as a parameter receives the estimator.
+    ``features`` and ``target`` say which columns it learns from: predictions assets built with
+    it are compared against its training data (feature drift)."""
+    from weir.model.definitions import ModelSpec
+
+    if task not in ("regression", "classification"):
+        raise ConfigError(f"model task {task!r} must be 'regression' or 'classification'", where=str(_caller()))
+    spec = ModelSpec(features=tuple(features), target=target, task=task)
+    options.setdefault("profile", False)
+    return asset(fn, _model=spec, **options) if fn is not None else (lambda f: asset(f, _model=spec, **options))
 
 
 def _checks(checks: Iterable[Any], where: Location) -> tuple:
@@ -297,3 +322,36 @@ def insight(
     """Declare a business-facing output (dashboard, report) and who owns it."""
     deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
     return Insight(name=name, depends_on=deps, owners=_owners(owners), url=url, description=description, location=_caller())
+
+
+def regression_metrics(prediction: str = "prediction", label: str = "label") -> dict[str, str]:
+    """User metrics of a regression model's quality, for an asset with prediction and label
+    columns: mean absolute error, root mean squared error and bias (mean of prediction - label)."""
+    p, y = _ident(prediction), _ident(label)
+    return {
+        "mae": f"avg(abs({p} - {y}))",
+        "rmse": f"sqrt(avg(({p} - {y}) * ({p} - {y})))",
+        "bias": f"avg({p} - {y})",
+    }
+
+
+def classification_metrics(prediction: str = "prediction", label: str = "label", score: str | None = None) -> dict[str, str]:
+    """User metrics of a classifier: accuracy (prediction = label), the positive rate predicted
+    and observed, and with ``score`` (the predicted probability of the positive class, label
+    0/1) the Brier score."""
+    p, y = _ident(prediction), _ident(label)
+    out = {
+        "accuracy": f"avg(CASE WHEN {p} = {y} THEN 1.0 ELSE 0.0 END)",
+        "predicted_positive_rate": f"avg(CASE WHEN {p} = 1 THEN 1.0 ELSE 0.0 END)",
+        "observed_positive_rate": f"avg(CASE WHEN {y} = 1 THEN 1.0 ELSE 0.0 END)",
+    }
+    if score:
+        s = _ident(score)
+        out["brier"] = f"avg(({s} - {y}) * ({s} - {y}))"
+    return out
+
+
+def _ident(name: str) -> str:
+    if not name.isidentifier():
+        raise ConfigError(f"column {name!r} must be a plain identifier in model metrics")
+    return name

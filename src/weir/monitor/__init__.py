@@ -1,0 +1,1 @@
+"""Monitors: statistical process control over metric series and drift between column sketches."""
