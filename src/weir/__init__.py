@@ -14,6 +14,7 @@ from weir.model import checks
 from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
 from weir.model.definitions import Asset, Input, Insight, Retry, Source
 from weir.model.mappings import all_partitions, previous, window
+from weir.model.monitors import drift, monitor, mute
 from weir.model.partitions import daily, hourly, monthly, static, unpartitioned
 from weir.project.authoring import (
     asset, classification_metrics, insight, model, regression_metrics, source, sql_asset, upstream,
@@ -23,6 +24,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Asset", "checks", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
-    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "classification_metrics", "daily", "hourly", "insight", "monthly",
+    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "classification_metrics", "daily", "drift", "monitor", "mute", "hourly", "insight", "monthly",
     "model", "previous", "regression_metrics", "source", "sql_asset", "static", "unpartitioned", "upstream", "window",
 ]

@@ -84,6 +84,7 @@ class Source:
     metrics: Mapping[str, str] = field(default_factory=dict)
     max_malformed: float = 0.0  # share of malformed rows above which the partition is blocked
     profile: bool = True
+    monitors: tuple = ()
 
     def __post_init__(self) -> None:
         check_name(self.name, "source", str(self.location))
@@ -136,6 +137,7 @@ class Asset:
     metrics: Mapping[str, str] = field(default_factory=dict)  # user metrics: name -> SQL aggregate
     profile: bool = True  # measure the profile metrics of every partition
     model: "ModelSpec | None" = None  # set for models: the function returns a trained estimator
+    monitors: tuple = ()  # weir.monitor / weir.mute / weir.drift settings
 
     kind = "asset"
 

@@ -66,6 +66,7 @@ def asset(
     checks: Iterable[Any] = (),
     metrics: Mapping[str, str] | None = None,
     profile: bool = True,
+    monitors: Iterable[Any] = (),
     _model: Any = None,
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
@@ -118,6 +119,7 @@ def asset(
             metrics=_metrics(metrics, where),
             profile=profile,
             model=_model,
+            monitors=_monitors(monitors, where),
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -199,6 +201,7 @@ def sql_asset(
     checks: Iterable[Any] = (),
     metrics: Mapping[str, str] | None = None,
     profile: bool = True,
+    monitors: Iterable[Any] = (),
     _location: Location | None = None,
 ) -> Asset:
     """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
@@ -220,6 +223,7 @@ def sql_asset(
         checks=_checks(checks, where),
         metrics=_metrics(metrics, where),
         profile=profile,
+        monitors=_monitors(monitors, where),
     )
 
 
@@ -256,6 +260,7 @@ def source(
     checks: Iterable[Any] = (),
     metrics: Mapping[str, str] | None = None,
     max_malformed: float = 0.0,
+    monitors: Iterable[Any] = (),
 ) -> Source:
     """Declare files landing in a folder: ``path`` is relative to the project, with ``{partition}``
     (or ``{start:%Y/%m/%d}``) for partitioned sources, and may hold glob characters.
@@ -279,6 +284,7 @@ def source(
         checks=_checks(checks, where),
         metrics=_metrics(metrics, where),
         max_malformed=max_malformed,
+        monitors=_monitors(monitors, where),
     )
 
 
@@ -292,6 +298,16 @@ def _columns(columns: Mapping[str, str] | None, name: str, where: Location) -> d
             raise ConfigError(
                 f"source {name!r}: column {col!r} has type {typ!r}; use one of {', '.join(known)}", where=str(where)
             )
+    return out
+
+
+def _monitors(monitors: Iterable[Any], where: Location) -> tuple:
+    from weir.model.monitors import Drift, Monitor
+
+    out = tuple(monitors or ())
+    for m in out:
+        if not isinstance(m, (Monitor, Drift)):
+            raise ConfigError(f"monitors must be weir.monitor/weir.mute/weir.drift objects, got {m!r}", where=str(where))
     return out
 
 

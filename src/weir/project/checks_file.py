@@ -23,9 +23,9 @@ from weir.model.checks import CONSTRUCTORS, Check
 CHECKS_FILE = "checks.yml"
 
 
-def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check], dict[str, str]]]:
-    """(checks, metrics) per asset or source name from ``root/checks.yml`` (empty if absent).
-    Errors name file:line."""
+def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check], dict[str, str], list]]:
+    """(checks, metrics, monitor settings) per asset or source name from ``root/checks.yml``
+    (empty if absent). Errors name file:line."""
     path = root / CHECKS_FILE
     if not path.is_file():
         return {}
@@ -42,7 +42,7 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check]
         return {}
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError("must map asset names to lists of checks", where=f"{path}:1")
-    out: dict[str, tuple[list[Check], dict[str, str]]] = {}
+    out: dict[str, tuple[list[Check], dict[str, str], list]] = {}
     for key_node, value_node in node.value:
         asset = key_node.value
         where = f"{path}:{key_node.start_mark.line + 1}"
@@ -52,7 +52,7 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check]
             close = difflib.get_close_matches(asset, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"checks for unknown asset {asset!r}{hint}", where=where)
-        checks, metrics = out.setdefault(asset, ([], {}))
+        checks, metrics, monitors = out.setdefault(asset, ([], {}, []))
         items = value_node
         if isinstance(value_node, yaml.MappingNode):
             items = None
@@ -62,8 +62,10 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check]
                     items = v
                 elif k.value == "metrics":
                     metrics.update(_metrics(v, at, yaml))
+                elif k.value == "monitors":
+                    monitors.extend(_monitor_items(v, path, yaml))
                 else:
-                    raise ConfigError(f"unknown key {k.value!r} for {asset!r} (known: checks, metrics)", where=at)
+                    raise ConfigError(f"unknown key {k.value!r} for {asset!r} (known: checks, metrics, monitors)", where=at)
             if items is None:
                 continue
         if not isinstance(items, yaml.SequenceNode):
@@ -72,6 +74,31 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check]
             line = f"{path}:{item.start_mark.line + 1}"
             data = yaml.safe_load(yaml.serialize(item))
             checks.append(_one(data, line))
+    return out
+
+
+def _monitor_items(node, path: Path, yaml) -> list:
+    from weir.model.monitors import CONSTRUCTORS as MONITORS
+
+    if not isinstance(node, yaml.SequenceNode):
+        raise ConfigError("monitors must be a list like '- mute: {metric: max}'", where=f"{path}:{node.start_mark.line + 1}")
+    out = []
+    for item in node.value:
+        where = f"{path}:{item.start_mark.line + 1}"
+        data = yaml.safe_load(yaml.serialize(item))
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ConfigError("each monitor setting is one mapping like '- monitor: {metric: mean, sigma: 4}'", where=where)
+        kind, args = next(iter(data.items()))
+        if kind not in MONITORS:
+            raise ConfigError(f"unknown monitor setting {kind!r} (known: {', '.join(sorted(MONITORS))})", where=where)
+        try:
+            make = MONITORS[kind]
+            inspect.signature(make).bind(**dict(args or {}))
+            out.append(make(**dict(args or {})))
+        except TypeError as exc:
+            raise ConfigError(f"{kind}: {exc}", where=where) from None
+        except ConfigError as exc:
+            raise ConfigError(exc.message, where=where) from None
     return out
 
 

@@ -42,9 +42,10 @@ def load_project(root: str | Path) -> Project:
     from weir.project.checks_file import load_checks_file
 
     declared = load_checks_file(root, {n for n, o in objects.items() if isinstance(o, (Asset, Source))})
-    for n, (extra, metrics) in declared.items():
+    for n, (extra, metrics, monitors) in declared.items():
         objects[n] = dataclasses.replace(
-            objects[n], checks=tuple(objects[n].checks) + tuple(extra), metrics={**objects[n].metrics, **metrics}
+            objects[n], checks=tuple(objects[n].checks) + tuple(extra), metrics={**objects[n].metrics, **metrics},
+            monitors=tuple(objects[n].monitors) + tuple(monitors),
         )
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:

@@ -344,3 +344,33 @@ class SourcePartitions:
         if blocked:
             q = q.where(s.state == "blocked")
         return [dict(r) for r in self.c.execute(q.order_by(s.source, s.partition_key)).mappings()]
+
+
+class Signals:
+    """What the monitors found: one row per signal, replaced when a partition is evaluated again."""
+
+    def __init__(self, connection) -> None:
+        self.c = connection
+
+    def replace(self, project: str, asset: str, keys: list[str], rows: list[dict]) -> None:
+        s = t.signals.c
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            self.c.execute(t.signals.delete().where(s.project == project, s.asset == asset, s.partition_key.in_(chunk)))
+        if rows:
+            self.c.execute(t.signals.insert(), rows)
+
+    def list(self, project: str, *, asset: str | None = None, partition: str | None = None, limit: int = 1000) -> list[dict]:
+        s = t.signals.c
+        q = sa.select(t.signals).where(s.project == project)
+        if asset:
+            q = q.where(s.asset == asset)
+        if partition is not None:
+            q = q.where(s.partition_key == partition)
+        q = q.order_by(s.partition_key.desc(), s.asset, s.column_name, s.metric).limit(limit)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def keys_with_signals(self, project: str, asset: str) -> set[str]:
+        s = t.signals.c
+        q = sa.select(s.partition_key).where(s.project == project, s.asset == asset).distinct()
+        return {k for (k,) in self.c.execute(q)}

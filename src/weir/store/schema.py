@@ -172,3 +172,28 @@ source_partitions = Table(
     Column("run_id", String(40)),
     Column("checked_at", Float, nullable=False),
 )
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("partition_key", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # spc | drift | schema
+    Column("column_name", String(200), nullable=False),  # '' for table-level series
+    Column("metric", String(100), nullable=False),  # the series, or the drift statistic
+    Column("method", String(40), nullable=False),  # shewhart | ewma | cusum | psi | js | ks | schema ...
+    Column("rule", String(200), nullable=False),
+    Column("value", Float),
+    Column("center", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("severity", String(10), nullable=False),
+    Column("direction", String(10)),
+    Column("details", JSON),  # points involved, statistics, categories...
+    Column("run_id", String(40)),
+    Column("created_at", Float, nullable=False),
+    Index("ix_signals_key", "project", "asset", "partition_key"),
+    Index("ix_signals_created", "project", "created_at"),
+)

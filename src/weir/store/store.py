@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from weir.store.database import connect, database_url, upgrade
-from weir.store.repositories import CheckResults, Environments, Metrics, Partitions, Runs, SourcePartitions
+from weir.store.repositories import CheckResults, Environments, Metrics, Partitions, Runs, Signals, SourcePartitions
 
 
 class MetadataStore:
@@ -22,6 +22,7 @@ class MetadataStore:
         self.checks = CheckResults(self.connection)
         self.metrics = Metrics(self.connection)
         self.sources = SourcePartitions(self.connection)
+        self.signals = Signals(self.connection)
 
     @classmethod
     def for_workspace(cls, workspace: Path) -> "MetadataStore":

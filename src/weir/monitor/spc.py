@@ -1,0 +1,484 @@
+"""Statistical process control over one metric series: is its newest point in control?
+
+A series is a list of metric values, oldest first, one per partition (None where the metric is
+missing). Every point is judged against a baseline of points *before* it, never itself, so one
+pass draws a whole control chart (``chart``) and judges the newest point (``evaluate``):
+``evaluate(s)`` returns exactly the signals of ``chart(s)[-1]``. No I/O here.
+
+Per point t:
+
+1. **Season** (only with ``period``: 7 for weekdays of daily partitions, 24 for hours of hourly
+   ones). If an F-test across season groups finds the pattern in the history (``is_seasonal``),
+   each value becomes its residual from the median of the last ``season_window`` same-season
+   points before it, and everything below runs on residuals.
+2. **Baseline** (``baseline``): the last ``window`` usable points before t: not None and not
+   masked by ``exclude`` (points already out of control or inside an incident). Fewer than
+   ``min_points`` means warm-up: no signal is possible.
+3. **Standardise**: T = (x − centre) / (σ̂·√(1 + a/m)) is close to Student's t with ν degrees
+   of freedom (a and ν depend on the estimator, see ``Baseline``); z = Φ⁻¹(F_t(T)) is then close
+   to N(0, 1) whatever the baseline size, so a 14-point baseline does not raise more false
+   alarms than a 90-point one. This is a self-starting chart in the sense of Hawkins (1987,
+   "Self-starting CUSUM charts for location and scale") and Quesenberry's Q chart (1991).
+4. **Rules** on z: Western Electric rules 1–4, an EWMA and a two-sided tabular CUSUM over the
+   z of the points monitored so far (None and excluded points are skipped, so an incident point
+   does not keep firing its neighbours; the EWMA and CUSUM restart after they signal).
+
+Severity: ``alert`` opens an incident, ``warn`` is recorded and drawn on the chart. The default
+``SpcConfig`` is chosen for the product target of at most one false alarm per 100 clean
+partitions of an asset with a few dozen monitored series, i.e. about 3e-4 alerts per point and
+series. See ``SpcConfig`` for the choices and the measured rates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from weir.errors import ConfigError
+
+SEVERITIES = ("warn", "alert")
+MR_D2 = 2 / math.sqrt(math.pi)  # d2 for ranges of 2: E|X1 − X2| = 1.128σ for normal data
+MAD_SCALE = 1.4826  # 1/Φ⁻¹(3/4): MAD × 1.4826 estimates σ for normal data
+# Degrees of freedom per baseline point, matched to the variance of each σ estimate by
+# simulation (the MR̄ figure is the 0.62 of the SPC literature; MAD's efficiency is 37%).
+CLASSIC_DF, ROBUST_DF = 0.62, 0.37
+SEASON_MIN = 3  # same-season points needed for a seasonal level, and per group for the F-test
+ON_CENTRE = 1e-6  # |z| below this is on the centre line: rounding noise of a constant metric
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpcConfig:
+    """How points are judged. Defaults are conservative; rates measured with
+    ``chart`` on 2,000 simulated in-control N(0, 1) series of 365 points (points after warm-up):
+
+    ========================================  ==============  =====================
+    signal (severity)                          default         false alarms / point
+    ========================================  ==============  =====================
+    rule 1 beyond ``alert_sigma`` (alert)      4σ              {r1a}
+    EWMA λ=0.2 (alert)                         L = 3.8         {ewma}
+    CUSUM k=0.5σ (alert)                       h = 8σ          {cusum}
+    **any alert**                                              **{alert}**
+    rule 1 beyond ``sigma`` (warn)             3σ              {r1w}
+    rules 2–4 (warn)                                           {runs}
+    ========================================  ==============  =====================
+
+    Why: with ~36 series per asset, ≤ 1 false alarm per 100 partitions needs ≲ 3e-4 alerts per
+    point and series. Textbook settings are each near 2.7e-3 (ARL₀ ≈ 370): rule 1 at 3σ;
+    EWMA λ=0.2, L=2.86 (ARL₀ ≈ 370, Lucas & Saccucci 1990, Technometrics 32(1), Table 3;
+    L=2.962 gives 500); CUSUM k=0.5, h=5 (two-sided ARL₀ ≈ 465, one-sided 930; Montgomery,
+    Introduction to Statistical Quality Control, §9.1). Together with the run rules that is
+    one false alarm every ~100 points per series, far too many, so those settings are kept as
+    warnings only for rule 1 and rules 2–4, and the alerting limits are raised to ARL₀ ≈ 10⁴
+    each (Markov-chain ARLs, Brook & Evans 1972): rule 1 at 4σ (ARL₀ 15,800); EWMA L=3.8
+    (ARL₀ 8,700; a 1σ shift is caught in ~21 points); CUSUM h=8 (two-sided ARL₀ 9,500; a 1σ
+    shift in ~16 points, 0.5σ in ~84).
+
+    ``window`` bounds the baseline to recent points so a deliberate level change stops
+    signalling once it fills the window; ``outlier_cut`` is in robust σ (median/MAD) units.
+    The σ floor ``max(floor_absolute, floor_relative·|centre|)`` keeps a constant series
+    silent while any change of it is an alert (a change of 1 row in 10⁹ is 1σ).
+    """
+
+    min_points: int = 14
+    window: int = 90
+    sigma: float = 3.0
+    alert_sigma: float = 4.0
+    run_rules: bool = True
+    ewma_lambda: float = 0.2
+    ewma_limit: float = 3.8
+    cusum_k: float = 0.5
+    cusum_h: float = 8.0
+    outlier_cut: float = 5.0
+    season_alpha: float = 1e-3
+    season_window: int = 8
+    floor_relative: float = 1e-9
+    floor_absolute: float = 1e-12
+
+    def __post_init__(self) -> None:
+        if self.min_points < 3 or self.window < self.min_points:
+            raise ConfigError(f"spc: need 3 <= min_points <= window, got {self.min_points} and {self.window}")
+        if not 0 < self.sigma <= self.alert_sigma:
+            raise ConfigError(f"spc: need 0 < sigma <= alert_sigma, got {self.sigma} and {self.alert_sigma}")
+        if not 0 < self.ewma_lambda <= 1:
+            raise ConfigError(f"spc: ewma_lambda must be in (0, 1], got {self.ewma_lambda}")
+        if min(self.ewma_limit, self.cusum_h, self.outlier_cut) <= 0 or self.cusum_k < 0:
+            raise ConfigError("spc: ewma_limit, cusum_h and outlier_cut must be > 0 and cusum_k >= 0")
+        if not 0 < self.season_alpha < 1 or self.season_window < SEASON_MIN:
+            raise ConfigError(f"spc: need 0 < season_alpha < 1 and season_window >= {SEASON_MIN}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signal:
+    """One rule firing on one point. ``value``, ``center``, ``lower`` and ``upper`` are in the
+    metric's units: for Shewhart rules the point and the zone the rule compares against (3σ,
+    2σ, 1σ; rule 4: the centre line); for EWMA and CUSUM the statistic and its limits mapped
+    through the point's baseline (centre + scale × statistic). ``points`` are the series
+    indices involved (for CUSUM: since the sum last left zero, i.e. the estimated onset)."""
+
+    method: str
+    rule: str
+    index: int
+    value: float
+    center: float
+    lower: float
+    upper: float
+    points: tuple[int, ...]
+    direction: str
+    severity: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Baseline:
+    """Centre and σ of the points a value is judged against.
+
+    Classic (no outliers): mean and σ = MR̄/1.128, the individuals-chart estimate (short-term
+    variation, insensitive to slow drifts). Robust (some point lies beyond ``outlier_cut``
+    robust σ of the median, p ≈ 6e-7 per normal point, so it is a real outlier): median and
+    σ = 1.4826·MAD. ``sigma`` is never below the floor (see ``SpcConfig``)."""
+
+    center: float
+    sigma: float
+    count: int
+    robust: bool
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of the σ estimate."""
+        return (ROBUST_DF if self.robust else CLASSIC_DF) * (self.count - 1)
+
+    @property
+    def scale(self) -> float:
+        """σ of a new point's distance to the centre, including the centre's own error."""
+        return self.sigma * math.sqrt(1 + (math.pi / 2 if self.robust else 1.0) / self.count)
+
+    def standardize(self, value: float) -> float:
+        """The calibrated z of ``value`` (≈ N(0, 1) when in control)."""
+        return float(_calibrate(np.array([(value - self.center) / self.scale]), np.array([self.df]))[0])
+
+    def limits(self, k: float = 3.0) -> tuple[float, float]:
+        """Values whose calibrated z is ±k."""
+        half = float(_half_width(k, np.array([self.df]))[0]) * self.scale
+        return self.center - half, self.center + half
+
+
+def baseline(history: Sequence[float | None], *, exclude: Sequence[bool] | None = None,
+             config: SpcConfig = SpcConfig()) -> Baseline | None:
+    """Baseline of the next point after ``history`` (its last ``config.window`` usable points);
+    None during warm-up (fewer than ``config.min_points`` usable points)."""
+    x = np.append(_values(history), np.nan)
+    usable = np.isfinite(x) & ~np.append(_mask(exclude, len(history)), True)
+    b = _baselines(x, usable, config)
+    if not b["defined"][-1]:
+        return None
+    return Baseline(center=float(b["center"][-1]), sigma=float(b["sigma"][-1]), count=int(b["count"][-1]),
+                    robust=bool(b["robust"][-1]))
+
+
+# -- Western Electric rules: standardized values in, positions of the points that fire out --------
+
+def beyond_limit(z: Sequence[float], k: float = 3.0) -> tuple[int, ...]:
+    """Rule 1: the last point is beyond ±k. Returns its position, or () when it does not fire."""
+    return (len(z) - 1,) if z and abs(z[-1]) > k else ()
+
+
+def two_of_three(z: Sequence[float], k: float = 2.0) -> tuple[int, ...]:
+    """Rule 2: 2 of the last 3 points beyond k on the same side, the last point among them."""
+    return _k_of_n(z, 2, 3, k)
+
+
+def four_of_five(z: Sequence[float], k: float = 1.0) -> tuple[int, ...]:
+    """Rule 3: 4 of the last 5 points beyond k on the same side, the last point among them."""
+    return _k_of_n(z, 4, 5, k)
+
+
+def run_of_eight(z: Sequence[float], n: int = 8) -> tuple[int, ...]:
+    """Rule 4: the last n points on the same side of the centre line."""
+    if len(z) < n or abs(z[-1]) <= ON_CENTRE:
+        return ()
+    side = math.copysign(1.0, z[-1])
+    tail = range(len(z) - n, len(z))
+    return tuple(tail) if all(z[i] * side > ON_CENTRE for i in tail) else ()
+
+
+def _k_of_n(z: Sequence[float], k: int, n: int, limit: float) -> tuple[int, ...]:
+    if not z or abs(z[-1]) <= limit:
+        return ()
+    side = math.copysign(1.0, z[-1])
+    hits = tuple(i for i in range(max(0, len(z) - n), len(z)) if z[i] * side > limit)
+    return hits if len(hits) >= k else ()
+
+
+# -- EWMA and CUSUM recursions on standardized values ----------------------------------------------
+
+def ewma_statistics(z: Sequence[float], lam: float = 0.2) -> list[float]:
+    """E_i = λ·z_i + (1 − λ)·E_{i−1}, E_0 = 0 (no restarts)."""
+    out, e = [], 0.0
+    for v in z:
+        e = lam * v + (1 - lam) * e
+        out.append(e)
+    return out
+
+
+def ewma_limit(i: int, lam: float = 0.2, width: float = 3.8) -> float:
+    """Exact limit of E_i in σ units: L·√(λ/(2−λ)·(1 − (1−λ)^{2i}))."""
+    return width * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i)))
+
+
+def cusum_statistics(z: Sequence[float], k: float = 0.5) -> list[tuple[float, float]]:
+    """Tabular CUSUM (C⁺_i, C⁻_i): C⁺_i = max(0, z_i − k + C⁺_{i−1}), C⁻_i = max(0, −z_i − k +
+    C⁻_{i−1}), both starting at 0 (no restarts)."""
+    out, up, down = [], 0.0, 0.0
+    for v in z:
+        up, down = max(0.0, v - k + up), max(0.0, -v - k + down)
+        out.append((up, down))
+    return out
+
+
+# -- seasonality -----------------------------------------------------------------------------------
+
+def is_seasonal(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
+                alpha: float = 1e-3) -> bool:
+    """Whether the values differ between season groups (position modulo ``period``): one-way
+    ANOVA F-test p < ``alpha``, with at least 3 usable points in every group (3 full periods).
+    A pattern with no noise at all (each group constant, groups different) is seasonal."""
+    x = _values(series)
+    usable = np.isfinite(x) & ~_mask(exclude, len(series))
+    groups = [x[g::period][usable[g::period]] for g in range(period)]
+    if period < 2 or min(len(g) for g in groups) < SEASON_MIN:
+        return False
+    within = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
+    if within == 0:
+        return len({float(g[0]) for g in groups}) > 1
+    return bool(stats.f_oneway(*groups).pvalue < alpha)
+
+
+def seasonal_levels(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
+                    window: int = 8) -> list[float | None]:
+    """Per point, the median of the last ``window`` usable same-season points before it (never
+    the point itself); None until its season has 3 such points."""
+    x = _values(series)
+    level = _season_levels(x, np.isfinite(x) & ~_mask(exclude, len(series)), period, window)
+    return [None if math.isnan(v) else float(v) for v in level]
+
+
+def seasonal_residuals(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
+                       alpha: float = 1e-3, window: int = 8) -> list[float | None] | None:
+    """Value minus its seasonal level (see ``seasonal_levels``) when the history before the last
+    point is seasonal (``is_seasonal``); None when it is not."""
+    if not is_seasonal(series[:-1], period, exclude=None if exclude is None else exclude[:-1], alpha=alpha):
+        return None
+    levels = seasonal_levels(series, period, exclude=exclude, window=window)
+    return [None if v is None or lv is None else float(v) - lv for v, lv in zip(series, levels)]
+
+
+# -- the chart -------------------------------------------------------------------------------------
+
+def evaluate(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
+             config: SpcConfig = SpcConfig()) -> list[Signal]:
+    """Signals on the last point of ``series`` against the points before it; [] when it is in
+    control, None, or in warm-up."""
+    if not series:
+        return []
+    return _trace(series, exclude, period, config, every_point=False)[-1]["signals"]
+
+
+def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
+          config: SpcConfig = SpcConfig()) -> list[dict]:
+    """Per point: ``index``, ``value``, ``center``, ``lower``/``upper`` (the ``config.sigma``
+    limits from the points before it; None in warm-up) and ``signals`` (list of ``Signal``).
+    One pass, O(n·window)."""
+    return _trace(series, exclude, period, config, every_point=True)
+
+
+def _trace(series: Sequence[float | None], exclude: Sequence[bool] | None, period: int | None, config: SpcConfig,
+           *, every_point: bool) -> list[dict]:
+    """The chart; Shewhart rules are only evaluated on the last point unless ``every_point``
+    (EWMA and CUSUM always run: their restarts depend on every point)."""
+    x = _values(series)
+    n = x.size
+    excl = _mask(exclude, n)
+    level = np.zeros(n)
+    if period and is_seasonal(series[:-1], period, exclude=list(excl[:-1]), alpha=config.season_alpha):
+        level = _season_levels(x, np.isfinite(x) & ~excl, period, config.season_window)
+    r = x - level
+    testable = np.isfinite(r)
+    b = _baselines(r, testable & ~excl, config)
+    ok = b["defined"]
+    a = np.where(b["robust"], math.pi / 2, 1.0)
+    scale = b["sigma"] * np.sqrt(1 + a / np.maximum(b["count"], 1))
+    df = np.where(b["robust"], ROBUST_DF, CLASSIC_DF) * np.maximum(b["count"] - 1, 1)
+    centre = level + b["center"]
+    z = np.zeros(n)
+    live = ok & testable
+    z[live] = _calibrate((r[live] - b["center"][live]) / scale[live], df[live])
+    half = {k: np.where(ok, _half_width(k, df) * scale, np.nan) for k in {config.sigma, 2.0, 1.0}}
+    run = _Recursions(config)
+    lower, upper = (centre - half[config.sigma]).tolist(), (centre + half[config.sigma]).tolist()
+    zones = [dict(zip(half, v)) for v in zip(*(h.tolist() for h in half.values()))]
+    values, centres, scales, zs = x.tolist(), centre.tolist(), scale.tolist(), z.tolist()
+    rows = []
+    for t, (value, defined, judged, skipped) in enumerate(zip(values, ok.tolist(), live.tolist(), excl.tolist())):
+        row: dict[str, Any] = {"index": t, "value": None if math.isnan(value) else value,
+                               "center": None, "lower": None, "upper": None, "signals": []}
+        if defined:
+            row.update(center=centres[t], lower=lower[t], upper=upper[t])
+        if judged:
+            row["signals"] = run.step(t, zs[t], value, centres[t], scales[t], zones[t],
+                                      commit=not skipped, rules=every_point or t == n - 1)
+        rows.append(row)
+    return rows
+
+
+class _Recursions:
+    """State carried along the chart: the z of monitored points, the EWMA and the CUSUM."""
+
+    def __init__(self, config: SpcConfig) -> None:
+        self.c = config
+        self.z: list[float] = []
+        self.idx: list[int] = []
+        self.ewma, self.steps = 0.0, 0
+        self.up, self.down, self.up_from, self.down_from = 0.0, 0.0, 0, 0
+
+    def step(self, t: int, z: float, value: float, centre: float, scale: float, zone: dict[float, float],
+             *, commit: bool, rules: bool = True) -> list[Signal]:
+        c = self.c
+        zs, idx = [*self.z[-7:], z], [*self.idx[-7:], t]
+        direction = "up" if z > 0 else "down"
+        out = []
+
+        def shewhart(rule: str, hits: tuple[int, ...], k: float | None, severity: str = "warn") -> None:
+            if hits:
+                h = zone[k] if k is not None else 0.0
+                out.append(Signal(method="shewhart", rule=rule, index=t, value=value, center=centre,
+                                  lower=centre - h, upper=centre + h, points=tuple(idx[i] for i in hits),
+                                  direction=direction, severity=severity))
+
+        if rules:
+            shewhart(f"1 point beyond {c.sigma:g}σ", beyond_limit(zs, c.sigma), c.sigma,
+                     "alert" if abs(z) > c.alert_sigma else "warn")
+        if rules and c.run_rules:
+            shewhart("2 of 3 beyond 2σ", two_of_three(zs), 2.0)
+            shewhart("4 of 5 beyond 1σ", four_of_five(zs), 1.0)
+            shewhart("8 in a row on one side", run_of_eight(zs), None)
+
+        lam = c.ewma_lambda
+        ewma, steps = lam * z + (1 - lam) * self.ewma, self.steps + 1
+        limit = ewma_limit(steps, lam, c.ewma_limit)
+        ewma_fired = abs(ewma) > limit
+        if ewma_fired:
+            out.append(Signal(method="ewma", rule="ewma beyond limit", index=t, value=centre + scale * ewma,
+                              center=centre, lower=centre - scale * limit, upper=centre + scale * limit,
+                              points=(t,), direction="up" if ewma > 0 else "down", severity="alert"))
+
+        up, down = max(0.0, z - c.cusum_k + self.up), max(0.0, -z - c.cusum_k + self.down)
+        up_from = self.up_from if self.up > 0 else t
+        down_from = self.down_from if self.down > 0 else t
+        cusum_fired = False
+        for side, s, start in (("upper", up, up_from), ("lower", down, down_from)):
+            if s > c.cusum_h:
+                cusum_fired = True
+                sign = 1 if side == "upper" else -1
+                out.append(Signal(method="cusum", rule=f"cusum {side}", index=t, value=centre + sign * scale * s,
+                                  center=centre, lower=centre - scale * c.cusum_h, upper=centre + scale * c.cusum_h,
+                                  points=tuple(i for i in [*self.idx, t] if i >= start),
+                                  direction="up" if sign > 0 else "down", severity="alert"))
+
+        if commit:  # excluded points are judged but do not carry into later points
+            self.z.append(z)
+            self.idx.append(t)
+            self.ewma, self.steps = (0.0, 0) if ewma_fired else (ewma, steps)
+            self.up, self.down = (0.0, 0.0) if cusum_fired else (up, down)
+            self.up_from, self.down_from = up_from, down_from
+        return out
+
+
+# -- vectorised helpers ----------------------------------------------------------------------------
+
+def _values(series: Sequence[float | None]) -> np.ndarray:
+    """Floats with NaN for None and non-finite values."""
+    x = np.array([np.nan if v is None else float(v) for v in series], dtype=float)
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
+def _mask(exclude: Sequence[bool] | None, n: int) -> np.ndarray:
+    if exclude is None:
+        return np.zeros(n, dtype=bool)
+    if len(exclude) != n:
+        raise ConfigError(f"spc: exclude has {len(exclude)} entries for {n} points")
+    return np.asarray(exclude, dtype=bool)
+
+
+def _windows(x: np.ndarray, usable: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every position t, the last ``size`` usable values before t as a row (NaN-padded on
+    the right) and how many there are."""
+    values = x[usable]
+    ends = np.cumsum(usable) - usable  # usable points strictly before t
+    starts = np.maximum(ends - size, 0)
+    count = ends - starts
+    idx = starts[:, None] + np.arange(size)[None, :]
+    valid = np.arange(size)[None, :] < count[:, None]
+    rows = np.full(idx.shape, np.nan)
+    if values.size:
+        rows[valid] = values[idx[valid]]
+    return rows, count
+
+
+def _row_median(rows: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Median of the first ``count`` entries of each NaN-padded row (NaN sorts last)."""
+    s = np.sort(rows, axis=1)
+    lo = np.maximum(count - 1, 0) // 2
+    hi = np.maximum(count, 1) // 2
+    r = np.arange(len(rows))
+    med = 0.5 * (s[r, lo] + s[r, np.minimum(hi, rows.shape[1] - 1)])
+    return np.where(count > 0, med, np.nan)
+
+
+def _baselines(x: np.ndarray, usable: np.ndarray, c: SpcConfig) -> dict[str, np.ndarray]:
+    """``Baseline`` fields for every position at once, from the usable points before it."""
+    rows, count = _windows(x, usable, c.window)
+    valid = np.isfinite(rows)
+    med = _row_median(rows, count)
+    dev = np.abs(rows - med[:, None])
+    robust_sigma = MAD_SCALE * _row_median(dev, count)
+    worst = np.where(valid, dev, 0.0).max(axis=1)
+    robust = (robust_sigma > 0) & (worst > c.outlier_cut * robust_sigma)
+    m = np.maximum(count, 1)
+    mean = med + np.where(valid, rows - med[:, None], 0.0).sum(axis=1) / m  # exact for a constant window
+    pairs = valid[:, 1:] & valid[:, :-1]
+    ranges = np.where(pairs, np.abs(np.diff(np.where(valid, rows, 0.0), axis=1)), 0.0).sum(axis=1)
+    classic_sigma = ranges / np.maximum(count - 1, 1) / MR_D2
+    center = np.where(robust, med, mean)
+    sigma = np.where(robust, robust_sigma, classic_sigma)
+    floor = np.maximum(c.floor_absolute, c.floor_relative * np.abs(np.nan_to_num(center)))
+    defined = count >= c.min_points
+    return {"center": center, "sigma": np.maximum(np.nan_to_num(sigma), floor), "count": count,
+            "robust": robust, "defined": defined}
+
+
+def _season_levels(x: np.ndarray, usable: np.ndarray, period: int, window: int) -> np.ndarray:
+    level = np.full(x.size, np.nan)
+    for g in range(period):
+        rows, count = _windows(x[g::period], usable[g::period], window)
+        level[g::period] = np.where(count >= SEASON_MIN, _row_median(rows, count), np.nan)
+    return level
+
+
+def _calibrate(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Student-t values to standard-normal values with the same tail probability."""
+    p = stats.t.sf(np.abs(t), df)
+    z = np.where(p > 0, stats.norm.isf(np.maximum(p, 1e-300)), np.abs(t))
+    return np.sign(t) * z
+
+
+def _half_width(k: float, df: np.ndarray) -> np.ndarray:
+    """The t-value whose tail probability is that of k on the standard normal."""
+    return stats.t.isf(stats.norm.sf(k), np.maximum(df, 1e-9))
