@@ -23,9 +23,10 @@ Four variants, each returning the same eight numbers (cross-checked against each
 
 "The limit" is the faster of the two hand-written baselines. Reported: weir / limit for checks
 only (target <= 1.2x) and checks + profile (target <= 2x). Times are wall clock in one warm
-process after one warm-up call each, runs interleaved (duckdb, polars, weir_checks,
-weir_profile per round) so machine noise hits all alike; the headline figure is the best of the
-repeats (least sensitive to a busy machine), medians are reported alongside. The file is in the OS
+process after one warm-up call each, runs interleaved (one call of each variant per round, the
+order rotated every round, since the call right after a DuckDB query runs measurably slower) so
+machine noise hits all alike; the headline figure is the best of the repeats (least sensitive to
+a busy machine), medians are reported alongside. The file is in the OS
 page cache (it was just written or read), so this measures decode + compute, not disk.
 
 Peak memory: each variant runs once more in a fresh Python subprocess that imports everything
@@ -302,8 +303,10 @@ def main(quick: bool = False, rows: int | None = None, repeats: int | None = Non
     agree({v: runner.call(v) for v in VARIANTS})
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for _ in range(repeats):
-        for v in VARIANTS:  # interleaved so machine noise hits every variant alike
+    for r in range(repeats):
+        # interleaved so machine noise hits every variant alike, and rotated each round: the call
+        # right after the DuckDB query was measured 10-20% slower (cause not pinned down)
+        for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
             c0, w0 = _cpu(), time.perf_counter()
             runner.call(v)
             times[v].append(time.perf_counter() - w0)

@@ -17,14 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
+from conftest import land_csv, write_project
 
 from weir.model import checks as C
 from weir.quality.auditor import CheckAuditor
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.store.schema import histogram_bins
 from weir.workspace import RunRequest, Workspace
-
-from conftest import land_csv, write_project
 
 # -- one known partition ------------------------------------------------------------------------
 
@@ -34,8 +33,8 @@ CAT = ["a"] * 6 + ["b"] * 4 + [f"v{i:02d}" for i in range(19)] + [None]  # 21 di
 CODE = [("A1", "B2", "c3", "D4", "E5")[i % 5] for i in range(30)]
 TS = [dt.datetime(2024, 1, 1) + dt.timedelta(hours=i) for i in range(30)]
 DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=i % 10) for i in range(30)]
-TZ = [dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=i) for i in range(30)]
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+TZ = [dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in range(30)]
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _write(path: Path, table: pa.Table) -> ScanInput:
@@ -93,10 +92,10 @@ def test_profile_metrics_are_exact(part):
     assert sorted(cols["code"].top) == [["A1", 6], ["B2", 6], ["D4", 6], ["E5", 6], ["c3", 6]]
     assert cols["code"].other == 0
     # temporal min/max as epoch seconds (naive timestamps are UTC; dates at midnight UTC)
-    assert cols["ts"].metrics["min"] == dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc).timestamp()
-    assert cols["ts"].metrics["max"] == dt.datetime(2024, 1, 2, 5, tzinfo=dt.timezone.utc).timestamp()
-    assert cols["day"].metrics["min"] == dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc).timestamp()
-    assert cols["day"].metrics["max"] == dt.datetime(2024, 1, 10, tzinfo=dt.timezone.utc).timestamp()
+    assert cols["ts"].metrics["min"] == dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()
+    assert cols["ts"].metrics["max"] == dt.datetime(2024, 1, 2, 5, tzinfo=dt.UTC).timestamp()
+    assert cols["day"].metrics["min"] == dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()
+    assert cols["day"].metrics["max"] == dt.datetime(2024, 1, 10, tzinfo=dt.UTC).timestamp()
     assert cols["tz"].metrics["min"] == (TZ[0] - EPOCH).total_seconds()
     assert cols["tz"].metrics["max"] == (TZ[-1] - EPOCH).total_seconds()
     # the points: row_count at table level, then every column's metrics

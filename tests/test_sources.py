@@ -13,13 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_project
 
 from weir.errors import ConfigError, DataError, UnknownObjectError
 from weir.project.loader import load_project
 from weir.storage.sources import read_source
 from weir.workspace import RunRequest, Workspace
-
-from conftest import write_project
 
 CONTRACT = {"id": "int", "x": "float", "name": "string"}
 
@@ -233,7 +232,8 @@ def test_a_failing_block_check_of_a_source_blocks_the_partition(backend, make_pr
         assert rows == {"2024-01-01": (2.0, False), "2024-01-02": (4.0, True)}
         share = {p["partition_key"]: p["value"] for p in ws.metrics("raw", metric="big_share")}
         assert share == {"2024-01-01": 0.5, "2024-01-02": 0.5}
-        [(key, row)] = [(r["partition"], r) for r in ws.ingest("raw", ["2024-01-02"])]
+        [row] = ws.ingest("raw", ["2024-01-02"])
+        assert row["partition"] == "2024-01-02"
         assert row["state"] == "blocked" and "not_null(x)" in row["message"] and row["malformed_rows"] == 0
 
 
@@ -382,3 +382,36 @@ def test_run_json_sources_always_has_both_counts(tmp_path):
     land(project, "2024-01-01", GOOD)
     result = json.loads(weir(tmp_path / "ws", project, "run", "--executor", "inprocess", "--json").stdout)
     assert result["sources"] == {"raw": {"accepted": 1, "blocked": 0}}
+
+
+WIDE = '''
+import weir
+days = weir.daily(start="2024-01-01", end="2024-01-02")
+raw = weir.source("raw", path="landing/{partition}.csv", partitions=days, columns={"carrier_name": "string", "x": "int"})
+
+@weir.asset(partitions=days, checks=[weir.checks.in_range("x", max=10, severity="block"),
+                                     weir.checks.in_range("x", min=0, max=5, severity="block"),
+                                     weir.checks.accepted_values("departure_airport", ["JFK"], severity="block"),
+                                     weir.checks.not_null("scheduled_departure_time", severity="block")])
+def clean(raw):
+    return raw
+'''
+
+
+def test_long_block_reasons_are_recorded_on_either_backend(backend, make_project, workspace_dir):
+    """A blocked source partition whose message lists a wide file's columns, and a partition
+    blocked by several checks at once: the run records both and ends ``failed`` on SQLite and
+    PostgreSQL alike (task reasons are not limited to a short length)."""
+    project = make_project({"assets.py": WIDE})
+    columns = ["x", "departure_airport", "scheduled_departure_time", "actual_departure_time", "arrival_airport",
+               "scheduled_arrival_time", "actual_arrival_time", "tail_number", "flight_number", "distance_miles"]
+    land(project, "2024-01-01", ["1,LGA,,2,3,4,5,6,7,8"], header=",".join(columns))  # no carrier_name: blocked
+    land(project, "2024-01-02", ["AA,50,LGA,,1,2,3,4,5,6,7"], header="carrier_name," + ",".join(columns))
+    with Workspace(workspace_dir, project) as ws:
+        result = ws.run(RunRequest(executor="inprocess"))
+        assert result.state == "failed"
+        assert result.per_asset["clean"] == {"upstream_failed": 1, "blocked": 1}
+        source_blocked = task(ws, result.run_id, "clean", "2024-01-01")
+        assert source_blocked["reason"].startswith("source raw '2024-01-01' blocked")
+        checks_blocked = task(ws, result.run_id, "clean", "2024-01-02")
+        assert checks_blocked["state"] == "blocked" and "in_range(x)" in checks_blocked["reason"]

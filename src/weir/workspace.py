@@ -127,8 +127,14 @@ class Workspace:
             request={k: v for k, v in request.__dict__.items() if v not in (None, (), False)} | {"assets": list(request.assets)},
             reporter=reporter, auditor=auditor,
             gate=self.gate(outcomes=getattr(auditor, "outcomes", None)),
+            monitor=self.monitors_runner(),
         )
         return run.execute()
+
+    def monitors_runner(self):
+        from weir.monitor.engine import MonitorRunner
+
+        return MonitorRunner(self.project, self.store)
 
     def gate(self, outcomes: dict | None = None):
         """The source gate: admits or blocks landed source partitions."""
@@ -158,6 +164,13 @@ class Workspace:
                 out.append(admission.to_dict())
             if on_progress is not None:
                 on_progress()
+        checked = [a["partition"] for a in out if a["checked_now"]]
+        if checked:
+            alerts = self.monitors_runner().evaluate(source, checked).alerts()
+            for a in out:
+                a["signals"] = sum(1 for s in alerts if s["partition_key"] == a["partition"])
+        for a in out:
+            a.setdefault("signals", 0)
         return out
 
     def runs(self, limit: int = 20, state: str | None = None) -> list[dict]:
@@ -290,7 +303,69 @@ class Workspace:
                 self._explain_empty(name, every, column, metric)
         if not points and node.kind == "asset" and not node.profile and not node.metrics:
             raise UnknownObjectError(f"asset {name!r} is not profiled (profile=False) and declares no metrics")
+        return self._with_limits(name, points, column, metric)
+
+    def _with_limits(self, name: str, points: list[dict], column: str | None, metric: str | None) -> list[dict]:
+        """Each point with the centre line and limits it was judged against, and its signals."""
+        if not points:
+            return points
+        runner = self.monitors_runner()
+        history = runner.history(name, column=column, metric=metric)
+        index = {k: i for i, k in enumerate(history.order)}
+        charts = {(c, m): (settled, chart) for c, m, settled, chart in runner.charts(name, history)}
+        for p in points:
+            settled, chart = charts.get((p["column_name"], p["metric"]), (None, None))
+            row = chart[index[p["partition_key"]]] if chart is not None and p["partition_key"] in index else {}
+            p["center"], p["lower"], p["upper"] = row.get("center"), row.get("lower"), row.get("upper")
+            p["signals"] = [
+                {"method": s.method, "rule": s.rule, "severity": s.severity, "direction": s.direction}
+                for s in row.get("signals", [])
+            ]
+            p["muted"] = bool(settled and settled.mute)
         return points
+
+    def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False) -> list[dict]:
+        """Stored monitor signals, newest partition first."""
+        key = None
+        if name:
+            self.project.node(name)
+            key = self._key(name, partition, sources=True) if partition is not None else None
+        with self.store.read():
+            rows = self.store.signals.list(self.project.name, asset=name, partition=key)
+        return [r for r in rows if r["severity"] == "alert"] if alerts_only else rows
+
+    def monitors(self, name: str | None = None) -> list[dict]:
+        """Every monitored series with its state at its newest partition."""
+        names = [name] if name else list(self.project.sources) + list(self.project.assets)
+        runner = self.monitors_runner()
+        out = []
+        for n in names:
+            node = self.project.node(n)
+            history = runner.history(n)
+            if not history.order:
+                continue
+            for column, metric, settled, chart in runner.charts(n, history):
+                last = next((r for r in reversed(chart or []) if r["value"] is not None), None)
+                if chart is None:
+                    state = "muted"
+                elif last is None or last["center"] is None:
+                    state = "warming up"
+                elif any(sg.severity == "alert" for sg in last["signals"]):
+                    state = "alert"
+                elif last["signals"]:
+                    state = "warn"
+                else:
+                    state = "in control"
+                out.append({
+                    "asset": n, "kind": node.kind, "column": column, "metric": metric, "state": state,
+                    "points": sum(1 for k in history.order if history.series[(column, metric)].get(k) is not None),
+                    "last_partition": history.order[last["index"]] if last else None,
+                    "last_value": last["value"] if last else None, "center": last["center"] if last else None,
+                    "lower": last["lower"] if last else None, "upper": last["upper"] if last else None,
+                    "methods": list(settled.methods or ("shewhart", "ewma", "cusum")), "sigma": settled.sigma,
+                    "muted": settled.mute,
+                })
+        return out
 
     @staticmethod
     def _explain_empty(name: str, every: list[dict], column: str | None, metric: str | None) -> None:

@@ -339,6 +339,8 @@ def _metric_json(name: str, p: dict) -> dict:
     return {
         "asset": name, "partition": p["partition_key"], "column": p["column_name"], "metric": p["metric"],
         "value": p["value"], "quarantined": p["quarantined"], "run_id": p["run_id"], "measured_at": iso(p["measured_at"]),
+        "center": p.get("center"), "lower": p.get("lower"), "upper": p.get("upper"), "signals": p.get("signals", []),
+        "muted": p.get("muted", False),
     }
 
 
@@ -368,14 +370,18 @@ def metrics(ws, name, column, metric, first, last, as_json) -> None:
         series.setdefault((p["column_name"], p["metric"]), []).append(p)
     if metric is not None and len(series) == 1:
         (col, m), pts = next(iter(series.items()))
-        t = table("partition", "value", "", title=f"{name} {col + '.' if col else ''}{m}: {len(pts)} partitions")
+        t = table("partition", "value", "center", "limits", "", title=f"{name} {col + '.' if col else ''}{m}: {len(pts)} partitions")
         lo = min((p["value"] for p in pts if p["value"] is not None), default=0)
         hi = max((p["value"] for p in pts if p["value"] is not None), default=0)
         for p in pts:
             v = p["value"]
             bar = "" if v is None or hi == lo else "█" * max(1, round((v - lo) / (hi - lo) * 30))
+            alert = any(s["severity"] == "alert" for s in p.get("signals", []))
+            colour = "red" if alert else ("yellow" if p.get("signals") else "cyan")
             note = " [magenta](quarantined)[/]" if p["quarantined"] else ""
-            t.add_row(p["partition_key"] or "—", _cell(v), f"[cyan]{bar}[/]{note}")
+            note += "".join(f" [{'red' if s['severity'] == 'alert' else 'yellow'}]{s['rule']}[/]" for s in p.get("signals", []))
+            limits = "" if p.get("lower") is None else f"{_cell(p['lower'])} .. {_cell(p['upper'])}"
+            t.add_row(p["partition_key"] or "—", _cell(v), _cell(p.get("center")), limits, f"[{colour}]{bar}[/]{note}")
         console.print(t)
         return _done(ws)
     t = table("column", "metric", "partitions", "last", "min", "max", "trend (last 40)", title=f"{name}: {len(series)} metric series")
@@ -409,3 +415,71 @@ def ingest(ws, source, partitions, force, as_json) -> None:
             for bad in r["sample"][:5] if r["state"] == "blocked" else []:
                 console.print(f"  [dim]{r['partition']}[/] {bad}", highlight=False)
     _done(ws, 1 if any(r["state"] == "blocked" for r in rows) else 0)
+
+
+def _signal_json(r: dict) -> dict:
+    return {
+        "asset": r["asset"], "partition": r["partition_key"], "kind": r["kind"], "column": r["column_name"],
+        "metric": r["metric"], "method": r["method"], "rule": r["rule"], "value": r["value"], "center": r["center"],
+        "lower": r["lower"], "upper": r["upper"], "severity": r["severity"], "direction": r["direction"],
+        "details": r["details"], "run_id": r["run_id"], "created_at": iso(r["created_at"]),
+    }
+
+
+def monitors(ws, name, signals, alerts_only, as_json) -> None:
+    if signals:
+        rows = ws.signals(name, alerts_only=alerts_only)
+        if as_json:
+            print_json([_signal_json(r) for r in rows])
+            return _done(ws)
+        if not rows:
+            console.print("no signals" + (f" on {name}" if name else ""))
+            return _done(ws)
+        t = table("asset", "partition", "series", "severity", "rule", "value", "expected", title=f"{len(rows)} signals")
+        for r in rows:
+            series = f"{r['column_name'] + '.' if r['column_name'] else ''}{r['metric']}"
+            expected = "" if r["lower"] is None and r["upper"] is None else f"{_cell(r['lower'])} .. {_cell(r['upper'])}"
+            sev = f"[red]{r['severity']}[/]" if r["severity"] == "alert" else f"[yellow]{r['severity']}[/]"
+            t.add_row(r["asset"], r["partition_key"] or "—", series, sev, r["rule"], _cell(r["value"]), expected)
+        console.print(t)
+        return _done(ws)
+    rows = ws.monitors(name)
+    if as_json:
+        print_json(rows)
+        return _done(ws)
+    if not rows:
+        console.print("nothing is measured yet: metrics appear when partitions are built or sources ingested")
+        return _done(ws)
+    styles = {"alert": "red", "warn": "yellow", "in control": "green", "warming up": "cyan", "muted": "dim"}
+    summary: dict[str, dict[str, int]] = {}
+    for r in rows:
+        per = summary.setdefault(r["asset"], {})
+        per[r["state"]] = per.get(r["state"], 0) + 1
+    t = table("asset", "series", *styles, title="monitors")
+    for asset, per in summary.items():
+        t.add_row(asset, str(sum(per.values())), *[f"[{c}]{per.get(s, '') or ''}[/]" for s, c in styles.items()])
+    console.print(t)
+    flagged = [r for r in rows if r["state"] in ("alert", "warn")]
+    if flagged:
+        f = table("asset", "series", "state", "partition", "value", "center", "limits", title="series out of control at their newest point")
+        for r in flagged:
+            f.add_row(r["asset"], f"{r['column'] + '.' if r['column'] else ''}{r['metric']}",
+                      f"[{styles[r['state']]}]{r['state']}[/]", r["last_partition"] or "—", _cell(r["last_value"]),
+                      _cell(r["center"]), f"{_cell(r['lower'])} .. {_cell(r['upper'])}")
+        console.print(f)
+    _done(ws)
+
+
+def chart(ws, name, metric, column, first, last, out) -> None:
+    from weir.errors import WeirError
+    from weir.monitor.charts import control_chart
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".png", ".svg", ".pdf"):
+        raise WeirError(f"--out {out!r}: use a .png, .svg or .pdf file name")
+    points = ws.metrics(name, column=column if column is not None else "", metric=metric, first=first, last=last)
+    if not points:
+        raise WeirError(f"no points of {name} {metric}{' on ' + column if column else ''} to draw")
+    path = control_chart(points, title=f"{name} {(column + '.') if column else ''}{metric}", out=out)
+    console.print(f"wrote {path} ({len(points)} partitions, {sum(1 for p in points if p['signals'])} with signals)")
+    _done(ws)

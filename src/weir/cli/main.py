@@ -173,6 +173,34 @@ def metrics(
     commands.metrics(_ws(), name, column, metric, first, last, as_json)
 
 
+@app.command("monitors")
+def monitors_cmd(
+    name: Optional[str] = typer.Argument(None, metavar="[ASSET]"),
+    signals: bool = typer.Option(False, "--signals", help="List the signals the monitors raised."),
+    alerts: bool = typer.Option(False, "--alerts", help="With --signals: only alerts, not warnings."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Every monitored metric series and its state, or (--signals) what the monitors found."""
+    from weir.cli import commands
+
+    commands.monitors(_ws(), name, signals, alerts, as_json)
+
+
+@app.command("chart")
+def chart_cmd(
+    name: str = typer.Argument(..., metavar="ASSET"),
+    metric: str = typer.Option(..., "--metric", help="The metric, e.g. row_count, mean, null_fraction."),
+    column: Optional[str] = typer.Option(None, "--column", help="The column (omit for table-level metrics)."),
+    first: Optional[str] = typer.Option(None, "--from", help="First partition key."),
+    last: Optional[str] = typer.Option(None, "--to", help="Last partition key."),
+    out: str = typer.Option(..., "--out", help="Image file: .png, .svg or .pdf."),
+) -> None:
+    """Draw a control chart: points, centre line, limits, signals."""
+    from weir.cli import commands
+
+    commands.chart(_ws(), name, metric, column, first, last, out)
+
+
 @app.command()
 def ingest(
     source: str = typer.Argument(...),

@@ -48,6 +48,8 @@ class RunResult:
     waiting: dict[str, int] = field(default_factory=dict)
     checks: dict[str, dict[str, int]] = field(default_factory=dict)  # per asset/source: passed/warned/failed/blocked
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # partitions checked on arrival: accepted/blocked
+    signals: dict[str, dict[str, int]] = field(default_factory=dict)  # monitor alerts per asset and partition
+    monitor_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -65,6 +67,7 @@ class RunResult:
             "waiting": self.waiting,
             "checks": self.checks,
             "sources": self.sources,
+            "signals": self.signals,
             "seconds": round(self.seconds, 3),
         }
 
@@ -95,6 +98,7 @@ class Run:
         reporter: Reporter | None = None,
         auditor: Auditor | None = None,
         gate=None,
+        monitor=None,
     ) -> None:
         self.project = project
         self.store = store
@@ -109,6 +113,7 @@ class Run:
         self.auditor = auditor or PassAll()
         self.gate = gate  # admits landed source partitions (quality.ingest.SourceGate); None admits all
         self._blocked_sources: dict[tuple[str, str], str] = {}
+        self.monitor = monitor  # judges newly measured partitions (monitor.engine.MonitorRunner); None skips
         if hasattr(self.auditor, "bind"):
             self.auditor.bind(self)
         self._check_failed = False
@@ -242,8 +247,10 @@ class Run:
                 self._count(asset.name, row["state"])
                 self.reporter.task_finished(asset.name, row["partition_key"], row["state"])
         pending: list[TaskOutcome] = []
+        executed: list[TaskOutcome] = []
         last_flush = time.monotonic()
         for outcome in executor.run(specs):
+            executed.append(outcome)
             self.result.compute_seconds += outcome.compute_seconds
             if outcome.ok:
                 pending.append(outcome)
@@ -261,6 +268,12 @@ class Run:
         one fails what reads it."""
         if self.gate is None:
             return
+        checked: dict[str, list[str]] = {}
+        self._admit_inputs(asset, keys, checked)
+        for source, measured in checked.items():
+            self._evaluate_monitors(source, measured)
+
+    def _admit_inputs(self, asset: Asset, keys: list[str], checked: dict[str, list[str]]) -> None:
         for param, inp in asset.inputs.items():
             src = self.project.node(inp.upstream)
             if not isinstance(src, Source):
@@ -274,6 +287,7 @@ class Run:
                 if admission is None:
                     continue
                 if admission.checked_now:
+                    checked.setdefault(src.name, []).append(uk)
                     per = self.result.sources.setdefault(src.name, {})
                     per[admission.state] = per.get(admission.state, 0) + 1
                 if admission.blocked:

@@ -77,12 +77,20 @@ def reference_files(project, asset: Asset, *, table_uri, files_of, source_files_
     return files, formats
 
 
+def window_context(node, key: str) -> dict:
+    """The partition's window, for freshness checks and time metrics relative to the partition."""
+    if not isinstance(node.partitions, TimeScheme):
+        return {}
+    start, end = node.partitions.window(key)
+    return {"partition_start": start, "partition_end": end}
+
+
 def check_partition(
     asset: Asset, key: str, files: list[str], schema: dict[str, str], refs: dict[str, list[str]],
     formats: dict[str, str], stats: ScanStats | None = None, *, bins: dict | None = None, profile: bool = False,
 ) -> ScanOutcome:
     """Every check of ``asset`` on one partition's files, and with ``profile`` every metric, in one scan."""
-    context = {"partition_end": asset.partitions.window(key)[1]} if isinstance(asset.partitions, TimeScheme) else {}
+    context = window_context(asset, key)
     return scan(
         list(asset.checks),
         ScanInput(files=files, schema=schema, references=refs, reference_format=formats, context=context),

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from weir.errors import DataError
 from weir.model.definitions import Source
-from weir.model.partitions import TimeScheme
-from weir.quality.auditor import reference_files, result_rows, tally, verdict_of
+from weir.quality.auditor import reference_files, result_rows, tally, verdict_of, window_context
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.sources import fingerprint, read_source, source_files
 
@@ -115,7 +114,7 @@ class SourceGate:
                                             source_files_of=lambda s, k: source_files(s, self.root, k))
         with self.store.read():
             bins = self.store.metrics.bins(self.project.name, source.name)
-        context = {"partition_end": source.partitions.window(key)[1]} if isinstance(source.partitions, TimeScheme) else {}
+        context = window_context(source, key)
         outcome = scan(
             list(source.checks),
             ScanInput(table=table, schema={f.name: str(f.type) for f in table.schema}, references=refs,

@@ -250,7 +250,7 @@ def _polars_scan(runnable, data: ScanInput, metrics: dict[str, str], bins, profi
         results.append(res)
     prof = None
     if profile:
-        prof = _finish_profile(values, data.schema, total, bins, step)
+        prof = _finish_profile(values, data.schema, total, bins, step, data.context.get("partition_start"))
         prof.user = {name: P.number(values[f"u|{name}"]) for name in metrics}
     return ScanOutcome(results=results, profile=prof, engine="polars")
 
@@ -266,7 +266,7 @@ def _aggregate_aliases(check: Check) -> list[str]:
     return []
 
 
-def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step: int) -> P.Profile:
+def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step: int, start=None) -> P.Profile:
     prof = P.Profile(row_count=total, schema=dict(schema))
     for name, typ in schema.items():
         kind = P.column_kind(typ)
@@ -286,8 +286,13 @@ def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step
             top = [[_jsonable(r[name]), int(r["__n"])] for r in (values[f"p|{name}|top"] or [])]
             cp.top, cp.other = top, int(total - nulls - sum(n for _, n in top))
         elif kind == "temporal":
-            cp.metrics["min"] = P.number(values[f"p|{name}|min"])
-            cp.metrics["max"] = P.number(values[f"p|{name}|max"])
+            lo, hi = P.number(values[f"p|{name}|min"]), P.number(values[f"p|{name}|max"])
+            if start is not None:  # relative to the partition's start: a stationary series
+                origin = P.number(start)
+                cp.metrics["min_offset_s"] = None if lo is None else lo - origin
+                cp.metrics["max_offset_s"] = None if hi is None else hi - origin
+            else:
+                cp.metrics["min"], cp.metrics["max"] = lo, hi
         prof.columns[name] = cp
     return prof
 

@@ -1,0 +1,256 @@
+"""Drift of a column between a partition and a reference, from stored sketches only (the raw
+data is never read again). No I/O here.
+
+Sketches are what the profiler stores (``weir.quality.profile``):
+
+- numeric: ``{"edges": [e0..en], "counts": [under, c1..cn, over], "n": sample size}``; inner
+  bins are [e_i, e_i+1) as ``numpy.histogram`` counts them, all partitions of a column share
+  the edges;
+- categorical: ``{"top": [[value, count], ...], "other": rows outside the top values}``.
+
+Either may also be passed as the whole column sketch (``{"type": ..., "histogram": {...}}`` or
+``{"type": ..., "top": [...], "other": n}``).
+
+A column has drifted when the change is both **significant** (two-sample KS or chi-square
+p < ``alpha``, so small samples do not drift on noise) and **large** (an effect size at or above
+its threshold, so huge samples do not drift on trivia). See ``DriftThresholds``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from weir.errors import ConfigError, DataError
+
+SMOOTHING = 0.5  # pseudo-count added to every bin for PSI (add-half, the Jeffreys prior)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftThresholds:
+    """Effect sizes at which a significant change warns or drifts.
+
+    - ``psi``: population stability index; 0.1 / 0.2 are the credit-scoring conventions
+      ("slight" / "significant shift", Siddiqi 2006, Credit Risk Scorecards).
+    - ``wasserstein``: W1 divided by the reference's σ (numeric). A mean shift of dσ gives d;
+      a scale change by factor s gives |s − 1|·0.80 for a normal. 0.05 catches a 10% change of
+      scale (0.08) and a 0.1σ shift (0.1); PSI alone would not (0.018 and 0.01).
+    - ``js``: Jensen–Shannon distance, base 2, in [0, 1] (categorical). For small changes
+      JS² ≈ PSI/(8 ln 2), so 0.1 ≈ PSI 0.055: a category losing half of a 10% share.
+    - ``alpha``: significance of the two-sample test required on top of any effect.
+
+    Measured on 40 pairs of independent 1,000,000-row samples of one distribution (normal on
+    profiler bins; 20 categories): 0 drifted, 0 warned.
+    """
+
+    psi_warn: float = 0.1
+    psi_drift: float = 0.2
+    wasserstein_warn: float = 0.025
+    wasserstein_drift: float = 0.05
+    js_warn: float = 0.05
+    js_drift: float = 0.1
+    alpha: float = 1e-3
+    vanished_share: float = 0.01  # smallest reference share of a vanished category worth reporting
+
+    def __post_init__(self) -> None:
+        pairs = [(self.psi_warn, self.psi_drift), (self.wasserstein_warn, self.wasserstein_drift),
+                 (self.js_warn, self.js_drift)]
+        if any(not 0 < warn <= drift for warn, drift in pairs) or not 0 < self.alpha < 1:
+            raise ConfigError("drift: thresholds need 0 < warn <= drift and 0 < alpha < 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drift:
+    """The verdict on one column. ``severity`` is ``alert`` when drifted, ``warn`` when the
+    change is significant and above a warn threshold, else None."""
+
+    column: str
+    kind: str  # "numeric" or "categorical"
+    statistics: dict[str, Any] = field(default_factory=dict)
+    drifted: bool = False
+    severity: str | None = None
+    reason: str = ""
+
+
+# -- numeric ---------------------------------------------------------------------------------------
+
+def psi(ref_counts: Sequence[float], cur_counts: Sequence[float], *, smoothing: float = SMOOTHING) -> float:
+    """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i + α)/(R + αK) and
+    q_i = (c_i + α)/(C + αK) (reference and current shares, α = ``smoothing``, K bins). Bins
+    empty on both sides are dropped first, so they add nothing; α keeps a bin empty on one side
+    finite. 0 for identical shares."""
+    r, c = np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)
+    if r.shape != c.shape:
+        raise DataError(f"psi: {r.size} reference bins against {c.size} current bins")
+    keep = (r > 0) | (c > 0)
+    r, c = r[keep], c[keep]
+    if r.size == 0 or r.sum() == 0 or c.sum() == 0:
+        return 0.0
+    p = (r + smoothing) / (r.sum() + smoothing * r.size)
+    q = (c + smoothing) / (c.sum() + smoothing * c.size)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def ks_from_histograms(ref: dict, cur: dict) -> tuple[float, float]:
+    """Two-sample Kolmogorov–Smirnov (D, p-value) from binned CDFs: D = max over edges of
+    |F_ref(e) − F_cur(e)|, p = ``scipy.stats.kstwo.sf(D, round(n_eff))`` with
+    n_eff = n_ref·n_cur/(n_ref + n_cur), as ``scipy.stats.ks_2samp`` does asymptotically.
+    Binning can only hide differences, so D ≤ the raw-data D and the p-value is conservative."""
+    r, c = _counts(ref, cur)
+    nr, nc = r.sum(), c.sum()
+    if nr == 0 or nc == 0:
+        return 0.0, 1.0
+    d = float(np.max(np.abs(np.cumsum(r)[:-1] / nr - np.cumsum(c)[:-1] / nc)))
+    n_eff = round(nr * nc / (nr + nc))
+    return d, float(stats.kstwo.sf(d, max(n_eff, 1)))
+
+
+def wasserstein_from_histograms(ref: dict, cur: dict) -> tuple[float, float]:
+    """(W1, W1/σ_ref): the 1-Wasserstein (earth mover's) distance with each bin's mass at its
+    midpoint and the under/overflow mass at the outer edges (``scipy.stats.wasserstein_distance``
+    with weights), and the same divided by the reference's σ on those points (at least a bin
+    width/√12, the σ of one uniform bin), so thresholds are unit-free."""
+    r, c = _counts(ref, cur)
+    if r.sum() == 0 or c.sum() == 0:
+        return 0.0, 0.0
+    edges = np.asarray(ref["edges"], dtype=float)
+    support = np.concatenate([[edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]])
+    w = float(stats.wasserstein_distance(support, support, r, c))
+    mean = np.average(support, weights=r)
+    sigma = math.sqrt(float(np.average((support - mean) ** 2, weights=r)))
+    floor = float(np.min(np.diff(edges))) / math.sqrt(12) if edges.size > 1 else 0.0
+    sigma = max(sigma, floor)
+    return w, (w / sigma if sigma > 0 else (0.0 if w == 0 else math.inf))
+
+
+def numeric_drift(ref: dict, cur: dict) -> dict[str, Any]:
+    """Statistics of two histograms: ``psi``, ``ks``, ``p_value`` (KS), ``wasserstein``,
+    ``wasserstein_norm``, ``n_ref``, ``n_cur``."""
+    ref, cur = _histogram(ref), _histogram(cur)
+    r, c = _counts(ref, cur)
+    d, p = ks_from_histograms(ref, cur)
+    w, w_norm = wasserstein_from_histograms(ref, cur)
+    return {"psi": psi(r, c), "ks": d, "p_value": p, "wasserstein": w, "wasserstein_norm": w_norm,
+            "n_ref": int(r.sum()), "n_cur": int(c.sum())}
+
+
+def _histogram(sketch: dict) -> dict:
+    sketch = sketch.get("histogram", sketch)
+    if not isinstance(sketch, dict) or "edges" not in sketch or "counts" not in sketch:
+        raise DataError("drift: not a histogram sketch (needs 'edges' and 'counts')")
+    if len(sketch["counts"]) != len(sketch["edges"]) + 1:
+        raise DataError(f"drift: {len(sketch['edges'])} edges need {len(sketch['edges']) + 1} counts "
+                        f"(under, bins, over), got {len(sketch['counts'])}")
+    return sketch
+
+
+def _counts(ref: dict, cur: dict) -> tuple[np.ndarray, np.ndarray]:
+    ref, cur = _histogram(ref), _histogram(cur)
+    if not np.array_equal(np.asarray(ref["edges"], dtype=float), np.asarray(cur["edges"], dtype=float)):
+        raise DataError("drift: histograms have different bin edges")
+    return np.asarray(ref["counts"], dtype=float), np.asarray(cur["counts"], dtype=float)
+
+
+# -- categorical -----------------------------------------------------------------------------------
+
+def categorical_drift(ref: dict, cur: dict, *, vanished_share: float = 0.01) -> dict[str, Any]:
+    """Statistics of two top-value sketches: ``psi``, ``js_distance`` (Jensen–Shannon, base 2),
+    ``chi2``/``p_value``/``dof`` (two-sample chi-square test of homogeneity,
+    ``scipy.stats.chi2_contingency`` on the 2×k table of reference and current counts),
+    ``new`` ([value, current share] for values in the current top but not the reference's),
+    ``vanished`` ([value, reference share] for reference top values with a share of at least
+    ``vanished_share`` missing from the current top), ``n_ref``, ``n_cur``.
+
+    Table columns: values in both tops; values in one top that the other side provably lacks
+    (its ``other`` is 0); and one ``other`` column. A value in one top that may hide in the
+    other side's ``other`` is folded into ``other`` on its side too, so each column counts the
+    same set of values on both sides and the test stays a true two-sample test."""
+    (rt, ro), (ct, co) = _categories(ref), _categories(cur)
+    nr, nc = sum(rt.values()) + ro, sum(ct.values()) + co
+    columns = [v for v in rt if v in ct]
+    columns += [v for v in ct if v not in rt and ro == 0] + [v for v in rt if v not in ct and co == 0]
+    r = [rt.get(v, 0) for v in columns] + [nr - sum(rt.get(v, 0) for v in columns)]
+    c = [ct.get(v, 0) for v in columns] + [nc - sum(ct.get(v, 0) for v in columns)]
+    table = np.array([r, c], dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    out: dict[str, Any] = {"psi": 0.0, "js_distance": 0.0, "chi2": 0.0, "p_value": 1.0, "dof": 0,
+                           "n_ref": int(nr), "n_cur": int(nc)}
+    if nr > 0 and nc > 0 and table.shape[1] > 1:
+        test = stats.chi2_contingency(table)
+        out.update(psi=psi(table[0], table[1]), chi2=float(test.statistic), p_value=float(test.pvalue),
+                   dof=int(test.dof),
+                   js_distance=float(jensenshannon(table[0] / nr, table[1] / nc, base=2)))
+    out["new"] = [[v, n / nc] for v, n in ct.items() if v not in rt] if nc else []
+    out["vanished"] = [[v, n / nr] for v, n in rt.items() if v not in ct and n / nr >= vanished_share] if nr else []
+    return out
+
+
+def _categories(sketch: dict) -> tuple[dict, int]:
+    """({value: count}, other) of a categorical sketch; list values become tuples (hashable)."""
+    if "top" not in sketch:
+        raise DataError("drift: not a categorical sketch (needs 'top')")
+    top = {(tuple(v) if isinstance(v, list) else v): int(n) for v, n in sketch["top"] or []}
+    return top, int(sketch.get("other") or 0)
+
+
+# -- references ------------------------------------------------------------------------------------
+
+def merge(sketches: Sequence[dict]) -> dict:
+    """One reference sketch from several partitions' sketches of a column (e.g. the previous N):
+    histograms sum their counts (same edges required); top values are united and summed, most
+    frequent first. A value that was outside some partition's top is counted in ``other`` for
+    that partition, so the merged total is exact and that value's count is a lower bound."""
+    if not sketches:
+        raise DataError("drift: no sketches to merge")
+    if all("histogram" in s or "edges" in s for s in sketches):
+        hists = [_histogram(s) for s in sketches]
+        edges = hists[0]["edges"]
+        if any(list(h["edges"]) != list(edges) for h in hists):
+            raise DataError("drift: cannot merge histograms with different bin edges")
+        counts = np.sum([np.asarray(h["counts"], dtype=np.int64) for h in hists], axis=0)
+        return {"edges": list(edges), "counts": [int(v) for v in counts], "n": int(sum(h.get("n", 0) for h in hists))}
+    totals: dict = {}
+    other = 0
+    for s in sketches:
+        top, o = _categories(s)
+        other += o
+        for v, n in top.items():
+            totals[v] = totals.get(v, 0) + n
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    return {"top": [[list(v) if isinstance(v, tuple) else v, n] for v, n in ranked], "other": other}
+
+
+# -- the verdict -----------------------------------------------------------------------------------
+
+def judge(column: str, ref: dict, cur: dict, *, thresholds: DriftThresholds = DriftThresholds()) -> Drift:
+    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``."""
+    th = thresholds
+    numeric = "histogram" in cur or "edges" in cur
+    s = numeric_drift(ref, cur) if numeric else categorical_drift(ref, cur, vanished_share=th.vanished_share)
+    effects = [("PSI", s["psi"], th.psi_warn, th.psi_drift)]
+    effects.append(("W1/σ", s["wasserstein_norm"], th.wasserstein_warn, th.wasserstein_drift) if numeric
+                   else ("JS distance", s["js_distance"], th.js_warn, th.js_drift))
+    test = "KS" if numeric else "chi-square"
+    significant = s["p_value"] < th.alpha
+    big = [f"{name} {v:.3g} ≥ {drift:g}" for name, v, _, drift in effects if v >= drift]
+    notable = [f"{name} {v:.3g} ≥ {warn:g}" for name, v, warn, _ in effects if v >= warn]
+    drifted = significant and bool(big)
+    severity = "alert" if drifted else ("warn" if significant and notable else None)
+    if severity:
+        reason = "; ".join(big or notable) + f"; {test} p = {s['p_value']:.2g}"
+    elif significant:
+        sizes = ", ".join(f"{name} {v:.3g}" for name, v, _, _ in effects)
+        reason = f"significant ({test} p = {s['p_value']:.2g}) but small: {sizes}"
+    else:
+        reason = f"no significant change ({test} p = {s['p_value']:.2g})"
+    if not numeric:
+        reason += "".join(f"; new {v!r} ({share:.1%})" for v, share in s["new"][:3])
+        reason += "".join(f"; vanished {v!r} (was {share:.1%})" for v, share in s["vanished"][:3])
+    return Drift(column=column, kind="numeric" if numeric else "categorical", statistics=s, drifted=drifted,
+                 severity=severity, reason=reason)

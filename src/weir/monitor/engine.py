@@ -1,0 +1,210 @@
+"""Monitors at work: after partitions of an asset or source are measured, every metric series
+is judged with statistical process control, every column's distribution is compared with its
+reference, and the schema with the previous partition's. What they find is stored as signals.
+
+The series come from the metadata store (``metric_points``), the distributions from the stored
+sketches (``profiles``): nothing is rescanned. A series is judged in one pass over its history
+(``spc.chart``), twice: the second pass leaves out the points the first found out of control,
+so an anomaly never widens the limits that later points are judged against. Quarantined
+partitions and partitions with earlier alerts stay out of every baseline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from weir.model.monitors import settle_drift, settle_monitor
+from weir.model.partitions import Daily, Hourly
+from weir.monitor import spc
+
+ALERT = "alert"
+
+
+def season_of(scheme) -> int | None:
+    """The season to compare like with like: day of week for daily partitions, hour of day for hourly."""
+    if isinstance(scheme, Daily):
+        return 7
+    if isinstance(scheme, Hourly):
+        return 24
+    return None
+
+
+def spc_config(settings) -> spc.SpcConfig:
+    """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
+    base = spc.SpcConfig()
+    kwargs = {}
+    if settings.sigma is not None:
+        kwargs.update(alert_sigma=float(settings.sigma), sigma=min(base.sigma, float(settings.sigma)))
+    if settings.min_points is not None:
+        kwargs.update(min_points=settings.min_points, window=max(base.window, settings.min_points))
+    return spc.SpcConfig(**kwargs) if kwargs else base
+
+
+@dataclass(kw_only=True)
+class History:
+    order: list[str]  # partition keys, oldest first
+    series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
+    skip: set[str]  # keys kept out of baselines: quarantined or alerted before
+
+
+@dataclass(kw_only=True)
+class Evaluation:
+    """What one evaluation found: signal rows (as stored) per partition key."""
+
+    signals: list[dict] = field(default_factory=list)
+
+    def alerts(self) -> list[dict]:
+        return [s for s in self.signals if s["severity"] == ALERT]
+
+
+def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], dict[str, float | None]], set[str]]:
+    """All partition keys (ordered), values per (column, metric) and the quarantined keys."""
+    keys: set[str] = set()
+    quarantined: set[str] = set()
+    series: dict[tuple[str, str], dict[str, float | None]] = {}
+    for p in points:
+        keys.add(p["partition_key"])
+        if p["quarantined"]:
+            quarantined.add(p["partition_key"])
+        series.setdefault((p["column_name"], p["metric"]), {})[p["partition_key"]] = p["value"]
+    return sorted(keys), series, quarantined
+
+
+def judge_series(
+    values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig
+) -> list[dict]:
+    """The control chart of one series, with out-of-control points left out of later baselines."""
+    rows = spc.chart(values, exclude=exclude, period=period, config=config)
+    flagged = [any(s.severity == ALERT for s in r["signals"]) for r in rows]
+    if any(flagged):
+        again = [e or f for e, f in zip(exclude, flagged)]
+        second = spc.chart(values, exclude=again, period=period, config=config)
+        # a flagged point keeps its own first-pass verdict; later points are judged without it
+        rows = [first if f else later for first, later, f in zip(rows, second, flagged)]
+    return rows
+
+
+class MonitorRunner:
+    """Evaluates the monitors of assets and sources for newly measured partitions."""
+
+    def __init__(self, project, store, *, training_reference=None) -> None:
+        self.project = project
+        self.store = store
+        self.training_reference = training_reference  # (asset) -> {feature asset: [keys]} for model inputs
+
+    def history(self, name: str, *, column: str | None = None, metric: str | None = None,
+                fresh: list[str] = ()) -> History:
+        """The stored series of ``name`` (or one of them). Points of ``fresh`` keys are judged as
+        new even if they alerted before."""
+        with self.store.read():
+            points = self.store.metrics.series(self.project.name, name, column=column, metric=metric)
+            earlier = self.store.signals.list(self.project.name, asset=name, limit=1_000_000)
+        order, series, quarantined = load_series(points)
+        alerted = {s["partition_key"] for s in earlier if s["severity"] == ALERT} - set(fresh)
+        return History(order=order, series=series, skip=quarantined | alerted)
+
+    def charts(self, name: str, history: History):
+        """(column, metric, settings, chart rows or None when muted) per series."""
+        node = self.project.node(name)
+        settings = tuple(getattr(node, "monitors", ()))
+        exclude = [k in history.skip for k in history.order]
+        period = season_of(node.partitions)
+        for (col, m), by_key in sorted(history.series.items()):
+            settled = settle_monitor(settings, col, m)
+            if settled.mute:
+                yield col, m, settled, None
+                continue
+            values = [by_key.get(k) for k in history.order]
+            season = period if settled.seasonality == "auto" else settled.seasonality
+            yield col, m, settled, judge_series(values, exclude, period=season, config=spc_config(settled))
+
+    def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
+        node = self.project.node(name)
+        settings = tuple(getattr(node, "monitors", ()))
+        history = self.history(name, fresh=keys)
+        index = {k: i for i, k in enumerate(history.order)}
+        new = [k for k in keys if k in index]
+        out = Evaluation()
+        if not new:
+            return out
+        now = time.time()
+        order, skip = history.order, history.skip
+
+        def row(key: str, **values) -> dict:
+            return {"project": self.project.name, "asset": name, "partition_key": key, "run_id": run_id,
+                    "created_at": now, "details": None, "direction": None, **values}
+
+        for column, metric, settled, chart in self.charts(name, history):
+            if chart is None:
+                continue
+            for key in new:
+                for sig in chart[index[key]]["signals"]:
+                    if settled.methods and sig.method not in settled.methods:
+                        continue
+                    out.signals.append(row(
+                        key, kind="spc", column_name=column, metric=metric, method=sig.method, rule=sig.rule,
+                        value=sig.value, center=sig.center, lower=sig.lower, upper=sig.upper, severity=sig.severity,
+                        direction=sig.direction, details={"points": [order[i] for i in sig.points if i < len(order)]},
+                    ))
+        out.signals += self._schema_changes(name, order, new, skip, row)
+        out.signals += self._drift(name, node, settings, order, new, skip, row)
+        with self.store.transaction():
+            self.store.signals.replace(self.project.name, name, new, out.signals)
+        return out
+
+    # -- schema ---------------------------------------------------------------------------
+    def _schema_changes(self, name, order, new, skip, row) -> list[dict]:
+        with self.store.read():
+            profiles = self.store.metrics.profiles(self.project.name, name)
+        found = []
+        for key in new:
+            before = [k for k in order if k < key and k not in skip and k in profiles]
+            if not before or key not in profiles:
+                continue
+            prev, cur = profiles[before[-1]]["schema"], profiles[key]["schema"]
+            added = sorted(set(cur) - set(prev))
+            removed = sorted(set(prev) - set(cur))
+            retyped = sorted(c for c in set(cur) & set(prev) if cur[c] != prev[c])
+            if added or removed or retyped:
+                parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else []) + (
+                    [f"retyped {', '.join(f'{c} {prev[c]}→{cur[c]}' for c in retyped)}"] if retyped else []
+                )
+                found.append(row(
+                    key, kind="schema", column_name=(removed + retyped + added)[0], metric="schema", method="schema",
+                    rule="schema changed: " + "; ".join(parts), value=None, center=None, lower=None, upper=None,
+                    severity=ALERT, details={"added": added, "removed": removed,
+                                             "retyped": {c: [prev[c], cur[c]] for c in retyped}, "since": before[-1]},
+                ))
+        return found
+
+    # -- drift ----------------------------------------------------------------------------
+    def _drift(self, name, node, settings, order, new, skip, row) -> list[dict]:
+        from weir.monitor import drift
+
+        with self.store.read():
+            profiles = self.store.metrics.profiles(self.project.name, name)
+        found = []
+        for key in new:
+            if key not in profiles:
+                continue
+            current = profiles[key]["sketches"]
+            for column, sketch in current.items():
+                settled = settle_drift(settings, column)
+                if settled.mute:
+                    continue
+                if settled.first is not None:
+                    ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
+                else:
+                    ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
+                refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]
+                refs = [r for r in refs if r and r.get("type") == sketch.get("type")]
+                if len(refs) < min(settled.window, 3):
+                    continue
+                verdict = drift.compare(refs, sketch, column=column)
+                if verdict is not None and verdict.drifted:
+                    found.append(row(
+                        key, kind="drift", column_name=column, metric=verdict.statistic, method=verdict.kind,
+                        rule=verdict.reason, value=verdict.value, center=None, lower=None, upper=verdict.threshold,
+                        severity=verdict.severity, details={"statistics": verdict.statistics, "reference": [ref_keys[0], ref_keys[-1]]},
+                    ))
+        return found
