@@ -266,7 +266,7 @@ def test_bad_contracts_are_config_errors(make_project, args, message):
 
 # -- the command line ------------------------------------------------------------------------------
 
-INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint"}
+INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint", "signals"}
 
 
 def weir(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:

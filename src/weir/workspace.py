@@ -331,7 +331,7 @@ class Workspace:
             self.project.node(name)
             key = self._key(name, partition, sources=True) if partition is not None else None
         with self.store.read():
-            rows = self.store.signals.list(self.project.name, asset=name, partition=key)
+            rows = self.store.signals.list(self.project.name, asset=name, partition=key, limit=None)
         return [r for r in rows if r["severity"] == "alert"] if alerts_only else rows
 
     def monitors(self, name: str | None = None) -> list[dict]:

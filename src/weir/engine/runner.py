@@ -262,6 +262,22 @@ class Run:
                 pending, last_flush = [], time.monotonic()
         if pending:
             self._publish(asset, pending)
+        self._evaluate_monitors(asset.name, [o.key for o in executed if o.ok])
+
+    def _evaluate_monitors(self, name: str, keys: list[str]) -> None:
+        """Judge the new points of ``name``'s metric series; alerts are counted in the result.
+        A monitor failure is reported, never fatal to the run: the data is already published."""
+        if self.monitor is None or not keys:
+            return
+        try:
+            found = self.monitor.evaluate(name, keys, self.run_id)
+        except Exception as exc:  # noqa: BLE001
+            self.store.connection.rollback()
+            self.result.monitor_errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            return
+        for s in found.alerts():
+            per = self.result.signals.setdefault(name, {})
+            per[s["partition_key"]] = per.get(s["partition_key"], 0) + 1
 
     def _admit_sources(self, asset: Asset, keys: list[str]) -> None:
         """Check every landed source partition the asset's keys read, once per delivery; a blocked
@@ -288,7 +304,7 @@ class Run:
                     continue
                 if admission.checked_now:
                     checked.setdefault(src.name, []).append(uk)
-                    per = self.result.sources.setdefault(src.name, {})
+                    per = self.result.sources.setdefault(src.name, {"accepted": 0, "blocked": 0})
                     per[admission.state] = per.get(admission.state, 0) + 1
                 if admission.blocked:
                     self._failed.add((src.name, uk))

@@ -68,7 +68,8 @@ class DriftThresholds:
 @dataclass(frozen=True, kw_only=True)
 class Drift:
     """The verdict on one column. ``severity`` is ``alert`` when drifted, ``warn`` when the
-    change is significant and above a warn threshold, else None."""
+    change is significant and above a warn threshold, else None. ``statistic``, ``value`` and
+    ``threshold`` name the effect size closest to (or furthest past) its drift threshold."""
 
     column: str
     kind: str  # "numeric" or "categorical"
@@ -76,6 +77,9 @@ class Drift:
     drifted: bool = False
     severity: str | None = None
     reason: str = ""
+    statistic: str = ""
+    value: float = 0.0
+    threshold: float = 0.0
 
 
 # -- numeric ---------------------------------------------------------------------------------------
@@ -208,7 +212,7 @@ def merge(sketches: Sequence[dict]) -> dict:
     that partition, so the merged total is exact and that value's count is a lower bound."""
     if not sketches:
         raise DataError("drift: no sketches to merge")
-    if all("histogram" in s or "edges" in s for s in sketches):
+    if all(_kind(s) == "numeric" for s in sketches):
         hists = [_histogram(s) for s in sketches]
         edges = hists[0]["edges"]
         if any(list(h["edges"]) != list(edges) for h in hists):
@@ -229,28 +233,59 @@ def merge(sketches: Sequence[dict]) -> dict:
 # -- the verdict -----------------------------------------------------------------------------------
 
 def judge(column: str, ref: dict, cur: dict, *, thresholds: DriftThresholds = DriftThresholds()) -> Drift:
-    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``."""
+    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``.
+    Raises ``DataError`` when the sketches cannot be compared."""
     th = thresholds
-    numeric = "histogram" in cur or "edges" in cur
+    numeric = _kind(cur) == "numeric"
     s = numeric_drift(ref, cur) if numeric else categorical_drift(ref, cur, vanished_share=th.vanished_share)
-    effects = [("PSI", s["psi"], th.psi_warn, th.psi_drift)]
-    effects.append(("W1/σ", s["wasserstein_norm"], th.wasserstein_warn, th.wasserstein_drift) if numeric
-                   else ("JS distance", s["js_distance"], th.js_warn, th.js_drift))
+    effects = [("psi", "PSI", th.psi_warn, th.psi_drift)]
+    effects.append(("wasserstein_norm", "W1/σ", th.wasserstein_warn, th.wasserstein_drift) if numeric
+                   else ("js_distance", "JS distance", th.js_warn, th.js_drift))
+    sized = [(key, label, s[key], warn, drift) for key, label, warn, drift in effects]
     test = "KS" if numeric else "chi-square"
     significant = s["p_value"] < th.alpha
-    big = [f"{name} {v:.3g} ≥ {drift:g}" for name, v, _, drift in effects if v >= drift]
-    notable = [f"{name} {v:.3g} ≥ {warn:g}" for name, v, warn, _ in effects if v >= warn]
+    big = [f"{label} {v:.3g} ≥ {drift:g}" for _, label, v, _, drift in sized if v >= drift]
+    notable = [f"{label} {v:.3g} ≥ {warn:g}" for _, label, v, warn, _ in sized if v >= warn]
     drifted = significant and bool(big)
     severity = "alert" if drifted else ("warn" if significant and notable else None)
     if severity:
-        reason = "; ".join(big or notable) + f"; {test} p = {s['p_value']:.2g}"
+        reason = "; ".join(big or notable) + f"; {test} {_p(s['p_value'])}"
     elif significant:
-        sizes = ", ".join(f"{name} {v:.3g}" for name, v, _, _ in effects)
-        reason = f"significant ({test} p = {s['p_value']:.2g}) but small: {sizes}"
+        sizes = ", ".join(f"{label} {v:.3g}" for _, label, v, _, _ in sized)
+        reason = f"significant ({test} {_p(s['p_value'])}) but small: {sizes}"
     else:
-        reason = f"no significant change ({test} p = {s['p_value']:.2g})"
+        reason = f"no significant change ({test} {_p(s['p_value'])})"
     if not numeric:
         reason += "".join(f"; new {v!r} ({share:.1%})" for v, share in s["new"][:3])
         reason += "".join(f"; vanished {v!r} (was {share:.1%})" for v, share in s["vanished"][:3])
+    key, _, value, _, drift = max(sized, key=lambda e: e[2] / e[4])
     return Drift(column=column, kind="numeric" if numeric else "categorical", statistics=s, drifted=drifted,
-                 severity=severity, reason=reason)
+                 severity=severity, reason=reason, statistic=key, value=float(value), threshold=drift)
+
+
+def compare(references: Sequence[dict | None], current: dict, *, column: str,
+            thresholds: DriftThresholds = DriftThresholds()) -> Drift | None:
+    """``judge`` of ``current`` against the merged ``references`` (e.g. the previous N partitions'
+    sketches of the column); None when there is nothing to compare: no reference sketch, a
+    sketch with neither histogram nor top values, kinds that differ, or histograms on
+    different bins."""
+    refs = [r for r in references if r]
+    kind = _kind(current)
+    if not refs or kind is None or any(_kind(r) != kind for r in refs):
+        return None
+    try:
+        return judge(column, merge(refs), current, thresholds=thresholds)
+    except DataError:
+        return None
+
+
+def _kind(sketch: dict) -> str | None:
+    if sketch.get("histogram") is not None or "edges" in sketch:
+        return "numeric"
+    if sketch.get("top") is not None:
+        return "categorical"
+    return None
+
+
+def _p(p: float) -> str:
+    return "p < 1e-300" if p == 0 else f"p = {p:.2g}"

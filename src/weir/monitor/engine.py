@@ -10,6 +10,7 @@ partitions and partitions with earlier alerts stay out of every baseline."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -70,6 +71,28 @@ def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], di
     return sorted(keys), series, quarantined
 
 
+LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
+# Extremes are measured and charted but not monitored unless a setting names them: one odd row
+# moves them, so they would page on ordinary days. Tails are watched through drift instead.
+TAIL_METRICS = ("min", "max", "p01", "p99")
+DRIFT_SCORE = "drift_score"  # per column: the drift effect size over its threshold, vs the reference
+ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
+
+
+def partition_constant(history: "History", share: float = 0.9) -> set[str]:
+    """Columns holding one value per partition (year, month, a load date...): their level
+    changes with the partition by design, so only their nulls and spread are monitored unless a
+    setting names them."""
+    out = set()
+    for (col, metric), by_key in history.series.items():
+        if metric != "std" or not by_key:
+            continue
+        spreads = [v for v in by_key.values() if v is not None]
+        if spreads and sum(1 for v in spreads if abs(v) <= 1e-12) >= share * len(spreads):
+            out.add(col)
+    return out
+
+
 def judge_series(
     values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig
 ) -> list[dict]:
@@ -98,9 +121,8 @@ class MonitorRunner:
         new even if they alerted before."""
         with self.store.read():
             points = self.store.metrics.series(self.project.name, name, column=column, metric=metric)
-            earlier = self.store.signals.list(self.project.name, asset=name, limit=1_000_000)
+            alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
         order, series, quarantined = load_series(points)
-        alerted = {s["partition_key"] for s in earlier if s["severity"] == ALERT} - set(fresh)
         return History(order=order, series=series, skip=quarantined | alerted)
 
     def charts(self, name: str, history: History):
@@ -109,8 +131,12 @@ class MonitorRunner:
         settings = tuple(getattr(node, "monitors", ()))
         exclude = [k in history.skip for k in history.order]
         period = season_of(node.partitions)
+        constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
             settled = settle_monitor(settings, col, m)
+            named = any(s.matches(col, m) and not s.mute and s.metric != "*" for s in settings if hasattr(s, "sigma"))
+            if not named and ((col in constant and m in LEVEL_METRICS) or m in TAIL_METRICS):
+                settled = dataclasses.replace(settled, mute=True)
             if settled.mute:
                 yield col, m, settled, None
                 continue
@@ -121,6 +147,7 @@ class MonitorRunner:
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
+        verdicts = self._drift_scores(name, settings, keys)
         history = self.history(name, fresh=keys)
         index = {k: i for i, k in enumerate(history.order)}
         new = [k for k in keys if k in index]
@@ -139,18 +166,41 @@ class MonitorRunner:
                 continue
             for key in new:
                 for sig in chart[index[key]]["signals"]:
-                    if settled.methods and sig.method not in settled.methods:
-                        continue
-                    out.signals.append(row(
-                        key, kind="spc", column_name=column, metric=metric, method=sig.method, rule=sig.rule,
-                        value=sig.value, center=sig.center, lower=sig.lower, upper=sig.upper, severity=sig.severity,
-                        direction=sig.direction, details={"points": [order[i] for i in sig.points if i < len(order)]},
-                    ))
+                    found = self._signal(key, column, metric, sig, settled, verdicts, order, row)
+                    if found is not None:
+                        out.signals.append(found)
         out.signals += self._schema_changes(name, order, new, skip, row)
-        out.signals += self._drift(name, node, settings, order, new, skip, row)
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
         return out
+
+    @staticmethod
+    def _signal(key, column, metric, sig, settled, verdicts, order, row) -> dict | None:
+        """The stored form of one chart signal, with weir's severity policy: Shewhart alerts,
+        EWMA and CUSUM warn unless a setting names them; a drift score alerts only when the
+        column's distribution really changed (``drift.judge``) and only upwards."""
+        if settled.methods and sig.method not in settled.methods:
+            return None
+        severity = sig.severity
+        if severity == ALERT and sig.method not in (settled.methods or ALERTING):
+            severity = "warn"
+        details: dict = {"points": [order[i] for i in sig.points if i < len(order)]}
+        rule = sig.rule
+        if metric == DRIFT_SCORE:
+            if sig.direction != "up":
+                return None  # less drift than usual is no problem
+            verdict = verdicts.get((key, column))
+            if verdict is None or not verdict.drifted:
+                severity = "warn"
+            if verdict is not None:
+                rule = f"{rule}: {verdict.reason}"
+                details.update(statistic=verdict.statistic, effect=verdict.value, threshold=verdict.threshold,
+                               statistics=_plain(verdict.statistics))
+        return row(
+            key, kind="drift" if metric == DRIFT_SCORE else "spc", column_name=column, metric=metric, method=sig.method,
+            rule=rule, value=sig.value, center=sig.center, lower=sig.lower, upper=sig.upper, severity=severity,
+            direction=sig.direction, details=details,
+        )
 
     # -- schema ---------------------------------------------------------------------------
     def _schema_changes(self, name, order, new, skip, row) -> list[dict]:
@@ -178,13 +228,22 @@ class MonitorRunner:
         return found
 
     # -- drift ----------------------------------------------------------------------------
-    def _drift(self, name, node, settings, order, new, skip, row) -> list[dict]:
+    def _drift_scores(self, name: str, settings, keys: list[str]) -> dict:
+        """Judge each column of each new partition against its reference (the previous
+        ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
+        size over its drift threshold as the metric ``drift_score``. The scores are then
+        monitored like any series, so a column whose distribution moves every day (delays with
+        the weather) is judged against its usual day-to-day drift, not against sampling noise;
+        an alert needs both: an unusual score and a real, significant change (``drift.judge``)."""
         from weir.monitor import drift
 
         with self.store.read():
             profiles = self.store.metrics.profiles(self.project.name, name)
-        found = []
-        for key in new:
+            skip = self.store.signals.alerted_keys(self.project.name, name) - set(keys)
+        order = list(profiles)
+        skip |= {k for k, p in profiles.items() if p["quarantined"]}
+        verdicts, points = {}, []
+        for key in keys:
             if key not in profiles:
                 continue
             current = profiles[key]["sketches"]
@@ -196,15 +255,28 @@ class MonitorRunner:
                     ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
                 else:
                     ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
-                refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]
+                refs = [profiles[k]["sketches"].get(column) for k in ref_keys]
                 refs = [r for r in refs if r and r.get("type") == sketch.get("type")]
                 if len(refs) < min(settled.window, 3):
                     continue
                 verdict = drift.compare(refs, sketch, column=column)
-                if verdict is not None and verdict.drifted:
-                    found.append(row(
-                        key, kind="drift", column_name=column, metric=verdict.statistic, method=verdict.kind,
-                        rule=verdict.reason, value=verdict.value, center=None, lower=None, upper=verdict.threshold,
-                        severity=verdict.severity, details={"statistics": verdict.statistics, "reference": [ref_keys[0], ref_keys[-1]]},
-                    ))
-        return found
+                if verdict is None:
+                    continue
+                verdicts[(key, column)] = verdict
+                score = verdict.value / verdict.threshold if verdict.threshold else None
+                points.append((key, column, score))
+        if points:
+            with self.store.transaction():
+                self.store.metrics.put(self.project.name, name, DRIFT_SCORE, points)
+        return verdicts
+
+
+def _plain(value):
+    """JSON-safe copy of drift statistics (tuples to lists, numpy numbers to floats)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -42,6 +42,7 @@ from scipy import stats
 from weir.errors import ConfigError
 
 SEVERITIES = ("warn", "alert")
+METHODS = ("shewhart", "ewma", "cusum")
 MR_D2 = 2 / math.sqrt(math.pi)  # d2 for ranges of 2: E|X1 − X2| = 1.128σ for normal data
 MAD_SCALE = 1.4826  # 1/Φ⁻¹(3/4): MAD × 1.4826 estimates σ for normal data
 # Degrees of freedom per baseline point, matched to the variance of each σ estimate by
@@ -68,7 +69,8 @@ class SpcConfig:
     any signal, warn or alert                             1.6e-2
     ======================================  ===========  ===================================
 
-    A weekly-seasonal series with ``period=7`` measured 3.4e-4 alerts per point (500 series).
+    A weekly-seasonal series with ``period=7`` measured 3.4e-4 alerts per point (last 200 points
+    of 500 series).
     Detection (alerts only, 200 series each): a step of 1σ is caught after a median of 16
     points, 2σ after 5, 3σ after 2.
 
@@ -84,12 +86,14 @@ class SpcConfig:
     chains (Brook & Evans 1972). Estimating the baseline from the data roughly halves the ARL₀
     of EWMA and CUSUM (Jones, Champ & Rigdon 2001), hence ~1e-4 each as measured.
 
-    ``window`` bounds the baseline to recent points so a deliberate level change stops
+    ``methods`` selects the signals (``shewhart`` covers rules 1–4; ``run_rules=False`` keeps
+    rule 1 only). ``window`` bounds the baseline to recent points so a deliberate level change stops
     signalling once it fills the window; ``outlier_cut`` is in robust σ (1.4826·MAD) units.
     The σ floor ``max(floor_absolute, floor_relative·|centre|)`` keeps a constant series
     silent while any change of it alerts (a change of 1 in 10⁹ of the value is 1σ).
     """
 
+    methods: tuple[str, ...] = METHODS
     min_points: int = 14
     window: int = 90
     sigma: float = 3.0
@@ -106,6 +110,8 @@ class SpcConfig:
     floor_absolute: float = 1e-12
 
     def __post_init__(self) -> None:
+        if not set(self.methods) <= set(METHODS):
+            raise ConfigError(f"spc: methods {list(self.methods)} must be among {', '.join(METHODS)}")
         if self.min_points < 3 or self.window < self.min_points:
             raise ConfigError(f"spc: need 3 <= min_points <= window, got {self.min_points} and {self.window}")
         if not 0 < self.sigma <= self.alert_sigma:
@@ -255,10 +261,12 @@ def is_seasonal(series: Sequence[float | None], period: int, *, exclude: Sequenc
     """Whether the values differ between season groups (position modulo ``period``): one-way
     ANOVA F-test p < ``alpha``, with at least 3 usable points in every group (3 full periods).
     A pattern with no noise at all (each group constant, groups different) is seasonal."""
+    if period < 2:
+        return False
     x = _values(series)
     usable = np.isfinite(x) & ~_mask(exclude, len(series))
     groups = [x[g::period][usable[g::period]] for g in range(period)]
-    if period < 2 or min(len(g) for g in groups) < SEASON_MIN:
+    if min(len(g) for g in groups) < SEASON_MIN:
         return False
     within = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
     if within == 0:
@@ -367,6 +375,7 @@ class _Recursions:
                                   lower=centre - h, upper=centre + h, points=tuple(idx[i] for i in hits),
                                   direction=direction, severity=severity))
 
+        rules = rules and "shewhart" in c.methods
         if rules:
             shewhart(f"1 point beyond {c.sigma:g}σ", beyond_limit(zs, c.sigma), c.sigma,
                      "alert" if abs(z) > c.alert_sigma else "warn")
@@ -378,7 +387,7 @@ class _Recursions:
         lam = c.ewma_lambda
         ewma, steps = lam * z + (1 - lam) * self.ewma, self.steps + 1
         limit = ewma_limit(steps, lam, c.ewma_limit)
-        ewma_fired = abs(ewma) > limit
+        ewma_fired = "ewma" in c.methods and abs(ewma) > limit
         if ewma_fired:
             out.append(Signal(method="ewma", rule="ewma beyond limit", index=t, value=centre + scale * ewma,
                               center=centre, lower=centre - scale * limit, upper=centre + scale * limit,
@@ -389,7 +398,7 @@ class _Recursions:
         down_from = self.down_from if self.down > 0 else t
         cusum_fired = False
         for side, s, start in (("upper", up, up_from), ("lower", down, down_from)):
-            if s > c.cusum_h:
+            if "cusum" in c.methods and s > c.cusum_h:
                 cusum_fired = True
                 sign = 1 if side == "upper" else -1
                 out.append(Signal(method="cusum", rule=f"cusum {side}", index=t, value=centre + sign * scale * s,

@@ -334,8 +334,8 @@ def _duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sc
         selects += [f"{sql} AS {q('u|' + name)}" for name, sql in metrics.items()]
         try:
             stats.used("duckdb")
-            row = con.execute(f"SELECT {', '.join(selects)} FROM __data").fetchone()
-            values = dict(zip([d[0] for d in con.description], row))
+            names, rows = _fetch(con, f"SELECT {', '.join(selects)} FROM __data")
+            values = dict(zip(names, rows[0]))
             total = int(values["__total"])
             for i, check in runnable:
                 mine = {alias: values[f"c{i}_{alias}"] for alias in check.aggregates()}
@@ -343,14 +343,14 @@ def _duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sc
             user = {name: P.number(values["u|" + name]) for name in metrics}
         except duckdb.Error:
             # one bad expression must not hide the others: evaluate each check on its own
-            total = int(con.execute("SELECT count(*) FROM __data").fetchone()[0])
+            total = int(_fetch(con, "SELECT count(*) FROM __data")[1][0][0])
             for i, check in runnable:
                 aggs = check.aggregates()
                 try:
                     stats.fallback_scans += 1
                     if aggs:
-                        r = con.execute(f"SELECT {', '.join(f'{e} AS {q(a)}' for a, e in aggs.items())} FROM __data").fetchone()
-                        mine = dict(zip(aggs, r))
+                        _, r = _fetch(con, f"SELECT {', '.join(f'{e} AS {q(a)}' for a, e in aggs.items())} FROM __data")
+                        mine = dict(zip(aggs, r[0]))
                     else:
                         mine = {}
                     results[i] = _result(check, mine, total, ctx)
@@ -359,7 +359,7 @@ def _duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sc
             for name, sql in metrics.items():
                 try:
                     stats.fallback_scans += 1
-                    user[name] = P.number(con.execute(f"SELECT {sql} FROM __data").fetchone()[0])
+                    user[name] = P.number(_fetch(con, f"SELECT {sql} FROM __data")[1][0][0])
                 except duckdb.Error:
                     user[name] = None
         for i, check in runnable:
@@ -368,15 +368,22 @@ def _duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sc
             if not res.passed and where and res.failing_rows:
                 stats.sample_queries += 1
                 try:
-                    cur = con.execute(f"SELECT * FROM __data WHERE {where} LIMIT {SAMPLE_ROWS}")
-                    names = [d[0] for d in cur.description]
-                    sample = [{k: _jsonable(v) for k, v in zip(names, r)} for r in cur.fetchall()]
+                    names, fetched = _fetch(con, f"SELECT * FROM __data WHERE {where} LIMIT {SAMPLE_ROWS}")
+                    sample = [{k: _jsonable(v) for k, v in zip(names, r)} for r in fetched]
                     results[i] = CheckResult(**{**res.__dict__, "sample": sample})
                 except duckdb.Error:
                     pass
         return results, user
     finally:
         con.close()
+
+
+def _fetch(con, sql: str) -> tuple[list[str], list[tuple]]:
+    """Rows through Arrow: DuckDB's own Python conversion of TIMESTAMPTZ needs pytz."""
+    out = con.sql(sql).arrow()
+    table = out.read_all() if hasattr(out, "read_all") else out
+    names = table.column_names
+    return names, [tuple(table.column(i)[j].as_py() for i in range(len(names))) for j in range(table.num_rows)]
 
 
 def _result(check: Check, values: dict, total: int, context: dict) -> CheckResult:

@@ -55,6 +55,7 @@ class SourceRead:
     rows: int  # rows read, malformed ones included
     malformed: int = 0
     sample: list[dict] = field(default_factory=list)  # {"file", "line", "column", "value", "reason"}
+    skipped: dict[str, list[int]] = field(default_factory=dict)  # path -> file lines of rows with the wrong width
 
     @property
     def malformed_fraction(self) -> float:
@@ -108,6 +109,15 @@ def _read_one(path: str, fmt: str, options: dict, out: SourceRead, declared: Map
         out.rows += table.num_rows
         return table
     if fmt == "jsonl":
+        if declared:  # a value of the wrong JSON type is a malformed row, not an unreadable file
+            import polars as pl
+
+            try:
+                table = pl.read_ndjson(path, infer_schema_length=None).to_arrow()
+            except pl.exceptions.PolarsError as exc:
+                raise ValueError(str(exc)) from None
+            out.rows += table.num_rows
+            return table
         import pyarrow.json as pj
 
         table = pj.read_json(path)
@@ -125,6 +135,8 @@ def _read_one(path: str, fmt: str, options: dict, out: SourceRead, declared: Map
 
     def wrong_width(row) -> str:
         out.rows += 1
+        if row.number is not None:
+            out.skipped.setdefault(path, []).append(row.number)
         out.note(file=os.path.basename(path), line=row.number, column=None, value=row.text[:200],
                  reason=f"{row.actual_columns} fields, expected {row.expected_columns}")
         return "skip"
@@ -171,9 +183,15 @@ def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out:
             failed = failed & ~raw.str.strip_chars().str.to_lowercase().is_in(["nan"])
         if failed.any():
             lines = (pl.Series(range(frame.height)).filter(failed)).head(MALFORMED_SAMPLE).to_list()
+            skipped = sorted(n - 1 for n in out.skipped.get(path, []))  # data rows dropped by the parser
             for i in lines:
+                row = i + 1
+                for s in skipped:
+                    if s > row:
+                        break
+                    row += 1
                 if len(out.sample) < MALFORMED_SAMPLE:
-                    out.sample.append({"file": os.path.basename(path), "row": i + 1, "column": col,
+                    out.sample.append({"file": os.path.basename(path), "row": row, "column": col,
                                        "value": str(raw[i])[:200], "reason": f"not a {want}"})
         bad = bad | failed
         casts[col] = new

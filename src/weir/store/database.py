@@ -7,7 +7,7 @@ from pathlib import Path
 
 from weir.errors import StoreError
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 

@@ -266,6 +266,22 @@ class Metrics:
              "sketches": profile.sketches(), "measured_at": now},
         )
 
+    def put(self, project: str, asset: str, metric: str, points: list[tuple[str, str, float | None]]) -> None:
+        """Set ``metric`` for (partition, column) pairs, replacing earlier values (derived metrics
+        such as drift scores, computed after the profile)."""
+        mp = t.metric_points.c
+        now = time.time()
+        keys = sorted({k for k, _, _ in points})
+        for i in range(0, len(keys), 500):
+            self.c.execute(t.metric_points.delete().where(
+                mp.project == project, mp.asset == asset, mp.metric == metric, mp.partition_key.in_(keys[i : i + 500])
+            ))
+        self.c.execute(t.metric_points.insert(), [
+            {"project": project, "asset": asset, "partition_key": k, "column_name": col, "metric": metric, "value": v,
+             "run_id": None, "quarantined": False, "measured_at": now}
+            for k, col, v in points
+        ])
+
     def bins(self, project: str, asset: str) -> dict[str, list[float]]:
         b = t.histogram_bins.c
         q = sa.select(b.column_name, b.edges).where(b.project == project, b.asset == asset)
@@ -360,17 +376,20 @@ class Signals:
         if rows:
             self.c.execute(t.signals.insert(), rows)
 
-    def list(self, project: str, *, asset: str | None = None, partition: str | None = None, limit: int = 1000) -> list[dict]:
+    def list(self, project: str, *, asset: str | None = None, partition: str | None = None,
+             limit: int | None = 1000) -> list[dict]:
         s = t.signals.c
         q = sa.select(t.signals).where(s.project == project)
         if asset:
             q = q.where(s.asset == asset)
         if partition is not None:
             q = q.where(s.partition_key == partition)
-        q = q.order_by(s.partition_key.desc(), s.asset, s.column_name, s.metric).limit(limit)
+        q = q.order_by(s.partition_key.desc(), s.asset, s.column_name, s.metric)
+        if limit is not None:
+            q = q.limit(limit)
         return [dict(r) for r in self.c.execute(q).mappings()]
 
-    def keys_with_signals(self, project: str, asset: str) -> set[str]:
+    def alerted_keys(self, project: str, asset: str) -> set[str]:
         s = t.signals.c
-        q = sa.select(s.partition_key).where(s.project == project, s.asset == asset).distinct()
+        q = sa.select(s.partition_key).where(s.project == project, s.asset == asset, s.severity == "alert").distinct()
         return {k for (k,) in self.c.execute(q)}

@@ -46,7 +46,7 @@ run_tasks = Table(
     Column("partition_key", String(64), primary_key=True),
     Column("project", String(200), nullable=False),
     Column("state", String(20), nullable=False),
-    Column("reason", String(200)),
+    Column("reason", Text),
     Column("attempt", Integer, nullable=False, default=0),
     Column("code_version", String(32)),
     Column("input_versions", JSON),  # {upstream: {partition: version or source fingerprint}}
