@@ -30,15 +30,22 @@ def season_of(scheme) -> int | None:
     return None
 
 
+# weir's defaults over the textbook ones, chosen on the detection benchmark (bench/detection.py,
+# a year of real flights): a 28-partition baseline follows schedule changes within weeks
+# instead of months, and 5σ alerts keep ordinary variation of real data (which is neither
+# normal nor independent) from paging.
+DEFAULTS = spc.SpcConfig(window=28, alert_sigma=5.0)
+
+
 def spc_config(settings) -> spc.SpcConfig:
     """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
-    base = spc.SpcConfig()
+    base = DEFAULTS
     kwargs = {}
     if settings.sigma is not None:
         kwargs.update(alert_sigma=float(settings.sigma), sigma=min(base.sigma, float(settings.sigma)))
     if settings.min_points is not None:
         kwargs.update(min_points=settings.min_points, window=max(base.window, settings.min_points))
-    return spc.SpcConfig(**kwargs) if kwargs else base
+    return dataclasses.replace(base, **kwargs) if kwargs else base
 
 
 @dataclass(kw_only=True)
@@ -72,9 +79,11 @@ def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], di
 
 
 LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
-# Extremes are measured and charted but not monitored unless a setting names them: one odd row
-# moves them, so they would page on ordinary days. Tails are watched through drift instead.
-TAIL_METRICS = ("min", "max", "p01", "p99")
+# Extremes and the median are measured and charted but not monitored unless a setting names
+# them: one odd row moves an extreme, and the median of discrete values (schedule times,
+# distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
+TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
+TAIL = 120  # partitions of history charted before the first new one (>= window + seasonal levels)
 DRIFT_SCORE = "drift_score"  # per column: the drift effect size over its threshold, vs the reference
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
 
@@ -125,11 +134,14 @@ class MonitorRunner:
         order, series, quarantined = load_series(points)
         return History(order=order, series=series, skip=quarantined | alerted)
 
-    def charts(self, name: str, history: History):
-        """(column, metric, settings, chart rows or None when muted) per series."""
+    def charts(self, name: str, history: History, *, since: int = 0):
+        """(column, metric, settings, chart rows or None when muted) per series. With ``since``,
+        the chart starts at that partition (rows before it are None): enough history for the
+        baseline window, the seasonal levels and the EWMA/CUSUM to settle, without redrawing
+        a whole year to judge one new day."""
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
-        exclude = [k in history.skip for k in history.order]
+        exclude = [k in history.skip for k in history.order][since:]
         period = season_of(node.partitions)
         constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
@@ -140,15 +152,16 @@ class MonitorRunner:
             if settled.mute:
                 yield col, m, settled, None
                 continue
-            values = [by_key.get(k) for k in history.order]
+            values = [by_key.get(k) for k in history.order[since:]]
             season = period if settled.seasonality == "auto" else settled.seasonality
-            yield col, m, settled, judge_series(values, exclude, period=season, config=spc_config(settled))
+            rows = judge_series(values, exclude, period=season, config=spc_config(settled))
+            yield col, m, settled, [None] * since + rows
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
-        verdicts = self._drift_scores(name, settings, keys)
         history = self.history(name, fresh=keys)
+        verdicts = self._drift_scores(name, settings, keys, history)
         index = {k: i for i, k in enumerate(history.order)}
         new = [k for k in keys if k in index]
         out = Evaluation()
@@ -161,7 +174,8 @@ class MonitorRunner:
             return {"project": self.project.name, "asset": name, "partition_key": key, "run_id": run_id,
                     "created_at": now, "details": None, "direction": None, **values}
 
-        for column, metric, settled, chart in self.charts(name, history):
+        first = min((index[k] for k in new), default=0)
+        for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL)):
             if chart is None:
                 continue
             for key in new:
@@ -204,11 +218,17 @@ class MonitorRunner:
 
     # -- schema ---------------------------------------------------------------------------
     def _schema_changes(self, name, order, new, skip, row) -> list[dict]:
+        """Columns added, removed or retyped since the previous partition that was not skipped."""
+        previous = {}
+        for key in new:
+            before = [k for k in order if k < key and k not in skip]
+            if before:
+                previous[key] = before[-1]
         with self.store.read():
-            profiles = self.store.metrics.profiles(self.project.name, name)
+            profiles = self.store.metrics.profiles(self.project.name, name, sorted(set(new) | set(previous.values())))
         found = []
         for key in new:
-            before = [k for k in order if k < key and k not in skip and k in profiles]
+            before = [previous[key]] if key in previous and previous[key] in profiles else []
             if not before or key not in profiles:
                 continue
             prev, cur = profiles[before[-1]]["schema"], profiles[key]["schema"]
@@ -228,20 +248,29 @@ class MonitorRunner:
         return found
 
     # -- drift ----------------------------------------------------------------------------
-    def _drift_scores(self, name: str, settings, keys: list[str]) -> dict:
+    def _drift_scores(self, name: str, settings, keys: list[str], history: History) -> dict:
         """Judge each column of each new partition against its reference (the previous
         ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
-        size over its drift threshold as the metric ``drift_score``. The scores are then
-        monitored like any series, so a column whose distribution moves every day (delays with
-        the weather) is judged against its usual day-to-day drift, not against sampling noise;
-        an alert needs both: an unusual score and a real, significant change (``drift.judge``)."""
+        size over its drift threshold as the metric ``drift_score`` (added to ``history`` too).
+        The scores are then monitored like any series, so a column whose distribution moves
+        every day (delays with the weather) is judged against its usual day-to-day drift, not
+        against sampling noise; an alert needs both: an unusual score and a real, significant
+        change (``drift.judge``). Columns holding one value per partition are not judged."""
         from weir.monitor import drift
 
+        order, skip = history.order, history.skip
+        constant = partition_constant(history)
+        position = {k: i for i, k in enumerate(order)}
+        widest = max([7] + [s.window for s in settings if hasattr(s, "window")])
+        needed = set(keys)
+        for key in keys:
+            if key in position:
+                needed.update([k for k in order[: position[key]] if k not in skip][-widest:])
+        for s in settings:
+            if getattr(s, "first", None) is not None:
+                needed.update(k for k in order if s.first <= k <= s.last)
         with self.store.read():
-            profiles = self.store.metrics.profiles(self.project.name, name)
-            skip = self.store.signals.alerted_keys(self.project.name, name) - set(keys)
-        order = list(profiles)
-        skip |= {k for k, p in profiles.items() if p["quarantined"]}
+            profiles = self.store.metrics.profiles(self.project.name, name, sorted(needed))
         verdicts, points = {}, []
         for key in keys:
             if key not in profiles:
@@ -249,13 +278,13 @@ class MonitorRunner:
             current = profiles[key]["sketches"]
             for column, sketch in current.items():
                 settled = settle_drift(settings, column)
-                if settled.mute:
+                if settled.mute or column in constant:
                     continue
                 if settled.first is not None:
                     ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
                 else:
                     ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
-                refs = [profiles[k]["sketches"].get(column) for k in ref_keys]
+                refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]
                 refs = [r for r in refs if r and r.get("type") == sketch.get("type")]
                 if len(refs) < min(settled.window, 3):
                     continue
@@ -268,6 +297,8 @@ class MonitorRunner:
         if points:
             with self.store.transaction():
                 self.store.metrics.put(self.project.name, name, DRIFT_SCORE, points)
+            for key, column, score in points:
+                history.series.setdefault((column, DRIFT_SCORE), {})[key] = score
         return verdicts
 
 
