@@ -83,7 +83,7 @@ LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
 # them: one odd row moves an extreme, and the median of discrete values (schedule times,
 # distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
 TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
-TAIL = 120  # partitions of history charted before the first new one (>= window + seasonal levels)
+TAIL = 72  # partitions of history charted before the first new one (window 28 + 14, 8 weeks of weekdays)
 DRIFT_SCORE = "drift_score"  # per column: the drift effect size over its threshold, vs the reference
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
 
@@ -103,9 +103,21 @@ def partition_constant(history: "History", share: float = 0.9) -> set[str]:
 
 
 def judge_series(
-    values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig
+    values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig,
+    needed: range | None = None,
 ) -> list[dict]:
-    """The control chart of one series, with out-of-control points left out of later baselines."""
+    """The control chart of one series, with out-of-control points left out of later baselines.
+    With a ``period``, points whose season has too little history yet are judged without it."""
+    rows = _two_pass(values, exclude, period, config)
+    if period:
+        wanted = needed if needed is not None else range(len(rows))
+        if any(rows[i]["center"] is None and values[i] is not None for i in wanted):
+            plain = _two_pass(values, exclude, None, config)
+            rows = [p if r["center"] is None else r for r, p in zip(rows, plain)]
+    return rows
+
+
+def _two_pass(values, exclude, period, config) -> list[dict]:
     rows = spc.chart(values, exclude=exclude, period=period, config=config)
     flagged = [any(s.severity == ALERT for s in r["signals"]) for r in rows]
     if any(flagged):
@@ -125,16 +137,28 @@ class MonitorRunner:
         self.training_reference = training_reference  # (asset) -> {feature asset: [keys]} for model inputs
 
     def history(self, name: str, *, column: str | None = None, metric: str | None = None,
-                fresh: list[str] = ()) -> History:
-        """The stored series of ``name`` (or one of them). Points of ``fresh`` keys are judged as
-        new even if they alerted before."""
+                fresh: list[str] = (), start: str | None = None) -> History:
+        """The stored series of ``name`` (or one of them), from partition ``start`` on. Points
+        of ``fresh`` keys are judged as new even if they alerted before."""
         with self.store.read():
-            points = self.store.metrics.series(self.project.name, name, column=column, metric=metric)
+            points = self.store.metrics.series(self.project.name, name, column=column, metric=metric, start=start)
             alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
         order, series, quarantined = load_series(points)
         return History(order=order, series=series, skip=quarantined | alerted)
 
-    def charts(self, name: str, history: History, *, since: int = 0):
+    @staticmethod
+    def _start(node, keys: list[str]) -> str | None:
+        """The first partition worth loading to judge ``keys``: TAIL partitions before the
+        earliest (None: everything, for schemes that cannot count back)."""
+        scheme = node.partitions
+        try:
+            first = min(keys)
+            earlier = scheme.shift(first, -TAIL) if scheme.is_partitioned else None
+        except Exception:  # noqa: BLE001 - a key outside the scheme: load all
+            return None
+        return earlier or (scheme.keys()[0] if scheme.is_partitioned else None)
+
+    def charts(self, name: str, history: History, *, since: int = 0, needed_from: int | None = None):
         """(column, metric, settings, chart rows or None when muted) per series. With ``since``,
         the chart starts at that partition (rows before it are None): enough history for the
         baseline window, the seasonal levels and the EWMA/CUSUM to settle, without redrawing
@@ -154,13 +178,14 @@ class MonitorRunner:
                 continue
             values = [by_key.get(k) for k in history.order[since:]]
             season = period if settled.seasonality == "auto" else settled.seasonality
-            rows = judge_series(values, exclude, period=season, config=spc_config(settled))
+            needed = range(needed_from - since, len(values)) if needed_from is not None else None
+            rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed)
             yield col, m, settled, [None] * since + rows
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
-        history = self.history(name, fresh=keys)
+        history = self.history(name, fresh=keys, start=self._start(node, keys))
         verdicts = self._drift_scores(name, settings, keys, history)
         index = {k: i for i, k in enumerate(history.order)}
         new = [k for k in keys if k in index]
@@ -175,7 +200,7 @@ class MonitorRunner:
                     "created_at": now, "details": None, "direction": None, **values}
 
         first = min((index[k] for k in new), default=0)
-        for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL)):
+        for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL), needed_from=first):
             if chart is None:
                 continue
             for key in new:

@@ -317,7 +317,8 @@ class Metrics:
         if end is not None:
             q = q.where(m.partition_key <= end)
         q = q.order_by(m.column_name, m.metric, m.partition_key)
-        return [dict(r) for r in self.c.execute(q).mappings()]
+        names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at")
+        return [dict(zip(names, r)) for r in self.c.execute(q)]
 
     def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:
         p = t.profiles.c
