@@ -111,7 +111,7 @@ def test_rule_1_warns_beyond_3_sigma_and_alerts_beyond_4():
     warn, alert = evaluate(extend(STEADY, [3.5])), evaluate(extend(STEADY, [-5.0]))
     assert [(s.rule, s.severity, s.direction, s.index, s.points) for s in warn] == [
         ("1 point beyond 3σ", "warn", "up", 30, (30,))]
-    assert ("1 point beyond 3σ", "alert", "down") in {(s.rule, s.severity, s.direction) for s in alert}
+    assert ("1 point beyond 4σ", "alert", "down") in {(s.rule, s.severity, s.direction) for s in alert}
     assert evaluate(extend(STEADY, [2.9])) == []
 
 
@@ -221,7 +221,7 @@ def test_none_values_are_skipped():
     series = [None if i % 5 == 0 else v for i, v in enumerate(noise(6, 60))]
     assert evaluate(series) == []
     assert evaluate([*series, None]) == []
-    assert "1 point beyond 3σ" in rules(evaluate([*series, None, 25.0]))
+    assert "1 point beyond 4σ" in rules(evaluate([*series, None, 25.0]))
 
 
 def test_a_constant_series_is_silent_until_it_changes():
@@ -229,7 +229,7 @@ def test_a_constant_series_is_silent_until_it_changes():
     assert all(row["signals"] == [] for row in chart([0.1] * 40 + [0.1]))
     assert all(row["signals"] == [] for row in chart([0.0] * 40))
     changed = evaluate([5.0] * 40 + [5.0001])
-    assert ("1 point beyond 3σ", "alert", "up") in {(s.rule, s.severity, s.direction) for s in changed}
+    assert ("1 point beyond 4σ", "alert", "up") in {(s.rule, s.severity, s.direction) for s in changed}
     assert evaluate([0.0] * 40 + [-1.0])[0].direction == "down"
 
 
@@ -279,7 +279,7 @@ def test_a_weekly_pattern_alone_raises_nothing():
 
 def test_a_shift_on_a_monday_is_caught_once_the_week_is_removed():
     series = weekly(12) + [200.0 + 30.0 - 15.0]  # a Monday 15 below its usual level, within the weekly range
-    assert "1 point beyond 3σ" in rules(evaluate(series, period=7))
+    assert "1 point beyond 4σ" in rules(evaluate(series, period=7))
     assert evaluate(series) == []  # without the season the weekly swing hides it
 
 

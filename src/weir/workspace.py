@@ -134,7 +134,11 @@ class Workspace:
     def monitors_runner(self):
         from weir.monitor.engine import MonitorRunner
 
-        return MonitorRunner(self.project, self.store)
+        def model_rows(name: str) -> list[dict]:
+            table = self.table(name)
+            return table.read().to_pylist() if table.exists() else []
+
+        return MonitorRunner(self.project, self.store, model_rows=model_rows)
 
     def gate(self, outcomes: dict | None = None):
         """The source gate: admits or blocks landed source partitions."""

@@ -84,7 +84,8 @@ LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
 # distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
 TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
 TAIL = 72  # partitions of history charted before the first new one (window 28 + 14, 8 weeks of weekdays)
-DRIFT_SCORE = "drift_score"  # per column: the drift effect size over its threshold, vs the reference
+DRIFT_SCORE = "drift_score"
+TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's training data  # per column: the drift effect size over its threshold, vs the reference
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
 
 
@@ -131,10 +132,10 @@ def _two_pass(values, exclude, period, config) -> list[dict]:
 class MonitorRunner:
     """Evaluates the monitors of assets and sources for newly measured partitions."""
 
-    def __init__(self, project, store, *, training_reference=None) -> None:
+    def __init__(self, project, store, *, model_rows=None) -> None:
         self.project = project
         self.store = store
-        self.training_reference = training_reference  # (asset) -> {feature asset: [keys]} for model inputs
+        self.model_rows = model_rows  # (model asset) -> its published rows (trained_on, features)
 
     def history(self, name: str, *, column: str | None = None, metric: str | None = None,
                 fresh: list[str] = (), start: str | None = None) -> History:
@@ -187,6 +188,7 @@ class MonitorRunner:
         settings = tuple(getattr(node, "monitors", ()))
         history = self.history(name, fresh=keys, start=self._start(node, keys))
         verdicts = self._drift_scores(name, settings, keys, history)
+        verdicts.update(self._training_drift(node, keys, history))
         index = {k: i for i, k in enumerate(history.order)}
         new = [k for k in keys if k in index]
         out = Evaluation()
@@ -225,10 +227,10 @@ class MonitorRunner:
             severity = "warn"
         details: dict = {"points": [order[i] for i in sig.points if i < len(order)]}
         rule = sig.rule
-        if metric == DRIFT_SCORE:
+        if metric in (DRIFT_SCORE, TRAINING_DRIFT):
             if sig.direction != "up":
                 return None  # less drift than usual is no problem
-            verdict = verdicts.get((key, column))
+            verdict = verdicts.get((key, column) if metric == DRIFT_SCORE else (key, column, TRAINING_DRIFT))
             if verdict is None or not verdict.drifted:
                 severity = "warn"
             if verdict is not None:
@@ -236,7 +238,7 @@ class MonitorRunner:
                 details.update(statistic=verdict.statistic, effect=verdict.value, threshold=verdict.threshold,
                                statistics=_plain(verdict.statistics))
         return row(
-            key, kind="drift" if metric == DRIFT_SCORE else "spc", column_name=column, metric=metric, method=sig.method,
+            key, kind="drift" if metric in (DRIFT_SCORE, TRAINING_DRIFT) else "spc", column_name=column, metric=metric, method=sig.method,
             rule=rule, value=sig.value, center=sig.center, lower=sig.lower, upper=sig.upper, severity=severity,
             direction=sig.direction, details=details,
         )
@@ -270,6 +272,55 @@ class MonitorRunner:
                     severity=ALERT, details={"added": added, "removed": removed,
                                              "retyped": {c: [prev[c], cur[c]] for c in retyped}, "since": before[-1]},
                 ))
+        return found
+
+    # -- models ---------------------------------------------------------------------------
+    def _training_drift(self, node, new: list[str], history: History) -> dict:
+        """For an asset that applies a model: the model's feature columns in the partitions it
+        reads, against the partitions the model was trained on (from the stored sketches). The
+        effect over its threshold is stored as the series ``training_drift`` of the asset and
+        charted like ``drift_score``: features of a model trained on January differ every day
+        in July, so what alerts is a day that differs more than usual, and really."""
+        from weir.model.definitions import Asset
+        from weir.monitor import drift
+
+        if not isinstance(node, Asset) or self.model_rows is None:
+            return {}
+        models = [self.project.assets[i.upstream] for i in node.inputs.values()
+                  if i.upstream in self.project.assets and self.project.assets[i.upstream].model is not None]
+        found, points = {}, []
+        for model in models:
+            rows = self.model_rows(model.name)
+            if not rows:
+                continue
+            import json
+
+            trained_on = json.loads(rows[-1].get("trained_on") or "{}")
+            features = set(model.model.features)
+            for param, inp in node.inputs.items():
+                source = inp.upstream
+                if source == model.name or source not in trained_on:
+                    continue
+                with self.store.read():
+                    reference = self.store.metrics.profiles(self.project.name, source, trained_on[source])
+                    current = self.store.metrics.profiles(self.project.name, source, new)
+                for key in new:
+                    if key not in current:
+                        continue
+                    for column, sketch in current[key]["sketches"].items():
+                        if column not in features:
+                            continue
+                        refs = [p["sketches"].get(column) for p in reference.values()]
+                        verdict = drift.compare(refs, sketch, column=column)
+                        if verdict is None:
+                            continue
+                        points.append((key, column, verdict.value / verdict.threshold if verdict.threshold else None))
+                        found[(key, column, TRAINING_DRIFT)] = verdict
+        if points:
+            with self.store.transaction():
+                self.store.metrics.put(self.project.name, node.name, TRAINING_DRIFT, points)
+            for key, column, score in points:
+                history.series.setdefault((column, TRAINING_DRIFT), {})[key] = score
         return found
 
     # -- drift ----------------------------------------------------------------------------

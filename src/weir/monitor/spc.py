@@ -377,8 +377,9 @@ class _Recursions:
 
         rules = rules and "shewhart" in c.methods
         if rules:
-            shewhart(f"1 point beyond {c.sigma:g}σ", beyond_limit(zs, c.sigma), c.sigma,
-                     "alert" if abs(z) > c.alert_sigma else "warn")
+            alert = abs(z) > c.alert_sigma
+            shewhart(f"1 point beyond {c.alert_sigma if alert else c.sigma:g}σ", beyond_limit(zs, c.sigma), c.sigma,
+                     "alert" if alert else "warn")
         if rules and c.run_rules:
             shewhart("2 of 3 beyond 2σ", two_of_three(zs), 2.0)
             shewhart("4 of 5 beyond 1σ", four_of_five(zs), 1.0)
