@@ -28,6 +28,8 @@ demo: install
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir checks flights --partition 2013-02-15 --failed
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir history flights --partition 2013-02-15
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir metrics flights --column dep_delay --metric mean --from 2013-02-01 --to 2013-02-28
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir monitors
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir chart flights_landing --metric row_count --out ../row_count.png
 
 test: install
 	$(BIN)/python -m pytest
