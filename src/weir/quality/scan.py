@@ -205,16 +205,20 @@ def _profile_exprs(schema: dict[str, str], step: int) -> list:
         col = pl.col(name)
         exprs.append(col.null_count().alias(f"p|{name}|nulls"))
         if kind == "numeric":
-            x = col.cast(pl.Float64)
-            x = x.fill_nan(None)
+            fam = C.type_family(typ)
+            # floats: NaN counts as missing; integers need no cast for their aggregates
+            x = col.fill_nan(None) if fam == "float" else (col if fam == "int" else col.cast(pl.Float64))
+            present = x.drop_nulls()
             exprs += [
                 x.min().alias(f"p|{name}|min"), x.max().alias(f"p|{name}|max"), x.mean().alias(f"p|{name}|mean"),
                 x.std().alias(f"p|{name}|std"),
-                (x.drop_nulls().gather_every(step) if step > 1 else x.drop_nulls()).implode().alias(f"p|{name}|sample"),
+                (present.gather_every(step) if step > 1 else present).implode().alias(f"p|{name}|sample"),
             ]
         elif kind == "categorical":
-            counts = col.drop_nulls().value_counts(sort=True, name="__n")
-            exprs += [counts.len().alias(f"p|{name}|distinct"), counts.head(P.TOP_K).implode().alias(f"p|{name}|top")]
+            exprs += [
+                col.drop_nulls().n_unique().alias(f"p|{name}|distinct"),
+                col.drop_nulls().value_counts(sort=True, name="__n").head(P.TOP_K).implode().alias(f"p|{name}|top"),
+            ]
         elif kind == "temporal":
             exprs += [col.min().alias(f"p|{name}|min"), col.max().alias(f"p|{name}|max")]
     return exprs
