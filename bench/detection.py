@@ -362,17 +362,16 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="half a year, 2 anomalies per kind")
-    args = parser.parse_args()
-    sys.path.insert(0, str(HERE.parent / "src"))
-    result = run(args.quick)
+def main(quick: bool = False) -> dict:
+    result = run(quick)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "detection.json").write_text(json.dumps(result, indent=2, default=str))
     print(report(result))
+    return json.loads(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="half a year, 2 anomalies per kind")
+    main(parser.parse_args().quick)
