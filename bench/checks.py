@@ -15,7 +15,10 @@ Four variants, each returning the same eight numbers (cross-checked against each
 
 * duckdb:       one hand-written SELECT of exactly those eight aggregates over read_parquet(...)
                 (one connection, opened before timing).
-* polars:       one hand-written pl.scan_parquet(...).select([...eight expressions...]).collect().
+* polars:       one hand-written pl.scan_parquet(...).select([...eight expressions...]).collect(),
+                on Polars' default engine ("auto"), as weir's scan collects. If the scan ever pins
+                an engine (engine="in-memory" is ~1/3 faster here), pin this baseline to it too, or
+                the limit is no longer the limit.
 * weir_checks:  weir.quality.scan.scan(checks, ScanInput(files, schema), profile=False).
 * weir_profile: the same with profile=True (null fraction, min/max/mean/std, sample quantiles and
                 histogram per numeric column, distinct count and top-20 per string column, min/max
