@@ -82,7 +82,7 @@ def table(results: dict) -> str:
     if k:
         s, mem, lim = k["best_seconds"], k["memory"], k["limit"]
         baselines = (
-            f"limit {lim} {s[lim]:.3f} s; DuckDB SQL {s['duckdb']:.3f} s, Polars lazy {s['polars']:.3f} s "
+            f"limit {lim} {s[lim]:.3f} s; DuckDB SQL {s['duckdb']:.3f} s, Polars lazy {s['polars']:.3f} s (in-memory engine {s['polars_mem']:.3f} s) "
             f"(peak RSS +{mem['duckdb']['peak_growth_mb']:.0f} / +{mem['polars']['peak_growth_mb']:.0f} MB)"
         )
         rows += [
