@@ -229,7 +229,7 @@ def drift_benchmark(n: int = 1_000_000) -> dict:
     import pyarrow as pa
     from scipy import stats
 
-    from weir.monitor import drift as D
+    from weir.monitoring import drift as D
     from weir.quality.scan import ScanInput, scan
 
     rng = np.random.default_rng(SEED)

@@ -11,7 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from weir.errors import ConfigError, DataError
-from weir.monitor.drift import (
+from weir.monitoring.drift import (
     DriftThresholds,
     categorical_drift,
     compare,

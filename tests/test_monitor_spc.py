@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from weir.errors import ConfigError
-from weir.monitor.spc import (
+from weir.monitoring.spc import (
     SpcConfig,
     baseline,
     beyond_limit,

@@ -132,7 +132,7 @@ class Workspace:
         return run.execute()
 
     def monitors_runner(self):
-        from weir.monitor.engine import MonitorRunner
+        from weir.monitoring.engine import MonitorRunner
 
         def model_rows(name: str) -> list[dict]:
             table = self.table(name)

@@ -472,7 +472,7 @@ def monitors(ws, name, signals, alerts_only, as_json) -> None:
 
 def chart(ws, name, metric, column, first, last, out) -> None:
     from weir.errors import WeirError
-    from weir.monitor.charts import control_chart
+    from weir.monitoring.charts import control_chart
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".png", ".svg", ".pdf"):

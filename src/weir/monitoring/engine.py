@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from weir.model.monitors import settle_drift, settle_monitor
 from weir.model.partitions import Daily, Hourly
-from weir.monitor import spc
+from weir.monitoring import spc
 
 ALERT = "alert"
 
@@ -282,7 +282,7 @@ class MonitorRunner:
         charted like ``drift_score``: features of a model trained on January differ every day
         in July, so what alerts is a day that differs more than usual, and really."""
         from weir.model.definitions import Asset
-        from weir.monitor import drift
+        from weir.monitoring import drift
 
         if not isinstance(node, Asset) or self.model_rows is None:
             return {}
@@ -332,7 +332,7 @@ class MonitorRunner:
         every day (delays with the weather) is judged against its usual day-to-day drift, not
         against sampling noise; an alert needs both: an unusual score and a real, significant
         change (``drift.judge``). Columns holding one value per partition are not judged."""
-        from weir.monitor import drift
+        from weir.monitoring import drift
 
         order, skip = history.order, history.skip
         constant = partition_constant(history)
