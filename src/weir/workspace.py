@@ -317,16 +317,36 @@ class Workspace:
         history = runner.history(name, column=column, metric=metric)
         index = {k: i for i, k in enumerate(history.order)}
         charts = {(c, m): (settled, chart) for c, m, settled, chart in runner.charts(name, history)}
+        view = self._signal_view(name)
         for p in points:
             settled, chart = charts.get((p["column_name"], p["metric"]), (None, None))
             row = chart[index[p["partition_key"]]] if chart is not None and p["partition_key"] in index else {}
             p["center"], p["lower"], p["upper"] = row.get("center"), row.get("lower"), row.get("upper")
-            p["signals"] = [
-                {"method": s.method, "rule": s.rule, "severity": s.severity, "direction": s.direction}
-                for s in row.get("signals", [])
-            ]
+            p["signals"] = view(p["partition_key"], p["column_name"], p["metric"], settled, row.get("signals", []))
             p["muted"] = bool(settled and settled.mute)
         return points
+
+    def _signal_view(self, name: str):
+        """Chart signals as the monitors store them (``policy_severity``; a drift score alerts
+        only where its alert was stored, since only the evaluation judged the distribution)."""
+        from weir.monitoring.engine import DRIFT_SCORE, TRAINING_DRIFT, policy_severity
+
+        with self.store.read():
+            stored = {(r["partition_key"], r["column_name"], r["metric"], r["method"])
+                      for r in self.store.signals.list(self.project.name, asset=name, limit=None) if r["severity"] == "alert"}
+
+        def view(key: str, column: str, metric: str, settled, signals) -> list[dict]:
+            out = []
+            for s in signals:
+                severity = policy_severity(s, settled, metric)
+                if severity is None:
+                    continue
+                if severity == "alert" and metric in (DRIFT_SCORE, TRAINING_DRIFT) and (key, column, metric, s.method) not in stored:
+                    severity = "warn"
+                out.append({"method": s.method, "rule": s.rule, "severity": severity, "direction": s.direction})
+            return out
+
+        return view
 
     def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False) -> list[dict]:
         """Stored monitor signals, newest partition first."""
@@ -348,15 +368,17 @@ class Workspace:
             history = runner.history(n)
             if not history.order:
                 continue
+            view = self._signal_view(n)
             for column, metric, settled, chart in runner.charts(n, history):
                 last = next((r for r in reversed(chart or []) if r["value"] is not None), None)
+                shown = view(history.order[last["index"]], column, metric, settled, last["signals"]) if last else []
                 if chart is None:
                     state = "muted"
                 elif last is None or last["center"] is None:
                     state = "warming up"
-                elif any(sg.severity == "alert" for sg in last["signals"]):
+                elif any(sg["severity"] == "alert" for sg in shown):
                     state = "alert"
-                elif last["signals"]:
+                elif shown:
                     state = "warn"
                 else:
                     state = "in control"

@@ -53,6 +53,7 @@ class History:
     order: list[str]  # partition keys, oldest first
     series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
     skip: set[str]  # keys kept out of baselines: quarantined or alerted before
+    quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
 
 
 @dataclass(kw_only=True)
@@ -89,6 +90,20 @@ TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's tra
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
 
 
+def policy_severity(sig, settled, metric: str) -> str | None:
+    """weir's severity for one chart signal, as stored and shown: None when it is dropped (its
+    method not selected; a drift score lower than usual), ``warn`` for EWMA and CUSUM unless a
+    setting names their method. A drift score's alert also needs the drift verdict, which only
+    the evaluation has: views take it from the stored signals."""
+    if settled.methods and sig.method not in settled.methods:
+        return None
+    if metric in (DRIFT_SCORE, TRAINING_DRIFT) and sig.direction != "up":
+        return None  # less drift than usual is no problem
+    if sig.severity == ALERT and sig.method not in (settled.methods or ALERTING):
+        return "warn"
+    return sig.severity
+
+
 def partition_constant(history: "History", share: float = 0.9) -> set[str]:
     """Columns holding one value per partition (year, month, a load date...): their level
     changes with the partition by design, so only their nulls and spread are monitored unless a
@@ -105,11 +120,13 @@ def partition_constant(history: "History", share: float = 0.9) -> set[str]:
 
 def judge_series(
     values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig,
-    needed: range | None = None,
+    needed: range | None = None, season_exclude: list[bool] | None = None,
 ) -> list[dict]:
     """The control chart of one series, with out-of-control points left out of later baselines.
+    The seasonal pattern is learnt from every point but ``season_exclude`` (quarantined ones):
+    a point that alerted only because its season was not known yet is evidence of that season.
     With a ``period``, points whose season has too little history yet are judged without it."""
-    rows = _two_pass(values, exclude, period, config)
+    rows = _two_pass(values, exclude, period, config, season_exclude)
     if period:
         wanted = needed if needed is not None else range(len(rows))
         if any(rows[i]["center"] is None and values[i] is not None for i in wanted):
@@ -118,12 +135,13 @@ def judge_series(
     return rows
 
 
-def _two_pass(values, exclude, period, config) -> list[dict]:
-    rows = spc.chart(values, exclude=exclude, period=period, config=config)
+def _two_pass(values, exclude, period, config, season_exclude=None) -> list[dict]:
+    season = season_exclude if season_exclude is not None else exclude
+    rows = spc.chart(values, exclude=exclude, period=period, config=config, season_exclude=season)
     flagged = [any(s.severity == ALERT for s in r["signals"]) for r in rows]
     if any(flagged):
         again = [e or f for e, f in zip(exclude, flagged)]
-        second = spc.chart(values, exclude=again, period=period, config=config)
+        second = spc.chart(values, exclude=again, period=period, config=config, season_exclude=season)
         # a flagged point keeps its own first-pass verdict; later points are judged without it
         rows = [first if f else later for first, later, f in zip(rows, second, flagged)]
     return rows
@@ -145,7 +163,7 @@ class MonitorRunner:
             points = self.store.metrics.series(self.project.name, name, column=column, metric=metric, start=start)
             alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
         order, series, quarantined = load_series(points)
-        return History(order=order, series=series, skip=quarantined | alerted)
+        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined)
 
     @staticmethod
     def _start(node, keys: list[str]) -> str | None:
@@ -167,6 +185,7 @@ class MonitorRunner:
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
         exclude = [k in history.skip for k in history.order][since:]
+        season_exclude = [k in history.quarantined for k in history.order][since:]
         period = season_of(node.partitions)
         constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
@@ -180,15 +199,16 @@ class MonitorRunner:
             values = [by_key.get(k) for k in history.order[since:]]
             season = period if settled.seasonality == "auto" else settled.seasonality
             needed = range(needed_from - since, len(values)) if needed_from is not None else None
-            rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed)
+            rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed,
+                                season_exclude=season_exclude)
             yield col, m, settled, [None] * since + rows
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
         history = self.history(name, fresh=keys, start=self._start(node, keys))
-        verdicts = self._drift_scores(name, settings, keys, history)
-        verdicts.update(self._training_drift(node, keys, history))
+        verdicts = self._drift_scores(name, settings, keys, history, run_id)
+        verdicts.update(self._training_drift(node, keys, history, run_id))
         index = {k: i for i, k in enumerate(history.order)}
         new = [k for k in keys if k in index]
         out = Evaluation()
@@ -217,19 +237,14 @@ class MonitorRunner:
 
     @staticmethod
     def _signal(key, column, metric, sig, settled, verdicts, order, row) -> dict | None:
-        """The stored form of one chart signal, with weir's severity policy: Shewhart alerts,
-        EWMA and CUSUM warn unless a setting names them; a drift score alerts only when the
-        column's distribution really changed (``drift.judge``) and only upwards."""
-        if settled.methods and sig.method not in settled.methods:
+        """The stored form of one chart signal, with weir's severity policy (``policy_severity``);
+        a drift score alerts only when the column's distribution really changed (``drift.judge``)."""
+        severity = policy_severity(sig, settled, metric)
+        if severity is None:
             return None
-        severity = sig.severity
-        if severity == ALERT and sig.method not in (settled.methods or ALERTING):
-            severity = "warn"
         details: dict = {"points": [order[i] for i in sig.points if i < len(order)]}
         rule = sig.rule
         if metric in (DRIFT_SCORE, TRAINING_DRIFT):
-            if sig.direction != "up":
-                return None  # less drift than usual is no problem
             verdict = verdicts.get((key, column) if metric == DRIFT_SCORE else (key, column, TRAINING_DRIFT))
             if verdict is None or not verdict.drifted:
                 severity = "warn"
@@ -275,7 +290,7 @@ class MonitorRunner:
         return found
 
     # -- models ---------------------------------------------------------------------------
-    def _training_drift(self, node, new: list[str], history: History) -> dict:
+    def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
         """For an asset that applies a model: the model's feature columns in the partitions it
         reads, against the partitions the model was trained on (from the stored sketches). The
         effect over its threshold is stored as the series ``training_drift`` of the asset and
@@ -318,13 +333,14 @@ class MonitorRunner:
                         found[(key, column, TRAINING_DRIFT)] = verdict
         if points:
             with self.store.transaction():
-                self.store.metrics.put(self.project.name, node.name, TRAINING_DRIFT, points)
+                self.store.metrics.put(self.project.name, node.name, TRAINING_DRIFT, points, run_id=run_id,
+                                       quarantined=history.quarantined)
             for key, column, score in points:
                 history.series.setdefault((column, TRAINING_DRIFT), {})[key] = score
         return found
 
     # -- drift ----------------------------------------------------------------------------
-    def _drift_scores(self, name: str, settings, keys: list[str], history: History) -> dict:
+    def _drift_scores(self, name: str, settings, keys: list[str], history: History, run_id: str | None = None) -> dict:
         """Judge each column of each new partition against its reference (the previous
         ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
         size over its drift threshold as the metric ``drift_score`` (added to ``history`` too).
@@ -372,7 +388,8 @@ class MonitorRunner:
                 points.append((key, column, score))
         if points:
             with self.store.transaction():
-                self.store.metrics.put(self.project.name, name, DRIFT_SCORE, points)
+                self.store.metrics.put(self.project.name, name, DRIFT_SCORE, points, run_id=run_id,
+                                       quarantined=history.quarantined)
             for key, column, score in points:
                 history.series.setdefault((column, DRIFT_SCORE), {})[key] = score
         return verdicts

@@ -311,23 +311,27 @@ def evaluate(series: Sequence[float | None], *, exclude: Sequence[bool] | None =
 
 
 def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
-          config: SpcConfig = SpcConfig()) -> list[dict]:
+          config: SpcConfig = SpcConfig(), season_exclude: Sequence[bool] | None = None) -> list[dict]:
     """Per point: ``index``, ``value``, ``center``, ``lower``/``upper`` (the ``config.sigma``
     limits from the points before it; None in warm-up) and ``signals`` (list of ``Signal``).
-    One pass, O(n·window)."""
-    return _trace(series, exclude, period, config, every_point=True)
+    ``season_exclude`` (default ``exclude``) masks the points left out of the seasonality test
+    and the seasonal levels. One pass, O(n·window)."""
+    return _trace(series, exclude, period, config, every_point=True, season_exclude=season_exclude)
 
 
 def _trace(series: Sequence[float | None], exclude: Sequence[bool] | None, period: int | None, config: SpcConfig,
-           *, every_point: bool) -> list[dict]:
+           *, every_point: bool, season_exclude: Sequence[bool] | None = None) -> list[dict]:
     """The chart; Shewhart rules are only evaluated on the last point unless ``every_point``
     (EWMA and CUSUM always run: their restarts depend on every point)."""
     x = _values(series)
     n = x.size
     excl = _mask(exclude, n)
+    season_excl = excl if season_exclude is None else _mask(season_exclude, n)
     level = np.zeros(n)
-    if period and is_seasonal(series[:-1], period, exclude=list(excl[:-1]), alpha=config.season_alpha):
-        level = _season_levels(x, np.isfinite(x) & ~excl, period, config.season_window)
+    if period and is_seasonal(series[:-1], period, exclude=list(season_excl[:-1]), alpha=config.season_alpha):
+        # residuals from the first same-season point on: the baseline of residuals is ready
+        # (``min_points``) about when the pattern can be found (3 full periods), not 2 weeks later
+        level = _season_levels(x, np.isfinite(x) & ~season_excl, period, config.season_window, least=1)
     r = x - level
     testable = np.isfinite(r)
     b = _baselines(r, testable & ~excl, config)
@@ -486,11 +490,11 @@ def _baselines(x: np.ndarray, usable: np.ndarray, c: SpcConfig) -> dict[str, np.
             "robust": robust, "defined": defined}
 
 
-def _season_levels(x: np.ndarray, usable: np.ndarray, period: int, window: int) -> np.ndarray:
+def _season_levels(x: np.ndarray, usable: np.ndarray, period: int, window: int, least: int = SEASON_MIN) -> np.ndarray:
     level = np.full(x.size, np.nan)
     for g in range(period):
         rows, count = _windows(x[g::period], usable[g::period], window)
-        level[g::period] = np.where(count >= SEASON_MIN, _row_median(rows, count), np.nan)
+        level[g::period] = np.where(count >= least, _row_median(rows, count), np.nan)
     return level
 
 

@@ -266,9 +266,11 @@ class Metrics:
              "sketches": profile.sketches(), "measured_at": now},
         )
 
-    def put(self, project: str, asset: str, metric: str, points: list[tuple[str, str, float | None]]) -> None:
+    def put(self, project: str, asset: str, metric: str, points: list[tuple[str, str, float | None]], *,
+            run_id: str | None = None, quarantined=frozenset()) -> None:
         """Set ``metric`` for (partition, column) pairs, replacing earlier values (derived metrics
-        such as drift scores, computed after the profile)."""
+        such as drift scores, computed after the profile). Points of ``quarantined`` partitions
+        are marked like the profile points they are derived from."""
         mp = t.metric_points.c
         now = time.time()
         keys = sorted({k for k, _, _ in points})
@@ -278,7 +280,7 @@ class Metrics:
             ))
         self.c.execute(t.metric_points.insert(), [
             {"project": project, "asset": asset, "partition_key": k, "column_name": col, "metric": metric, "value": v,
-             "run_id": None, "quarantined": False, "measured_at": now}
+             "run_id": run_id, "quarantined": k in quarantined, "measured_at": now}
             for k, col, v in points
         ])
 
