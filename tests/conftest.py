@@ -50,7 +50,7 @@ def _postgres_available() -> bool:
 
         with psycopg.connect(POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
             return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - unreachable for any reason means no PostgreSQL
         return False
 
 

@@ -50,6 +50,6 @@ def test_cli_entry_and_authoring_api_import_no_heavy_library_at_module_level():
 
 
 def test_help_loads_no_heavy_library():
-    code = "import sys, weir.cli.main as m; print(','.join(sorted(k for k in sys.modules if k.split('.')[0] in %r)))" % (HEAVY,)
+    code = f"import sys, weir.cli.main as m; print(','.join(sorted(k for k in sys.modules if k.split('.')[0] in {HEAVY!r})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

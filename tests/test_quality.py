@@ -7,15 +7,13 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import land_csv
 
-import weir
 from weir.errors import ConfigError, ProjectError
 from weir.model import checks as C
 from weir.project.loader import load_project
 from weir.quality.scan import ScanInput, ScanStats, run_checks
 from weir.workspace import RunRequest, Workspace
-
-from conftest import land_csv
 
 
 @pytest.fixture
@@ -35,7 +33,7 @@ def data(tmp_path):
     pq.write_table(pa.table({"carrier": ["AA", "UA"]}), ref)
     schema = {f.name: str(f.type) for f in table.schema}
     return ScanInput(files=[str(path)], schema=schema, references={"carriers": [str(ref)]},
-                     context={"partition_end": dt.datetime(2013, 1, 2, tzinfo=dt.timezone.utc)})
+                     context={"partition_end": dt.datetime(2013, 1, 2, tzinfo=dt.UTC)})
 
 
 @pytest.fixture(params=["polars", "duckdb"])

@@ -10,20 +10,55 @@ The names users write projects with::
     def cleaned(landing): ...
 """
 
-from weir.model import checks
 from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
+from weir.model import checks
 from weir.model.definitions import Asset, Input, Insight, Retry, Source
 from weir.model.mappings import all_partitions, previous, window
 from weir.model.monitors import drift, monitor, mute
 from weir.model.partitions import daily, hourly, monthly, static, unpartitioned
 from weir.project.authoring import (
-    asset, classification_metrics, insight, model, regression_metrics, source, sql_asset, upstream,
+    asset,
+    classification_metrics,
+    insight,
+    model,
+    regression_metrics,
+    source,
+    sql_asset,
+    upstream,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Asset", "checks", "ConfigError", "DataError", "Input", "Insight", "PartitionError", "ProjectError", "Retry",
-    "RunFailed", "Source", "WeirError", "all_partitions", "asset", "classification_metrics", "daily", "drift", "monitor", "mute", "hourly", "insight", "monthly",
-    "model", "previous", "regression_metrics", "source", "sql_asset", "static", "unpartitioned", "upstream", "window",
+    "Asset",
+    "ConfigError",
+    "DataError",
+    "Input",
+    "Insight",
+    "PartitionError",
+    "ProjectError",
+    "Retry",
+    "RunFailed",
+    "Source",
+    "WeirError",
+    "all_partitions",
+    "asset",
+    "checks",
+    "classification_metrics",
+    "daily",
+    "drift",
+    "hourly",
+    "insight",
+    "model",
+    "monitor",
+    "monthly",
+    "mute",
+    "previous",
+    "regression_metrics",
+    "source",
+    "sql_asset",
+    "static",
+    "unpartitioned",
+    "upstream",
+    "window",
 ]

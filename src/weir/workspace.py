@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from weir.errors import PartitionError, UnknownObjectError
 from weir.model.partitions import UNPARTITIONED_KEY
@@ -67,7 +67,7 @@ class Workspace:
             self._store.close()
             self._store = None
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -21,8 +20,8 @@ app.add_typer(db_app, name="db")
 
 
 class _Globals:
-    workspace: Optional[Path] = None
-    project: Optional[Path] = None
+    workspace: Path | None = None
+    project: Path | None = None
 
 
 G = _Globals()
@@ -32,8 +31,8 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see 
 
 @app.callback()
 def _global(
-    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="Workspace folder (else $WEIR_HOME, else ./.weir)."),
-    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder holding weir.toml (else the current folder)."),
+    workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Workspace folder (else $WEIR_HOME, else ./.weir)."),
+    project: Path | None = typer.Option(None, "--project", "-p", help="Project folder holding weir.toml (else the current folder)."),
 ) -> None:
     G.workspace, G.project = workspace, project
 
@@ -47,12 +46,12 @@ def _ws():
 @app.command()
 def init(
     directory: Path = typer.Argument(..., help="Folder to create the project in."),
-    example: Optional[str] = typer.Option(None, "--example", help="Start from an example: flights."),
+    example: str | None = typer.Option(None, "--example", help="Start from an example: flights."),
     days: int = typer.Option(60, "--days", help="With --example flights: days of data to land now."),
 ) -> None:
     """Create a project (optionally from an example, with its first days of data landed)."""
-    from weir.project.scaffold import create_project
     from weir.cli.render import console
+    from weir.project.scaffold import create_project
 
     created = create_project(directory, example=example, days=days)
     console.print(f"created project [bold]{created['name']}[/] in {created['path']}")
@@ -62,14 +61,14 @@ def init(
 
 @app.command()
 def run(
-    assets: Optional[List[str]] = typer.Argument(None, help="Assets to build (default: all)."),
-    partition: Optional[str] = typer.Option(None, "--partition", help="One partition key, e.g. 2013-01-05."),
-    first: Optional[str] = typer.Option(None, "--from", help="First partition key of a backfill."),
-    last: Optional[str] = typer.Option(None, "--to", help="Last partition key of a backfill."),
+    assets: list[str] | None = typer.Argument(None, help="Assets to build (default: all)."),
+    partition: str | None = typer.Option(None, "--partition", help="One partition key, e.g. 2013-01-05."),
+    first: str | None = typer.Option(None, "--from", help="First partition key of a backfill."),
+    last: str | None = typer.Option(None, "--to", help="Last partition key of a backfill."),
     stale: bool = typer.Option(False, "--stale", help="Only partitions that are missing, built by older code, or whose inputs changed."),
     plan: bool = typer.Option(False, "--plan", help="Show what would be built and why, without building."),
     executor: str = typer.Option("processes", "--executor", help="inprocess | processes."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: CPU count)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes (default: CPU count)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Build asset partitions: stage, audit, publish atomically."""
@@ -79,7 +78,7 @@ def run(
 
 
 @app.command()
-def status(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+def status(asset: str | None = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
     """What is published for each asset, and what the last run left failed."""
     from weir.cli import commands
 
@@ -90,7 +89,7 @@ def status(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OPT
 def runs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", min=1),
-    state: Optional[str] = typer.Option(None, "--state", help="Only runs in this state."),
+    state: str | None = typer.Option(None, "--state", help="Only runs in this state."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """List recent runs."""
@@ -110,7 +109,7 @@ def runs_show(run_id: str = typer.Argument(..., help="Run id or a unique prefix.
 
 
 @app.command()
-def lineage(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
+def lineage(asset: str | None = typer.Argument(None), as_json: bool = JSON_OPT) -> None:
     """Sources, assets and insights upstream and downstream."""
     from weir.cli import commands
 
@@ -120,11 +119,11 @@ def lineage(asset: Optional[str] = typer.Argument(None), as_json: bool = JSON_OP
 @app.command()
 def read(
     asset: str = typer.Argument(...),
-    partition: Optional[str] = typer.Option(None, "--partition"),
-    version: Optional[int] = typer.Option(None, "--version", help="A table version from 'weir history'."),
+    partition: str | None = typer.Option(None, "--partition"),
+    version: int | None = typer.Option(None, "--version", help="A table version from 'weir history'."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=0),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (required for parquet)."),
+    limit: int | None = typer.Option(None, "--limit", min=0),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (required for parquet)."),
     quarantined: bool = typer.Option(False, "--quarantined", help="The staged data of the newest blocked build instead."),
 ) -> None:
     """Print a published partition (or an earlier version, or its quarantined build)."""
@@ -135,8 +134,8 @@ def read(
 
 @app.command("checks")
 def checks_cmd(
-    asset: Optional[str] = typer.Argument(None),
-    partition: Optional[str] = typer.Option(None, "--partition"),
+    asset: str | None = typer.Argument(None),
+    partition: str | None = typer.Option(None, "--partition"),
     failed: bool = typer.Option(False, "--failed", help="Only checks that did not pass."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -149,7 +148,7 @@ def checks_cmd(
 @app.command("check")
 def check_cmd(
     asset: str = typer.Argument(...),
-    partition: Optional[str] = typer.Option(None, "--partition"),
+    partition: str | None = typer.Option(None, "--partition"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Re-run an asset's checks on its published partition, without rebuilding."""
@@ -161,10 +160,10 @@ def check_cmd(
 @app.command()
 def metrics(
     name: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
-    column: Optional[str] = typer.Option(None, "--column", help="One column ('' for table-level metrics)."),
-    metric: Optional[str] = typer.Option(None, "--metric", help="One metric, e.g. null_fraction, mean, p99, row_count."),
-    first: Optional[str] = typer.Option(None, "--from", help="First partition key."),
-    last: Optional[str] = typer.Option(None, "--to", help="Last partition key."),
+    column: str | None = typer.Option(None, "--column", help="One column ('' for table-level metrics)."),
+    metric: str | None = typer.Option(None, "--metric", help="One metric, e.g. null_fraction, mean, p99, row_count."),
+    first: str | None = typer.Option(None, "--from", help="First partition key."),
+    last: str | None = typer.Option(None, "--to", help="Last partition key."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Profile metrics per partition, as time series."""
@@ -175,7 +174,7 @@ def metrics(
 
 @app.command("monitors")
 def monitors_cmd(
-    name: Optional[str] = typer.Argument(None, metavar="[ASSET]"),
+    name: str | None = typer.Argument(None, metavar="[ASSET]"),
     signals: bool = typer.Option(False, "--signals", help="List the signals the monitors raised."),
     alerts: bool = typer.Option(False, "--alerts", help="With --signals: only alerts, not warnings."),
     as_json: bool = JSON_OPT,
@@ -190,9 +189,9 @@ def monitors_cmd(
 def chart_cmd(
     name: str = typer.Argument(..., metavar="ASSET"),
     metric: str = typer.Option(..., "--metric", help="The metric, e.g. row_count, mean, null_fraction."),
-    column: Optional[str] = typer.Option(None, "--column", help="The column (omit for table-level metrics)."),
-    first: Optional[str] = typer.Option(None, "--from", help="First partition key."),
-    last: Optional[str] = typer.Option(None, "--to", help="Last partition key."),
+    column: str | None = typer.Option(None, "--column", help="The column (omit for table-level metrics)."),
+    first: str | None = typer.Option(None, "--from", help="First partition key."),
+    last: str | None = typer.Option(None, "--to", help="Last partition key."),
     out: str = typer.Option(..., "--out", help="Image file: .png, .svg or .pdf."),
 ) -> None:
     """Draw a control chart: points, centre line, limits, signals."""
@@ -204,7 +203,7 @@ def chart_cmd(
 @app.command()
 def ingest(
     source: str = typer.Argument(...),
-    partition: Optional[List[str]] = typer.Option(None, "--partition", help="Only these partitions (repeatable)."),
+    partition: list[str] | None = typer.Option(None, "--partition", help="Only these partitions (repeatable)."),
     force: bool = typer.Option(False, "--force", help="Check again even if the same files were checked before."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -215,7 +214,7 @@ def ingest(
 
 
 @app.command()
-def history(asset: str = typer.Argument(...), partition: Optional[str] = typer.Option(None, "--partition"), as_json: bool = JSON_OPT) -> None:
+def history(asset: str = typer.Argument(...), partition: str | None = typer.Option(None, "--partition"), as_json: bool = JSON_OPT) -> None:
     """Every published version of a partition, with the run that wrote it."""
     from weir.cli import commands
 
@@ -236,9 +235,9 @@ def main() -> None:
     try:
         app()
     except WeirError as exc:
-        from weir.cli.render import err_console
-
         from rich.markup import escape
+
+        from weir.cli.render import err_console
 
         err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Iterable, Iterator, Protocol
+from typing import Protocol
 
 from weir.engine.tasks import TaskOutcome, TaskSpec, execute
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from weir.errors import PartitionError
 from weir.engine.inputs import InputResolver
+from weir.errors import PartitionError
 from weir.model.partitions import PartitionScheme, TimeScheme
 from weir.project.graph import Project
 
@@ -48,7 +48,7 @@ def _window(first: str, last: str, like: TimeScheme):
             s = maker(start=first, end=last, tz=like.tz)
             s.validate_key(first)
             s.validate_key(last)
-        except Exception:
+        except Exception:  # noqa: BLE001, S112 - keys this scheme cannot read: try the next one
             continue
         return s.window(first)[0], s.window(last)[1]
     return None

@@ -7,7 +7,7 @@ import secrets
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from weir.engine.audit import Auditor, PassAll
@@ -35,7 +35,7 @@ TASK_FIELDS = (
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 @dataclass(kw_only=True)
@@ -376,7 +376,7 @@ class Run:
                     publishable, replaced={s.key: index.get(s.key, []) for s in publishable}, run_id=self.run_id,
                     metadata={"weir.code_version": asset.code_version},
                 )
-            except Exception as exc:  # e.g. a schema the table cannot take: these partitions fail
+            except Exception as exc:  # noqa: BLE001 - e.g. a schema the table cannot take: these partitions fail
                 failing = [o for o in outcomes if verdicts[o.key].publish]
                 for o in failing:
                     self._failed.add((asset.name, o.key))

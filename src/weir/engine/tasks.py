@@ -159,7 +159,7 @@ def execute(asset: Asset, spec: TaskSpec) -> TaskOutcome:
                 compute_seconds=compute,
                 started_at=started,
             )
-        except Exception as exc:  # user code may raise anything; it is recorded, not fatal
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything; it is recorded, not fatal
             compute += time.perf_counter() - c0
             error = f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc()

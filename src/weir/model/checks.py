@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
 from weir.errors import ConfigError
@@ -326,17 +326,17 @@ class Freshness(Check):
         return {"newest": f"max({q(self.column)})"}
 
     def evaluate(self, values, total, context):
-        from datetime import date, datetime, timezone
+        from datetime import date, datetime
 
         newest = values["newest"]
         ref = context.get("partition_end") if self.relative_to == "partition_end" else None
-        ref = ref or datetime.now(timezone.utc)
+        ref = ref or datetime.now(UTC)
         if newest is None:
             return False, None, f"≤ {self.max_age} old", None, f"{self.column} has no values"
         if isinstance(newest, date) and not isinstance(newest, datetime):
             newest = datetime(newest.year, newest.month, newest.day)
         if newest.tzinfo is None:
-            newest = newest.replace(tzinfo=ref.tzinfo or timezone.utc)
+            newest = newest.replace(tzinfo=ref.tzinfo or UTC)
         age = ref - newest
         ok = age <= self.max_age
         return ok, newest.isoformat(), f"≤ {self.max_age} before {self.relative_to}", None, (

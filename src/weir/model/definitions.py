@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from weir.errors import ConfigError
 from weir.model.mappings import Auto, PartitionMapping
@@ -136,7 +137,7 @@ class Asset:
     checks: tuple = ()  # weir.checks.* objects, run on every staged partition before publish
     metrics: Mapping[str, str] = field(default_factory=dict)  # user metrics: name -> SQL aggregate
     profile: bool = True  # measure the profile metrics of every partition
-    model: "ModelSpec | None" = None  # set for models: the function returns a trained estimator
+    model: ModelSpec | None = None  # set for models: the function returns a trained estimator
     monitors: tuple = ()  # weir.monitor / weir.mute / weir.drift settings
 
     kind = "asset"

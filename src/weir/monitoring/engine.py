@@ -104,7 +104,7 @@ def policy_severity(sig, settled, metric: str) -> str | None:
     return sig.severity
 
 
-def partition_constant(history: "History", share: float = 0.9) -> set[str]:
+def partition_constant(history: History, share: float = 0.9) -> set[str]:
     """Columns holding one value per partition (year, month, a load date...): their level
     changes with the partition by design, so only their nulls and spread are monitored unless a
     setting names them."""
@@ -312,7 +312,7 @@ class MonitorRunner:
 
             trained_on = json.loads(rows[-1].get("trained_on") or "{}")
             features = set(model.model.features)
-            for param, inp in node.inputs.items():
+            for inp in node.inputs.values():
                 source = inp.upstream
                 if source == model.name or source not in trained_on:
                     continue

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 import inspect
-import re
 import os
+import re
 import sys
 import textwrap
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from weir.errors import ConfigError
 from weir.model.definitions import Asset, Input, Insight, Location, Retry, Source

@@ -89,7 +89,7 @@ def _import(config: ProjectConfig, module_name: str) -> ModuleType:
         if exc.where:
             raise
         raise type(exc)(exc.message, where=_failing_line(exc, path)) from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any import error of user code becomes one line
         sys.modules.pop(qualified, None)
         raise ConfigError(
             f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}", where=_failing_line(exc, path)

@@ -87,7 +87,7 @@ class SourceGate:
             self.store.sources.record(row)
             self.store.checks.record(check_rows)
             if measured is not None:
-                prof, bins = measured
+                prof, _ = measured
                 if prof.new_bins:
                     self.store.metrics.fix_bins(self.project.name, source.name, prof.new_bins, fixed_by=key)
                 self.store.metrics.record(self.project.name, source.name, key, run_id, prof, quarantined=decision.blocked)

@@ -100,12 +100,12 @@ def number(v: Any) -> float | None:
         if getattr(v, "tzinfo", None) is None:
             import datetime as dt
 
-            v = v.replace(tzinfo=dt.timezone.utc)
+            v = v.replace(tzinfo=dt.UTC)
         return float(v.timestamp())
     if hasattr(v, "toordinal"):  # date
         import datetime as dt
 
-        return float(dt.datetime(v.year, v.month, v.day, tzinfo=dt.timezone.utc).timestamp())
+        return float(dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC).timestamp())
     try:
         f = float(v)
     except (TypeError, ValueError):

@@ -87,7 +87,7 @@ def scan(
     if engine in ("auto", "polars"):
         try:
             outcome = _polars_scan(runnable, data, metrics, bins or {}, profile, step, stats)
-        except Exception as exc:  # noqa: BLE001 - anything Polars cannot do goes to DuckDB
+        except Exception as exc:
             if engine == "polars":
                 raise
             outcome, why = None, (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -64,7 +64,7 @@ def load_model(table_dir: str, rows: pa.Table, *, what: str) -> Any:
         raise DataError(f"model {what!r}: cannot read artifact {full}: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != row["sha256"]:
         raise DataError(f"model {what!r}: artifact {full} does not match its recorded hash (corrupted or replaced)")
-    return pickle.loads(data)  # noqa: S301 - artifacts are written by weir into the workspace
+    return pickle.loads(data)
 
 
 def model_rows(table) -> list[dict]:

@@ -15,7 +15,7 @@ def database_url(workspace: Path) -> str:
     """``WEIR_DATABASE_URL`` if set, else SQLite in the workspace."""
     url = os.environ.get(DATABASE_ENV)
     if url:
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
+        if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
     return f"sqlite:///{workspace / 'weir.db'}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from weir.store.database import connect, database_url, upgrade
 from weir.store.repositories import CheckResults, Environments, Metrics, Partitions, Runs, Signals, SourcePartitions
@@ -25,7 +25,7 @@ class MetadataStore:
         self.signals = Signals(self.connection)
 
     @classmethod
-    def for_workspace(cls, workspace: Path) -> "MetadataStore":
+    def for_workspace(cls, workspace: Path) -> MetadataStore:
         workspace.mkdir(parents=True, exist_ok=True)
         return cls(database_url(workspace))
 

@@ -13,6 +13,7 @@ known at departure (departure delay, carrier, airport, distance, hour, the day's
 import pandas as pd
 
 import weir
+
 from .assets import days
 
 NUMERIC = ["dep_delay", "distance", "hour", "temp_mean", "wind_speed_mean", "precip_total", "visib_min"]
