@@ -349,8 +349,9 @@ class Workspace:
         return view
 
     def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False) -> list[dict]:
-        """Stored monitor signals, newest partition first."""
-        key = None
+        """Stored monitor signals, newest partition first. Without ``name``, ``partition`` is
+        matched as given (keys of assets on different schemes differ)."""
+        key = partition
         if name:
             self.project.node(name)
             key = self._key(name, partition, sources=True) if partition is not None else None
