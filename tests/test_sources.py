@@ -415,3 +415,25 @@ def test_long_block_reasons_are_recorded_on_either_backend(backend, make_project
         assert source_blocked["reason"].startswith("source raw '2024-01-01' blocked")
         checks_blocked = task(ws, result.run_id, "clean", "2024-01-02")
         assert checks_blocked["state"] == "blocked" and "in_range(x)" in checks_blocked["reason"]
+
+
+def test_timestamps_are_iso_value_by_value_and_day_month_order_is_never_guessed(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,ts\n1,28/01/2024\n2,2024-01-28 09:00\n3,2024-01-28T10:30:00\n4,2024-01-28\n5,01/02/2024\n")
+    read = read_source([str(path)], "csv", {}, what="raw", columns={"id": "int", "ts": "timestamp"})
+    assert read.malformed == 2  # both dd/mm values: ambiguous text is malformed, not misdated
+    assert {s["value"] for s in read.sample} == {"28/01/2024", "01/02/2024"}
+    assert [v.isoformat() for v in read.table.column("ts").to_pylist()] == [
+        "2024-01-28T09:00:00", "2024-01-28T10:30:00", "2024-01-28T00:00:00",
+    ]
+
+
+def test_utc_marks_make_the_column_utc_and_a_declared_format_reads_other_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("ts\n2013-01-01T10:00:00Z\n2013-01-01T12:00:00+02:00\n")
+    read = read_source([str(path)], "csv", {}, what="raw", columns={"ts": "timestamp"})
+    assert read.malformed == 0
+    assert [v.isoformat() for v in read.table.column("ts").to_pylist()] == ["2013-01-01T10:00:00+00:00"] * 2
+    path.write_text("ts\n28/01/2024 09:00\n")
+    read = read_source([str(path)], "csv", {"timestamp_format": "%d/%m/%Y %H:%M"}, what="raw", columns={"ts": "timestamp"})
+    assert read.malformed == 0 and read.table.column("ts").to_pylist()[0].day == 28

@@ -83,7 +83,7 @@ def read_source(paths: list[str], fmt: str, options: dict, *, what: str, columns
             missing = [c for c in columns if c not in table.column_names]
             if missing:
                 raise DataError(f"source {what!r}: {p} has no column {missing[0]!r} (it has: {', '.join(table.column_names)})")
-            table = _apply_contract(table, columns, p, out)
+            table = _apply_contract(table, columns, p, out, options)
         tables.append(table)
     if not tables:
         return out
@@ -152,12 +152,45 @@ _POLARS_TYPES = {"int": "Int64", "float": "Float64", "string": "String", "bool":
 _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
 
 
-def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out: SourceRead) -> pa.Table:
+ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+ISO_AWARE = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%d %H:%M%:z")
+
+
+def _timestamps(raw, formats):
+    """Parse text as timestamps value by value: ISO 8601 (a 'Z' or an offset makes the column
+    UTC; naive values are then taken as UTC), or the source's ``timestamp_format`` option
+    (strftime, one or a list). Day/month order is never guessed."""
+    import polars as pl
+
+    text = raw.str.strip_chars().str.replace(r"Z$", "+00:00")
+    if formats:
+        formats = [formats] if isinstance(formats, str) else list(formats)
+        return pl.select(pl.coalesce([pl.lit(text).str.to_datetime(f, strict=False, time_unit="us") for f in formats])).to_series()
+    naive = pl.select(pl.coalesce([pl.lit(text).str.to_datetime(f, strict=False, time_unit="us") for f in ISO_NAIVE])).to_series()
+    aware = pl.select(pl.coalesce(
+        [pl.lit(text).str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in ISO_AWARE]
+    )).to_series()
+    if aware.is_null().all():
+        return naive.alias(raw.name)
+    return pl.select(pl.coalesce([pl.lit(aware), pl.lit(naive).dt.replace_time_zone("UTC")])).to_series().alias(raw.name)
+
+
+def _dates(raw, formats):
+    """Parse text as dates: ISO (YYYY-MM-DD) or the source's ``date_format`` option."""
+    import polars as pl
+
+    formats = [formats] if isinstance(formats, str) else list(formats or ["%Y-%m-%d"])
+    text = raw.str.strip_chars()
+    return pl.select(pl.coalesce([pl.lit(text).str.to_date(f, strict=False) for f in formats])).to_series().alias(raw.name)
+
+
+def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out: SourceRead, options: Mapping = None) -> pa.Table:
     """Cast declared columns value by value; rows with a value that does not parse are dropped."""
     import polars as pl
 
     from weir.model.checks import type_family
 
+    options = options or {}
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     bad = pl.Series([False] * frame.height)
@@ -166,9 +199,9 @@ def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out:
         fam = type_family(want)
         raw = frame[col]
         if fam == "timestamp":
-            new = raw.str.to_datetime(strict=False, time_unit="us") if raw.dtype == pl.String else raw.cast(pl.Datetime("us"), strict=False)
+            new = _timestamps(raw, options.get("timestamp_format")) if raw.dtype == pl.String else raw.cast(pl.Datetime("us"), strict=False)
         elif fam == "date":
-            new = raw.str.to_date(strict=False) if raw.dtype == pl.String else raw.cast(pl.Date, strict=False)
+            new = _dates(raw, options.get("date_format")) if raw.dtype == pl.String else raw.cast(pl.Date, strict=False)
         elif fam == "bool" and raw.dtype == pl.String:
             low = raw.str.strip_chars().str.to_lowercase()
             new = pl.select(pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False)
