@@ -478,3 +478,45 @@ def test_weekends_at_half_volume_do_not_alert_once_weeks_of_history_show_the_pat
         land_day(project, monday, n=100)
         ws.ingest("raw", [key(monday)])
         assert ("raw", key(monday), "spc", "", "row_count") in alerts_of(ws.signals(alerts_only=True))
+
+
+@pytest.mark.parametrize(
+    "yml, message",
+    [
+        ("raw:\n  monitors:\n    - mute: {metric: stdev}\n", "unknown metric 'stdev' (did you mean 'std'?)"),
+        ("raw:\n  monitors:\n    - monitor: {metric: mean, column: amuont}\n", "column 'amuont', which the contract does not declare"),
+    ],
+)
+def test_a_monitor_setting_that_can_never_match_fails_the_load_naming_checks_yml(tmp_path, yml, message):
+    from conftest import write_project
+
+    from weir.errors import ProjectError
+    from weir.project.loader import load_project
+
+    project = write_project(tmp_path / "p", {
+        "assets.py": """
+            import weir
+            days = weir.daily(start="2024-01-01", end="2024-01-05")
+            raw = weir.source("raw", path="l/{partition}.csv", partitions=days, columns={"amount": "float"})
+        """,
+        "checks.yml": yml,
+    })
+    with pytest.raises(ProjectError) as err:
+        load_project(project)
+    assert message in str(err.value) and "checks.yml:3" in str(err.value)
+
+
+def test_a_user_metric_can_be_named_by_a_monitor_setting(tmp_path):
+    from conftest import write_project
+
+    from weir.project.loader import load_project
+
+    project = write_project(tmp_path / "p", {
+        "assets.py": """
+            import weir
+            days = weir.daily(start="2024-01-01", end="2024-01-05")
+            raw = weir.source("raw", path="l/{partition}.csv", partitions=days, metrics={"big": "avg(amount)"},
+                              monitors=[weir.monitor("big", sigma=6)])
+        """,
+    })
+    assert load_project(project).sources["raw"].monitors[0].metric == "big"

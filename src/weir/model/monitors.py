@@ -25,6 +25,7 @@ class Monitor:
     min_points: int | None = None  # warm-up: points needed before the series can signal
     seasonality: str | int | None = "auto"  # "auto", None (off), or a period in partitions
     mute: bool = False
+    where: str = ""  # file:line of a checks.yml entry, for load errors
 
     def __post_init__(self) -> None:
         for m in self.methods or ():
@@ -52,6 +53,7 @@ class Drift:
     first: str | None = None
     last: str | None = None
     mute: bool = False
+    where: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or self.window < 1:
@@ -102,3 +104,27 @@ def settle_drift(settings, column: str) -> Drift:
 
 
 CONSTRUCTORS = {"monitor": monitor, "mute": mute, "drift": drift}
+
+# every metric weir measures; user metrics of the asset or source come on top
+PROFILE_METRICS = (
+    "row_count", "null_fraction", "min", "max", "mean", "std", "p01", "p50", "p99", "distinct_count",
+    "min_offset_s", "max_offset_s", "drift_score", "training_drift",
+)
+
+
+def setting_problem(setting, user_metrics, columns) -> str | None:
+    """Why a monitor setting can never match a series of its asset or source (a misspelled
+    metric, or a column a source's contract does not declare); None when it can."""
+    import difflib
+
+    if isinstance(setting, Monitor) and setting.metric not in ("*", *PROFILE_METRICS, *user_metrics):
+        known = [*PROFILE_METRICS, *user_metrics]
+        close = difflib.get_close_matches(setting.metric, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; metrics are: {', '.join(known)}"
+        return f"monitor setting names unknown metric {setting.metric!r}{hint}"
+    column = getattr(setting, "column", None)
+    if columns and column not in (None, "*", "") and column not in columns:
+        close = difflib.get_close_matches(column, list(columns), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"monitor setting names column {column!r}, which the contract does not declare{hint}"
+    return None

@@ -94,7 +94,9 @@ def _monitor_items(node, path: Path, yaml) -> list:
         try:
             make = MONITORS[kind]
             inspect.signature(make).bind(**dict(args or {}))
-            out.append(make(**dict(args or {})))
+            import dataclasses
+
+            out.append(dataclasses.replace(make(**dict(args or {})), where=where))
         except TypeError as exc:
             raise ConfigError(f"{kind}: {exc}", where=where) from None
         except ConfigError as exc:

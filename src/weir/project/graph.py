@@ -77,6 +77,13 @@ def suggest(name: str, choices: list[str]) -> str:
 def validate(project: Project) -> Project:
     """Check the graph: upstreams exist, mappings can work, no cycles. Returns it with ``order``."""
     known = {**project.sources, **project.assets}
+    from weir.model.monitors import setting_problem
+
+    for node in [*project.sources.values(), *project.assets.values()]:
+        for setting in node.monitors:
+            problem = setting_problem(setting, list(node.metrics), dict(getattr(node, "columns", {}) or {}))
+            if problem:
+                raise ProjectError(f"{node.kind} {node.name!r}: {problem}", where=setting.where or str(node.location))
     for src in project.sources.values():
         for check in src.checks:
             target = getattr(check, "to", None)
