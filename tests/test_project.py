@@ -446,9 +446,19 @@ def test_syntax_error_names_file_and_line(make_project):
 def test_failed_import_leaves_no_module_behind(make_project):
     import sys
 
-    root = make_project({"assets.py": "raise RuntimeError('boom')\n"}, name="leaky")
+    root = make_project({"assets.py": "import weir\nraise RuntimeError('boom')\n"}, name="leaky")
     _error(ConfigError, root)
     assert "weir_project_leaky.assets" not in sys.modules
+
+
+def test_scripts_that_do_not_import_weir_are_not_imported(make_project):
+    from weir.project.loader import load_project
+
+    root = make_project({
+        "assets.py": "import weir\nraw = weir.source('raw', path='raw.csv')\n",
+        "land.py": "import sys\nraise SystemExit(int(sys.argv[1]))  # a script run by hand, not a module\n",
+    })
+    assert set(load_project(root).sources) == {"raw"}
 
 
 def test_missing_weir_toml(tmp_path):

@@ -82,6 +82,16 @@ def _render_result(result) -> None:
                 f"[magenta]{n['blocked'] or ''}[/]",
             )
         console.print(c)
+    for name, per in result.signals.items():
+        alerts = sum(per.values())
+        first = min(per)
+        more = f" and {len(per) - 1} more partition{'s' if len(per) > 2 else ''}" if len(per) > 1 else ""
+        console.print(
+            f"[red]monitors: {alerts} alert{'s' if alerts != 1 else ''} on {name}[/] ({first or '—'}{more}); "
+            f"see 'weir monitors --signals --alerts'", highlight=False,
+        )
+    for err in result.monitor_errors:
+        err_console.print(f"[yellow]monitors could not run for {err}[/]", highlight=False)
     for source, n in result.sources.items():
         blocked = f", [magenta]{n['blocked']} blocked[/]" if n.get("blocked") else ""
         accepted = n.get("accepted", 0)

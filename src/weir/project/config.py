@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,16 @@ def _unknown(where: str, got: dict[str, Any], allowed: set[str], section: str) -
         raise ConfigError(f"unknown key {section + extra[0]!r} (allowed: {', '.join(sorted(allowed))})", where=where)
 
 
+_IMPORTS_WEIR = re.compile(r"^\s*(?:import weir\b|from weir\b)", re.MULTILINE)
+
+
+def _imports_weir(path: Path) -> bool:
+    try:
+        return bool(_IMPORTS_WEIR.search(path.read_text(errors="replace")))
+    except OSError:
+        return False
+
+
 def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -68,7 +79,9 @@ def load_config(root: Path) -> ProjectConfig:
         raise ConfigError(f"project.name {name!r} must be letters, digits and '_'", where=where)
     modules = _str_list(project.get("modules", []), "project.modules", where)
     if not modules:
-        modules = tuple(sorted(p.stem for p in root.glob("*.py") if not p.name.startswith("_")))
+        # scripts that sit in the folder (a landing script, a notebook export) are not imported:
+        # only files that import weir define sources and assets
+        modules = tuple(sorted(p.stem for p in root.glob("*.py") if not p.name.startswith("_") and _imports_weir(p)))
     for m in modules:
         if not (root / f"{m}.py").is_file() and not (root / m / "__init__.py").is_file():
             raise ConfigError(f"project.modules names {m!r} but neither {m}.py nor {m}/__init__.py exists", where=where)

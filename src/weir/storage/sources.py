@@ -184,7 +184,7 @@ def _dates(raw, formats):
     return pl.select(pl.coalesce([pl.lit(text).str.to_date(f, strict=False) for f in formats])).to_series().alias(raw.name)
 
 
-def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out: SourceRead, options: Mapping = None) -> pa.Table:
+def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out: SourceRead, options: Mapping | None = None) -> pa.Table:
     """Cast declared columns value by value; rows with a value that does not parse are dropped."""
     import polars as pl
 
