@@ -406,6 +406,12 @@ class Workspace:
                 raise UnknownObjectError(f"{name!r} has no measured column {column!r}{suggest(column, columns)}")
         if metric is not None:
             metrics = sorted({p["metric"] for p in every if column is None or p["column_name"] == column})
+            holders = sorted({p["column_name"] for p in every if p["metric"] == metric and p["column_name"]})
+            if metric not in metrics and column == "" and holders:
+                raise UnknownObjectError(
+                    f"{name!r} has no table-level metric {metric!r}; pass --column "
+                    f"(columns with {metric}: {', '.join(holders[:8])}{' ...' if len(holders) > 8 else ''})"
+                )
             if metric not in metrics:
                 raise UnknownObjectError(
                     f"{name!r} has no metric {metric!r}{' on ' + repr(column) if column else ''}; "

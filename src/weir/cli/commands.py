@@ -448,7 +448,12 @@ def monitors(ws, name, signals, alerts_only, as_json) -> None:
         t = table("asset", "partition", "series", "severity", "rule", "value", "expected", title=f"{len(rows)} signals")
         for r in rows:
             series = f"{r['column_name'] + '.' if r['column_name'] else ''}{r['metric']}"
-            expected = "" if r["lower"] is None and r["upper"] is None else f"{_cell(r['lower'])} .. {_cell(r['upper'])}"
+            if r["lower"] is None and r["upper"] is None:
+                expected = ""
+            elif r["lower"] == r["upper"]:
+                expected = f"centre {_cell(r['center'])}"  # run rules compare with the centre line
+            else:
+                expected = f"{_cell(r['lower'])} .. {_cell(r['upper'])}"
             sev = f"[red]{r['severity']}[/]" if r["severity"] == "alert" else f"[yellow]{r['severity']}[/]"
             t.add_row(r["asset"], r["partition_key"] or "—", series, sev, r["rule"], _cell(r["value"]), expected)
         console.print(t)

@@ -310,7 +310,14 @@ class Run:
                     self._failed.add((src.name, uk))
                     self._blocked_sources[(src.name, uk)] = admission.message
                     self._check_failed = True
-                    self.result.failures.append({"asset": src.name, "partition": uk, "error": f"blocked: {admission.message}"})
+                    first = admission.sample[0] if admission.sample else None
+                    example = ""
+                    if first and first.get("column"):
+                        example = f"; e.g. {first['column']}={first.get('value')!r} {first.get('reason', '')}"
+                    hint = f" (details: weir ingest {src.name}{' --partition ' + uk if uk else ''})"
+                    self.result.failures.append(
+                        {"asset": src.name, "partition": uk, "error": f"blocked: {admission.message}{example}{hint}"}
+                    )
 
     def _spec(self, asset: Asset, key: str, keys: dict[str, list[str]], table_schema) -> TaskSpec:
         inputs = []
