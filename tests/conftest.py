@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -88,3 +90,16 @@ def backend(request, monkeypatch):
 def workspace_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("WEIR_HOME", raising=False)
     return tmp_path / "ws"
+
+
+def weir_cli(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
+    """Run ``weir --workspace ws --project project ARGS`` in a subprocess and check its exit code."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
+    env["NO_COLOR"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
+        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
+    )
+    if expect is not None:
+        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc

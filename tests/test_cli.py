@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import land_csv, write_project
+from conftest import land_csv, weir_cli, write_project
 
 pytestmark = pytest.mark.slow
 
@@ -75,17 +74,6 @@ def make_shop(root: Path, *, bad_day: str | None = None) -> Path:
     return root
 
 
-def weir_cli(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    """Run ``weir --workspace ws --project project ARGS`` and check its exit code."""
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 def weir_bare(*args: str) -> subprocess.CompletedProcess:

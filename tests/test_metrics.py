@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from conftest import land_csv, write_project
+from conftest import weir_cli as weir
 
 from weir.model import checks as C
 from weir.quality.auditor import CheckAuditor
@@ -363,16 +361,6 @@ def test_checks_yml_mapping_form_declares_checks_and_metrics(make_project, works
 METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center", "lower", "upper", "signals", "muted"}
 
 
-def weir(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import land_csv, write_project
+from conftest import land_csv, weir_cli, write_project
 
 import weir
 from weir.errors import ConfigError, DataError, ProjectError, UnknownObjectError
@@ -207,16 +204,6 @@ def price_model(train):
 '''
 
 
-def weir_cli(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 @pytest.mark.parametrize(

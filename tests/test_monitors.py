@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import land_csv, write_project
+from conftest import weir_cli as weir
 
 from weir.project.loader import load_project
 from weir.workspace import RunRequest, Workspace
@@ -92,16 +90,6 @@ def count_alerts(rows: list[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
-def weir(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 def weir_json(ws: Path, project: Path, *args: str, expect: int = 0):

@@ -5,14 +5,12 @@ source checks and metrics; the run summary of check outcomes and source admissio
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import weir_cli as weir
 from conftest import write_project
 
 from weir.errors import ConfigError, DataError, UnknownObjectError
@@ -269,16 +267,6 @@ def test_bad_contracts_are_config_errors(make_project, args, message):
 INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint", "signals"}
 
 
-def weir(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
-    env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 def ingest(ws: Path, project: Path, *args: str, expect: int = 0) -> dict[str, dict]:
