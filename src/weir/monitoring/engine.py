@@ -331,13 +331,18 @@ class MonitorRunner:
                             continue
                         points.append((key, column, verdict.value / verdict.threshold if verdict.threshold else None))
                         found[(key, column, TRAINING_DRIFT)] = verdict
-        if points:
-            with self.store.transaction():
-                self.store.metrics.put(self.project.name, node.name, TRAINING_DRIFT, points, run_id=run_id,
-                                       quarantined=history.quarantined)
-            for key, column, score in points:
-                history.series.setdefault((column, TRAINING_DRIFT), {})[key] = score
+        self._keep_derived(node.name, TRAINING_DRIFT, points, history, run_id)
         return found
+
+    def _keep_derived(self, name: str, metric: str, points: list, history: History, run_id: str | None) -> None:
+        """Store derived points (drift scores) as metric points of ``name`` and add them to
+        ``history``, so they are charted in this evaluation like any series."""
+        if not points:
+            return
+        with self.store.transaction():
+            self.store.metrics.put(self.project.name, name, metric, points, run_id=run_id, quarantined=history.quarantined)
+        for key, column, score in points:
+            history.series.setdefault((column, metric), {})[key] = score
 
     # -- drift ----------------------------------------------------------------------------
     def _drift_scores(self, name: str, settings, keys: list[str], history: History, run_id: str | None = None) -> dict:
@@ -386,12 +391,7 @@ class MonitorRunner:
                 verdicts[(key, column)] = verdict
                 score = verdict.value / verdict.threshold if verdict.threshold else None
                 points.append((key, column, score))
-        if points:
-            with self.store.transaction():
-                self.store.metrics.put(self.project.name, name, DRIFT_SCORE, points, run_id=run_id,
-                                       quarantined=history.quarantined)
-            for key, column, score in points:
-                history.series.setdefault((column, DRIFT_SCORE), {})[key] = score
+        self._keep_derived(name, DRIFT_SCORE, points, history, run_id)
         return verdicts
 
 
