@@ -26,6 +26,10 @@ class ProjectError(ConfigError):
     """The project's objects do not form a valid graph (unknown upstream, cycle, ...)."""
 
 
+class UsageError(WeirError):
+    """A command was given an option value it does not accept."""
+
+
 class PartitionError(WeirError):
     """A partition key or range does not fit a partition scheme."""
 

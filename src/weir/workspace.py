@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from weir.errors import PartitionError, UnknownObjectError
+from weir.errors import PartitionError, UnknownObjectError, UsageError
 from weir.model.partitions import UNPARTITIONED_KEY
 
 WORKSPACE_ENV = "WEIR_HOME"
@@ -195,6 +195,16 @@ class Workspace:
             tasks = self.store.runs.tasks(run["id"])
             env = self.store.environments.get(run["environment_id"]) if run["environment_id"] else None
         return {**run, "tasks": tasks, "environment": env}
+
+    def events(self, *, after: int = 0, kinds: tuple[str, ...] = (), limit: int | None = 100):
+        """Events of the durable log with an id above ``after``, oldest first."""
+        from weir.events import EventKind
+
+        for k in kinds:
+            if k not in EventKind.__members__.values():
+                raise UsageError(f"--kind {k!r} is not an event kind (choose: {', '.join(EventKind)})")
+        with self.store.read():
+            return self.store.events.after(after, kinds=kinds, limit=limit)
 
     # -- state ----------------------------------------------------------------------------
     def status(self, asset: str | None = None) -> list[dict]:

@@ -498,3 +498,27 @@ def chart(ws, name, metric, column, first, last, out) -> None:
     path = control_chart(points, title=f"{name} {(column + '.') if column else ''}{metric}", out=out)
     console.print(f"wrote {path} ({len(points)} partitions, {sum(1 for p in points if p['signals'])} with signals)")
     _done(ws)
+
+
+def _event_summary(e) -> str:
+    d = e.data
+    parts = [f"{k}={d[k]}" for k in ("state", "version", "rows", "check", "metric", "column", "tasks") if d.get(k) not in (None, "")]
+    for k in ("message", "rule", "error", "reason"):
+        if d.get(k):
+            parts.append(str(d[k]))
+            break
+    return " ".join(parts)
+
+
+def events(ws, after, kinds, limit, as_json) -> None:
+    rows = ws.events(after=after, kinds=kinds, limit=limit)
+    if as_json:
+        print_json([e.to_json() for e in rows])
+        return _done(ws)
+    t = table("id", "at", "kind", "asset", "partition", "run", "what", title=f"events after {after}")
+    for e in rows:
+        t.add_row(str(e.id), short_time(e.at), e.kind, e.asset or "", e.partition_key or "", e.run_id or "", _event_summary(e))
+    console.print(t)
+    if len(rows) == limit:
+        console.print(f"more: weir events --after {rows[-1].id}")
+    _done(ws)

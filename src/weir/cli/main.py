@@ -221,6 +221,19 @@ def history(asset: str = typer.Argument(...), partition: str | None = typer.Opti
     commands.history(_ws(), asset, partition, as_json)
 
 
+@app.command()
+def events(
+    after: int = typer.Option(0, "--after", min=0, help="Only events with an id above this cursor."),
+    kind: list[str] | None = typer.Option(None, "--kind", help="Only events of this kind (repeatable)."),
+    limit: int = typer.Option(100, "--limit", min=1),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """The event log: runs, publishes, blocked partitions, failed checks, signals, in order."""
+    from weir.cli import commands
+
+    commands.events(_ws(), after, tuple(kind or ()), limit, as_json)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending metadata store migrations."""

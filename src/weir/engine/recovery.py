@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from weir.engine.heartbeat import is_dead
+from weir.events import Event, EventKind
 from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
 
@@ -20,8 +21,9 @@ def reap_dead_runs(store: MetadataStore, table_for) -> list[dict]:
         why = is_dead(run)
         if why is None:
             continue
-        tasks = store.runs.tasks(run["id"])
-        recorded = store.partitions.published_by_run(run["project"], run["id"])
+        with store.read():
+            tasks = store.runs.tasks(run["id"])
+            recorded = store.partitions.published_by_run(run["project"], run["id"])
         rows = []
         for asset in sorted({t["asset"] for t in tasks}):
             table: AssetTable = table_for(run["project"], asset)
@@ -44,9 +46,19 @@ def reap_dead_runs(store: MetadataStore, table_for) -> list[dict]:
         with store.transaction():
             store.partitions.record_published(rows)
             store.runs.unfinished_tasks_to(run["id"], "failed", f"run died: {why}")
+            counts = store.runs.task_counts(run["id"])
             store.runs.update(
                 run["id"], state="failed", finished_at=time.time(), error=f"run died: {why}",
-                summary={"counts": store.runs.task_counts(run["id"]), "recovered_publishes": len(rows)},
+                summary={"counts": counts, "recovered_publishes": len(rows)},
+            )
+            store.emit(
+                *(Event(kind=EventKind.PARTITION_PUBLISHED, project=r["project"], asset=r["asset"],
+                        partition_key=r["partition_key"], run_id=r["run_id"],
+                        data={"version": r["version"], "rows": r["row_count"], "state": "succeeded",
+                              "code_version": r["code_version"], "inputs": r["input_versions"], "recovered": True})
+                  for r in rows),
+                Event(kind=EventKind.RUN_FINISHED, project=run["project"], run_id=run["id"],
+                      data={"state": "failed", "counts": counts, "error": f"run died: {why}"}),
             )
         closed.append({**run, "error": why})
     return closed

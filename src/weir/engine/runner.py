@@ -17,6 +17,7 @@ from weir.engine.inputs import InputResolver
 from weir.engine.planner import Plan
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.envs.snapshot import capture
+from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
 from weir.model.mappings import Previous
 from weir.model.partitions import TimeScheme
@@ -169,6 +170,11 @@ class Run:
                 ]
             )
             self.store.runs.update(self.run_id, state="running", started_at=time.time())
+            self.store.code.save(self._code_rows())
+            self.store.emit(self._event(
+                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
+                assets=sorted({t.asset for t in self.plan.tasks}),
+            ))
         self.result.waiting = {a: len(w) for a, w in self.plan.waiting.items()}
         self.reporter.run_started(self.run_id, len(self.plan.tasks))
         heartbeat = Heartbeat(self.store.engine, self.run_id)
@@ -198,7 +204,6 @@ class Run:
         return self.result
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
-        self.store.connection.rollback()  # drop any half-open transaction of an interrupted step
         with self.store.transaction():
             if state != "succeeded" or error:
                 self.store.runs.unfinished_tasks_to(self.run_id, "cancelled" if state == "cancelled" else "failed", error or "run ended")
@@ -207,11 +212,30 @@ class Run:
                 self.run_id, state=state, finished_at=time.time(), error=error, heartbeat_at=time.time(),
                 summary={"counts": counts, "waiting": self.result.waiting},
             )
+            self.store.emit(self._event(
+                EventKind.RUN_FINISHED, state=state, counts=counts, seconds=round(seconds, 3),
+                error=error.splitlines()[0] if error else None,
+            ))
         self.result.state = state
         self.result.counts = counts
         self.result.checks = dict(getattr(self.auditor, "outcomes", {}))
         self.result.seconds = seconds
         self.reporter.run_finished(self.result)
+
+    def _event(self, kind: EventKind, asset: str | None = None, key: str | None = None, **data) -> Event:
+        return Event(kind=kind, project=self.project.name, asset=asset, partition_key=key, run_id=self.run_id, data=data)
+
+    def _code_rows(self) -> list[dict]:
+        """The definition behind each code version this run builds, kept from its first build."""
+        rows = []
+        for name in sorted({t.asset for t in self.plan.tasks}):
+            a = self.project.assets[name]
+            rows.append({
+                "project": self.project.name, "asset": name, "code_version": a.code_version,
+                "kind": "sql" if a.sql else "python", "definition": a.definition_text, "settings": a.code_settings,
+                "location": str(a.location),
+            })
+        return rows
 
     # -- one asset ------------------------------------------------------------------------
     def _build_asset(self, executor, asset: Asset, keys: list[str]) -> None:
@@ -243,6 +267,10 @@ class Run:
         if skipped:
             with self.store.transaction():
                 self.store.runs.update_tasks(self.run_id, skipped)
+                self.store.emit(*(
+                    self._event(EventKind.PARTITION_FAILED, asset.name, r["partition_key"], state=r["state"], reason=r["reason"])
+                    for r in skipped if r["state"] == "upstream_failed"
+                ))
             for row in skipped:
                 self._count(asset.name, row["state"])
                 self.reporter.task_finished(asset.name, row["partition_key"], row["state"])
@@ -272,7 +300,6 @@ class Run:
         try:
             found = self.monitor.evaluate(name, keys, self.run_id)
         except Exception as exc:  # noqa: BLE001
-            self.store.connection.rollback()
             self.result.monitor_errors.append(f"{name}: {type(exc).__name__}: {exc}")
             return
         for s in found.alerts():
@@ -368,6 +395,11 @@ class Run:
             self.reporter.task_finished(asset.name, o.key, "failed")
         with self.store.transaction():
             self.store.runs.update_tasks(self.run_id, rows)
+            self.store.emit(*(
+                self._event(EventKind.PARTITION_FAILED, asset.name, r["partition_key"], state="failed",
+                            error=(r["error"] or "").strip().splitlines()[-1:][0] if r["error"] else None, attempts=r["attempt"])
+                for r in rows
+            ))
 
     def _publish(self, asset: Asset, outcomes: list[TaskOutcome]) -> None:
         table = self.table(asset.name)
@@ -391,7 +423,7 @@ class Run:
                 outcomes = [o for o in outcomes if not verdicts[o.key].publish]
                 publishable = []
         now = time.time()
-        published_rows, task_rows = [], []
+        published_rows, task_rows, events = [], [], []
         for o in outcomes:
             s = o.staged
             assert s is not None
@@ -418,9 +450,20 @@ class Run:
                     row_count=s.rows, started_at=o.started_at, finished_at=now, seconds=o.seconds, staged_path=s.path,
                 )
             )
+            events.append(self._event(EventKind.PARTITION_BUILT, asset.name, s.key, rows=s.rows, seconds=round(o.seconds, 3),
+                                      attempts=o.attempts, code_version=asset.code_version))
+            if verdict.publish:
+                events.append(self._event(
+                    EventKind.PARTITION_PUBLISHED, asset.name, s.key, version=version, rows=s.rows, state=state,
+                    code_version=asset.code_version, inputs=self._versions.get((asset.name, s.key)), table=table.uri,
+                ))
+            else:
+                events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
+                                          staged_path=s.path))
             self._count(asset.name, state)
             self.reporter.task_finished(asset.name, s.key, state)
         with self.store.transaction():
             self.store.partitions.record_published(published_rows)
             self.store.runs.update_tasks(self.run_id, task_rows)
             self.auditor.flush()
+            self.store.emit(*events)

@@ -152,17 +152,22 @@ class Asset:
         return [i.upstream for i in self.inputs.values()]
 
     @property
-    def code_version(self) -> str:
-        """Hash of the definition (function source or SQL) plus the settings that shape its data."""
-        settings = {
+    def code_settings(self) -> dict:
+        """The settings besides the definition text that shape the asset's data."""
+        settings: dict = {
             "partitions": self.partitions.to_dict(),
             "inputs": {p: [i.upstream, i.mapping.describe(), i.frame] for p, i in sorted(self.inputs.items())},
         }
         if self.model is not None:
             settings["model"] = [list(self.model.features), self.model.target, self.model.task]
+        return settings
+
+    @property
+    def code_version(self) -> str:
+        """Hash of the definition (function source or SQL) plus the settings that shape its data."""
         digest = hashlib.sha256()
         digest.update(self.definition_text.encode())
-        digest.update(json.dumps(settings, sort_keys=True).encode())
+        digest.update(json.dumps(self.code_settings, sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
 

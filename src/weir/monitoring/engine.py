@@ -14,6 +14,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from weir.events import Event, EventKind
 from weir.model.monitors import settle_drift, settle_monitor
 from weir.model.partitions import Daily, Hourly
 from weir.monitoring import spc
@@ -233,6 +234,7 @@ class MonitorRunner:
         out.signals += self._schema_changes(name, order, new, skip, row)
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
+            self.store.emit(*signal_events(out.alerts()))
         return out
 
     @staticmethod
@@ -393,6 +395,19 @@ class MonitorRunner:
                 points.append((key, column, score))
         self._keep_derived(name, DRIFT_SCORE, points, history, run_id)
         return verdicts
+
+
+def signal_events(alerts: list[dict]) -> list[Event]:
+    """A ``schema_changed`` event per schema alert, a ``signal_raised`` event per other alert."""
+    return [
+        Event(kind=EventKind.SCHEMA_CHANGED if s["kind"] == "schema" else EventKind.SIGNAL_RAISED, project=s["project"],
+              asset=s["asset"], partition_key=s["partition_key"], run_id=s["run_id"],
+              data={"kind": s["kind"], "column": s["column_name"], "metric": s["metric"], "method": s["method"],
+                    "rule": s["rule"], "value": s["value"], "center": s["center"], "lower": s["lower"],
+                    "upper": s["upper"], "direction": s["direction"],
+                    **({"details": s["details"]} if s["kind"] == "schema" else {})})
+        for s in alerts
+    ]
 
 
 def _plain(value):

@@ -9,6 +9,7 @@ import os
 import time
 
 from weir.engine.audit import AuditVerdict
+from weir.events import Event, EventKind
 from weir.model.checks import CheckResult, References
 from weir.model.definitions import Asset, Source
 from weir.model.partitions import TimeScheme
@@ -55,6 +56,17 @@ def result_rows(project: str, asset: str, key: str, run_id: str | None, results:
             "total_rows": r.total_rows, "message": r.message, "sample": r.sample, "checked_at": now,
         }
         for r in results
+    ]
+
+
+def failed_check_events(rows: list[dict]) -> list[Event]:
+    """A ``check_failed`` event per failed check result row."""
+    return [
+        Event(kind=EventKind.CHECK_FAILED, project=r["project"], asset=r["asset"], partition_key=r["partition_key"],
+              run_id=r["run_id"], data={"check": r["check_name"], "kind": r["kind"], "column": r["column_name"],
+                                        "severity": r["severity"], "message": r["message"],
+                                        "failing_rows": r["failing_rows"], "total_rows": r["total_rows"]})
+        for r in rows if not r["passed"]
     ]
 
 
@@ -116,6 +128,7 @@ class CheckAuditor:
         records the publish, so results, metrics and published state commit together."""
         for project, asset, rows, new_bins, measured in self._pending:
             self.store.checks.record(rows)
+            self.store.emit(*failed_check_events(rows))
             if new_bins:
                 self.store.metrics.fix_bins(project, asset, new_bins, fixed_by=measured[0][0])
             for key, prof, quarantined in measured:

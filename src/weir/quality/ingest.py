@@ -11,7 +11,8 @@ from pathlib import Path
 
 from weir.errors import DataError
 from weir.model.definitions import Source
-from weir.quality.auditor import reference_files, result_rows, tally, verdict_of, window_context
+from weir.events import Event, EventKind
+from weir.quality.auditor import failed_check_events, reference_files, result_rows, tally, verdict_of, window_context
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.sources import fingerprint, read_source, source_files
 
@@ -86,6 +87,12 @@ class SourceGate:
         with self.store.transaction():
             self.store.sources.record(row)
             self.store.checks.record(check_rows)
+            self.store.emit(*failed_check_events(check_rows), Event(
+                kind=EventKind.SOURCE_BLOCKED if decision.blocked else EventKind.SOURCE_ADMITTED, project=self.project.name,
+                asset=source.name, partition_key=key, run_id=run_id,
+                data={"fingerprint": fp, "rows": decision.rows, "malformed_rows": decision.malformed,
+                      "message": decision.message, "files": len(files)},
+            ))
             if measured is not None:
                 prof, _ = measured
                 if prof.new_bins:

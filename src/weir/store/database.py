@@ -1,4 +1,4 @@
-"""Opening the metadata store: one engine, one connection, migrations applied on first use."""
+"""Opening the metadata store: one engine (a pool of connections), migrations applied on first use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from weir.errors import StoreError
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 
@@ -67,17 +67,18 @@ def upgrade(connection) -> str | None:
 
 
 def connect(url: str):
-    """Engine and connection with the schema at head. Raises StoreError if unreachable."""
+    """The engine, with the schema at head, and the revision the store had before. Raises
+    StoreError if the store is unreachable."""
     import sqlalchemy as sa
 
     engine = create_engine(url)
     try:
-        connection = engine.connect()
+        with engine.connect() as connection:
+            before = current_revision(connection)
+            if before != HEAD_REVISION:
+                upgrade(connection)
+            connection.commit()
     except sa.exc.OperationalError as exc:
+        engine.dispose()
         raise StoreError(f"cannot reach the metadata store {engine.url.render_as_string(hide_password=True)}: {str(exc.orig).strip().splitlines()[0]}") from None
-    before = current_revision(connection)
-    if before != HEAD_REVISION:
-        upgrade(connection)
-    connection.commit()
-    connection.info["weir_revision_before"] = before
-    return engine, connection
+    return engine, before

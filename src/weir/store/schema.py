@@ -127,6 +127,11 @@ metric_points = Table(
     Column("run_id", String(40)),
     Column("quarantined", Boolean, nullable=False, default=False),  # measured on data that was not published
     Column("measured_at", Float, nullable=False),
+    # as judged when the monitors evaluated this point: reads show these, never recompute them
+    Column("center", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("severity", String(10)),  # None in control (or not judged), 'warn' or 'alert'
     Index("ix_metric_points_series", "project", "asset", "metric", "column_name", "partition_key"),
     Index("ix_metric_points_key", "project", "asset", "partition_key"),
 )
@@ -196,4 +201,32 @@ signals = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_signals_key", "project", "asset", "partition_key"),
     Index("ix_signals_created", "project", "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the cursor consumers read from
+    Column("kind", String(40), nullable=False),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200)),
+    Column("partition_key", String(64)),
+    Column("run_id", String(40)),
+    Column("at", Float, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_kind", "kind", "id"),
+    Index("ix_events_key", "project", "asset", "partition_key"),
+)
+
+code_versions = Table(
+    "code_versions",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("code_version", String(32), primary_key=True),
+    Column("kind", String(10), nullable=False),  # python | sql
+    Column("definition", Text, nullable=False),  # the function source or the SQL, as built
+    Column("settings", JSON, nullable=False),  # partitions, inputs, model: what else shapes the data
+    Column("location", String(400)),
+    Column("created_at", Float, nullable=False),
 )

@@ -1,0 +1,25 @@
+"""Environment snapshots."""
+
+from __future__ import annotations
+
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+from weir.store.base import Repository
+
+
+class Environments(Repository):
+    """Environment snapshots, stored once per content hash."""
+
+    def save(self, row: dict) -> None:
+        exists = self.c.execute(sa.select(t.environments.c.id).where(t.environments.c.id == row["id"])).first()
+        if not exists:
+            self.c.execute(t.environments.insert(), row)
+
+    def get(self, env_id: str) -> dict | None:
+        row = self.c.execute(sa.select(t.environments).where(t.environments.c.id == env_id)).mappings().first()
+        return dict(row) if row else None
+
+    def count(self) -> int:
+        return int(self.c.execute(sa.select(sa.func.count()).select_from(t.environments)).scalar() or 0)

@@ -1,0 +1,162 @@
+"""Quality records: check results, metric points and sketches, source partition decisions."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+from weir.store.base import Repository
+
+
+class CheckResults(Repository):
+    """Every check outcome, per partition and run."""
+
+    def record(self, rows: list[dict]) -> None:
+        if rows:
+            self.c.execute(t.check_results.insert(), rows)
+
+    def list(
+        self, project: str, *, asset: str | None = None, partition: str | None = None, failed: bool = False,
+        run_id: str | None = None, latest: bool = True, limit: int = 1000,
+    ) -> list[dict]:
+        c = t.check_results.c
+        q = sa.select(t.check_results).where(c.project == project)
+        if asset:
+            q = q.where(c.asset == asset)
+        if partition is not None:
+            q = q.where(c.partition_key == partition)
+        if run_id:
+            q = q.where(c.run_id == run_id)
+        if latest:  # newest result of each check on each partition
+            newest = (
+                sa.select(sa.func.max(c.id))
+                .where(c.project == project)
+                .group_by(c.asset, c.partition_key, c.check_name)
+            )
+            q = q.where(c.id.in_(newest))
+        if failed:
+            q = q.where(c.passed.is_(False))
+        q = q.order_by(c.asset, c.partition_key, c.check_name).limit(limit)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+
+class Metrics(Repository):
+    """Profile metric points (one per partition, column and metric: the latest measurement),
+    per-partition sketches, and the fixed histogram bins of each column."""
+
+    def record(self, project: str, asset: str, key: str, run_id: str | None, profile, *, quarantined: bool = False) -> None:
+        """Replace what was measured on ``asset``/``key`` with ``profile`` (a quality.profile.Profile)."""
+        now = time.time()
+        mp, pr = t.metric_points.c, t.profiles.c
+        self.c.execute(t.metric_points.delete().where(mp.project == project, mp.asset == asset, mp.partition_key == key))
+        self.c.execute(t.profiles.delete().where(pr.project == project, pr.asset == asset, pr.partition_key == key))
+        points = [
+            {"project": project, "asset": asset, "partition_key": key, "column_name": col, "metric": metric,
+             "value": value, "run_id": run_id, "quarantined": quarantined, "measured_at": now}
+            for col, metric, value in profile.points()
+        ]
+        if points:
+            self.c.execute(t.metric_points.insert(), points)
+        self.c.execute(
+            t.profiles.insert(),
+            {"project": project, "asset": asset, "partition_key": key, "run_id": run_id, "row_count": profile.row_count,
+             "sampled_rows": profile.sampled, "quarantined": quarantined, "schema": profile.schema,
+             "sketches": profile.sketches(), "measured_at": now},
+        )
+
+    def put(self, project: str, asset: str, metric: str, points: list[tuple[str, str, float | None]], *,
+            run_id: str | None = None, quarantined=frozenset()) -> None:
+        """Set ``metric`` for (partition, column) pairs, replacing earlier values (derived metrics
+        such as drift scores, computed after the profile). Points of ``quarantined`` partitions
+        are marked like the profile points they are derived from."""
+        mp = t.metric_points.c
+        now = time.time()
+        keys = sorted({k for k, _, _ in points})
+        for i in range(0, len(keys), 500):
+            self.c.execute(t.metric_points.delete().where(
+                mp.project == project, mp.asset == asset, mp.metric == metric, mp.partition_key.in_(keys[i : i + 500])
+            ))
+        self.c.execute(t.metric_points.insert(), [
+            {"project": project, "asset": asset, "partition_key": k, "column_name": col, "metric": metric, "value": v,
+             "run_id": run_id, "quarantined": k in quarantined, "measured_at": now}
+            for k, col, v in points
+        ])
+
+    def bins(self, project: str, asset: str) -> dict[str, list[float]]:
+        b = t.histogram_bins.c
+        q = sa.select(b.column_name, b.edges).where(b.project == project, b.asset == asset)
+        return {col: edges for col, edges in self.c.execute(q)}
+
+    def fix_bins(self, project: str, asset: str, new: dict[str, list[float]], fixed_by: str) -> None:
+        """Store bins for columns that have none yet (the first writer wins)."""
+        have = self.bins(project, asset)
+        rows = [
+            {"project": project, "asset": asset, "column_name": col, "edges": edges, "fixed_by": fixed_by,
+             "created_at": time.time()}
+            for col, edges in new.items() if col not in have
+        ]
+        if rows:
+            self.c.execute(t.histogram_bins.insert(), rows)
+
+    def series(
+        self, project: str, asset: str, *, column: str | None = None, metric: str | None = None,
+        start: str | None = None, end: str | None = None,
+    ) -> list[dict]:
+        """Metric points ordered by series then partition key; keys compare as text, which orders
+        weir's key formats by time."""
+        m = t.metric_points.c
+        q = sa.select(m.partition_key, m.column_name, m.metric, m.value, m.run_id, m.quarantined, m.measured_at).where(
+            m.project == project, m.asset == asset
+        )
+        if column is not None:
+            q = q.where(m.column_name == column)
+        if metric is not None:
+            q = q.where(m.metric == metric)
+        if start is not None:
+            q = q.where(m.partition_key >= start)
+        if end is not None:
+            q = q.where(m.partition_key <= end)
+        q = q.order_by(m.column_name, m.metric, m.partition_key)
+        names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at")
+        return [dict(zip(names, r)) for r in self.c.execute(q)]
+
+    def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:
+        p = t.profiles.c
+        q = sa.select(t.profiles).where(p.project == project, p.asset == asset)
+        if keys is not None:
+            q = q.where(p.partition_key.in_(keys))
+        return {r["partition_key"]: dict(r) for r in self.c.execute(q.order_by(p.partition_key)).mappings()}
+
+    def measured_assets(self, project: str) -> list[str]:
+        p = t.profiles.c
+        return [a for (a,) in self.c.execute(sa.select(p.asset).where(p.project == project).distinct().order_by(p.asset))]
+
+
+class SourcePartitions(Repository):
+    """What the last check of each landed source partition decided (accepted or blocked), and
+    for which files (by fingerprint): new files are checked again."""
+
+    def record(self, row: dict) -> None:
+        s = t.source_partitions.c
+        self.c.execute(
+            t.source_partitions.delete().where(
+                s.project == row["project"], s.source == row["source"], s.partition_key == row["partition_key"]
+            )
+        )
+        self.c.execute(t.source_partitions.insert(), row)
+
+    def get(self, project: str, source: str) -> dict[str, dict]:
+        s = t.source_partitions.c
+        q = sa.select(t.source_partitions).where(s.project == project, s.source == source)
+        return {r["partition_key"]: dict(r) for r in self.c.execute(q).mappings()}
+
+    def list(self, project: str, *, source: str | None = None, blocked: bool = False) -> list[dict]:
+        s = t.source_partitions.c
+        q = sa.select(t.source_partitions).where(s.project == project)
+        if source:
+            q = q.where(s.source == source)
+        if blocked:
+            q = q.where(s.state == "blocked")
+        return [dict(r) for r in self.c.execute(q.order_by(s.source, s.partition_key)).mappings()]

@@ -1,0 +1,99 @@
+"""Runs and their per-partition tasks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+from weir.store.base import Repository
+
+ACTIVE_RUN_STATES = ("queued", "running")
+
+
+class Runs(Repository):
+    """Runs and their per-partition tasks."""
+
+    def create(self, row: dict) -> None:
+        self.c.execute(t.runs.insert(), row)
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        self.c.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
+
+    def get(self, run_id: str) -> dict | None:
+        row = self.c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        return dict(row) if row else None
+
+    def find(self, prefix: str) -> list[str]:
+        rows = self.c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(3)).scalars()
+        return list(rows)
+
+    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> list[dict]:
+        q = sa.select(t.runs).order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit)
+        if project:
+            q = q.where(t.runs.c.project == project)
+        if state:
+            q = q.where(t.runs.c.state == state)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def active(self) -> list[dict]:
+        q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def add_tasks(self, rows: list[dict]) -> None:
+        if rows:
+            self.c.execute(t.run_tasks.insert(), rows)
+
+    def update_tasks(self, run_id: str, rows: list[dict]) -> None:
+        """Update tasks by (asset, partition_key); every row must carry the same keys."""
+        if not rows:
+            return
+        fields = [k for k in rows[0] if k not in ("asset", "partition_key")]
+        stmt = (
+            t.run_tasks.update()
+            .where(
+                t.run_tasks.c.run_id == run_id,
+                t.run_tasks.c.asset == sa.bindparam("b_asset"),
+                t.run_tasks.c.partition_key == sa.bindparam("b_key"),
+            )
+            .values({f: sa.bindparam(f"b_{f}") for f in fields})
+        )
+        self.c.execute(
+            stmt,
+            [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
+        )
+
+    def tasks(self, run_id: str) -> list[dict]:
+        q = sa.select(t.run_tasks).where(t.run_tasks.c.run_id == run_id).order_by(t.run_tasks.c.asset, t.run_tasks.c.partition_key)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def unfinished_tasks_to(self, run_id: str, state: str, reason: str) -> None:
+        self.c.execute(
+            t.run_tasks.update()
+            .where(t.run_tasks.c.run_id == run_id, t.run_tasks.c.state.in_(("queued", "running")))
+            .values(state=state, reason=reason)
+        )
+
+    def task_counts(self, run_id: str) -> dict[str, int]:
+        q = sa.select(t.run_tasks.c.state, sa.func.count()).where(t.run_tasks.c.run_id == run_id).group_by(t.run_tasks.c.state)
+        return {s: n for s, n in self.c.execute(q)}
+
+    def last_task_states(self, project: str, asset: str) -> dict[str, int]:
+        """Count of failed-like tasks in the newest run that touched ``asset``."""
+        q = (
+            sa.select(t.run_tasks.c.run_id)
+            .where(t.run_tasks.c.project == project, t.run_tasks.c.asset == asset)
+            .order_by(t.run_tasks.c.run_id.desc())
+            .limit(1)
+        )
+        run_id = self.c.execute(q).scalar()
+        if run_id is None:
+            return {}
+        q2 = (
+            sa.select(t.run_tasks.c.state, sa.func.count())
+            .where(t.run_tasks.c.run_id == run_id, t.run_tasks.c.asset == asset)
+            .group_by(t.run_tasks.c.state)
+        )
+        return {"run_id": run_id, **{s: n for s, n in self.c.execute(q2)}}
