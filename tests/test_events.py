@@ -146,9 +146,8 @@ def test_code_definitions_are_kept_per_code_version(backend, make_project, works
     build(workspace_dir, project)
     (project / "assets.py").write_text((project / "assets.py").read_text().replace('clean["x"] * 2', 'clean["x"] * 3'))
     build(workspace_dir, project, stale=True)
-    with Workspace(workspace_dir, project) as ws:
-        with ws.store.read():
-            kept = ws.store.code.of_asset("demo", "doubled")
+    with Workspace(workspace_dir, project) as ws, ws.store.read():
+        kept = ws.store.code.of_asset("demo", "doubled")
     assert len(kept) == 2
     assert "* 3" in kept[0]["definition"] and "* 2" in kept[1]["definition"]
     assert kept[0]["settings"]["partitions"]["kind"] == "daily"

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from weir.errors import DataError
-from weir.model.definitions import Source
 from weir.events import Event, EventKind
+from weir.model.definitions import Source
 from weir.quality.auditor import failed_check_events, reference_files, result_rows, tally, verdict_of, window_context
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.sources import fingerprint, read_source, source_files
