@@ -1,0 +1,1 @@
+"""Lineage: the graph of sources, assets and insights, and OpenLineage events sent from the event log."""
