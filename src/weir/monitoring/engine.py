@@ -223,17 +223,27 @@ class MonitorRunner:
                     "created_at": now, "details": None, "direction": None, **values}
 
         first = min((index[k] for k in new), default=0)
+        judgements = []
         for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL), needed_from=first):
-            if chart is None:
-                continue
             for key in new:
-                for sig in chart[index[key]]["signals"]:
-                    found = self._signal(key, column, metric, sig, settled, verdicts, order, row)
-                    if found is not None:
-                        out.signals.append(found)
+                if history.series[(column, metric)].get(key) is None:
+                    continue
+                point = chart[index[key]] if chart is not None else None
+                found = []
+                for sig in point["signals"] if point else ():
+                    signal = self._signal(key, column, metric, sig, settled, verdicts, order, row)
+                    if signal is not None:
+                        found.append(signal)
+                out.signals += found
+                judgements.append({
+                    "partition_key": key, "column_name": column, "metric": metric,
+                    "center": point["center"] if point else None, "lower": point["lower"] if point else None,
+                    "upper": point["upper"] if point else None, "state": point_state(point, found),
+                })
         out.signals += self._schema_changes(name, order, new, skip, row)
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
+            self.store.metrics.judge(self.project.name, name, judgements)
             self.store.emit(*signal_events(out.alerts()))
         return out
 
@@ -395,6 +405,16 @@ class MonitorRunner:
                 points.append((key, column, score))
         self._keep_derived(name, DRIFT_SCORE, points, history, run_id)
         return verdicts
+
+
+def point_state(point: dict | None, signals: list[dict]) -> str:
+    """How one point was judged, as stored and shown: muted, warming up, alert, warn or in control."""
+    if point is None:
+        return "muted"
+    if point["center"] is None:
+        return "warming up"
+    severities = {s["severity"] for s in signals}
+    return ALERT if ALERT in severities else "warn" if severities else "in control"
 
 
 def signal_events(alerts: list[dict]) -> list[Event]:

@@ -84,6 +84,25 @@ class Metrics(Repository):
             for k, col, v in points
         ])
 
+    def judge(self, project: str, asset: str, judgements: list[dict]) -> None:
+        """Store how the monitors judged points: ``{partition_key, column_name, metric, center,
+        lower, upper, state}`` each. Reads show these; they never redraw a chart."""
+        if not judgements:
+            return
+        m = t.metric_points.c
+        stmt = (
+            t.metric_points.update()
+            .where(m.project == project, m.asset == asset, m.partition_key == sa.bindparam("b_key"),
+                   m.column_name == sa.bindparam("b_column"), m.metric == sa.bindparam("b_metric"))
+            .values(center=sa.bindparam("b_center"), lower=sa.bindparam("b_lower"), upper=sa.bindparam("b_upper"),
+                    state=sa.bindparam("b_state"))
+        )
+        self.c.execute(stmt, [
+            {"b_key": j["partition_key"], "b_column": j["column_name"], "b_metric": j["metric"], "b_center": j["center"],
+             "b_lower": j["lower"], "b_upper": j["upper"], "b_state": j["state"]}
+            for j in judgements
+        ])
+
     def bins(self, project: str, asset: str) -> dict[str, list[float]]:
         b = t.histogram_bins.c
         q = sa.select(b.column_name, b.edges).where(b.project == project, b.asset == asset)
@@ -107,7 +126,8 @@ class Metrics(Repository):
         """Metric points ordered by series then partition key; keys compare as text, which orders
         weir's key formats by time."""
         m = t.metric_points.c
-        q = sa.select(m.partition_key, m.column_name, m.metric, m.value, m.run_id, m.quarantined, m.measured_at).where(
+        q = sa.select(m.partition_key, m.column_name, m.metric, m.value, m.run_id, m.quarantined, m.measured_at,
+                      m.center, m.lower, m.upper, m.state).where(
             m.project == project, m.asset == asset
         )
         if column is not None:
@@ -119,7 +139,8 @@ class Metrics(Repository):
         if end is not None:
             q = q.where(m.partition_key <= end)
         q = q.order_by(m.column_name, m.metric, m.partition_key)
-        names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at")
+        names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at",
+                 "center", "lower", "upper", "state")
         return [dict(zip(names, r)) for r in self.c.execute(q)]
 
     def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:

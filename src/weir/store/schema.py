@@ -131,7 +131,7 @@ metric_points = Table(
     Column("center", Float),
     Column("lower", Float),
     Column("upper", Float),
-    Column("severity", String(10)),  # None in control (or not judged), 'warn' or 'alert'
+    Column("state", String(12)),  # in control | warn | alert | warming up | muted; None: not judged
     Index("ix_metric_points_series", "project", "asset", "metric", "column_name", "partition_key"),
     Index("ix_metric_points_key", "project", "asset", "partition_key"),
 )

@@ -1,5 +1,5 @@
 """The durable event log, the code definitions behind each code version, and the judgement of
-each metric point (centre line, limits, severity) stored when the monitors evaluate it.
+each metric point (centre line, limits, state) stored when the monitors evaluate it.
 
 Revision ID: 0006
 Revises: 0005
@@ -43,12 +43,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("center", sa.Float))
         batch.add_column(sa.Column("lower", sa.Float))
         batch.add_column(sa.Column("upper", sa.Float))
-        batch.add_column(sa.Column("severity", sa.String(10)))
+        batch.add_column(sa.Column("state", sa.String(12)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("metric_points") as batch:
-        for name in ("severity", "upper", "lower", "center"):
+        for name in ("state", "upper", "lower", "center"):
             batch.drop_column(name)
     op.drop_table("code_versions")
     op.drop_index("ix_events_key", "events")
