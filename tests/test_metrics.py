@@ -311,7 +311,7 @@ def test_a_real_run_scans_each_partition_once(make_project, workspace_dir):
     for day, xs in (("2024-01-01", [1, 2]), ("2024-01-02", [3, 40]), ("2024-01-03", [5, 6, 70])):
         _land(project, day, xs)
     with Workspace(workspace_dir, project) as ws:
-        auditor = CheckAuditor(ws.store)
+        auditor = CheckAuditor(ws.store, ws.project)
         result = ws.run(RunRequest(executor="inprocess"), auditor=auditor)
         assert result.state == "succeeded"
         assert auditor.stats.scans == 3 and auditor.stats.engines == {"polars": 3}

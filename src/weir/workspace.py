@@ -119,7 +119,7 @@ class Workspace:
         if auditor is None:
             from weir.quality.auditor import CheckAuditor
 
-            auditor = CheckAuditor(self.store)
+            auditor = CheckAuditor(self.store, self.project, references=self.references())
         plan = self.plan(request, resolver)
         run = Run(
             project=self.project, store=self.store, data_root=self.data_root, plan=plan, resolver=resolver,
@@ -130,6 +130,17 @@ class Workspace:
             monitor=self.monitors_runner(),
         )
         return run.execute()
+
+    def references(self):
+        """Where the targets of references checks are: published tables and landed files."""
+        from weir.quality.auditor import references_resolver
+        from weir.storage.sources import source_files
+
+        return references_resolver(
+            self.project, table_uri=lambda n: self.table(n).uri,
+            files_of=lambda n: self.table(n).files() if self.table(n).exists() else {},
+            source_files_of=lambda src, k: source_files(src, Path(self.project.root), k),
+        )
 
     def monitors_runner(self):
         from weir.monitoring.engine import MonitorRunner
@@ -144,10 +155,7 @@ class Workspace:
         """The source gate: admits or blocks landed source partitions."""
         from weir.quality.ingest import SourceGate
 
-        return SourceGate(
-            self.project, self.store, table_uri=lambda n: self.table(n).uri,
-            files_of=lambda n: self.table(n).files() if self.table(n).exists() else {}, outcomes=outcomes,
-        )
+        return SourceGate(self.project, self.store, references=self.references(), outcomes=outcomes)
 
     def ingest(self, source: str, partitions: list[str] | None = None, *, force: bool = False, on_progress=None) -> list[dict]:
         """Check landed partitions of ``source`` (all that landed, or ``partitions``) without
@@ -438,11 +446,8 @@ class Workspace:
 
     def recheck(self, asset: str, partition: str | None) -> list[dict]:
         """Run ``asset``'s checks on its published partition now; records and returns the results."""
-        import os
-        from pathlib import Path
-
-        from weir.quality.auditor import check_partition, reference_files, result_rows
-        from weir.storage.sources import source_files
+        from weir.quality.auditor import audit_partition, failed_check_events
+        from weir.quality.scan import ScanInput
 
         a = self.project.asset(asset)
         key = self._key(asset, partition)
@@ -452,17 +457,11 @@ class Workspace:
             raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
         if not a.checks:
             return []
-        refs, formats = reference_files(
-            self.project, a, table_uri=lambda n: self.table(n).uri,
-            files_of=lambda n: self.table(n).files() if self.table(n).exists() else {},
-            source_files_of=lambda src, k: source_files(src, Path(self.project.root), k),
-        )
-        results = check_partition(
-            a, key, [os.path.join(table.uri, f) for f in files], {f.name: str(f.type) for f in table.schema()}, refs, formats
-        ).results
-        rows = result_rows(self.project.name, asset, key, None, results)
+        data = ScanInput(files=[f"{table.uri}/{f}" for f in files], schema={f.name: str(f.type) for f in table.schema()})
+        rows = audit_partition(a, key, data, project=self.project.name, run_id=None, references=self.references()).rows
         with self.store.transaction():
             self.store.checks.record(rows)
+            self.store.emit(*failed_check_events(rows))
         return rows
 
     def read_quarantined(self, asset: str, partition: str | None):

@@ -5,16 +5,21 @@ for every partition, published or not."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from weir.engine.audit import AuditVerdict
 from weir.events import Event, EventKind
 from weir.model.checks import CheckResult, References
 from weir.model.definitions import Asset, Source
 from weir.model.partitions import TimeScheme
-from weir.quality.scan import ScanInput, ScanOutcome, ScanStats, scan
+from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.delta import StagedPartition
+
+ReferencesOf = Callable[[Asset | Source], tuple[dict[str, list[str]], dict[str, str]]]
 
 
 def verdict_of(results: list[CheckResult]) -> AuditVerdict:
@@ -97,71 +102,87 @@ def window_context(node, key: str) -> dict:
     return {"partition_start": start, "partition_end": end}
 
 
-def check_partition(
-    asset: Asset, key: str, files: list[str], schema: dict[str, str], refs: dict[str, list[str]],
-    formats: dict[str, str], stats: ScanStats | None = None, *, bins: dict | None = None, profile: bool = False,
-) -> ScanOutcome:
-    """Every check of ``asset`` on one partition's files, and with ``profile`` every metric, in one scan."""
-    context = window_context(asset, key)
-    return scan(
-        list(asset.checks),
-        ScanInput(files=files, schema=schema, references=refs, reference_format=formats, context=context),
-        metrics=dict(asset.metrics), bins=bins, profile=profile, stats=stats,
+@dataclass(kw_only=True)
+class PartitionAudit:
+    """What the one scan of a partition found: check results (and their stored rows), the
+    verdict, and the profile when measured."""
+
+    key: str
+    results: list[CheckResult]
+    rows: list[dict]
+    verdict: AuditVerdict
+    profile: object | None = None
+
+
+def audit_partition(
+    node: Asset | Source, key: str, data: ScanInput, *, project: str, run_id: str | None,
+    references: ReferencesOf | None = None, bins: dict | None = None, profile: bool = False,
+    stats: ScanStats | None = None,
+) -> PartitionAudit:
+    """The one way to audit a partition, whatever holds it (a staged file, a published one, the
+    rows of a landed source delivery): every check and, with ``profile``, every metric in one
+    scan. ``data`` carries the files or rows and their schema; references checks get their
+    target files from ``references``."""
+    refs, formats = references(node) if references is not None and _has_references(node) else ({}, {})
+    data = dataclasses.replace(data, references=refs, reference_format=formats, context=window_context(node, key))
+    outcome = scan(list(node.checks), data, metrics=dict(node.metrics), bins=bins, profile=profile, stats=stats)
+    return PartitionAudit(
+        key=key, results=outcome.results, rows=result_rows(project, node.name, key, run_id, outcome.results),
+        verdict=verdict_of(outcome.results), profile=outcome.profile,
     )
 
 
-class CheckAuditor:
-    """Runs checks in one scan per staged partition and records every result."""
+def _has_references(node) -> bool:
+    return any(isinstance(c, References) for c in node.checks)
 
-    def __init__(self, store) -> None:
+
+def references_resolver(project, *, table_uri, files_of, source_files_of) -> ReferencesOf:
+    """``references(node)`` for ``audit_partition``, from where tables and landed files are."""
+    return lambda node: reference_files(project, node, table_uri=table_uri, files_of=files_of, source_files_of=source_files_of)
+
+
+class CheckAuditor:
+    """The audit step of a run: every staged partition audited in one scan; the results are
+    recorded with the publish (``flush``). It is given what it needs when it is made and never
+    sees the run."""
+
+    def __init__(self, store, project, *, references: ReferencesOf | None = None) -> None:
         self.store = store
-        self.run = None
+        self.project = project
+        self.references = references
         self.stats = ScanStats()
         self._pending: list[tuple] = []
-        self.outcomes: dict[str, dict[str, int]] = {}  # check outcomes per asset (and source) this run
-
-    def bind(self, run) -> None:
-        self.run = run
+        self.outcomes: dict[str, dict[str, int]] = {}  # check outcomes per asset this run
 
     def flush(self) -> None:
         """Record what the last audits found; the runner calls this inside the transaction that
         records the publish, so results, metrics and published state commit together."""
-        for project, asset, rows, new_bins, measured in self._pending:
+        for asset, run_id, rows, new_bins, measured in self._pending:
             self.store.checks.record(rows)
             self.store.emit(*failed_check_events(rows))
             if new_bins:
-                self.store.metrics.fix_bins(project, asset, new_bins, fixed_by=measured[0][0])
+                self.store.metrics.fix_bins(self.project.name, asset, new_bins, fixed_by=measured[0][0])
             for key, prof, quarantined in measured:
-                self.store.metrics.record(project, asset, key, self.run.run_id, prof, quarantined=quarantined)
+                self.store.metrics.record(self.project.name, asset, key, run_id, prof, quarantined=quarantined)
         self._pending.clear()
-
-    def references(self, asset: Asset) -> tuple[dict[str, list[str]], dict[str, str]]:
-        run = self.run
-        return reference_files(
-            run.project, asset, table_uri=lambda a: run.table(a).uri, files_of=run.files,
-            source_files_of=run.resolver.source_files,
-        )
 
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
         if not asset.checks and not asset.profile:
             return {s.key: AuditVerdict() for s in staged}
-        project = self.run.project.name
-        refs, formats = self.references(asset)
         with self.store.read():
-            bins = self.store.metrics.bins(project, asset.name)
+            bins = self.store.metrics.bins(self.project.name, asset.name)
         verdicts, rows, measured, new_bins = {}, [], [], {}
         for s in staged:
-            outcome = check_partition(
-                asset, s.key, [os.path.join(table_dir, s.path)], {f.name: str(f.type) for f in s.schema}, refs, formats,
-                self.stats, bins=bins, profile=asset.profile,
-            )
-            verdict = verdicts[s.key] = verdict_of(outcome.results)
-            if outcome.results:
-                tally(self.outcomes, asset.name, outcome.results)
-            rows += result_rows(project, asset.name, s.key, run_id, outcome.results)
-            if outcome.profile is not None:
-                measured.append((s.key, outcome.profile, not verdict.publish))
-                for col, edges in outcome.profile.new_bins.items():
+            data = ScanInput(files=[os.path.join(table_dir, s.path)], schema={f.name: str(f.type) for f in s.schema})
+            audit = audit_partition(asset, s.key, data, project=self.project.name, run_id=run_id,
+                                    references=self.references, bins=bins, profile=asset.profile, stats=self.stats)
+            verdict = verdicts[s.key] = audit.verdict
+            if audit.results:
+                tally(self.outcomes, asset.name, audit.results)
+            rows += audit.rows
+            if audit.profile is not None:
+                measured.append((s.key, audit.profile, not verdict.publish))
+                for col, edges in audit.profile.new_bins.items():
                     bins[col] = new_bins[col] = edges
-        self._pending.append((project, asset.name, rows, new_bins, measured))
+        self._pending.append((asset.name, run_id, rows, new_bins, measured))
         return verdicts

@@ -12,8 +12,8 @@ from pathlib import Path
 from weir.errors import DataError
 from weir.events import Event, EventKind
 from weir.model.definitions import Source
-from weir.quality.auditor import failed_check_events, reference_files, result_rows, tally, verdict_of, window_context
-from weir.quality.scan import ScanInput, ScanStats, scan
+from weir.quality.auditor import ReferencesOf, audit_partition, failed_check_events, tally
+from weir.quality.scan import ScanInput, ScanStats
 from weir.storage.sources import fingerprint, read_source, source_files
 
 ACCEPTED, BLOCKED = "accepted", "blocked"
@@ -49,13 +49,12 @@ class Admission:
 class SourceGate:
     """Admits or blocks landed source partitions; remembers its decisions in the metadata store."""
 
-    def __init__(self, project, store, *, table_uri=None, files_of=None, stats: ScanStats | None = None,
+    def __init__(self, project, store, *, references: ReferencesOf | None = None, stats: ScanStats | None = None,
                  outcomes: dict | None = None) -> None:
         self.project = project
         self.store = store
         self.root = Path(project.root)
-        self.table_uri = table_uri
-        self.files_of = files_of
+        self.references = references
         self.stats = stats or ScanStats()
         self._known: dict[str, dict[str, dict]] = {}
         self.outcomes = outcomes if outcomes is not None else {}  # check outcomes per source
@@ -115,29 +114,23 @@ class SourceGate:
             return Admission(**base, state=BLOCKED, rows=read.rows, malformed=read.malformed, sample=read.sample,
                              message=f"{malformed_note}; tolerance {limit}"), [], None
         table = read.table
-        refs, formats = ({}, {})
-        if any(getattr(c, "to", None) for c in source.checks) and self.table_uri is not None:
-            refs, formats = reference_files(self.project, source, table_uri=self.table_uri, files_of=self.files_of,
-                                            source_files_of=lambda s, k: source_files(s, self.root, k))
         with self.store.read():
             bins = self.store.metrics.bins(self.project.name, source.name)
-        context = window_context(source, key)
-        outcome = scan(
-            list(source.checks),
-            ScanInput(table=table, schema={f.name: str(f.type) for f in table.schema}, references=refs,
-                      reference_format=formats, context=context),
-            metrics=dict(source.metrics), bins=bins, profile=source.profile, stats=self.stats,
+        audit = audit_partition(
+            source, key, ScanInput(table=table, schema={f.name: str(f.type) for f in table.schema}),
+            project=self.project.name, run_id=run_id, references=self.references, bins=bins, profile=source.profile,
+            stats=self.stats,
         )
-        verdict = verdict_of(outcome.results)
-        if outcome.results:
-            tally(self.outcomes, source.name, outcome.results)
-        rows = result_rows(self.project.name, source.name, key, run_id, outcome.results)
+        verdict = audit.verdict
+        if audit.results:
+            tally(self.outcomes, source.name, audit.results)
+        rows = audit.rows
         message = "; ".join(m for m in (malformed_note, verdict.message) if m)
         state = ACCEPTED if verdict.publish else BLOCKED
-        measured = (outcome.profile, bins) if outcome.profile is not None else None
+        measured = (audit.profile, bins) if audit.profile is not None else None
         return (
             Admission(**base, state=state, rows=read.rows, malformed=read.malformed, sample=read.sample, message=message,
-                      failed_checks=sum(1 for r in outcome.results if not r.passed)),
+                      failed_checks=sum(1 for r in audit.results if not r.passed)),
             rows,
             measured,
         )
