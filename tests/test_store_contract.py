@@ -1,0 +1,182 @@
+"""The metadata store's contract, run against every backend (SQLite always, PostgreSQL too):
+each repository behaves the same on both, units of work commit or roll back as one, and the
+Alembic migrations produce exactly the tables declared in ``store/schema.py``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from weir.events import Event, EventKind
+from weir.store.store import MetadataStore
+
+
+@pytest.fixture
+def store(backend, tmp_path):
+    s = MetadataStore.for_workspace(tmp_path / "ws")  # WEIR_DATABASE_URL is set for PostgreSQL
+    yield s
+    s.close()
+
+
+def test_migrations_produce_exactly_the_declared_schema(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from weir.store.schema import metadata
+
+    with store.engine.connect() as c:
+        ctx = MigrationContext.configure(c, opts={"compare_type": True})
+        assert compare_metadata(ctx, metadata) == []
+        # the comparison does see a difference when there is one
+        other = sa.MetaData()
+        for table in metadata.tables.values():
+            table.to_metadata(other)
+        other.tables["events"].append_column(sa.Column("extra", sa.Integer))
+        assert [d[0] for d in compare_metadata(ctx, other)] == ["add_column"]
+
+
+def test_the_event_log_keeps_order_and_reads_by_cursor_and_kind(store):
+    with store.transaction():
+        store.emit(*(Event(kind=EventKind.PARTITION_PUBLISHED, project="p", asset="a", partition_key=f"k{i}",
+                           data={"version": i}) for i in range(5)))
+    with store.transaction():
+        store.emit(Event(kind=EventKind.RUN_FINISHED, project="q", data={"state": "failed"}))
+    with store.read():
+        every = store.events.after(0, limit=None)
+        assert [e.partition_key for e in every[:5]] == [f"k{i}" for i in range(5)]
+        assert [e.data.get("version") for e in every[:5]] == list(range(5))
+        assert store.events.last_id() == every[-1].id
+        assert store.events.after(every[2].id, limit=2) == every[3:5]
+        assert [e.project for e in store.events.after(0, kinds=["run_finished"])] == ["q"]
+        assert len(store.events.after(0, project="p")) == 5
+
+
+def test_concurrent_writers_make_ids_visible_in_commit_order(store):
+    """A reader following the cursor never skips an event that commits late: ids of event
+    transactions become visible in order."""
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                with store.transaction():
+                    store.emit(Event(kind=EventKind.SIGNAL_RAISED, project="p", asset=f"w{n}", partition_key=str(i)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    seen: list[int] = []
+    cursor = 0
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads) or len(seen) < 30:
+        with store.read():
+            batch = store.events.after(cursor, limit=None)
+        seen += [e.id for e in batch]
+        cursor = batch[-1].id if batch else cursor
+        if not any(t.is_alive() for t in threads) and not batch and len(seen) < 30:
+            break
+        time.sleep(0.001)
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) == 30 and seen == sorted(seen)
+
+
+def test_a_unit_of_work_commits_or_rolls_back_as_one(store):
+    row = {"id": "r1", "project": "p", "trigger": "cli", "state": "queued", "created_at": 1.0}
+    with pytest.raises(ZeroDivisionError), store.transaction():
+        store.runs.create(row)
+        store.emit(Event(kind=EventKind.RUN_STARTED, project="p", run_id="r1"))
+        1 / 0  # noqa: B018
+    with store.read():
+        assert store.runs.get("r1") is None and store.events.after(0) == []
+    with store.transaction():
+        store.runs.create(row)
+        with store.transaction():  # nested: joins the outer unit
+            store.runs.update("r1", state="running")
+    with store.read():
+        assert store.runs.get("r1")["state"] == "running"
+    with pytest.raises(RuntimeError, match="outside"):
+        store.runs.get("r1")
+
+
+def test_runs_and_tasks(store):
+    with store.transaction():
+        store.runs.create({"id": "20240101-000000-aaaa", "project": "p", "trigger": "cli", "state": "queued",
+                           "created_at": 1.0, "request": {"assets": ["a"]}})
+        store.runs.add_tasks([{"run_id": "20240101-000000-aaaa", "project": "p", "asset": "a", "partition_key": k,
+                               "state": "queued", "attempt": 0, "code_version": "c1"} for k in ("k1", "k2")])
+        store.runs.update_tasks("20240101-000000-aaaa", [
+            {"asset": "a", "partition_key": "k1", "state": "succeeded", "row_count": 3}])
+    with store.read():
+        assert [r["id"] for r in store.runs.active()] == ["20240101-000000-aaaa"]
+        assert store.runs.find("20240101") == ["20240101-000000-aaaa"]
+        assert store.runs.task_counts("20240101-000000-aaaa") == {"succeeded": 1, "queued": 1}
+        assert store.runs.list(state="queued")[0]["request"] == {"assets": ["a"]}
+    with store.transaction():
+        store.runs.unfinished_tasks_to("20240101-000000-aaaa", "failed", "run died")
+    with store.read():
+        tasks = {t["partition_key"]: t for t in store.runs.tasks("20240101-000000-aaaa")}
+        assert (tasks["k1"]["state"], tasks["k2"]["state"], tasks["k2"]["reason"]) == ("succeeded", "failed", "run died")
+        assert store.runs.last_task_states("p", "a")["failed"] == 1
+
+
+def test_partitions_keep_the_current_version_and_every_version(store):
+    def publish(version: int, rows: int) -> None:
+        with store.transaction():
+            store.partitions.record_published([{"project": "p", "asset": "a", "partition_key": "k", "version": version,
+                                                "run_id": f"r{version}", "code_version": "c", "row_count": rows}])
+
+    publish(0, 10)
+    publish(1, 12)
+    with store.read():
+        assert store.partitions.current("p")[("a", "k")]["version"] == 1
+        assert [h["version"] for h in store.partitions.history("p", "a", "k")] == [1, 0]
+        s = store.partitions.summary("p")["a"]
+        assert (s["published"], s["rows"]) == (1, 12)
+        assert store.partitions.published_by_run("p", "r0") == {("a", "k")}
+
+
+def test_code_versions_are_kept_once(store):
+    row = {"project": "p", "asset": "a", "code_version": "c1", "kind": "python", "definition": "def a(): ...",
+           "settings": {"partitions": {"kind": "daily"}}}
+    with store.transaction():
+        store.code.save([row])
+        store.code.save([{**row, "definition": "changed"}])  # a known version is not overwritten
+    with store.read():
+        assert store.code.get("p", "a", "c1")["definition"] == "def a(): ..."
+        assert [r["code_version"] for r in store.code.of_asset("p", "a")] == ["c1"]
+        assert store.code.get("p", "a", "nope") is None
+
+
+def test_metric_points_signals_and_judgements(store):
+    with store.transaction():
+        store.metrics.put("p", "a", "row_count", [("k1", "", 10.0), ("k2", "", 11.0)])
+        store.metrics.judge("p", "a", [{"partition_key": "k2", "column_name": "", "metric": "row_count", "center": 10.0,
+                                        "lower": 8.0, "upper": 12.0, "state": "in control"}])
+        store.signals.replace("p", "a", ["k2"], [{
+            "project": "p", "asset": "a", "partition_key": "k2", "kind": "spc", "column_name": "", "metric": "row_count",
+            "method": "shewhart", "rule": "r", "severity": "alert", "created_at": 1.0}])
+    with store.read():
+        series = store.metrics.series("p", "a", metric="row_count")
+        assert [(r["partition_key"], r["value"], r["state"]) for r in series] == [("k1", 10.0, None), ("k2", 11.0, "in control")]
+        assert series[1]["upper"] == 12.0
+        assert store.signals.alerted_keys("p", "a") == {"k2"}
+    with store.transaction():
+        store.signals.replace("p", "a", ["k2"], [])
+    with store.read():
+        assert store.signals.list("p") == []
+
+
+def test_source_partition_decisions_replace_each_other(store):
+    base = {"project": "p", "source": "s", "partition_key": "k", "malformed_rows": 0, "checked_at": 1.0}
+    with store.transaction():
+        store.sources.record({**base, "fingerprint": "f1", "state": "blocked"})
+        store.sources.record({**base, "fingerprint": "f2", "state": "accepted"})
+    with store.read():
+        assert store.sources.get("p", "s")["k"]["fingerprint"] == "f2"
+        assert store.sources.list("p", blocked=True) == []
