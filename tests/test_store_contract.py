@@ -180,3 +180,29 @@ def test_source_partition_decisions_replace_each_other(store):
     with store.read():
         assert store.sources.get("p", "s")["k"]["fingerprint"] == "f2"
         assert store.sources.list("p", blocked=True) == []
+
+
+def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    from weir.store.light import LightReader
+
+    store = MetadataStore.for_workspace(tmp_path / "ws")
+    with store.transaction():
+        store.runs.create({"id": "r1", "project": "p", "trigger": "cli", "state": "succeeded", "created_at": 1.0})
+        store.runs.add_tasks([{"run_id": "r1", "project": "p", "asset": "a", "partition_key": k, "state": s,
+                               "attempt": 1, "code_version": "c"} for k, s in (("k1", "succeeded"), ("k2", "failed"))])
+        store.partitions.record_published([{"project": "p", "asset": "a", "partition_key": k, "version": 0, "run_id": "r1",
+                                            "code_version": cv, "row_count": 5} for k, cv in (("k1", "c"), ("k3", "old"))])
+    light = LightReader.open(tmp_path / "ws")
+    assert light is not None
+    with store.read():
+        assert light.summary("p") == store.partitions.summary("p")
+        assert light.code_version_counts("p", "a") == store.partitions.code_version_counts("p", "a")
+        assert light.last_task_states("p", "a") == store.runs.last_task_states("p", "a")
+        assert light.last_task_states("p", "zz") == store.runs.last_task_states("p", "zz") == {}
+    assert light.active_runs() == 0
+    light.close()
+    store.close()
+    assert LightReader.open(tmp_path / "elsewhere") is None
+    monkeypatch.setenv("WEIR_DATABASE_URL", "postgresql://nowhere/db")
+    assert LightReader.open(tmp_path / "ws") is None  # another backend: the full store serves

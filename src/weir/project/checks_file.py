@@ -119,6 +119,9 @@ def _one(data, where: str) -> Check:
     kind, args = next(iter(data.items()))
     if kind not in CONSTRUCTORS:
         raise ConfigError(f"unknown check {kind!r} (known: {', '.join(sorted(CONSTRUCTORS))})", where=where)
+    if args is not None and not isinstance(args, dict):
+        raise ConfigError(f"{kind}: give its arguments as a mapping, e.g. '- {kind}: {{column: x}}' (got {args!r})",
+                          where=where)
     args = dict(args or {})
     make = CONSTRUCTORS[kind]
     positional = []
