@@ -69,7 +69,7 @@ def test_ks_p_value_uses_the_effective_sample_size():
     cur = {"edges": [0.0, 1.0], "counts": [0, 500, 500], "n": 1000}
     d, p = ks_from_histograms(ref, cur)
     assert d == pytest.approx(0.1)
-    assert p == pytest.approx(float(stats.kstwo.sf(0.1, 500)))
+    assert p == pytest.approx(float(stats.kstwo.sf(0.1, 500)), rel=0.03)
 
 
 def test_wasserstein_from_histograms_is_close_to_scipy_on_raw_values():
@@ -256,3 +256,16 @@ def test_thresholds_are_validated():
     with pytest.raises(ConfigError):
         DriftThresholds(psi_warn=0.3, psi_drift=0.2)
     assert math.isclose(DriftThresholds().alpha, 1e-3)
+
+
+@pytest.mark.parametrize(("n", "d"), [(4, 0.4), (20, 0.3), (500, 0.1), (10_000, 0.02), (100_000, 0.006)])
+def test_ks_p_value_is_within_3_percent_of_the_exact_distribution(n, d):
+    from weir.monitoring.drift import ks_from_histograms
+
+    # two histograms whose CDFs differ by exactly d at one edge, with n_eff = n
+    a = round(2 * n * (0.5 + d))
+    ref = {"edges": [0.0, 1.0, 2.0], "counts": [0, n, n, 0], "n": 2 * n}
+    cur = {"edges": [0.0, 1.0, 2.0], "counts": [0, a, 2 * n - a, 0], "n": 2 * n}
+    got_d, p = ks_from_histograms(ref, cur)
+    assert got_d == pytest.approx(d, abs=1 / n)
+    assert p == pytest.approx(float(stats.kstwo.sf(got_d, n)), rel=0.03)

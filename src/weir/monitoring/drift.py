@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
-from scipy.spatial.distance import jensenshannon
+from scipy import special
 
 from weir.errors import ConfigError, DataError
 
@@ -103,8 +102,10 @@ def psi(ref_counts: Sequence[float], cur_counts: Sequence[float], *, smoothing: 
 
 def ks_from_histograms(ref: dict, cur: dict) -> tuple[float, float]:
     """Two-sample Kolmogorov–Smirnov (D, p-value) from binned CDFs: D = max over edges of
-    |F_ref(e) − F_cur(e)|, p = ``scipy.stats.kstwo.sf(D, round(n_eff))`` with
-    n_eff = n_ref·n_cur/(n_ref + n_cur), as ``scipy.stats.ks_2samp`` does asymptotically.
+    |F_ref(e) − F_cur(e)|, p from the Kolmogorov distribution at (√n + 0.12 + 0.11/√n)·D
+    (Stephens' small-sample correction) with n_eff = n_ref·n_cur/(n_ref + n_cur), as
+    ``scipy.stats.ks_2samp`` does asymptotically: within 3% of ``scipy.stats.kstwo.sf(D, n_eff)``
+    from n = 3 on, without importing scipy.stats (half a second of every run's start-up).
     Binning can only hide differences, so D ≤ the raw-data D and the p-value is conservative."""
     r, c = _counts(ref, cur)
     nr, nc = r.sum(), c.sum()
@@ -112,7 +113,8 @@ def ks_from_histograms(ref: dict, cur: dict) -> tuple[float, float]:
         return 0.0, 1.0
     d = float(np.max(np.abs(np.cumsum(r)[:-1] / nr - np.cumsum(c)[:-1] / nc)))
     n_eff = round(nr * nc / (nr + nc))
-    return d, float(stats.kstwo.sf(d, max(n_eff, 1)))
+    root = math.sqrt(max(n_eff, 1))
+    return d, float(special.kolmogorov((root + 0.12 + 0.11 / root) * d))
 
 
 def wasserstein_from_histograms(ref: dict, cur: dict) -> tuple[float, float]:
@@ -189,7 +191,7 @@ def categorical_drift(ref: dict, cur: dict, *, vanished_share: float = 0.01) -> 
     if nr > 0 and nc > 0 and table.shape[1] > 1:
         chi2, p_value, dof = _chi2_homogeneity(table)
         out.update(psi=psi(table[0], table[1]), chi2=chi2, p_value=p_value, dof=dof,
-                   js_distance=float(jensenshannon(table[0] / nr, table[1] / nc, base=2)))
+                   js_distance=js_distance(table[0] / nr, table[1] / nc))
     out["new"] = [[v, n / nc] for v, n in ct.items() if v not in rt] if nc else []
     out["vanished"] = [[v, n / nr] for v, n in rt.items() if v not in ct and n / nr >= vanished_share] if nr else []
     return out
@@ -206,6 +208,17 @@ def _chi2_homogeneity(table: np.ndarray) -> tuple[float, float, int]:
         diff = np.maximum(diff - 0.5, 0.0)
     chi2 = float(np.sum(diff**2 / expected))
     return chi2, float(special.chdtrc(dof, chi2)), dof
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance (base 2) of two distributions, as ``scipy.spatial.distance.jensenshannon``."""
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        mask = a > 0
+        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
+
+    return math.sqrt(max((kl(p) + kl(q)) / 2, 0.0))
 
 
 def _categories(sketch: dict) -> tuple[dict, int]:
