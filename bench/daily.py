@@ -103,7 +103,7 @@ def main(quick: bool = False, profile: bool = False) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="weir-bench-daily-"))
     try:
         built = tmp / "built"
-        project, ws = setup(built, days)
+        setup(built, days)
         times, floors = [], []
         for n in range(runs):
             copy = tmp / f"run{n}"
