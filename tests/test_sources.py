@@ -425,3 +425,18 @@ def test_utc_marks_make_the_column_utc_and_a_declared_format_reads_other_text(tm
     path.write_text("ts\n28/01/2024 09:00\n")
     read = read_source([str(path)], "csv", {"timestamp_format": "%d/%m/%Y %H:%M"}, what="raw", columns={"ts": "timestamp"})
     assert read.malformed == 0 and read.table.column("ts").to_pylist()[0].day == 28
+
+
+def test_an_empty_delivery_is_a_normal_checkable_partition(make_project, workspace_dir):
+    project = make_project({"assets.py": PROJECT.replace("max_malformed=0.1", "max_malformed=0.1, checks=[weir.checks.row_count(min=1, severity='warn')]")})
+    land(project, "2024-01-01", GOOD)
+    land(project, "2024-01-02", [])  # the header only: a day with no rows
+    with Workspace(workspace_dir, project) as ws:
+        result = ws.run(RunRequest(executor="inprocess"))
+        assert result.ok, result.failures
+        assert ws.read("clean", "2024-01-02").num_rows == 0
+        assert ws.read("clean", "2024-01-02").schema.field("id").type == ws.read("clean", "2024-01-01").schema.field("id").type
+        counts = {r["partition_key"]: (r["passed"], r["observed"]) for r in ws.check_results("raw") if r["check_name"] == "row_count"}
+        assert counts == {"2024-01-01": (True, 9), "2024-01-02": (False, 0)}
+        rows = {p["partition_key"]: p["value"] for p in ws.metrics("raw", column="", metric="row_count")}
+        assert rows["2024-01-02"] == 0

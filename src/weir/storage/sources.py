@@ -193,7 +193,7 @@ def _apply_contract(table: pa.Table, columns: Mapping[str, str], path: str, out:
     options = options or {}
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    bad = pl.Series([False] * frame.height)
+    bad = pl.Series("bad", [False] * frame.height, dtype=pl.Boolean)
     casts = {}
     for col, want in columns.items():
         fam = type_family(want)
