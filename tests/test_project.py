@@ -586,3 +586,19 @@ def test_invalid_sql_file_name(make_project):
     root = make_project({"sql/daily-report.sql": "SELECT 1 AS x\n"})
     msg = _error(ConfigError, root)
     assert "asset name 'daily-report'" in msg and "daily-report.sql" in msg
+
+
+def test_a_sql_asset_reading_an_unknown_table_fails_at_load_with_a_suggestion(make_project):
+    assets = (
+        "import weir\n"
+        'orders = weir.source("orders", path="orders.csv")\n'
+    )
+    ok = make_project({"assets.py": assets, "sql/report.sql": (
+        "WITH o AS (SELECT * FROM orders)\n"
+        "SELECT extract(year FROM ts) AS y, count(*) AS n FROM o WHERE id IN (SELECT id FROM orders) GROUP BY 1\n"
+    )}, name="ok")
+    assert load_project(ok).upstreams("report") == ["orders"]
+    bad = make_project({"assets.py": assets, "sql/report.sql": "SELECT * FROM ordrs WHERE day = $partition_key\n"},
+                       name="typo")
+    with pytest.raises(ProjectError, match=r"report.sql.*reads 'ordrs', which is no asset or source.*did you mean 'orders'"):
+        load_project(bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -49,6 +50,8 @@ def load_project(root: str | Path) -> Project:
         )
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:
+            if o.sql is not None:
+                _check_sql_tables(o, known)
             kept = {p: i for p, i in o.inputs.items() if i.upstream in known}
             objects[n] = dataclasses.replace(o, inputs=kept)
     project = Project(
@@ -177,3 +180,29 @@ def _sql_file(path: Path, schemes: dict[str, PartitionScheme]) -> Asset:
         retry=retry,
         _location=Location(file=str(path), line=1),
     )
+
+
+_SQL_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _check_sql_tables(asset: Asset, known: set[str]) -> None:
+    """A SQL asset may read only the project's assets and sources: a table it names that is
+    neither (a typo like ``FROM ordrs``) is an error at load, with a suggestion. The query is
+    parsed by DuckDB, so CTEs, subqueries and ``EXTRACT(year FROM ts)`` are told apart from
+    tables; a query DuckDB cannot parse without running it (table functions over files) is left
+    to the run."""
+    import duckdb
+
+    try:
+        names = duckdb.get_table_names(_SQL_PARAM.sub("NULL", asset.sql or ""), qualified=False)
+    except duckdb.Error:
+        return
+    unknown = sorted(n for n in names if n not in known)
+    if unknown:
+        from weir.project.graph import suggest
+
+        raise ProjectError(
+            f"SQL asset {asset.name!r} reads {unknown[0]!r}, which is no asset or source of this project"
+            f"{suggest(unknown[0], sorted(known))}",
+            where=str(asset.location),
+        )
