@@ -453,7 +453,7 @@ def test_openlineage_settings_default_to_the_workspace_file_and_parse(make_proje
     assert (default.transport, default.url, default.namespace) == ("file", None, None)
     toml = '[project]\nname = "demo"\n[openlineage]\ntransport = "http"\nurl = "http://localhost:5000"\nendpoint = "v1/ol"\n'
     http = load_config(make_project({"assets.py": PROJECT, "weir.toml": toml}, name="other")).openlineage
-    assert (http.transport, http.url, http.endpoint, http.timeout) == ("http", "http://localhost:5000", "v1/ol", 5.0)
+    assert (http.transport, http.url, http.endpoint, http.timeout) == ("http", "http://localhost:5000", "v1/ol", 2.0)
 
 
 def test_a_bad_openlineage_section_exits_2_with_one_line(tmp_path):

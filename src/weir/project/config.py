@@ -30,7 +30,7 @@ class OpenLineageConfig:
     url: str | None = None
     endpoint: str = "api/v1/lineage"
     namespace: str | None = None
-    timeout: float = 5.0
+    timeout: float = 2.0  # per HTTP attempt: a receiver that does not answer must not hold up the command
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +145,7 @@ def _openlineage(section: Any, where: str) -> OpenLineageConfig:
         value = section.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(f"openlineage.{key} must be a non-empty string, got {value!r}", where=where)
-    timeout = section.get("timeout", 5.0)
+    timeout = section.get("timeout", 2.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
         raise ConfigError(f"openlineage.timeout must be seconds between 0 and 60, got {timeout!r}", where=where)
     return OpenLineageConfig(
