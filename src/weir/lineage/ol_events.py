@@ -148,8 +148,8 @@ class Translator:
         }
 
     def translate(self, event: Event) -> list[RunEvent]:
-        """The RunEvents for ``event``; none for kinds OpenLineage has no run state for (checks
-        and signals travel as facets of the partition's run, sources are inputs)."""
+        """The RunEvents for ``event``; none for kinds that are no run state (check results go
+        out as ``dataQualityAssertions`` of their partition; signals and source admissions not)."""
         handler = self._handlers.get(event.kind)
         return handler(event) if handler and event.run_id else []
 

@@ -72,6 +72,7 @@ class OpenLineageEmitter:
         self.sources = dict(sources or {})
         self._transport = transport
         self.batch = batch
+        self._skipped: list[tuple[int, Exception]] = []  # events weir could not translate, in this send
 
     @property
     def cursor(self) -> str:
@@ -94,59 +95,68 @@ class OpenLineageEmitter:
         naming = Naming(project=self.config.name, namespace=self.settings.namespace or self.config.name,
                         data_root=self.data_root, project_root=Path(self.config.root), sources=self.sources)
         translator = Translator(self.store, naming)
+        self._skipped = []
         with self.store.read():
             position = self.store.cursors.get(self.cursor)
         transport = self.open_transport()
         read = sent = 0
-        skipped: list[int] = []
-        first_error: Exception | None = None
+        failure: Exception | None = None
         try:
-            while True:
-                with self.store.read():
-                    events = self.store.events.after(position, project=self.config.name, limit=self.batch)
-                    translated = []
-                    for e in events:
-                        try:
-                            translated.append((e.id, translator.translate(e)))
-                        except Exception as exc:  # noqa: BLE001 - one event weir cannot translate must not hold back the rest
-                            first_error = first_error or exc
-                            skipped.append(e.id)
-                            translated.append((e.id, []))
-                if not events:
+            while failure is None:
+                batch = self._translated(translator, position)
+                if not batch:
                     break
-                done, failure = position, None
-                try:
-                    for event_id, run_events in translated:
-                        for run_event in run_events:
-                            transport.emit(run_event)
-                            sent += 1
-                        done = event_id
-                    transport.flush()
-                except Exception as exc:  # noqa: BLE001 - an endpoint that is down is a warning, not an error
-                    failure = exc
-                    try:
-                        transport.flush()
-                    except Exception:  # noqa: BLE001 - not durable: nothing of this batch counts as sent
-                        done = position
+                done, accepted, failure = self._deliver(transport, batch, position)
                 if done > position:
                     with self.store.transaction():
                         self.store.cursors.advance(self.cursor, done)
-                read += sum(1 for event_id, _ in translated if event_id <= done)
+                read += sum(1 for event_id, _ in batch if event_id <= done)
+                sent += accepted
                 position = done
-                if failure is not None:
-                    return Delivery(
-                        transport=self.settings.transport, target=transport.target, read=read, sent=sent, cursor=position,
-                        warning=f"OpenLineage: {transport.target} did not accept events ({_reason(failure)}); "
-                                f"events after #{position} wait in the log for the next send",
-                    )
         finally:
             transport.close()
         warning = None
-        if skipped:
-            shown = ", ".join(f"#{i}" for i in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-            warning = f"OpenLineage: skipped {len(skipped)} event(s) weir could not translate ({shown}: {_reason(first_error)})"
+        if failure is not None:
+            warning = (f"OpenLineage: {transport.target} did not accept events ({_reason(failure)}); "
+                       f"events after #{position} wait in the log for the next send")
+        elif self._skipped:
+            shown = ", ".join(f"#{i}" for i, _ in self._skipped[:5]) + (" ..." if len(self._skipped) > 5 else "")
+            warning = (f"OpenLineage: skipped {len(self._skipped)} event(s) weir could not translate "
+                       f"({shown}: {_reason(self._skipped[0][1])})")
         return Delivery(transport=self.settings.transport, target=transport.target, read=read, sent=sent,
                         cursor=position, warning=warning)
+
+    def _translated(self, translator, position: int) -> list[tuple[int, list]]:
+        """The next batch of the project's events after ``position``, each with its RunEvents."""
+        out = []
+        with self.store.read():
+            for e in self.store.events.after(position, project=self.config.name, limit=self.batch):
+                try:
+                    out.append((e.id, translator.translate(e)))
+                except Exception as exc:  # noqa: BLE001 - one event weir cannot translate must not hold back the rest
+                    self._skipped.append((e.id, exc))
+                    out.append((e.id, []))
+        return out
+
+    @staticmethod
+    def _deliver(transport, batch: list[tuple[int, list]], position: int) -> tuple[int, int, Exception | None]:
+        """Hand the batch to the transport: (id of the last weir event all of whose RunEvents
+        were accepted and made durable, RunEvents accepted, the failure that stopped it)."""
+        done, accepted = position, 0
+        try:
+            for event_id, run_events in batch:
+                for run_event in run_events:
+                    transport.emit(run_event)
+                    accepted += 1
+                done = event_id
+            transport.flush()
+            return done, accepted, None
+        except Exception as exc:  # noqa: BLE001 - an endpoint that is down is a warning, not an error
+            try:
+                transport.flush()
+            except Exception:  # noqa: BLE001 - not durable: nothing of this batch counts as delivered
+                done = position
+            return done, accepted, exc
 
 
 def _reason(exc: BaseException) -> str:
