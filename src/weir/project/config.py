@@ -15,7 +15,22 @@ CONFIG_FILE = "weir.toml"
 
 _PROJECT_KEYS = {"name", "description", "modules", "sql"}
 _DEFAULT_KEYS = {"owners", "retry"}
-_TOP_KEYS = {"project", "defaults"}
+_TOP_KEYS = {"project", "defaults", "openlineage"}
+_OPENLINEAGE_KEYS = {"transport", "url", "endpoint", "namespace", "timeout"}
+OPENLINEAGE_TRANSPORTS = ("file", "http", "off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenLineageConfig:
+    """``[openlineage]``: where OpenLineage events go. ``file`` appends them to
+    ``<workspace>/openlineage/events.jsonl``; ``http`` posts them to ``url`` + ``endpoint``
+    (Marquez's path by default); ``off`` sends nothing. ``namespace`` defaults to the project name."""
+
+    transport: str = "file"
+    url: str | None = None
+    endpoint: str = "api/v1/lineage"
+    namespace: str | None = None
+    timeout: float = 2.0  # per HTTP attempt: a receiver that does not answer must not hold up the command
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +44,7 @@ class ProjectConfig:
     sql_dirs: tuple[str, ...] = ("sql",)
     owners: tuple[str, ...] = ()
     retry: Retry = field(default_factory=Retry)
+    openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
 
     @property
     def file(self) -> Path:
@@ -98,10 +114,41 @@ def load_config(root: Path) -> ProjectConfig:
         raise ConfigError(f"defaults.retry: {exc.message}", where=where) from None
     return ProjectConfig(
         root=root,
+        openlineage=_openlineage(data.get("openlineage", {}), where),
         name=name,
         description=str(project.get("description", "")),
         modules=modules,
         sql_dirs=_str_list(project.get("sql", ["sql"]), "project.sql", where),
         owners=_str_list(defaults.get("owners", []), "defaults.owners", where),
         retry=retry,
+    )
+
+
+def _openlineage(section: Any, where: str) -> OpenLineageConfig:
+    if not isinstance(section, dict):
+        raise ConfigError("[openlineage] must be a table", where=where)
+    _unknown(where, section, _OPENLINEAGE_KEYS, "openlineage.")
+    transport = section.get("transport", "file")
+    if transport not in OPENLINEAGE_TRANSPORTS:
+        raise ConfigError(f"openlineage.transport {transport!r} must be one of: {', '.join(OPENLINEAGE_TRANSPORTS)}",
+                          where=where)
+    url = section.get("url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url)):
+        raise ConfigError(f"openlineage.url {url!r} must be an http:// or https:// URL", where=where)
+    if transport == "http" and url is None:
+        raise ConfigError('openlineage.transport = "http" needs openlineage.url (e.g. "http://localhost:5000")',
+                          where=where)
+    if transport != "http" and url is not None:
+        raise ConfigError(f'openlineage.url is only used with transport = "http" (transport is {transport!r})',
+                          where=where)
+    for key in ("endpoint", "namespace"):
+        value = section.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"openlineage.{key} must be a non-empty string, got {value!r}", where=where)
+    timeout = section.get("timeout", 2.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        raise ConfigError(f"openlineage.timeout must be seconds between 0 and 60, got {timeout!r}", where=where)
+    return OpenLineageConfig(
+        transport=transport, url=url, endpoint=section.get("endpoint", "api/v1/lineage"),
+        namespace=section.get("namespace"), timeout=float(timeout),
     )

@@ -230,3 +230,11 @@ code_versions = Table(
     Column("location", String(400)),
     Column("created_at", Float, nullable=False),
 )
+
+consumer_cursors = Table(
+    "consumer_cursors",
+    metadata,
+    Column("name", String(200), primary_key=True),  # one per consumer of the event log, e.g. openlineage:<project>
+    Column("position", Integer, nullable=False),  # id of the last event the consumer is done with
+    Column("updated_at", Float, nullable=False),
+)

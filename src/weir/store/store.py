@@ -15,6 +15,7 @@ from pathlib import Path
 
 from weir.events import Event, EventBus
 from weir.store.code import CodeVersions
+from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
 from weir.store.events import EventLog
@@ -53,6 +54,7 @@ class MetadataStore:
         self.sources = SourcePartitions(self)
         self.signals = Signals(self)
         self.events = EventLog(self)
+        self.cursors = ConsumerCursors(self)
 
     @classmethod
     def for_workspace(cls, workspace: Path, *, bus: EventBus | None = None) -> MetadataStore:
