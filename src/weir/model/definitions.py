@@ -153,9 +153,15 @@ class Asset:
 
     @property
     def code_settings(self) -> dict:
-        """The settings besides the definition text that shape the asset's data."""
+        """The settings besides the definition text that shape what a partition contains: the
+        partition grid (kind, time zone) but not its range, so widening a range builds only the
+        new partitions."""
+        grid = {k: v for k, v in self.partitions.to_dict().items() if k not in ("start", "end", "values")}
+        return self._settings(grid)
+
+    def _settings(self, partitions: dict) -> dict:
         settings: dict = {
-            "partitions": self.partitions.to_dict(),
+            "partitions": partitions,
             "inputs": {p: [i.upstream, i.mapping.describe(), i.frame] for p, i in sorted(self.inputs.items())},
         }
         if self.model is not None:
@@ -165,10 +171,20 @@ class Asset:
     @property
     def code_version(self) -> str:
         """Hash of the definition (function source or SQL) plus the settings that shape its data."""
-        digest = hashlib.sha256()
-        digest.update(self.definition_text.encode())
-        digest.update(json.dumps(self.code_settings, sort_keys=True).encode())
-        return digest.hexdigest()[:16]
+        return _code_hash(self.definition_text, self.code_settings)
+
+    @property
+    def legacy_code_version(self) -> str:
+        """The code version as weir computed it before ranges were left out of it (the whole
+        partition scheme, range included): partitions built then are current if it matches."""
+        return _code_hash(self.definition_text, self._settings(self.partitions.to_dict()))
+
+
+def _code_hash(definition: str, settings: dict) -> str:
+    digest = hashlib.sha256()
+    digest.update(definition.encode())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)

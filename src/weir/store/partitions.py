@@ -77,3 +77,15 @@ class Partitions(Repository):
         v = t.partition_versions.c
         q = sa.select(v.asset, v.partition_key).where(v.project == project, v.run_id == run_id)
         return {(a, k) for a, k in self.c.execute(q)}
+
+    def adopt_code_version(self, project: str, asset: str, old: str, new: str) -> int:
+        """Partitions recorded with code version ``old`` that ``new`` describes as well (the same
+        code, hashed the way weir hashes now) take ``new``; returns how many did."""
+        if old == new:
+            return 0
+        p = t.partitions.c
+        result = self.c.execute(
+            t.partitions.update().where(p.project == project, p.asset == asset, p.code_version == old).values(code_version=new)
+        )
+        return int(result.rowcount or 0)
+
