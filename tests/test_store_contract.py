@@ -206,3 +206,54 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
     assert LightReader.open(tmp_path / "elsewhere") is None
     monkeypatch.setenv("WEIR_DATABASE_URL", "postgresql://nowhere/db")
     assert LightReader.open(tmp_path / "ws") is None  # another backend: the full store serves
+
+
+def test_a_lease_is_held_by_one_run_until_released_or_lapsed(store):
+    keys = [("a", "k1"), ("a", "k2")]
+    with store.transaction():
+        granted, held = store.leases.acquire("p", keys, "run1", ttl=60, now=1000.0)
+    assert granted == set(keys) and held == {}
+    with store.transaction():
+        granted, held = store.leases.acquire("p", [("a", "k2"), ("a", "k3")], "run2", ttl=60, now=1010.0)
+    assert granted == {("a", "k3")} and held == {("a", "k2"): "run1"}
+    with store.transaction():  # the holder asks again: still its own
+        assert store.leases.acquire("p", [("a", "k1")], "run1", now=1020.0)[0] == {("a", "k1")}
+    with store.transaction():  # run1 stopped renewing: its leases lapse and can be taken over
+        granted, _ = store.leases.acquire("p", [("a", "k2")], "run2", ttl=60, now=1200.0)
+    assert granted == {("a", "k2")}
+    with store.transaction():
+        assert store.leases.release("run2") == 2
+    with store.read():
+        assert store.leases.held_by("run2") == set() and store.leases.held_by("run1") == {("a", "k1")}
+
+
+def _race_for_leases(url: str | None, home: str, holder: str, out) -> None:
+    import os
+
+    if url:
+        os.environ["WEIR_DATABASE_URL"] = url
+    from pathlib import Path
+
+    s = MetadataStore.for_workspace(Path(home))
+    mine = set()
+    for i in range(40):
+        with s.transaction():
+            mine |= s.leases.acquire("p", [("a", f"k{i:02d}")], holder)[0]
+    s.close()
+    out.put((holder, sorted(mine)))
+
+
+def test_concurrent_processes_never_share_a_lease(store, backend, tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    url = None if backend == "sqlite" else backend
+    procs = [ctx.Process(target=_race_for_leases, args=(url, str(tmp_path / "ws"), f"run{n}", out)) for n in range(3)]
+    for p in procs:
+        p.start()
+    results = dict(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    every = [k for keys in results.values() for k in keys]
+    assert len(every) == len(set(every)) == 40  # each partition leased to exactly one run

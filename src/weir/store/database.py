@@ -7,7 +7,7 @@ from pathlib import Path
 
 from weir.errors import StoreError
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 

@@ -238,3 +238,15 @@ consumer_cursors = Table(
     Column("position", Integer, nullable=False),  # id of the last event the consumer is done with
     Column("updated_at", Float, nullable=False),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),
+    Column("holder", String(40), nullable=False),  # the run building the partition
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),  # renewed by the holder's heartbeat; a dead holder's lease lapses
+    Index("ix_leases_holder", "holder"),
+)

@@ -19,6 +19,7 @@ from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
 from weir.store.events import EventLog
+from weir.store.leases import Leases
 from weir.store.monitoring import Signals
 from weir.store.partitions import Partitions
 from weir.store.quality import CheckResults, Metrics, SourcePartitions
@@ -54,6 +55,7 @@ class MetadataStore:
         self.sources = SourcePartitions(self)
         self.signals = Signals(self)
         self.events = EventLog(self)
+        self.leases = Leases(self)
         self.cursors = ConsumerCursors(self)
 
     @classmethod
