@@ -257,3 +257,19 @@ def test_concurrent_processes_never_share_a_lease(store, backend, tmp_path):
         p.join(timeout=60)
     every = [k for keys in results.values() for k in keys]
     assert len(every) == len(set(every)) == 40  # each partition leased to exactly one run
+
+
+def test_a_project_name_belongs_to_one_folder(store, tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "weir.toml").write_text('[project]\nname = "shop"\n')
+    with store.transaction():
+        assert store.projects.claim("shop", str(first)) is None
+        assert store.projects.claim("shop", str(first)) is None
+        assert store.projects.claim("shop", str(second)) == str(first)  # refused: first still declares it
+    (first / "weir.toml").write_text('[project]\nname = "renamed"\n')
+    with store.transaction():
+        assert store.projects.claim("shop", str(second)) is None  # the first folder gave the name up
+    with store.read():
+        assert store.projects.all() == {"shop": str(second)}

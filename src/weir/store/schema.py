@@ -250,3 +250,11 @@ leases = Table(
     Column("expires_at", Float, nullable=False),  # renewed by the holder's heartbeat; a dead holder's lease lapses
     Index("ix_leases_holder", "holder"),
 )
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("root", Text, nullable=False),  # the folder that holds its weir.toml
+    Column("registered_at", Float, nullable=False),
+)

@@ -22,6 +22,7 @@ from weir.store.events import EventLog
 from weir.store.leases import Leases
 from weir.store.monitoring import Signals
 from weir.store.partitions import Partitions
+from weir.store.projects import Projects
 from weir.store.quality import CheckResults, Metrics, SourcePartitions
 from weir.store.runs import Runs
 
@@ -56,6 +57,7 @@ class MetadataStore:
         self.signals = Signals(self)
         self.events = EventLog(self)
         self.leases = Leases(self)
+        self.projects = Projects(self)
         self.cursors = ConsumerCursors(self)
 
     @classmethod

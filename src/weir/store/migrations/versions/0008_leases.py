@@ -1,4 +1,4 @@
-"""Leases: at most one run builds an asset partition at a time.
+"""Leases: at most one run builds an asset partition at a time. Projects: one folder per name.
 
 Revision ID: 0008
 Revises: 0007
@@ -24,8 +24,15 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float, nullable=False),
     )
     op.create_index("ix_leases_holder", "leases", ["holder"])
+    op.create_table(
+        "projects",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("root", sa.Text, nullable=False),
+        sa.Column("registered_at", sa.Float, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("projects")
     op.drop_index("ix_leases_holder", "leases")
     op.drop_table("leases")

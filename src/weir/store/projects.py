@@ -1,0 +1,43 @@
+"""Which folder each project name belongs to in a workspace: tables are keyed by project name,
+so two folders claiming one name would overwrite each other's tables."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+from weir.store.base import Repository
+
+
+class Projects(Repository):
+    def claim(self, name: str, root: str) -> str | None:
+        """Register ``root`` as the folder of project ``name``. Returns None when the name is
+        free or already ``root``'s, else the other folder that holds it. A folder that no longer
+        declares that name in its weir.toml (moved or renamed) gives the name up."""
+        c = t.projects.c
+        known = self.c.execute(sa.select(c.root).where(c.name == name)).scalar()
+        if known == root:
+            return None
+        if known is not None and _still_declares(Path(known), name):
+            return known
+        if known is None:
+            self.c.execute(t.projects.insert().values(name=name, root=root, registered_at=time.time()))
+        else:
+            self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
+        return None
+
+    def all(self) -> dict[str, str]:
+        return {n: r for n, r in self.c.execute(sa.select(t.projects.c.name, t.projects.c.root))}
+
+
+def _still_declares(root: Path, name: str) -> bool:
+    import tomllib
+
+    try:
+        data = tomllib.loads((root / "weir.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("project"), dict) and data["project"].get("name") == name
