@@ -92,14 +92,59 @@ def workspace_dir(tmp_path, monkeypatch) -> Path:
     return tmp_path / "ws"
 
 
-def weir_cli(ws: Path, project: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
-    """Run ``weir --workspace ws --project project ARGS`` in a subprocess and check its exit code."""
+class _Captured:
+    """What a CLI invocation printed and how it exited (the fields of a CompletedProcess)."""
+
+    def __init__(self, args: list[str], returncode: int, stdout: str, stderr: str) -> None:
+        self.args, self.returncode, self.stdout, self.stderr = args, returncode, stdout, stderr
+
+
+def _in_process(argv: list[str], cwd: Path, env: dict[str, str]) -> _Captured:
+    """Run ``weir.cli.main.main()`` in this process with ``argv``, ``cwd`` and ``env``: the
+    imports are paid once per test session instead of once per command."""
+    import contextlib
+    import io
+
+    from weir.cli.main import main
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)  # .buffer, as a real stdout has
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv = ["weir", *argv]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if not isinstance(exc.code, int) and exc.code is not None:
+                    err.write(str(exc.code))
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return _Captured(argv, code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
+
+
+def weir_cli(ws: Path, project: Path, *args: str, expect: int | None = 0, process: bool = False):
+    """Run ``weir --workspace ws --project project ARGS`` and check its exit code. In this
+    process by default; ``process=True`` starts a real process (for exit codes of the
+    interpreter itself, signals and start-up)."""
     env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL")}
     env["NO_COLOR"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", "--workspace", str(ws), "--project", str(project), *args],
-        capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
-    )
+    argv = ["--workspace", str(ws), "--project", str(project), *args]
+    if process:
+        proc = subprocess.run(
+            [sys.executable, "-m", "weir.cli.main", *argv],
+            capture_output=True, text=True, env=env, cwd=project.parent, timeout=120, check=False,
+        )
+    else:
+        proc = _in_process(argv, project.parent, env)
     if expect is not None:
         assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
