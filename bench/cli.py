@@ -76,12 +76,12 @@ def _breakdown(project: Path, home: Path, runs: int) -> dict[str, float]:
         calls = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            ws.status("readings")
+            ws.data.status("readings")
             calls.append(time.perf_counter() - t0)
     return {
         "interpreter": med("pass"),
         "sqlalchemy_import": med("import sqlalchemy"),
-        "weir_imports": med("import weir.cli.main, weir.cli.commands, weir.workspace, weir.store.store, weir.project.loader"),
+        "weir_imports": med("import weir.cli.main, weir.cli.runs, weir.cli.data, weir.workspace, weir.store.store, weir.project.loader"),
         "pandas_import": med("import pandas"),
         "status_call": round(statistics.median(calls), 3),
     }
@@ -166,7 +166,7 @@ def main(quick: bool = False) -> dict:
     print(
         f"  where status time goes: interpreter {b['interpreter']:.3f} s, weir CLI + store imports "
         f"{b['weir_imports']:.3f} s (of which SQLAlchemy {b['sqlalchemy_import']:.3f} s), the project's "
-        f"own 'import pandas' {b['pandas_import']:.3f} s, Workspace.status() itself {b['status_call']:.3f} s (warm, in-process)"
+        f"own 'import pandas' {b['pandas_import']:.3f} s, ws.data.status() itself {b['status_call']:.3f} s (warm, in-process)"
     )
     print(f"  ({out['note']}; setup {setup:.1f} s, status reported {published} published)")
     return out

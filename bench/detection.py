@@ -209,7 +209,7 @@ def score(days: list[str], injections: dict[str, str], flagged: set[str], events
 
 
 def time_monitors(ws, source: str, last_key: str) -> dict:
-    runner = ws.monitors_runner()
+    runner = ws.monitors.runner()
     runs = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -297,14 +297,14 @@ def run(quick: bool = False) -> dict:
         days, notes = land(project, injections, rng, last_day)
         with Workspace(work / "ws", project) as ws:
             t0 = time.perf_counter()
-            admitted = ws.ingest("flights_landing")
+            admitted = ws.quality.ingest("flights_landing")
             ingest_seconds = time.perf_counter() - t0
             blocked = {a["partition"] for a in admitted if a["state"] == "blocked"}
-            alerts = {s["partition_key"] for s in ws.signals("flights_landing", alerts_only=True)}
-            points = ws.metrics("flights_landing")
+            alerts = {s["partition_key"] for s in ws.monitors.signals("flights_landing", alerts_only=True)}
+            points = ws.monitors.metrics("flights_landing")
             timing = time_monitors(ws, "flights_landing", days[-1])
             by_rule: dict[str, int] = {}
-            for s in ws.signals("flights_landing", alerts_only=True):
+            for s in ws.monitors.signals("flights_landing", alerts_only=True):
                 if s["partition_key"] not in injections:
                     name = f"{s['kind']}:{s['column_name'] + '.' if s['column_name'] else ''}{s['metric']}:{s['method']}"
                     by_rule[name] = by_rule.get(name, 0) + 1

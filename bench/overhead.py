@@ -8,7 +8,7 @@ commits and the metadata writes.
 
     overhead per asset-partition = (total seconds - RunResult.compute_seconds) / (5 * partitions)
 
-``total`` is the wall time of ``Workspace.run`` (project load, store open, planning, execution,
+``total`` is the wall time of ``ws.runs.run`` (project load, store open, planning, execution,
 final bookkeeping) in a process that has already imported weir and pandas. ``compute_seconds``
 is what the tasks report as their own compute: reading the upstream partition into pandas, the
 function, and converting its result to Arrow. The "all-in" figure (total / asset-partitions)
@@ -83,10 +83,10 @@ def run_once(partitions: int, executor: str, workers: int | None = None, profile
             import cProfile
 
             prof = cProfile.Profile()
-            result = prof.runcall(ws.run, request)
+            result = prof.runcall(ws.runs.run, request)
             prof.dump_stats(profile)
         else:
-            result = ws.run(request)
+            result = ws.runs.run(request)
         wall = time.perf_counter() - t0  # includes project load, store open and planning
         ws.close()
         built = result.counts.get("succeeded", 0)

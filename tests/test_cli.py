@@ -79,7 +79,8 @@ def make_shop(root: Path, *, bad_day: str | None = None) -> Path:
 def weir_bare(*args: str) -> subprocess.CompletedProcess:
     """Run ``weir ARGS`` without workspace or project options."""
     return subprocess.run(
-        [sys.executable, "-m", "weir.cli.main", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", "import sys; from weir.cli.main import main; sys.argv[0] = 'weir'; main()", *args],
+        capture_output=True, text=True, timeout=60, check=False,
     )
 
 
@@ -290,6 +291,10 @@ def test_failing_asset_exits_1_and_records_error_and_traceback(tmp_path, workspa
     assert "assets.py" in failed["traceback"]
     assert tasks[("daily_totals", "2024-01-02")]["state"] == "upstream_failed"
     assert tasks[("daily_totals", "2024-01-01")]["state"] == "succeeded"
+    failed = weir_json(workspace_dir, project, "runs", "show", result["run_id"], "--failed")["tasks"]
+    assert {(t["asset"], t["partition"], t["state"]) for t in failed} == {
+        ("orders", "2024-01-02", "failed"), ("daily_totals", "2024-01-02", "upstream_failed"),
+    }
 
 
 def test_failure_without_json_names_the_partition_on_stderr(tmp_path, workspace_dir):
@@ -311,6 +316,7 @@ def test_failure_without_json_names_the_partition_on_stderr(tmp_path, workspace_
             "either --partition or --from/--to",
         ),
         (["run", "--executor", "threads"], "--executor 'threads' is not one of inprocess, processes"),
+        (["run", "--workers", "0"], "Invalid value for '--workers'"),
     ],
 )
 def test_bad_run_usage_exits_2_with_one_line_and_records_no_run(tmp_path, workspace_dir, args, message):
@@ -351,6 +357,8 @@ def test_project_error_exits_2_naming_file_and_line(tmp_path, workspace_dir):
         (["read", "orders", "--partition", "2024-01-01", "--format", "xml"], "--format 'xml'"),
         (["history", "orders", "--partition", "01/01/2024"], "not a daily key"),
         (["runs", "show", "nope"], "unknown run 'nope'"),
+        (["runs", "--state", "bogus"], "--state 'bogus' is not one of queued, running, succeeded, failed, cancelled"),
+        (["runs", "show", "x", "--state", "late"], "--state 'late' is not one of queued, running, succeeded, failed_check"),
         (["lineage", "ordrs"], "unknown asset 'ordrs' (did you mean 'orders'?)"),
     ],
 )
@@ -364,11 +372,26 @@ def test_bad_query_exits_2_with_one_line(tmp_path, workspace_dir, args, message)
 # -- help and init ------------------------------------------------------------------------
 
 
-def test_help_lists_the_commands():
+def test_help_lists_exactly_the_commands_without_type_tags():
+    import re
+
+    import typer.main
+
+    from weir.cli.main import app
+
     proc = weir_bare("--help")
     assert proc.returncode == 0
-    for command in ("init", "run", "status", "runs", "lineage", "read", "history"):
-        assert command in proc.stdout
+    listed = re.findall(r"^  (\S+)", proc.stdout.split("\nCommands:\n", 1)[1], re.MULTILINE)
+    assert sorted(listed) == sorted(typer.main.get_command(app).commands)
+    options = proc.stdout.split("\nOptions:\n", 1)[1].split("\nCommands:\n", 1)[0]
+    assert re.findall(r"^  (-\S+)", options, re.MULTILINE) == ["-w,", "-p,", "--help"]
+    assert "<bool>" not in proc.stdout
+
+
+def test_a_usage_error_is_one_line_and_exit_2():
+    proc = weir_bare("runs", "--no-such-option")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: No such option: --no-such-option (see 'weir runs --help')"]
 
 
 def test_init_then_plan(tmp_path, workspace_dir):
@@ -376,6 +399,7 @@ def test_init_then_plan(tmp_path, workspace_dir):
     proc = weir_bare("init", str(target))
     assert proc.returncode == 0, proc.stderr
     assert (target / "weir.toml").is_file() and (target / "assets.py").is_file()
+    assert ".weir/" in (target / ".gitignore").read_text().splitlines()  # the default workspace stays out of git
     plan = weir_json(workspace_dir, target, "run", "--plan")
     assert {t["asset"] for t in plan["tasks"]} == {"calendar"}
     assert len(plan["tasks"]) == 366  # 2024 is a leap year
@@ -391,3 +415,4 @@ def test_init_into_non_empty_folder_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "is not empty" in proc.stderr
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+

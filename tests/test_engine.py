@@ -62,19 +62,19 @@ def land_all(project: Path, days=DAYS) -> None:
 def run(home: Path, project: Path, **request) -> tuple:
     request.setdefault("executor", "inprocess")
     with Workspace(home, project) as ws:
-        result = ws.run(RunRequest(**request))
-        return result, ws.run_detail(result.run_id)
+        result = ws.runs.run(RunRequest(**request))
+        return result, ws.runs.detail(result.run_id)
 
 
 def stale_plan(home: Path, project: Path) -> dict[tuple[str, str], str]:
     with Workspace(home, project) as ws:
-        plan = ws.plan(RunRequest(stale=True))
+        plan = ws.runs.plan(RunRequest(stale=True))
     return {(t.asset, t.key): t.reason for t in plan.tasks}
 
 
 def values(home: Path, project: Path, asset: str, key: str, column: str = "value") -> list:
     with Workspace(home, project) as ws:
-        return ws.read(asset, key).sort_by("id").column(column).to_pylist()
+        return ws.data.read(asset, key).sort_by("id").column(column).to_pylist()
 
 
 def tasks_of(detail: dict) -> dict[tuple[str, str], dict]:
@@ -121,8 +121,8 @@ def test_run_records_state_versions_and_environment_per_task(home, pipeline):
     assert values(home, pipeline, "cleaned", "2024-01-30") == [4, 6]
     assert values(home, pipeline, "enriched", "2024-01-30", "plus") == [5, 7]
     with Workspace(home, pipeline) as ws:
-        jan = ws.read("monthly_total", "2024-01").to_pylist()
-        history = ws.history("cleaned", "2024-01-30")
+        jan = ws.data.read("monthly_total", "2024-01").to_pylist()
+        history = ws.data.history("cleaned", "2024-01-30")
     assert jan == [{"rows": 6, "total": 2 * (1 + 2 + 2 + 3 + 3 + 4)}]
     assert [(h["version"], h["run_id"]) for h in history] == [(0, result.run_id)]
 
@@ -142,7 +142,7 @@ def test_processes_executor_with_two_workers(home, pipeline):
 def test_nothing_is_stale_after_a_successful_run(home, pipeline):
     run(home, pipeline)
     with Workspace(home, pipeline) as ws:
-        plan = ws.plan(RunRequest(stale=True))
+        plan = ws.runs.plan(RunRequest(stale=True))
     assert plan.tasks == []
     assert plan.up_to_date == {"cleaned": 5, "enriched": 5, "monthly_total": 2}
     result, _ = run(home, pipeline, stale=True)
@@ -209,7 +209,7 @@ def test_missing_source_file_waits_instead_of_failing(home, make_project):
     land_all(project, DAYS[:-1])
 
     with Workspace(home, project) as ws:
-        plan = ws.plan(RunRequest())
+        plan = ws.runs.plan(RunRequest())
     assert plan.waiting["cleaned"] == [("2024-02-02", "source 'landing' partition '2024-02-02' has not arrived")]
     assert [k for k, _ in plan.waiting["enriched"]] == ["2024-02-02"]
 
@@ -229,7 +229,7 @@ def test_monthly_asset_waits_until_every_day_of_the_month_is_built(home, make_pr
     assert tasks[("monthly_total", "2024-01")]["state"] == "succeeded"
     assert ("monthly_total", "2024-02") not in tasks
     with Workspace(home, project) as ws:
-        plan = ws.plan(RunRequest(stale=True))
+        plan = ws.runs.plan(RunRequest(stale=True))
     assert plan.tasks == []
     assert plan.waiting["monthly_total"] == [("2024-02", "asset 'cleaned' partition '2024-02-02' is not built")]
 
@@ -242,7 +242,7 @@ def test_monthly_asset_waits_until_every_day_of_the_month_is_built(home, make_pr
     }
     run(home, project, stale=True)
     with Workspace(home, project) as ws:
-        assert ws.read("monthly_total", "2024-02").to_pylist() == [{"rows": 4, "total": 2 * (4 + 5 + 5 + 6)}]
+        assert ws.data.read("monthly_total", "2024-02").to_pylist() == [{"rows": 4, "total": 2 * (4 + 5 + 5 + 6)}]
 
 
 RETRIED = HEADER + '''
@@ -309,8 +309,8 @@ def test_a_failing_asset_fails_its_downstream_while_an_independent_branch_succee
     assert {tasks[(a, d)]["state"] for a in ("broken", "after_broken") for d in ("2024-01-29", "2024-01-31")} == {"succeeded"}
     assert result.failures == [{"asset": "broken", "partition": "2024-01-30", "error": "ValueError: bad day"}]
     with Workspace(home, project) as ws:
-        assert "2024-01-30" not in ws.table("broken").files()
-        assert ws.status("after_broken")[0]["last_run_failed"] == 1
+        assert "2024-01-30" not in ws.tables.get("broken").files()
+        assert ws.data.status("after_broken")[0]["last_run_failed"] == 1
     # the failed partition and what hangs off it are still to do
     assert stale_plan(home, project) == {("broken", "2024-01-30"): "missing", ("after_broken", "2024-01-30"): "missing"}
 
@@ -346,8 +346,8 @@ def test_the_same_plan_runs_alike_on_either_backend(backend, workspace_dir, pipe
     assert result.counts == {"succeeded": 12}
     with Workspace(workspace_dir, pipeline) as ws:
         assert ws.store.backend == ("sqlite" if backend == "sqlite" else "postgresql")
-        assert [r["id"] for r in ws.runs()] == [result.run_id]
-        assert ws.status("cleaned")[0]["published"] == 5
+        assert [r["id"] for r in ws.runs.list()] == [result.run_id]
+        assert ws.data.status("cleaned")[0]["published"] == 5
     assert (workspace_dir / "weir.db").exists() == (backend == "sqlite")
     assert values(workspace_dir, pipeline, "enriched", "2024-01-31", "plus") == [7, 9]
     assert stale_plan(workspace_dir, pipeline) == {}

@@ -37,12 +37,12 @@ def land(project: Path, day: str, n: int) -> None:
 def build(home: Path, project: Path, **request):
     request.setdefault("executor", "inprocess")
     with Workspace(home, project) as ws:
-        return ws.run(RunRequest(**request))
+        return ws.runs.run(RunRequest(**request))
 
 
 def events(home: Path, project: Path, **kw) -> list[Event]:
     with Workspace(home, project) as ws:
-        return ws.events(limit=None, **kw)
+        return ws.events.list(limit=None, **kw)
 
 
 def test_a_run_logs_its_changes_in_order_with_increasing_ids(backend, make_project, workspace_dir):
@@ -67,7 +67,7 @@ def test_a_run_logs_its_changes_in_order_with_increasing_ids(backend, make_proje
     assert {(e.asset, e.data["check"]) for e in failed_checks} >= {("raw", "row_count"), ("clean", "not_null(x)")}
     # each publish event names the Delta version the store recorded
     with Workspace(workspace_dir, project) as ws:
-        hist = ws.history("doubled", "2024-01-01")
+        hist = ws.data.history("doubled", "2024-01-01")
     published = next(e for e in log if e.kind == EventKind.PARTITION_PUBLISHED and e.asset == "doubled")
     assert published.data["version"] == hist[0]["version"] and published.data["rows"] == 5
 

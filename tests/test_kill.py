@@ -105,7 +105,7 @@ def project(make_project, monkeypatch) -> Path:
 def test_sigkill_mid_run_leaves_published_data_intact_and_the_run_failed(workspace_dir, project):
     home = workspace_dir
     with Workspace(home, project) as ws:  # a first, complete run: version 0 of both tables
-        assert ws.run(RunRequest(executor="inprocess")).state == "succeeded"
+        assert ws.runs.run(RunRequest(executor="inprocess")).state == "succeeded"
     before_slow = delta_values(home, "slow")
     assert before_slow == expected(1)
 
@@ -116,7 +116,7 @@ def test_sigkill_mid_run_leaves_published_data_intact_and_the_run_failed(workspa
         run_id = wait_until_blocked(proc, project)
         # progress seen in the metadata store: cleaned published, slow not yet
         with Workspace(home, project) as ws:
-            detail = ws.run_detail(run_id)
+            detail = ws.runs.detail(run_id)
         assert detail["state"] == "running"
         assert {t["state"] for t in detail["tasks"] if t["asset"] == "cleaned"} == {"succeeded"}
         assert {t["state"] for t in detail["tasks"] if t["asset"] == "slow"} == {"queued"}
@@ -145,22 +145,22 @@ def test_sigkill_mid_run_leaves_published_data_intact_and_the_run_failed(workspa
     assert "gone" in runs[run_id]["error"]
 
     with Workspace(home, project) as ws:
-        detail = ws.run_detail(run_id)
+        detail = ws.runs.detail(run_id)
         tasks = {(t["asset"], t["partition_key"]): t for t in detail["tasks"]}
         assert {tasks[("cleaned", d)]["state"] for d in DAYS} == {"succeeded"}
         assert {tasks[("slow", d)]["state"] for d in DAYS} == {"failed"}
         assert all(f"process {proc.pid}" in tasks[("slow", d)]["reason"] for d in DAYS)
         assert detail["summary"]["counts"] == {"succeeded": 3, "failed": 3}
-        assert [r["id"] for r in ws.runs(state="running")] == []
+        assert [r["id"] for r in ws.runs.list(state="running")] == []
         # published partitions are recorded as the killed run's; the stale plan picks up the rest
-        assert ws.history("cleaned", "2024-03-01")[0]["run_id"] == run_id
-        plan = ws.plan(RunRequest(stale=True))
+        assert ws.data.history("cleaned", "2024-03-01")[0]["run_id"] == run_id
+        plan = ws.runs.plan(RunRequest(stale=True))
     assert {(t.asset, t.key) for t in plan.tasks} == {("slow", d) for d in DAYS}
 
     (project / "block").unlink()
     with Workspace(home, project) as ws:
-        assert ws.run(RunRequest(stale=True, executor="inprocess")).state == "succeeded"
-        assert ws.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(100)["2024-03-02"]]
+        assert ws.runs.run(RunRequest(stale=True, executor="inprocess")).state == "succeeded"
+        assert ws.data.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(100)["2024-03-02"]]
 
 
 def test_ctrl_c_cancels_the_run(workspace_dir, project):
@@ -178,13 +178,13 @@ def test_ctrl_c_cancels_the_run(workspace_dir, project):
     assert proc.returncode == 130
 
     with Workspace(home, project) as ws:
-        detail = ws.run_detail(run_id)
+        detail = ws.runs.detail(run_id)
         tasks = {(t["asset"], t["partition_key"]): t for t in detail["tasks"]}
         assert detail["state"] == "cancelled"
         assert "interrupted" in detail["error"]
         assert {tasks[("cleaned", d)]["state"] for d in DAYS} == {"succeeded"}
         assert {tasks[("slow", d)]["state"] for d in DAYS} == {"cancelled"}
-        assert not ws.table("slow").exists()  # nothing of slow was published
+        assert not ws.tables.get("slow").exists()  # nothing of slow was published
     assert delta_values(home, "cleaned") == expected(1)
 
 
@@ -214,11 +214,13 @@ def test_a_publish_the_killed_run_never_recorded_is_recovered(workspace_dir, pro
             lock.close()  # rolls back: the store is writable again
 
     with Workspace(home, project) as ws:
-        [run] = ws.runs()
+        assert [r["state"] for r in ws.runs.list()] == ["running"]  # reading writes nothing: recovery is explicit
+        assert [r["id"] for r in ws.recover()] == [run_id]
+        [run] = ws.runs.list()
         assert (run["id"], run["state"]) == (run_id, "failed")
         assert run["summary"]["recovered_publishes"] == 3
         for day in DAYS:
-            [version] = ws.history("slow", day)
+            [version] = ws.data.history("slow", day)
             assert (version["version"], version["run_id"]) == (0, run_id)
-        assert ws.status("slow")[0]["published"] == 3
-        assert ws.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(1)["2024-03-02"]]
+        assert ws.data.status("slow")[0]["published"] == 3
+        assert ws.data.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(1)["2024-03-02"]]

@@ -218,7 +218,7 @@ def _land(project: Path, day: str, xs: list) -> None:
 
 
 def _series(ws, name: str, **kw) -> dict:
-    return {(p["partition_key"], p["column_name"], p["metric"]): p for p in ws.metrics(name, **kw)}
+    return {(p["partition_key"], p["column_name"], p["metric"]): p for p in ws.monitors.metrics(name, **kw)}
 
 
 def test_metrics_are_stored_per_partition_and_replaced_on_rebuild(backend, make_project, workspace_dir):
@@ -226,9 +226,9 @@ def test_metrics_are_stored_per_partition_and_replaced_on_rebuild(backend, make_
     _land(project, "2024-01-01", [1, 2, 3])
     _land(project, "2024-01-02", [10, 20, 30, 40])
     with Workspace(workspace_dir, project) as ws:
-        first = ws.run(RunRequest(executor="inprocess"))
+        first = ws.runs.run(RunRequest(executor="inprocess"))
         assert first.state == "succeeded"
-        points = ws.metrics("clean")
+        points = ws.monitors.metrics("clean")
         assert {p["partition_key"] for p in points} == {"2024-01-01", "2024-01-02"}
         keys = [(p["partition_key"], p["column_name"], p["metric"]) for p in points]
         assert len(keys) == len(set(keys))
@@ -246,9 +246,9 @@ def test_metrics_are_stored_per_partition_and_replaced_on_rebuild(backend, make_
         per_partition = len([k for k in keys if k[0] == "2024-01-01"])
 
         _land(project, "2024-01-01", [5, 50, 500])  # redelivered: the partition is rebuilt
-        second = ws.run(RunRequest(executor="inprocess", partition="2024-01-01"))
+        second = ws.runs.run(RunRequest(executor="inprocess", partition="2024-01-01"))
         assert second.state == "succeeded"
-        again = ws.metrics("clean")
+        again = ws.monitors.metrics("clean")
         keys = [(p["partition_key"], p["column_name"], p["metric"]) for p in again]
         assert len(keys) == len(set(keys)) == len(points)
         assert len([k for k in keys if k[0] == "2024-01-01"]) == per_partition
@@ -267,7 +267,7 @@ def test_a_blocked_partition_keeps_its_points_marked_quarantined(backend, make_p
     _land(project, "2024-01-01", [1, 2])
     _land(project, "2024-01-02", [99])  # one row: row_count blocks
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.per_asset["clean"] == {"succeeded": 1, "blocked": 1}
         s = _series(ws, "clean")
         assert s[("2024-01-02", "", "row_count")]["value"] == 1.0
@@ -276,7 +276,7 @@ def test_a_blocked_partition_keeps_its_points_marked_quarantined(backend, make_p
         assert {p["quarantined"] for k, p in s.items() if k[0] == "2024-01-01"} == {False}
         # once it is good again, the new build's points replace the quarantined ones
         _land(project, "2024-01-02", [7, 8])
-        assert ws.run(RunRequest(executor="inprocess", partition="2024-01-02")).state == "succeeded"
+        assert ws.runs.run(RunRequest(executor="inprocess", partition="2024-01-02")).state == "succeeded"
         s = _series(ws, "clean")
         assert s[("2024-01-02", "", "row_count")]["value"] == 2.0
         assert {p["quarantined"] for k, p in s.items() if k[0] == "2024-01-02"} == {False}
@@ -286,13 +286,13 @@ def test_histogram_bins_are_stored_once_per_column_and_reused_across_runs(backen
     project = make_project({"assets.py": PROJECT})
     _land(project, "2024-01-01", [1, 2, 3])
     with Workspace(workspace_dir, project) as ws:
-        ws.run(RunRequest(executor="inprocess"))
+        ws.runs.run(RunRequest(executor="inprocess"))
         with ws.store.read():
             bins = ws.store.metrics.bins(ws.project.name, "clean")
         assert bins == {"x": [0.5, 1.5, 2.5, 3.5]}  # a small integer range: one bin per value
         _land(project, "2024-01-02", [0, 2, 100, 200])
         _land(project, "2024-01-01", [1, 1, 3])
-        ws.run(RunRequest(executor="inprocess"))
+        ws.runs.run(RunRequest(executor="inprocess"))
         with ws.store.read():
             assert ws.store.metrics.bins(ws.project.name, "clean") == bins
             rows = ws.store.connection.execute(
@@ -312,10 +312,10 @@ def test_a_real_run_scans_each_partition_once(make_project, workspace_dir):
         _land(project, day, xs)
     with Workspace(workspace_dir, project) as ws:
         auditor = CheckAuditor(ws.store, ws.project)
-        result = ws.run(RunRequest(executor="inprocess"), auditor=auditor)
+        result = ws.runs.run(RunRequest(executor="inprocess"), auditor=auditor)
         assert result.state == "succeeded"
         assert auditor.stats.scans == 3 and auditor.stats.engines == {"polars": 3}
-        assert {p["partition_key"] for p in ws.metrics("clean", metric="big_share")} == {"2024-01-01", "2024-01-02", "2024-01-03"}
+        assert {p["partition_key"] for p in ws.monitors.metrics("clean", metric="big_share")} == {"2024-01-01", "2024-01-02", "2024-01-03"}
 
 
 # -- checks.yml mapping form -----------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_checks_yml_mapping_form_declares_checks_and_metrics(make_project, works
         assert [c.kind for c in ws.project.assets["clean"].checks] == ["in_range"]
         assert dict(ws.project.assets["clean"].metrics) == {"big_share": "avg(CASE WHEN x > 10 THEN 1 ELSE 0 END)"}
         assert dict(ws.project.sources["raw"].metrics) == {"total": "sum(x)"}
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.per_asset["clean"] == {"succeeded": 1, "blocked": 1}
         s = _series(ws, "clean", metric="big_share")
         assert {k[0]: p["value"] for k, p in s.items()} == {"2024-01-01": 0.5, "2024-01-02": 0.5}

@@ -63,16 +63,16 @@ def land_day(project: Path, i: int, *, seed: int | None = None, n: int = 50) -> 
 
 
 def model_row(ws: Workspace) -> dict:
-    [row] = ws.read("price_model", None).to_pylist()
+    [row] = ws.data.read("price_model", None).to_pylist()
     return row
 
 
 def artifact(ws: Workspace, row: dict) -> Path:
-    return Path(ws.table("price_model").uri) / row["artifact"]
+    return Path(ws.tables.get("price_model").uri) / row["artifact"]
 
 
 def plan(ws: Workspace) -> set[tuple[str, str, str]]:
-    return {(t.asset, t.key, t.reason) for t in ws.plan(RunRequest(stale=True)).tasks}
+    return {(t.asset, t.key, t.reason) for t in ws.runs.plan(RunRequest(stale=True)).tasks}
 
 
 def built(make_project, workspace_dir, days: int = 7) -> tuple[Path, Workspace]:
@@ -80,7 +80,7 @@ def built(make_project, workspace_dir, days: int = 7) -> tuple[Path, Workspace]:
     for i in range(days):
         land_day(project, i)
     ws = Workspace(workspace_dir, project)
-    result = ws.run(RunRequest(executor="inprocess"))
+    result = ws.runs.run(RunRequest(executor="inprocess"))
     assert result.state == "succeeded", result.failures
     return project, ws
 
@@ -88,7 +88,7 @@ def built(make_project, workspace_dir, days: int = 7) -> tuple[Path, Workspace]:
 def test_a_model_is_trained_on_its_window_applied_and_its_quality_measured(backend, make_project, workspace_dir):
     _, ws = built(make_project, workspace_dir)
     with ws:
-        [run] = ws.runs()
+        [run] = ws.runs.list()
         assert run["summary"]["counts"] == {"succeeded": 22}  # 7 features, 1 model, 7 predictions, 7 quality
         row = model_row(ws)
         assert row["model_class"] == "sklearn.linear_model._base.LinearRegression"
@@ -103,27 +103,27 @@ def test_a_model_is_trained_on_its_window_applied_and_its_quality_measured(backe
         estimator = pickle.loads(data)
         assert estimator.coef_[0] == pytest.approx(3, abs=0.1) and estimator.intercept_ == pytest.approx(2, abs=0.5)
         # the model trained on exactly the window's rows
-        train = np.concatenate([ws.read("features", k).column("x").to_numpy() for k in WINDOW])
-        target = np.concatenate([ws.read("features", k).column("y").to_numpy() for k in WINDOW])
+        train = np.concatenate([ws.data.read("features", k).column("x").to_numpy() for k in WINDOW])
+        target = np.concatenate([ws.data.read("features", k).column("y").to_numpy() for k in WINDOW])
         refit = type(estimator)().fit(train.reshape(-1, 1), target)
         assert refit.coef_[0] == pytest.approx(estimator.coef_[0], rel=1e-12)
-        assert [h["version"] for h in ws.history("price_model", None)] == [0]
+        assert [h["version"] for h in ws.data.history("price_model", None)] == [0]
         for i in range(7):
             k = key(i)
-            pred = ws.read("predictions", k).to_pandas()
+            pred = ws.data.read("predictions", k).to_pandas()
             assert len(pred) == 50
             assert pred["predicted"].to_numpy() == pytest.approx(estimator.predict(pred[["x"]]), rel=1e-12)
-            quality = ws.read("quality", k).to_pandas()
+            quality = ws.data.read("quality", k).to_pandas()
             err = quality["predicted"] - quality["y"]
-            points = {p["metric"]: p["value"] for p in ws.metrics("quality", column="", first=k, last=k)}
+            points = {p["metric"]: p["value"] for p in ws.monitors.metrics("quality", column="", first=k, last=k)}
             assert points["mae"] == pytest.approx(err.abs().mean(), rel=1e-9)
             assert points["rmse"] == pytest.approx(float(np.sqrt((err ** 2).mean())), rel=1e-9)
             assert points["bias"] == pytest.approx(err.mean(), rel=1e-9, abs=1e-12)
             assert 0.5 < points["rmse"] < 1.5  # the noise is N(0, 1)
         for metric in ("mae", "rmse", "bias"):
-            assert [p["partition_key"] for p in ws.metrics("quality", column="", metric=metric)] == [key(i) for i in range(7)]
+            assert [p["partition_key"] for p in ws.monitors.metrics("quality", column="", metric=metric)] == [key(i) for i in range(7)]
         # the model's feature, in what the predictions read, against the training data
-        drift = ws.metrics("predictions", metric="training_drift")
+        drift = ws.monitors.metrics("predictions", metric="training_drift")
         assert {(p["partition_key"], p["column_name"]) for p in drift} == {(key(i), "x") for i in range(7)}
 
 
@@ -135,7 +135,7 @@ def test_a_corrupted_artifact_fails_the_partition_that_reads_it(make_project, wo
         data = path.read_bytes()
         path.write_bytes(data[:-16] + b"\0" * 16)  # bytes overwritten in place
         land_day(project, 6)  # a new day to predict
-        result = ws.run(RunRequest(executor="inprocess", stale=True))
+        result = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert result.state == "failed"
         assert result.per_asset == {"features": {"succeeded": 1}, "predictions": {"failed": 1},
                                     "quality": {"upstream_failed": 1}}
@@ -143,20 +143,20 @@ def test_a_corrupted_artifact_fails_the_partition_that_reads_it(make_project, wo
         assert (failure["asset"], failure["partition"]) == ("predictions", key(6))
         assert failure["error"].startswith(f"{DataError.__name__}: model 'price_model'")
         assert str(path) in failure["error"] and "hash" in failure["error"]
-        task = next(t for t in ws.run_detail(result.run_id)["tasks"] if t["asset"] == "predictions")
+        task = next(t for t in ws.runs.detail(result.run_id)["tasks"] if t["asset"] == "predictions")
         assert task["state"] == "failed" and "hash" in task["error"]
         # the model's published row is untouched; earlier predictions stay readable
         assert model_row(ws) == before
-        assert [h["version"] for h in ws.history("price_model", None)] == [0]
-        assert ws.read("predictions", key(5)).num_rows == 50
+        assert [h["version"] for h in ws.data.history("price_model", None)] == [0]
+        assert ws.data.read("predictions", key(5)).num_rows == 50
         # a valid pickle of another estimator in its place is refused as well
         from sklearn.linear_model import LinearRegression
 
         path.write_bytes(pickle.dumps(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])))
-        again = ws.run(RunRequest(executor="inprocess", stale=True))
+        again = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert again.per_asset["predictions"] == {"failed": 1} and "hash" in again.failures[0]["error"]
         with pytest.raises(UnknownObjectError, match="not published"):
-            ws.read("predictions", key(6))
+            ws.data.read("predictions", key(6))
 
 
 def test_the_model_is_rebuilt_when_its_code_or_its_window_changes_and_only_then(make_project, workspace_dir):
@@ -168,9 +168,9 @@ def test_the_model_is_rebuilt_when_its_code_or_its_window_changes_and_only_then(
         land_day(project, 6, seed=600)
         assert plan(ws) == {("features", key(6), "upstream changed"), ("predictions", key(6), "upstream rebuilt"),
                             ("quality", key(6), "upstream rebuilt")}
-        result = ws.run(RunRequest(executor="inprocess", stale=True))
+        result = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert result.state == "succeeded" and "price_model" not in result.per_asset
-        assert model_row(ws) == first and len(ws.history("price_model", None)) == 1
+        assert model_row(ws) == first and len(ws.data.history("price_model", None)) == 1
     # the model's code changes: it is rebuilt, and everything that applies it
     path = project / "assets.py"
     path.write_text(path.read_text().replace("LinearRegression().fit", "LinearRegression(positive=True).fit"))
@@ -179,12 +179,12 @@ def test_the_model_is_rebuilt_when_its_code_or_its_window_changes_and_only_then(
         assert ("price_model", "", "code changed") in planned
         assert {(a, k) for a, k, _ in planned} == {("price_model", "")} | {
             (a, key(i)) for a in ("predictions", "quality") for i in range(7)}
-        result = ws.run(RunRequest(executor="inprocess", stale=True))
+        result = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert result.state == "succeeded" and result.per_asset["price_model"] == {"succeeded": 1}
         second = model_row(ws)
         assert json.loads(second["params"])["positive"] == "True" and second["artifact"] != first["artifact"]
         assert json.loads(second["trained_on"]) == {"features": WINDOW}
-        assert len(ws.history("price_model", None)) == 2
+        assert len(ws.data.history("price_model", None)) == 2
         assert plan(ws) == set()
         # a day inside the window changes: the model is trained again
         land_day(project, 2, seed=200)
@@ -273,14 +273,14 @@ def test_classification_metrics_give_accuracy_per_partition(backend, make_projec
         label = (x + rng.normal(0, 1, 60) > 0).astype(int)
         land_csv(project, f"landing/{key(i)}.csv", [{"x": round(float(a), 4), "label": int(b)} for a, b in zip(x, label)])
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "succeeded", result.failures
-        [row] = ws.read("classifier", None).to_pylist()
+        [row] = ws.data.read("classifier", None).to_pylist()
         assert row["task"] == "classification" and row["model_class"].endswith("LogisticRegression")
         assert json.loads(row["trained_on"]) == {"raw": [key(0), key(1)]}
-        series = {(p["partition_key"], p["metric"]): p["value"] for p in ws.metrics("scored", column="")}
+        series = {(p["partition_key"], p["metric"]): p["value"] for p in ws.monitors.metrics("scored", column="")}
         for i in range(5):
-            data = ws.read("scored", key(i)).to_pandas()
+            data = ws.data.read("scored", key(i)).to_pandas()
             assert series[(key(i), "accuracy")] == pytest.approx((data["predicted"] == data["label"]).mean(), rel=1e-12)
             assert series[(key(i), "predicted_positive_rate")] == pytest.approx((data["predicted"] == 1).mean(), rel=1e-12)
             assert series[(key(i), "observed_positive_rate")] == pytest.approx((data["label"] == 1).mean(), rel=1e-12)

@@ -100,7 +100,7 @@ def build(project: Path, ws_dir: Path, days: int = DAYS) -> None:
     """``days`` days of history, built in-process (SQLite unless WEIR_DATABASE_URL is set)."""
     land_history(project, days)
     with Workspace(ws_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "succeeded", result.failures
 
 
@@ -130,7 +130,7 @@ def test_an_in_control_history_raises_no_alerts(built):
     assert built["alerts"] == []
     assert all(s["severity"] == "warn" for s in built["signals"])  # warnings may be recorded; nothing alerts
     with Workspace(built["ws"], built["project"]) as ws:
-        assert ws.signals(alerts_only=True) == []
+        assert ws.monitors.signals(alerts_only=True) == []
 
 
 def test_metrics_json_has_limits_after_warm_up_and_signals_per_point(built):
@@ -218,13 +218,13 @@ def test_a_sudden_change_alerts_on_its_series(backend, make_project, workspace_d
     project = make_project({"assets.py": daily_project()})
     land_history(project)
     with Workspace(workspace_dir, project) as ws:
-        first = ws.run(RunRequest(executor="inprocess"))
+        first = ws.runs.run(RunRequest(executor="inprocess"))
         assert first.state == "succeeded" and first.signals == {}
-        assert ws.signals(alerts_only=True) == []
+        assert ws.monitors.signals(alerts_only=True) == []
         land_day(project, DAYS, scale=60)  # every value x60
-        second = ws.run(RunRequest(executor="inprocess", stale=True))
+        second = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert second.state == "succeeded" and second.per_asset == {"clean": {"succeeded": 1}}
-        stored = ws.signals(alerts_only=True)
+        stored = ws.monitors.signals(alerts_only=True)
         assert {s["partition_key"] for s in stored} == {key(DAYS)}
         found = alerts_of(stored)
         for asset in ("raw", "clean"):
@@ -242,8 +242,8 @@ def test_a_halved_row_count_alerts_and_ingest_and_run_json_count_it(make_project
     build(project, workspace_dir)
     land_day(project, DAYS, n=100)
     with Workspace(workspace_dir, project) as ws:  # what ``weir ingest raw --json`` prints
-        [row] = ws.ingest("raw", [key(DAYS)])
-        raw_alerts = ws.signals("raw", alerts_only=True)
+        [row] = ws.quality.ingest("raw", [key(DAYS)])
+        raw_alerts = ws.monitors.signals("raw", alerts_only=True)
     assert row["state"] == "accepted" and row["checked_now"] is True and row["rows"] == 100
     assert ("raw", key(DAYS), "spc", "", "row_count") in alerts_of(raw_alerts)
     assert row["signals"] == len(raw_alerts) >= 1
@@ -272,11 +272,11 @@ def test_a_vanished_category_drifts_and_a_renamed_column_is_a_schema_change(make
     project = make_project({"assets.py": daily_project(with_asset=False)})
     land_history(project)
     with Workspace(workspace_dir, project) as ws:
-        assert len(ws.ingest("raw")) == DAYS
-        assert ws.signals(alerts_only=True) == []
+        assert len(ws.quality.ingest("raw")) == DAYS
+        assert ws.monitors.signals(alerts_only=True) == []
         land_day(project, DAYS, categories=("a", "b"))  # 'c' (a third of the rows) is gone
-        [row] = ws.ingest("raw", [key(DAYS)])
-        stored = ws.signals("raw", key(DAYS), alerts_only=True)
+        [row] = ws.quality.ingest("raw", [key(DAYS)])
+        stored = ws.monitors.signals("raw", key(DAYS), alerts_only=True)
         assert row["signals"] == len(stored)
         drift = [s for s in stored if s["kind"] == "drift"]
         assert [(s["column_name"], s["metric"], s["severity"], s["direction"]) for s in drift] == [
@@ -288,15 +288,15 @@ def test_a_vanished_category_drifts_and_a_renamed_column_is_a_schema_change(make
         assert not any(s["column_name"] in ("value", "id", "ts") for s in stored)
         # the next day the column is renamed
         land_day(project, DAYS + 1, category_column="kind")
-        [row] = ws.ingest("raw", [key(DAYS + 1)])
+        [row] = ws.quality.ingest("raw", [key(DAYS + 1)])
         assert row["state"] == "accepted"
-        [schema] = [s for s in ws.signals("raw", key(DAYS + 1)) if s["kind"] == "schema"]
+        [schema] = [s for s in ws.monitors.signals("raw", key(DAYS + 1)) if s["kind"] == "schema"]
         assert schema["severity"] == "alert" and schema["column_name"] == "category"
         assert schema["details"]["added"] == ["kind"] and schema["details"]["removed"] == ["category"]
         assert schema["details"]["retyped"] == {}
         assert "added kind" in schema["rule"] and "removed category" in schema["rule"]
         assert row["signals"] >= 1
-        listed = ws.signals("raw", alerts_only=True)
+        listed = ws.monitors.signals("raw", alerts_only=True)
     assert {(s["partition_key"], s["kind"], s["column_name"]) for s in listed} >= {
         (key(DAYS), "drift", "category"), (key(DAYS + 1), "schema", "category")}
     assert [s["partition_key"] for s in listed] == sorted((s["partition_key"] for s in listed), reverse=True)  # newest first
@@ -310,15 +310,15 @@ def test_no_alert_during_warm_up(make_project, workspace_dir, history, alerts):
     land_history(project, history)
     land_day(project, history, scale=60)
     with Workspace(workspace_dir, project) as ws:
-        rows = ws.ingest("raw")
+        rows = ws.quality.ingest("raw")
         assert len(rows) == history + 1
-        found = alerts_of(ws.signals(alerts_only=True))
+        found = alerts_of(ws.monitors.signals(alerts_only=True))
         assert (("raw", key(history), "spc", "value", "mean") in found) is alerts
         if not alerts:
             assert found == set() and all(r["signals"] == 0 for r in rows)
-            mean = ws.metrics("raw", column="value", metric="mean")
+            mean = ws.monitors.metrics("raw", column="value", metric="mean")
             assert all(p["center"] is None and p["lower"] is None and p["signals"] == [] for p in mean)
-            states = {(m["column"], m["metric"]): m["state"] for m in ws.monitors("raw")}
+            states = {(m["column"], m["metric"]): m["state"] for m in ws.monitors.states("raw")}
             assert states[("value", "mean")] == "warming up" and states[("", "row_count")] == "warming up"
 
 
@@ -336,10 +336,10 @@ def test_muted_series_stay_silent_and_named_extremes_are_monitored(make_project,
     with Workspace(workspace_dir, project) as ws:
         assert [(m.metric, m.column, m.mute) for m in ws.project.assets["clean"].monitors] == [
             ("mean", "value", True), ("p99", "value", False)]
-        run = ws.run(RunRequest(executor="inprocess", stale=True))
+        run = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert set(run.signals) == {"raw", "clean"}
-        signals = ws.signals()
-        mean = ws.metrics("raw", column="value", metric="mean")
+        signals = ws.monitors.signals()
+        mean = ws.monitors.metrics("raw", column="value", metric="mean")
     states = {(r["asset"], r["column"], r["metric"]): r for r in weir_json(workspace_dir, project, "monitors")}
     for asset in ("raw", "clean"):
         assert states[(asset, "value", "mean")]["state"] == "muted" and states[(asset, "value", "mean")]["muted"] is True
@@ -409,20 +409,20 @@ def test_quarantined_and_alerted_points_stay_out_of_later_baselines(backend, mak
     land_day(project, DAYS + 1, scale=60)
     land_day(project, DAYS + 2)
     with Workspace(workspace_dir, project) as ws:
-        blocked = ws.run(RunRequest(executor="inprocess", partition=key(DAYS)))
+        blocked = ws.runs.run(RunRequest(executor="inprocess", partition=key(DAYS)))
         assert blocked.per_asset == {"clean": {"blocked": 1}} and blocked.signals == {}
-        measured = ws.metrics("clean", first=key(DAYS), last=key(DAYS))
+        measured = ws.monitors.metrics("clean", first=key(DAYS), last=key(DAYS))
         assert {p["quarantined"] for p in measured if p["metric"] != "drift_score"} == {True}
-        assert {p["quarantined"] for p in ws.metrics("raw", first=key(DAYS), last=key(DAYS))} == {False}
-        anomaly = ws.run(RunRequest(executor="inprocess", partition=key(DAYS + 1)))
+        assert {p["quarantined"] for p in ws.monitors.metrics("raw", first=key(DAYS), last=key(DAYS))} == {False}
+        anomaly = ws.runs.run(RunRequest(executor="inprocess", partition=key(DAYS + 1)))
         assert set(anomaly.signals) == {"raw", "clean"}
-        assert ("raw", key(DAYS + 1), "spc", "value", "mean") in alerts_of(ws.signals(alerts_only=True))
-        normal = ws.run(RunRequest(executor="inprocess", partition=key(DAYS + 2)))
+        assert ("raw", key(DAYS + 1), "spc", "value", "mean") in alerts_of(ws.monitors.signals(alerts_only=True))
+        normal = ws.runs.run(RunRequest(executor="inprocess", partition=key(DAYS + 2)))
         assert normal.state == "succeeded" and normal.signals == {}
-        assert [s for s in ws.signals(alerts_only=True) if s["partition_key"] == key(DAYS + 2)] == []
+        assert [s for s in ws.monitors.signals(alerts_only=True) if s["partition_key"] == key(DAYS + 2)] == []
 
         def centres(asset):
-            points = {p["partition_key"]: p for p in ws.metrics(asset, column="value", metric="mean")}
+            points = {p["partition_key"]: p for p in ws.monitors.metrics(asset, column="value", metric="mean")}
             return [points[key(i)]["center"] for i in (DAYS, DAYS + 1, DAYS + 2)]
 
         c40, c41, c42 = centres("clean")
@@ -431,7 +431,7 @@ def test_quarantined_and_alerted_points_stay_out_of_later_baselines(backend, mak
         assert s42 == pytest.approx(s41, rel=1e-12)
         assert s41 != pytest.approx(s40, rel=1e-9)  # the source's day 40 did count
         assert abs(s42 - s40) < 1 and 95 < s42 < 105  # x60 would have pulled it by about 200
-        limits = {p["partition_key"]: p for p in ws.metrics("raw", column="value", metric="mean")}[key(DAYS + 2)]
+        limits = {p["partition_key"]: p for p in ws.monitors.metrics("raw", column="value", metric="mean")}[key(DAYS + 2)]
         assert limits["upper"] - limits["lower"] < 20 and limits["signals"] == []
         # every point measured on the blocked data is marked, the derived drift scores too, with its run
         drift = [p for p in measured if p["metric"] == "drift_score"]
@@ -457,15 +457,15 @@ def test_weekends_at_half_volume_do_not_alert_once_weeks_of_history_show_the_pat
     with Workspace(workspace_dir, project) as ws:
         for i in range(7 * weeks):
             land_day(project, i, n=volume(i))
-            [row] = ws.ingest("raw", [key(i)])
+            [row] = ws.quality.ingest("raw", [key(i)])
             assert row["state"] == "accepted"
-        rows = {a[1] for a in alerts_of(ws.signals(alerts_only=True)) if a[4] == "row_count"}
+        rows = {a[1] for a in alerts_of(ws.monitors.signals(alerts_only=True)) if a[4] == "row_count"}
         late_weekends = {key(i) for i in range(21, 7 * weeks) if (START + dt.timedelta(days=i)).weekday() >= 5}
         assert rows & late_weekends == set(), sorted(rows)
         monday = 7 * weeks
         land_day(project, monday, n=100)
-        ws.ingest("raw", [key(monday)])
-        assert ("raw", key(monday), "spc", "", "row_count") in alerts_of(ws.signals(alerts_only=True))
+        ws.quality.ingest("raw", [key(monday)])
+        assert ("raw", key(monday), "spc", "", "row_count") in alerts_of(ws.monitors.signals(alerts_only=True))
 
 
 @pytest.mark.parametrize(

@@ -164,20 +164,20 @@ def test_severities_gate_publication(make_project, workspace_dir):
     for day, xs in (("2024-01-01", [1, 2]), ("2024-01-02", [1, 500]), ("2024-01-03", [1, None])):
         _land(project, day, xs)
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "failed"  # day 2 fails an error check: published, but the run says so
         assert result.per_asset["clean"] == {"succeeded": 2, "failed_check": 1}
         # day 3 lands again with one row: block; day 2 keeps its error
         _land(project, "2024-01-03", [7])
-        result = ws.run(RunRequest(executor="inprocess", stale=True))
+        result = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert result.state == "failed"
         assert result.per_asset["clean"] == {"blocked": 1}
         assert result.per_asset["doubled"] == {"upstream_failed": 1}
         # the last good version stays readable, the quarantined build stays retrievable
-        assert ws.read("clean", "2024-01-03").column("x").to_pylist() == [1, None]
-        assert ws.read_quarantined("clean", "2024-01-03").column("x").to_pylist() == [7]
-        assert len(ws.history("clean", "2024-01-03")) == 1
-        failed = ws.check_results("clean", failed=True)
+        assert ws.data.read("clean", "2024-01-03").column("x").to_pylist() == [1, None]
+        assert ws.data.read_quarantined("clean", "2024-01-03").column("x").to_pylist() == [7]
+        assert len(ws.data.history("clean", "2024-01-03")) == 1
+        failed = ws.quality.check_results("clean", failed=True)
         assert {(r["partition_key"], r["check_name"], r["severity"]) for r in failed} == {
             ("2024-01-02", "in_range(x)", "error"), ("2024-01-03", "row_count", "block"),
         }
@@ -187,12 +187,12 @@ def test_error_check_publishes_but_fails_the_run(make_project, workspace_dir):
     project = make_project({"assets.py": PROJECT})
     _land(project, "2024-01-02", [1, 500])
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess", partition="2024-01-02"))
+        result = ws.runs.run(RunRequest(executor="inprocess", partition="2024-01-02"))
         assert result.state == "failed"
         assert result.per_asset["clean"] == {"failed_check": 1}
         assert result.per_asset["doubled"] == {"succeeded": 1}
-        assert ws.read("clean", "2024-01-02").column("x").to_pylist() == [1, 500]
-        rows = ws.recheck("clean", "2024-01-02")
+        assert ws.data.read("clean", "2024-01-02").column("x").to_pylist() == [1, 500]
+        rows = ws.quality.recheck("clean", "2024-01-02")
         assert {r["check_name"]: r["passed"] for r in rows} == {"row_count": True, "in_range(x)": False, "not_null(x)": True}
 
 
@@ -202,7 +202,7 @@ def test_checks_yml_adds_checks(make_project, workspace_dir):
     loaded = load_project(project)
     assert [c.kind for c in loaded.assets["doubled"].checks] == ["in_range"]
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess", partition="2024-01-01"))
+        result = ws.runs.run(RunRequest(executor="inprocess", partition="2024-01-01"))
         assert result.per_asset["doubled"] == {"blocked": 1}
 
 

@@ -42,11 +42,11 @@ def land(project: Path, day: str, lines: list[str], header: str = "id,x,name") -
 
 
 def ids(ws: Workspace, asset: str, key: str) -> list:
-    return sorted(ws.read(asset, key).column("id").to_pylist())
+    return sorted(ws.data.read(asset, key).column("id").to_pylist())
 
 
 def task(ws: Workspace, run_id: str, asset: str, key: str) -> dict:
-    return next(t for t in ws.run_detail(run_id)["tasks"] if t["asset"] == asset and t["partition_key"] == key)
+    return next(t for t in ws.runs.detail(run_id)["tasks"] if t["asset"] == asset and t["partition_key"] == key)
 
 
 # -- reading with a contract ---------------------------------------------------------------------
@@ -109,17 +109,17 @@ def test_tolerated_malformed_rows_are_left_out_of_what_the_asset_reads(backend, 
     project = make_project({"assets.py": PROJECT})
     land(project, "2024-01-01", [*GOOD, "abc,1.0,bad"])  # 1 of 10 rows: exactly the tolerance
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "succeeded", result.failures
         assert result.sources == {"raw": {"accepted": 1}} or result.sources == {"raw": {"accepted": 1, "blocked": 0}}
         assert ids(ws, "clean", "2024-01-01") == list(range(1, 10))
-        assert "bad" not in ws.read("clean", "2024-01-01").column("name").to_pylist()
-        [row] = ws.ingest("raw")
+        assert "bad" not in ws.data.read("clean", "2024-01-01").column("name").to_pylist()
+        [row] = ws.quality.ingest("raw")
         assert (row["state"], row["rows"], row["malformed_rows"], row["checked_now"]) == ("accepted", 10, 1, False)
         assert row["message"] == "1 of 10 rows malformed (10.00%)"
         assert row["sample"] == [{"file": "2024-01-01.csv", "row": 10, "column": "id", "value": "abc", "reason": "not a int"}]
         # the source is measured on the rows as read, malformed ones left out
-        points = {(p["column_name"], p["metric"]): p for p in ws.metrics("raw", first="2024-01-01", last="2024-01-01")}
+        points = {(p["column_name"], p["metric"]): p for p in ws.monitors.metrics("raw", first="2024-01-01", last="2024-01-01")}
         assert points[("", "row_count")]["value"] == 9.0 and points[("", "row_count")]["quarantined"] is False
         assert points[("id", "max")]["value"] == 9.0 and points[("x", "mean")]["value"] == 5.5
         assert points[("name", "distinct_count")]["value"] == 9.0
@@ -129,12 +129,12 @@ def test_a_source_partition_above_tolerance_blocks_what_reads_it(backend, make_p
     project = make_project({"assets.py": PROJECT})
     land(project, "2024-01-01", GOOD)
     with Workspace(workspace_dir, project) as ws:
-        assert ws.run(RunRequest(executor="inprocess")).state == "succeeded"
+        assert ws.runs.run(RunRequest(executor="inprocess")).state == "succeeded"
         # day 1 is delivered again, broken; day 2 arrives broken
         land(project, "2024-01-01", [*GOOD[:3], "x,1.0,a", "5,1.0,b,c"])  # 2 of 5 malformed
         land(project, "2024-01-02", ["1,abc,a", *GOOD])  # 1 of 10: tolerated
         land(project, "2024-01-03", ["1,1.0,a", "2,two,b"])  # 1 of 2
-        result = ws.run(RunRequest(executor="inprocess", stale=True))
+        result = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert result.state == "failed"
         assert result.per_asset["clean"] == {"upstream_failed": 2, "succeeded": 1}
         assert result.sources["raw"]["blocked"] == 2 and result.sources["raw"]["accepted"] == 1
@@ -147,13 +147,13 @@ def test_a_source_partition_above_tolerance_blocks_what_reads_it(backend, make_p
             assert f"source raw '{key}' blocked" in t["reason"] and "malformed" in t["reason"]
         # the last good version stays readable; nothing was published for the blocked ones
         assert ids(ws, "clean", "2024-01-01") == list(range(1, 10))
-        assert len(ws.history("clean", "2024-01-01")) == 1
+        assert len(ws.data.history("clean", "2024-01-01")) == 1
         with pytest.raises(UnknownObjectError):
-            ws.read("clean", "2024-01-03")
-        assert ws.history("clean", "2024-01-03") == []
+            ws.data.read("clean", "2024-01-03")
+        assert ws.data.history("clean", "2024-01-03") == []
         assert ids(ws, "clean", "2024-01-02") == list(range(1, 10))
         # the decision is remembered per delivery: the next run does not judge again, still fails
-        again = ws.run(RunRequest(executor="inprocess", stale=True))
+        again = ws.runs.run(RunRequest(executor="inprocess", stale=True))
         assert again.state == "failed" and again.sources == {}
         assert {(f["asset"], f["partition"]) for f in again.failures} == {("raw", "2024-01-01"), ("raw", "2024-01-03")}
         assert again.per_asset["clean"] == {"upstream_failed": 2}
@@ -163,12 +163,12 @@ def test_a_missing_declared_column_blocks_naming_the_file_and_column(make_projec
     project = make_project({"assets.py": PROJECT})
     path = land(project, "2024-01-01", ["1,1.5"], header="id,x")
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "failed" and result.per_asset["clean"] == {"upstream_failed": 1}
         [failure] = result.failures
         assert failure["asset"] == "raw" and failure["partition"] == "2024-01-01"
         assert str(path) in failure["error"] and "no column 'name'" in failure["error"]
-        [row] = ws.ingest("raw")
+        [row] = ws.quality.ingest("raw")
         assert row["state"] == "blocked" and str(path) in row["message"] and "'name'" in row["message"]
 
 
@@ -187,7 +187,7 @@ def clean(raw):
     broken = project / "landing" / "2024-01-02.parquet"
     broken.write_bytes(b"PAR1" + b"\0" * 64)
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.per_asset["clean"] == {"succeeded": 1, "upstream_failed": 1}
         assert result.sources == {"raw": {"accepted": 1, "blocked": 1}} or result.sources["raw"]["blocked"] == 1
         [failure] = result.failures
@@ -213,24 +213,24 @@ def test_a_failing_block_check_of_a_source_blocks_the_partition(backend, make_pr
     land(project, "2024-01-01", ["1,1.0", "2,9.0"], header="id,x")
     land(project, "2024-01-02", ["1,1.0", "2,", "3,7.0", "4,8.0"], header="id,x")
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "failed"
         assert result.per_asset["clean"] == {"succeeded": 1, "upstream_failed": 1}
         assert result.checks["raw"] == {"passed": 2, "warned": 1, "failed": 0, "blocked": 1}
         [failure] = result.failures
         assert (failure["asset"], failure["partition"]) == ("raw", "2024-01-02") and "not_null(x)" in failure["error"]
         assert "source raw '2024-01-02' blocked" in task(ws, result.run_id, "clean", "2024-01-02")["reason"]
-        failed = ws.check_results("raw", failed=True)
+        failed = ws.quality.check_results("raw", failed=True)
         assert {(r["partition_key"], r["check_name"], r["severity"]) for r in failed} == {
             ("2024-01-02", "not_null(x)", "block"), ("2024-01-02", "row_count", "warn"),
         }
         assert next(r for r in failed if r["kind"] == "not_null")["sample"] == [{"id": 2, "x": None}]
         # source metrics: table-level points per partition; the blocked one kept, marked quarantined
-        rows = {p["partition_key"]: (p["value"], p["quarantined"]) for p in ws.metrics("raw", metric="row_count")}
+        rows = {p["partition_key"]: (p["value"], p["quarantined"]) for p in ws.monitors.metrics("raw", metric="row_count")}
         assert rows == {"2024-01-01": (2.0, False), "2024-01-02": (4.0, True)}
-        share = {p["partition_key"]: p["value"] for p in ws.metrics("raw", metric="big_share")}
+        share = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("raw", metric="big_share")}
         assert share == {"2024-01-01": 0.5, "2024-01-02": 0.5}
-        [row] = ws.ingest("raw", ["2024-01-02"])
+        [row] = ws.quality.ingest("raw", ["2024-01-02"])
         assert row["partition"] == "2024-01-02"
         assert row["state"] == "blocked" and "not_null(x)" in row["message"] and row["malformed_rows"] == 0
 
@@ -241,7 +241,7 @@ def test_checks_yml_checks_for_a_source(make_project, workspace_dir):
     land(project, "2024-01-02", [*GOOD, "10,500.0,big"])
     with Workspace(workspace_dir, project) as ws:
         assert [c.kind for c in ws.project.sources["raw"].checks] == ["in_range"]
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.per_asset["clean"] == {"succeeded": 1, "upstream_failed": 1}
         assert result.checks["raw"] == {"passed": 1, "warned": 0, "failed": 0, "blocked": 1}
         assert [(f["asset"], f["partition"]) for f in result.failures] == [("raw", "2024-01-02")]
@@ -396,7 +396,7 @@ def test_long_block_reasons_are_recorded_on_either_backend(backend, make_project
     land(project, "2024-01-01", ["1,LGA,,2,3,4,5,6,7,8"], header=",".join(columns))  # no carrier_name: blocked
     land(project, "2024-01-02", ["AA,50,LGA,,1,2,3,4,5,6,7"], header="carrier_name," + ",".join(columns))
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.state == "failed"
         assert result.per_asset["clean"] == {"upstream_failed": 1, "blocked": 1}
         source_blocked = task(ws, result.run_id, "clean", "2024-01-01")

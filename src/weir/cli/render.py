@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -27,10 +28,6 @@ STATE_STYLE = {
     "succeeded": "green", "failed": "red", "upstream_failed": "red", "blocked": "magenta", "cancelled": "yellow",
     "running": "cyan", "queued": "cyan", "skipped": "yellow", "failed_check": "red", "accepted": "green",
 }
-
-
-def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
 
 
 def short_time(ts: float | None) -> str:
@@ -110,3 +107,24 @@ class counting_progress:
     def __exit__(self, *exc) -> None:
         if self.enabled:
             self.progress.stop()
+
+
+def cell(value: Any) -> str:
+    """A value for a table cell. Floats keep their integer part and a readable precision:
+    thousands separated with two decimals from 1 up, three significant digits below 1."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:,.2f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 partition``, ``2 partitions``, ``1,841 partitions``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def control_chart(points: list[dict], *, title: str, out: str | Path) -> Path:
-    """Write the chart of ``points`` (``Workspace.metrics`` rows of one series) to ``out``."""
+    """Write the chart of ``points`` (``ws.monitors.metrics`` rows of one series) to ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")

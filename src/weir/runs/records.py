@@ -1,0 +1,74 @@
+"""The documented JSON forms of runs, plans, tasks and published state (README, "JSON output").
+Every shell renders these, so the CLI and an HTTP API cannot disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weir.model.records import iso
+
+
+def run_json(r: dict) -> dict[str, Any]:
+    """A run as ``weir runs --json`` prints it."""
+    return {
+        "id": r["id"], "project": r["project"], "state": r["state"], "trigger": r["trigger"],
+        "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
+        "environment_id": r["environment_id"], "request": r["request"], "counts": (r.get("summary") or {}).get("counts", {}),
+        "error": r["error"],
+    }
+
+
+def task_json(t: dict) -> dict[str, Any]:
+    """One partition build of a run."""
+    return {
+        "asset": t["asset"], "partition": t["partition_key"], "state": t["state"], "reason": t["reason"],
+        "attempt": t["attempt"], "code_version": t["code_version"], "input_versions": t["input_versions"],
+        "output_version": t["output_version"], "rows": t["row_count"], "seconds": t["seconds"],
+        "error": t["error"], "traceback": t["traceback"],
+    }
+
+
+def run_detail_json(d: dict) -> dict[str, Any]:
+    """A run with its environment and tasks (``weir runs show ID --json``)."""
+    env = d["environment"] or {}
+    return {
+        **run_json(d),
+        "environment": {"id": env.get("id"), "python": env.get("python"), "platform": env.get("platform"),
+                        "packages": env.get("packages")},
+        "tasks": [task_json(t) for t in d["tasks"]],
+    }
+
+
+def code_json(c: dict) -> dict[str, Any]:
+    """The definition behind a code version (``weir runs show ID --code ASSET --json``)."""
+    return {
+        "asset": c["asset"], "code_version": c["code_version"], "kind": c["kind"], "definition": c["definition"],
+        "settings": c["settings"], "location": c["location"], "kept_at": iso(c["created_at"]),
+    }
+
+
+def result_json(result) -> dict[str, Any]:
+    """What a run did (``weir run --json``), from the engine's RunResult."""
+    return result.to_dict()
+
+
+def plan_json(plan) -> dict[str, Any]:
+    """What a run would build and why (``weir run --plan --json``)."""
+    return {
+        "tasks": [{"asset": t.asset, "partition": t.key, "reason": t.reason} for t in plan.tasks],
+        "waiting": {a: [{"partition": k, "why": w} for k, w in items] for a, items in plan.waiting.items()},
+        "up_to_date": plan.up_to_date,
+    }
+
+
+def status_json(r: dict) -> dict[str, Any]:
+    """One asset's published state (``weir status --json``)."""
+    keys = ("asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last")
+    return {**{k: r[k] for k in keys}, "published_at": iso(r["published_at"]), "last_run": r["last_run"],
+            "last_run_failed": r["last_run_failed"], "downstream_insights": r["downstream_insights"]}
+
+
+def version_json(r: dict) -> dict[str, Any]:
+    """One published version of a partition (``weir history --json``)."""
+    return {"version": r["version"], "run_id": r["run_id"], "code_version": r["code_version"], "rows": r["row_count"],
+            "published_at": iso(r["published_at"])}

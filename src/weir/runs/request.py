@@ -1,0 +1,38 @@
+"""What a user asks ``weir run`` to build, as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weir.errors import PartitionError
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    assets: tuple[str, ...] = ()
+    partition: str | None = None
+    first: str | None = None
+    last: str | None = None
+    stale: bool = False
+    executor: str = "processes"
+    workers: int | None = None
+    trigger: str = "cli"
+
+    def __post_init__(self) -> None:
+        if self.partition and (self.first or self.last):
+            raise PartitionError("use either --partition or --from/--to, not both")
+        if (self.first or self.last) and not (self.first and self.last):
+            raise PartitionError("--from and --to go together")
+
+    def as_record(self) -> dict:
+        """The request as the run record keeps it: what was set, and always the assets."""
+        given = {k: v for k, v in self.__dict__.items() if v not in (None, (), False)}
+        return given | {"assets": list(self.assets)}
+
+    def selection(self):
+        """The partitions selected, for the planner."""
+        from weir.engine.planner import PartitionSelection
+
+        if self.partition:
+            return PartitionSelection(first=self.partition, last=self.partition)
+        return PartitionSelection(first=self.first, last=self.last)

@@ -1,0 +1,130 @@
+"""Runs: what a run would build and why, building it, the runs recorded, and recovering runs
+whose process died."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weir.errors import UnknownObjectError
+from weir.model.choice import parse_choice
+from weir.model.runs import FAILED_TASK_STATES, RunState, TaskState
+from weir.runs.request import RunRequest
+
+if TYPE_CHECKING:
+    from weir.engine.planner import Plan
+    from weir.engine.runner import RunResult
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+
+class RunService:
+    """Plans and executes runs, lists them and shows one. The project is loaded (and validated)
+    before the metadata store is first opened, so a bad project writes nothing."""
+
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
+                 quality, monitors) -> None:
+        self._project = project
+        self._store = store
+        self._tables = tables
+        self._quality = quality
+        self._monitors = monitors
+
+    # -- planning and building ------------------------------------------------------------
+    def _resolver(self):
+        from weir.engine.inputs import InputResolver
+
+        project = self._project()  # validate the project before the store is created or touched
+        store = self._store()
+        with store.read():
+            current = store.partitions.current(project.name)
+        return InputResolver(project, current)
+
+    def plan(self, request: RunRequest, resolver=None) -> Plan:
+        """What ``run`` would build and why, from ``resolver``'s view of what is published."""
+        from weir.engine.planner import make_plan
+
+        return make_plan(
+            self._project(), resolver or self._resolver(), assets=list(request.assets) or None,
+            selection=request.selection(), stale=request.stale,
+        )
+
+    def run(self, request: RunRequest, reporter=None, auditor=None) -> RunResult:
+        """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``)."""
+        from weir.engine.runner import Run
+
+        resolver = self._resolver()
+        auditor = auditor if auditor is not None else self._quality.auditor()
+        run = Run(
+            project=self._project(), store=self._store(), data_root=self._tables.root, plan=self.plan(request, resolver),
+            resolver=resolver, executor=request.executor, workers=request.workers, trigger=request.trigger,
+            request=request.as_record(), reporter=reporter, auditor=auditor,
+            gate=self._quality.gate(outcomes=getattr(auditor, "outcomes", None)), monitor=self._monitors.runner(),
+        )
+        return run.execute()
+
+    def recover(self) -> list[dict]:
+        """Close runs whose process died (marked failed; what they published is recorded).
+        Returns the runs closed; cheap when no run is active."""
+        store = self._store()
+        with store.read():
+            if not store.runs.active():  # the common case: nothing to recover, nothing to import
+                return []
+        from weir.engine.recovery import reap_dead_runs
+
+        return reap_dead_runs(store, self._tables.at)
+
+    # -- the runs recorded -----------------------------------------------------------------
+    def list(self, limit: int = 20, state: RunState | str | None = None) -> list[dict]:
+        """The newest runs first. Raises UsageError for a state that is not a run state."""
+        chosen = parse_choice(RunState, state, "a run state") if state is not None else None
+        store = self._store()
+        with store.read():
+            return store.runs.list(limit=limit, state=chosen)
+
+    def detail(self, run_id: str, *, asset: str | None = None, state: TaskState | str | None = None,
+               failed: bool = False) -> dict:
+        """One run (by id or unique prefix) with its environment and its tasks, those of ``asset``
+        or in ``state`` (or, with ``failed``, in a failed state) only; ``task_count`` counts them all."""
+        chosen = parse_choice(TaskState, state, "a task state") if state is not None else None
+        store = self._store()
+        with store.read():
+            run = self._find(run_id)
+            tasks = store.runs.tasks(run["id"])
+            env = store.environments.get(run["environment_id"]) if run["environment_id"] else None
+        if asset is not None and not any(t["asset"] == asset for t in tasks):
+            known = sorted({t["asset"] for t in tasks})
+            raise UnknownObjectError(f"run {run['id']} built no partition of {asset!r} (it built: {', '.join(known) or 'none'})")
+        shown = [
+            t for t in tasks
+            if (asset is None or t["asset"] == asset) and (chosen is None or t["state"] == chosen)
+            and (not failed or t["state"] in FAILED_TASK_STATES)
+        ]
+        return {**run, "tasks": shown, "task_count": len(tasks), "environment": env}
+
+    def code(self, run_id: str, asset: str) -> dict:
+        """The definition (function source or SQL) and settings of ``asset`` as run ``run_id`` built it."""
+        store = self._store()
+        with store.read():
+            run = self._find(run_id)
+            versions = {t["code_version"] for t in store.runs.tasks(run["id"]) if t["asset"] == asset}
+            if not versions:
+                raise UnknownObjectError(f"run {run['id']} built no partition of {asset!r}")
+            version = min(versions)  # one code version per asset in a run
+            kept = store.code.get(run["project"], asset, version)
+        if kept is None:
+            raise UnknownObjectError(f"the definition of {asset!r} at code version {version} was not kept (built before weir kept them)")
+        return kept
+
+    def _find(self, run_id: str) -> dict:
+        store = self._store()
+        run = store.runs.get(run_id)
+        if run is None:
+            matches = store.runs.find(run_id)
+            if len(matches) > 1:
+                raise UnknownObjectError(f"run id {run_id!r} is ambiguous: {', '.join(matches)}")
+            run = store.runs.get(matches[0]) if matches else None
+        if run is None:
+            raise UnknownObjectError(f"unknown run {run_id!r}; 'weir runs' lists them")
+        return run
+
