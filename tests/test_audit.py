@@ -30,10 +30,10 @@ def test_a_build_and_a_recheck_of_the_published_partition_agree(make_project, wo
     land_csv(project, "landing/2024-01-01.csv",
              [{"id": 1, "x": 1.5, "carrier": "AA"}, {"id": 2, "x": None, "carrier": "ZZ"}, {"id": 3, "x": 2.0, "carrier": "UA"}])
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
-        built = {r["check_name"]: (r["passed"], r["failing_rows"]) for r in ws.check_results("clean", "2024-01-01")}
-        again = {r["check_name"]: (r["passed"], r["failing_rows"]) for r in ws.recheck("clean", "2024-01-01")}
-        source = {r["check_name"]: r["passed"] for r in ws.check_results("raw", "2024-01-01")}
+        result = ws.runs.run(RunRequest(executor="inprocess"))
+        built = {r["check_name"]: (r["passed"], r["failing_rows"]) for r in ws.quality.check_results("clean", "2024-01-01")}
+        again = {r["check_name"]: (r["passed"], r["failing_rows"]) for r in ws.quality.recheck("clean", "2024-01-01")}
+        source = {r["check_name"]: r["passed"] for r in ws.quality.check_results("raw", "2024-01-01")}
     assert result.ok
     assert built == again
     assert built["not_null(x)"] == (False, 1)

@@ -23,10 +23,10 @@ def test_a_point_keeps_the_limits_and_state_it_was_judged_with(tmp_path):
         land_day(project, i, n=400 if i == days - 1 else 200)  # the newest day doubles its rows
     with Workspace(tmp_path / "ws", project) as ws:
         for i in range(days):
-            ws.ingest("raw", [key(i)])
+            ws.quality.ingest("raw", [key(i)])
         points = stored(ws, "raw", "", "row_count")
-        shown = {p["partition_key"]: p for p in ws.metrics("raw", column="", metric="row_count")}
-        alerts = {(s["partition_key"], s["metric"]) for s in ws.signals("raw", alerts_only=True)}
+        shown = {p["partition_key"]: p for p in ws.monitors.metrics("raw", column="", metric="row_count")}
+        alerts = {(s["partition_key"], s["metric"]) for s in ws.monitors.signals("raw", alerts_only=True)}
     first, newest = points[key(0)], points[key(days - 1)]
     assert first["state"] == "warming up" and first["center"] is None
     assert newest["state"] == "alert" and (key(days - 1), "row_count") in alerts
@@ -42,6 +42,6 @@ def test_muted_series_are_stored_as_muted(tmp_path):
     for i in range(3):
         land_day(project, i)
     with Workspace(tmp_path / "ws", project) as ws:
-        ws.ingest("raw", [key(i) for i in range(3)])
+        ws.quality.ingest("raw", [key(i) for i in range(3)])
         p99 = stored(ws, "raw", "value", "p99")  # tails are measured, not monitored, by default
     assert {r["state"] for r in p99.values()} == {"muted"}

@@ -112,13 +112,13 @@ def land(project: Path, day: str, n: int) -> None:
 def build(home: Path, project: Path, **request):
     request.setdefault("executor", "inprocess")
     with Workspace(home, project) as ws:
-        return ws.run(RunRequest(**request))
+        return ws.runs.run(RunRequest(**request))
 
 
 def send(home: Path, project: Path, **kw):
     with Workspace(home, project) as ws:
         sources = {name: s.path for name, s in ws.project.sources.items()}
-        return send_pending(ws.store, ws.project.config, workspace=ws.home, data_root=ws.data_root, sources=sources, **kw)
+        return send_pending(ws.store, ws.project.config, workspace=ws.home, data_root=ws.tables.root, sources=sources, **kw)
 
 
 def cursor(home: Path, project: Path) -> int:
@@ -176,8 +176,8 @@ def test_a_run_becomes_valid_openlineage_runs_per_partition_under_the_weir_run(b
 
     (output,) = complete["outputs"]
     with Workspace(workspace_dir, project) as ws:
-        version = ws.history("clean", "2024-01-01")[0]["version"]
-        data_root = ws.data_root
+        version = ws.data.history("clean", "2024-01-01")[0]["version"]
+        data_root = ws.tables.root
     assert (output["namespace"], output["name"]) == (data_root.resolve().as_uri(), "demo/clean")
     facets = output["facets"]
     assert facets["version"]["datasetVersion"] == str(version)
@@ -339,7 +339,7 @@ def test_a_send_cut_short_keeps_what_was_accepted_and_resends_only_the_rest(make
     for e in receiver.accepted:
         states.setdefault(e["run"]["runId"], set()).add(e["eventType"])
     with Workspace(workspace_dir, project) as ws:
-        tasks = ws.run_detail(result.run_id)["tasks"]
+        tasks = ws.runs.detail(result.run_id)["tasks"]
         with ws.store.read():
             assert rest.cursor == ws.store.events.last_id()
     assert set(states) == {run_uuid(result.run_id)} | {run_uuid(result.run_id, t["asset"], t["partition_key"]) for t in tasks}

@@ -432,11 +432,11 @@ def test_an_empty_delivery_is_a_normal_checkable_partition(make_project, workspa
     land(project, "2024-01-01", GOOD)
     land(project, "2024-01-02", [])  # the header only: a day with no rows
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"))
+        result = ws.runs.run(RunRequest(executor="inprocess"))
         assert result.ok, result.failures
-        assert ws.read("clean", "2024-01-02").num_rows == 0
-        assert ws.read("clean", "2024-01-02").schema.field("id").type == ws.read("clean", "2024-01-01").schema.field("id").type
-        counts = {r["partition_key"]: (r["passed"], r["observed"]) for r in ws.check_results("raw") if r["check_name"] == "row_count"}
+        assert ws.data.read("clean", "2024-01-02").num_rows == 0
+        assert ws.data.read("clean", "2024-01-02").schema.field("id").type == ws.data.read("clean", "2024-01-01").schema.field("id").type
+        counts = {r["partition_key"]: (r["passed"], r["observed"]) for r in ws.quality.check_results("raw") if r["check_name"] == "row_count"}
         assert counts == {"2024-01-01": (True, 9), "2024-01-02": (False, 0)}
-        rows = {p["partition_key"]: p["value"] for p in ws.metrics("raw", column="", metric="row_count")}
+        rows = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("raw", column="", metric="row_count")}
         assert rows["2024-01-02"] == 0

@@ -1,7 +1,7 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 from weir.eventlog.feed import EventFeed
 from weir.events import EventBus
 from weir.lineage.graph import LineageService
+from weir.lineage.openlineage import OpenLineageService
 from weir.monitoring.service import MonitorService
 from weir.quality.service import QualityService
 from weir.runs.published import PublishedData
@@ -53,6 +54,7 @@ class Workspace:
         self.data = PublishedData(**scope, tables=self.tables)
         self.lineage = LineageService(project=self._load_project)
         self.events = EventFeed(store=self._open_store)
+        self.openlineage = OpenLineageService(**scope, home=self.home)
 
     @property
     def project(self) -> Project:

@@ -51,6 +51,18 @@ def show_help(ctx: typer.Context) -> None:
     raise typer.Exit(2)
 
 
+def send_lineage(ws: Workspace) -> None:
+    """Send what the command just logged to OpenLineage; a failure is one warning line, never
+    the command's exit code (the events wait in the log for the next send)."""
+    delivery = ws.openlineage.send()
+    if delivery.warning:
+        from rich.markup import escape
+
+        from weir.cli.render import err_console
+
+        err_console.print(f"[yellow]warning:[/] {escape(delivery.warning)}", highlight=False, soft_wrap=True)
+
+
 def finish(ws: Workspace, code: int = 0) -> None:
     """Close the workspace; exit with ``code`` unless it is 0."""
     ws.close()

@@ -7,6 +7,7 @@ import typer
 from weir.cli.context import JSON_OPT, finish, open_workspace
 
 app = typer.Typer()
+openlineage_app = typer.Typer(help="OpenLineage: send the event log's runs to a lineage backend.", no_args_is_help=True)
 
 
 @app.command()
@@ -41,3 +42,20 @@ def _summary(e) -> str:
             parts.append(str(d[k]))
             break
     return " ".join(parts)
+
+
+@openlineage_app.command("send")
+def openlineage_send(as_json: bool = JSON_OPT) -> None:
+    """Send the project's pending events now (after an outage, say); exit 1 if some could not be sent."""
+    from weir.cli.render import console, print_json
+
+    ws = open_workspace()
+    delivery = ws.openlineage.send()
+    if as_json:
+        print_json(delivery.to_json())
+    else:
+        console.print(f"{delivery.sent} OpenLineage events sent to {delivery.target or delivery.transport} "
+                      f"({delivery.read} weir events read; cursor {delivery.cursor})")
+        if delivery.warning:
+            console.print(f"[yellow]warning:[/] {delivery.warning}", highlight=False)
+    finish(ws, 1 if delivery.warning else 0)

@@ -22,6 +22,7 @@ app = typer.Typer(
 for group in (project.app, runs.app, data.app, quality.app, monitors.app, events.app):
     app.add_typer(group)
 app.add_typer(project.db_app, name="db")
+app.add_typer(events.openlineage_app, name="openlineage")
 
 
 @app.callback()

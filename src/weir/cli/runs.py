@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace
+from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace, send_lineage
 from weir.model.runs import RunState, TaskState
 
 app = typer.Typer()
@@ -47,6 +47,7 @@ def run(
     from weir.cli.render import ProgressReporter
 
     result = ws.runs.run(request, reporter=None if as_json else ProgressReporter())
+    send_lineage(ws)
     if as_json:
         from weir.cli.render import print_json
 

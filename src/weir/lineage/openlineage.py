@@ -165,3 +165,18 @@ def _reason(exc: BaseException) -> str:
     if "Caused by " in text:
         text = text.split("Caused by ", 1)[1].rstrip(")")
     return text[:200]
+
+
+class OpenLineageService:
+    """The workspace's OpenLineage sender: ``send()`` delivers the project's pending events
+    (after a run or an ingest, and on demand with ``weir openlineage send``)."""
+
+    def __init__(self, *, project, store, home: Path) -> None:
+        self._project = project
+        self._store = store
+        self._home = Path(home)
+
+    def send(self) -> Delivery:
+        project = self._project()
+        return send_pending(self._store(), project.config, workspace=self._home, data_root=self._home / "data",
+                            sources={n: s.path for n, s in project.sources.items()})

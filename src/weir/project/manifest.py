@@ -38,9 +38,8 @@ class UnloadedFunction:
 
 def fingerprint(root: Path, *, skip: Path | None = None) -> str:
     """A hash of every file that can change what the project defines."""
-    from weir import __version__
-
-    digest = hashlib.sha256(f"{MANIFEST_VERSION}|{__version__}|{sys.version}|{root}".encode())
+    version = getattr(sys.modules.get("weir"), "__version__", "")  # the package is imported with this module
+    digest = hashlib.sha256(f"{MANIFEST_VERSION}|{version}|{sys.version}|{root}".encode())
     skip_s = str(skip) if skip is not None else None
     stack = [str(root)]
     entries = []
