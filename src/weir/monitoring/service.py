@@ -1,7 +1,9 @@
 """Monitoring as users ask for it: metric series with the limits each point was judged against,
 the signals the monitors stored, and the state of every monitored series.
 
-The severity shown here is derived again at read time (``policy_severity``) from the charts."""
+Everything shown is what the monitors stored when they judged each point (centre line, limits,
+state, signals): reads never redraw a chart, so they are quick and always agree with the alerts
+that were raised."""
 
 from __future__ import annotations
 
@@ -61,44 +63,25 @@ class MonitorService:
         return self._with_limits(name, points, column, metric)
 
     def _with_limits(self, name: str, points: list[dict], column: str | None, metric: str | None) -> list[dict]:
-        """Each point with the centre line and limits it was judged against, and its signals."""
+        """Each point with the centre line and limits it was judged against and its signals, as
+        the monitors stored them when they evaluated it: no chart is redrawn here."""
         if not points:
             return points
-        runner = self.runner()
-        history = runner.history(name, column=column, metric=metric)
-        index = {k: i for i, k in enumerate(history.order)}
-        charts = {(c, m): (settled, chart) for c, m, settled, chart in runner.charts(name, history)}
-        view = self._signal_view(name)
+        by_point = self._stored_signals(name)
         for p in points:
-            settled, chart = charts.get((p["column_name"], p["metric"]), (None, None))
-            row = chart[index[p["partition_key"]]] if chart is not None and p["partition_key"] in index else {}
-            p["center"], p["lower"], p["upper"] = row.get("center"), row.get("lower"), row.get("upper")
-            p["signals"] = view(p["partition_key"], p["column_name"], p["metric"], settled, row.get("signals", []))
-            p["muted"] = bool(settled and settled.mute)
+            p["signals"] = by_point.get((p["partition_key"], p["column_name"], p["metric"]), [])
+            p["muted"] = p["state"] == "muted"
         return points
 
-    def _signal_view(self, name: str):
-        """Chart signals as the monitors store them (``policy_severity``; a drift score alerts
-        only where its alert was stored, since only the evaluation judged the distribution)."""
-        from weir.monitoring.engine import DRIFT_SCORE, TRAINING_DRIFT, policy_severity
-
+    def _stored_signals(self, name: str) -> dict[tuple[str, str, str], list[dict]]:
         store = self._store()
         with store.read():
-            stored = {(r["partition_key"], r["column_name"], r["metric"], r["method"])
-                      for r in store.signals.list(self._project().name, asset=name, limit=None) if r["severity"] == "alert"}
-
-        def view(key: str, column: str, metric: str, settled, signals) -> list[dict]:
-            out = []
-            for s in signals:
-                severity = policy_severity(s, settled, metric)
-                if severity is None:
-                    continue
-                if severity == "alert" and metric in (DRIFT_SCORE, TRAINING_DRIFT) and (key, column, metric, s.method) not in stored:
-                    severity = "warn"
-                out.append({"method": s.method, "rule": s.rule, "severity": severity, "direction": s.direction})
-            return out
-
-        return view
+            rows = store.signals.list(self._project().name, asset=name, limit=None)
+        out: dict[tuple[str, str, str], list[dict]] = {}
+        for r in rows:
+            out.setdefault((r["partition_key"], r["column_name"], r["metric"]), []).append(
+                {"method": r["method"], "rule": r["rule"], "severity": r["severity"], "direction": r["direction"]})
+        return out
 
     def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False) -> list[dict]:
         """Stored monitor signals, newest partition first. Without ``name``, ``partition`` is
@@ -114,38 +97,33 @@ class MonitorService:
         return [r for r in rows if r["severity"] == "alert"] if alerts_only else rows
 
     def states(self, name: str | None = None) -> list[dict]:
-        """Every monitored series with its state at its newest partition."""
+        """Every measured series with the state its newest point was judged in (stored when the
+        monitors evaluated it). A point measured but never judged is ``not judged``."""
+        from weir.model.monitors import settle_monitor
+
         project = self._project()
         names = [name] if name else list(project.sources) + list(project.assets)
-        runner = self.runner()
+        store = self._store()
         out = []
         for n in names:
             node = project.node(n)
-            history = runner.history(n)
-            if not history.order:
-                continue
-            view = self._signal_view(n)
-            for column, metric, settled, chart in runner.charts(n, history):
-                last = next((r for r in reversed(chart or []) if r["value"] is not None), None)
-                shown = view(history.order[last["index"]], column, metric, settled, last["signals"]) if last else []
-                if chart is None:
-                    state = "muted"
-                elif last is None or last["center"] is None:
-                    state = "warming up"
-                elif any(sg["severity"] == "alert" for sg in shown):
-                    state = "alert"
-                elif shown:
-                    state = "warn"
-                else:
-                    state = "in control"
+            with store.read():
+                points = store.metrics.series(project.name, n)
+            series: dict[tuple[str, str], list[dict]] = {}
+            for p in points:
+                if p["value"] is not None:
+                    series.setdefault((p["column_name"], p["metric"]), []).append(p)
+            settings = tuple(getattr(node, "monitors", ()))
+            for (column, metric), measured in sorted(series.items()):
+                last = measured[-1]  # series() orders each series by partition key
+                settled = settle_monitor(settings, column, metric)
                 out.append({
-                    "asset": n, "kind": node.kind, "column": column, "metric": metric, "state": state,
-                    "points": sum(1 for k in history.order if history.series[(column, metric)].get(k) is not None),
-                    "last_partition": history.order[last["index"]] if last else None,
-                    "last_value": last["value"] if last else None, "center": last["center"] if last else None,
-                    "lower": last["lower"] if last else None, "upper": last["upper"] if last else None,
+                    "asset": n, "kind": node.kind, "column": column, "metric": metric,
+                    "state": last["state"] or "not judged", "points": len(measured),
+                    "last_partition": last["partition_key"], "last_value": last["value"], "center": last["center"],
+                    "lower": last["lower"], "upper": last["upper"],
                     "methods": list(settled.methods or ("shewhart", "ewma", "cusum")), "sigma": settled.sigma,
-                    "muted": settled.mute,
+                    "muted": last["state"] == "muted",
                 })
         return out
 
