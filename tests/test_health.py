@@ -31,7 +31,7 @@ from weir.health.doctor import doctor
 from weir.health.repair import repair
 from weir.health.report import FindingKind, RepairActionKind, Severity
 from weir.health.tables import is_partitioned
-from weir.health.vacuum import vacuum
+from weir.health.vacuum import parse_age, vacuum
 from weir.storage.delta import AssetTable, stage
 from weir.store.store import MetadataStore
 from weir.workspace import RunRequest, Workspace
@@ -203,6 +203,21 @@ def test_a_truncated_log_entry_is_a_finding_and_repair_sets_it_aside(built):
     assert row["version"] == 0
     assert stale_plan(home, project) == {}  # what version 0 was built from has not changed
     assert build(home, project, assets=("cleaned",), partition="2024-01-30")  # the table takes commits again
+    assert check(home, project).ok
+
+
+def test_a_damaged_first_and_only_commit_is_set_aside_and_the_stale_run_rebuilds_the_table(built):
+    home, project = built
+    entry = table_dir(home, "monthly_total") / "_delta_log" / f"{0:020d}.json"
+    entry.write_text(entry.read_text()[:-30])
+
+    done = fix(home, project)
+    assert [str(a.action) for a in done.actions if a.asset == "monthly_total"] == ["set_aside_commit", "forgot_partition", "forgot_partition"]
+    assert done.after.ok
+    assert stale_plan(home, project) == {("monthly_total", "2024-01"): "missing", ("monthly_total", "2024-02"): "missing"}
+    build(home, project, stale=True)
+    with Workspace(home, project) as ws:
+        assert ws.read("monthly_total", "2024-02").to_pylist() == [{"rows": 6, "total": 2 * (4 + 5 + 6 + 5 + 6 + 7)}]
     assert check(home, project).ok
 
 
@@ -404,6 +419,13 @@ def test_vacuum_frees_what_no_version_needs_past_the_retention_and_nothing_else(
         assert ws.read("cleaned", "2024-01-30", version=versions[-1]).num_rows == 3  # time travel within the retention
         assert ws.read_quarantined("cleaned", "2024-01-31").num_rows == 3  # the newest blocked build is still there
     assert not [f for f in check(home, project).findings if f.severity != Severity.INFO]
+
+
+def test_older_than_reads_a_duration():
+    assert [parse_age(t) for t in ("7d", "12h", "30m", "2w", "0")] == [
+        timedelta(days=7), timedelta(hours=12), timedelta(minutes=30), timedelta(weeks=2), timedelta(0)]
+    with pytest.raises(UsageError, match="'7 days' is not a duration"):
+        parse_age("7 days")
 
 
 def test_vacuum_skips_a_table_whose_log_is_damaged(built):

@@ -94,6 +94,8 @@ def _set_aside_damaged_newest(ref: TableRef) -> list[RepairAction]:
     source = Path(d.file)
     moved = target / f"{source.name}.{int(time.time())}"
     source.rename(moved)
+    if not any(source.parent.iterdir()):  # it was the first commit: the next publish creates the table anew
+        source.parent.rmdir()
     return [RepairAction(
         action=RepairActionKind.SET_ASIDE_COMMIT, project=ref.project, asset=ref.asset,
         message=f"damaged newest log entry {source.name} ({d.message}) moved to {moved}; {ref.asset!r} reads as version {newest - 1} again"

@@ -11,7 +11,7 @@ from pathlib import Path
 from weir.engine.recovery import DeltaLog, footer_rows
 from weir.model.partitions import UNPARTITIONED_KEY
 from weir.storage.arrow import PARTITION_COLUMN
-from weir.storage.delta import STAGED_PREFIX, AssetTable
+from weir.storage.delta import STAGED_PREFIX
 
 STAGED_NAME = re.compile(rf"^{STAGED_PREFIX}(?P<run>.+)-[0-9a-f]{{12}}\.parquet$")
 UNKNOWN_CODE_VERSION = "unknown"  # a commit without weir's metadata: the planner sees other code
@@ -24,9 +24,6 @@ class TableRef:
     project: str
     asset: str
     path: Path
-
-    def open(self, partitioned: bool) -> AssetTable:
-        return AssetTable(self.path, partitioned=partitioned)
 
 
 def data_root(home: Path) -> Path:

@@ -26,6 +26,19 @@ from weir.store.store import MetadataStore
 
 DEFAULT_RETENTION = timedelta(days=7)
 REASONS = ("history", "staged", "quarantined")
+UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``--older-than``: a whole number with a unit (``7d``, ``12h``, ``30m``, ``2w``, ``90s``),
+    or ``0``. Raises UsageError naming the value."""
+    value = text.strip().lower()
+    if value == "0":
+        return timedelta(0)
+    number, unit = value[:-1], value[-1:]
+    if unit not in UNITS or not number.isdigit():
+        raise UsageError(f"--older-than {text!r} is not a duration (e.g. 7d, 12h, 30m)")
+    return timedelta(**{UNITS[unit]: int(number)})
 
 
 @dataclass(frozen=True, kw_only=True)

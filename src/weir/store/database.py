@@ -26,7 +26,7 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite"):
         return None
     rest = url.split(":///", 1)[1] if ":///" in url else ""
-    rest = rest.split("?", 1)[0]
+    rest = rest.split("?", 1)[0].removeprefix("file:")
     return Path(rest) if rest and rest != ":memory:" else None
 
 
