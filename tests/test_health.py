@@ -418,6 +418,10 @@ def test_vacuum_frees_what_no_version_needs_past_the_retention_and_nothing_else(
         versions = [h["version"] for h in ws.history("cleaned", "2024-01-30")]
         assert ws.read("cleaned", "2024-01-30", version=versions[-1]).num_rows == 3  # time travel within the retention
         assert ws.read_quarantined("cleaned", "2024-01-31").num_rows == 3  # the newest blocked build is still there
+        with pytest.raises(DataError) as raised:  # time travel past the retention
+            ws.read("cleaned", "2024-01-29", version=0)
+        line = damage_message(raised.value, str(cleaned))
+        assert str(old_history) in line and "earlier version is missing (vacuumed" in line
     assert not [f for f in check(home, project).findings if f.severity != Severity.INFO]
 
 

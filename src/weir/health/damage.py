@@ -14,11 +14,28 @@ def damage_message(exc: BaseException, table_uri: str) -> str | None:
     for err in _chain(exc):
         for path in _paths(err, root):
             if not os.path.exists(path):
-                return f"data file {path} is missing: the table {root} is damaged; run 'weir doctor' to see what is damaged and how to repair it"
-            why = _unreadable(path)
-            if why is not None:
-                return f"data file {path} is unreadable ({why}): the table {root} is damaged; run 'weir doctor' to see what is damaged and how to repair it"
+                what = "is missing"
+            else:
+                why = _unreadable(path)
+                if why is None:
+                    continue
+                what = f"is unreadable ({why})"
+            if _current(root, os.path.relpath(path, root)) is False:
+                return f"data file {path} of an earlier version {what} (vacuumed, or damaged); the current version is not affected; 'weir doctor' checks it"
+            return f"data file {path} {what}: the table {root} is damaged; run 'weir doctor' to see what is damaged and how to repair it"
     return None
+
+
+def _current(root: str, rel: str) -> bool | None:
+    """Whether the table's current version references ``rel``; None when the table cannot be opened."""
+    try:
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        paths = pa.table(DeltaTable(root).get_add_actions(flatten=True)).column("path").to_pylist()
+    except Exception:  # noqa: BLE001 - a table that cannot be opened is damaged as a whole
+        return None
+    return rel.replace(os.sep, "/") in paths
 
 
 def _chain(exc: BaseException):
@@ -52,5 +69,5 @@ def _unreadable(path: str) -> str | None:
         pq.read_metadata(path)
     except (OSError, pa.ArrowException) as exc:
         text = str(exc).strip()
-        return text.splitlines()[0] if text else type(exc).__name__
+        return text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
     return None

@@ -71,10 +71,10 @@ def repair(
             actions += _rebuild_metadata(store, state, inputs)
         elif not state.log.versions:
             actions += _forget(store, ref.project, ref.asset, None, "the table was never committed")
-    if data_root(home).is_dir():  # a missing data root is an unmounted disk, not lost data
-        with store.read():
-            recorded = {(p, a) for p in store.partitions.projects() for (a, _k) in store.partitions.current(p)}
-        for proj, asset in sorted(recorded - seen):
+    with store.read():
+        recorded = {(p, a) for p in store.partitions.projects() for (a, _k) in store.partitions.current(p)}
+    for proj, asset in sorted(recorded - seen):
+        if (data_root(home) / proj).is_dir():  # no folder for the whole project: another disk, not lost data
             actions += _forget(store, proj, asset, None, "its table folder is missing")
     return RepairReport(actions=tuple(actions), after=doctor(home, store, project=project))
 
