@@ -58,7 +58,7 @@ def repair(
     for run in reap_dead_runs(store, table_for, inputs):
         actions.append(RepairAction(
             action=RepairActionKind.CLOSED_RUN, project=run["project"],
-            message=f"run {run['id']} marked failed ({run['error']}); {run['recovered_publishes']} publish(es) it never recorded recorded",
+            message=f"run {run['id']} marked failed ({run['error']}); {run['recovered_publishes']} publish(es) it had not recorded are recorded now",
         ))
     refs = workspace_tables(home)
     for ref in refs:
