@@ -21,6 +21,49 @@ def database_url(workspace: Path) -> str:
     return f"sqlite:///{workspace / 'weir.db'}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other backends and in-memory stores)."""
+    if not url.startswith("sqlite"):
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0].removeprefix("file:")
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def describe(url: str) -> str:
+    """Where the store is, for a message: the SQLite file, or the URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+READ_ONLY_MARKS = ("readonly", "read-only", "read only")
+NOT_A_DATABASE_MARKS = ("file is not a database", "database disk image is malformed", "not a database")
+
+
+def explain(url: str, exc: BaseException) -> StoreError | None:
+    """A one-line StoreError for a store that cannot be written, or is not a database; None for
+    any other error (those keep their own handling)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    lowered = text.lower()
+    where = describe(url)
+    if any(m in lowered for m in READ_ONLY_MARKS) or getattr(orig, "sqlstate", None) == "25006":
+        return StoreError(f"the metadata store {where} is read-only: {text} (make it writable, or set {DATABASE_ENV})")
+    if any(m in lowered for m in NOT_A_DATABASE_MARKS):
+        return StoreError(f"the metadata store {where} is not a database: {text} (move it aside, then 'weir doctor --repair' rebuilds it from the tables)")
+    path = sqlite_path(url)
+    if path is not None and "unable to open database file" in lowered:
+        if path.exists() and not os.access(path, os.R_OK):
+            return StoreError(f"the metadata store {where} is unreadable: {text} (check its permissions)")
+        if path.exists() or not os.access(path.parent, os.W_OK):
+            return StoreError(f"the metadata store {where} is read-only: {text} (its folder must be writable too)")
+    return None
+
+
 def create_engine(url: str):
     import sqlalchemy as sa
 
@@ -35,8 +78,18 @@ def create_engine(url: str):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _one_line(context):  # a read-only or foreign file is one line, wherever it is first noticed
+        if context.is_pre_ping:
+            return
+        error = explain(url, context.original_exception)
+        if error is not None:
+            raise error
+
+    return engine
 
 
 def current_revision(connection) -> str | None:
@@ -60,8 +113,10 @@ def upgrade(connection) -> str | None:
     config.attributes["connection"] = connection
     try:
         command.upgrade(config, "head")
+    except StoreError:
+        raise
     except Exception as exc:  # surface as a store error with the URL's backend
-        raise StoreError(f"migrating the metadata store failed: {exc}") from exc
+        raise explain(str(connection.engine.url), exc) or StoreError(f"migrating the metadata store failed: {exc}") from exc
     connection.commit()
     return before
 
@@ -78,7 +133,15 @@ def connect(url: str):
             if before != HEAD_REVISION:
                 upgrade(connection)
             connection.commit()
-    except sa.exc.OperationalError as exc:
+    except StoreError:
         engine.dispose()
-        raise StoreError(f"cannot reach the metadata store {engine.url.render_as_string(hide_password=True)}: {str(exc.orig).strip().splitlines()[0]}") from None
+        raise
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        error = explain(url, exc)
+        if error is not None:
+            raise error from None
+        if isinstance(exc, sa.exc.OperationalError):
+            raise StoreError(f"cannot reach the metadata store {describe(url)}: {str(exc.orig).strip().splitlines()[0]}") from None
+        raise StoreError(f"the metadata store {describe(url)} cannot be used: {str(exc.orig).strip().splitlines()[0]}") from None
     return engine, before

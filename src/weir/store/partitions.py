@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from weir.store import schema as t
 from weir.store.base import Repository, upsert
 
+VERSION_FIELDS = ("project", "asset", "partition_key", "version", "run_id", "code_version", "row_count", "published_at")
+
 
 class Partitions(Repository):
     """The current published state of every asset partition, and every version it had."""
@@ -21,10 +23,35 @@ class Partitions(Repository):
         now = time.time()
         full = [{**r, "published_at": r.get("published_at", now)} for r in rows]
         upsert(self.c, t.partitions, full, ["project", "asset", "partition_key"])
+        self.record_versions(full)
+
+    def record_versions(self, rows: list[dict]) -> None:
+        """Add ``rows`` to the partitions' version history only (the current state is left as is)."""
+        if not rows:
+            return
+        now = time.time()
         self.c.execute(
             t.partition_versions.insert(),
-            [{k: r[k] for k in ("project", "asset", "partition_key", "version", "run_id", "code_version", "row_count", "published_at")} for r in full],
+            [{**{k: r[k] for k in VERSION_FIELDS if k in r}, "published_at": r.get("published_at", now)} for r in rows],
         )
+
+    def forget(self, project: str, asset: str, keys: Iterable[str]) -> None:
+        """Drop the current state of partitions that are no longer published (their history stays)."""
+        keys = list(keys)
+        if keys:
+            p = t.partitions.c
+            self.c.execute(t.partitions.delete().where(p.project == project, p.asset == asset, p.partition_key.in_(keys)))
+
+    def projects(self) -> list[str]:
+        """Projects with a published partition or a recorded version."""
+        q = sa.union(sa.select(t.partitions.c.project), sa.select(t.partition_versions.c.project))
+        return sorted(r[0] for r in self.c.execute(q))
+
+    def versions(self, project: str, asset: str) -> set[tuple[str, int]]:
+        """Every (partition key, version) the history of ``asset`` holds."""
+        v = t.partition_versions.c
+        q = sa.select(v.partition_key, v.version).where(v.project == project, v.asset == asset)
+        return {(k, n) for k, n in self.c.execute(q)}
 
     def current(self, project: str, assets: Iterable[str] | None = None) -> dict[tuple[str, str], dict]:
         q = sa.select(

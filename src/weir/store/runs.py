@@ -75,6 +75,14 @@ class Runs(Repository):
             .values(state=state, reason=reason)
         )
 
+    def staged_paths(self, project: str, asset: str, states: tuple[str, ...] = ("blocked",)) -> dict[str, str]:
+        """Staged files of ``asset``'s tasks in ``states`` (quarantined builds by default): path -> run id."""
+        c = t.run_tasks.c
+        q = sa.select(c.staged_path, c.run_id).where(
+            c.project == project, c.asset == asset, c.state.in_(states), c.staged_path.is_not(None)
+        )
+        return {path: run_id for path, run_id in self.c.execute(q)}
+
     def task_counts(self, run_id: str) -> dict[str, int]:
         q = sa.select(t.run_tasks.c.state, sa.func.count()).where(t.run_tasks.c.run_id == run_id).group_by(t.run_tasks.c.state)
         return {s: n for s, n in self.c.execute(q)}
