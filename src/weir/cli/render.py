@@ -110,10 +110,10 @@ class ProgressReporter:
             published = sum(n for s, n in result.counts.items() if s in ("succeeded", "failed_check"))
             rest = sum(result.counts.values()) - published
             err_console.print(
-                f"[yellow]run {result.run_id} cancelled[/]: the {published} partitions it published before the "
-                f"interrupt stay published; its other {rest} partitions were not published "
+                f"[yellow]run {result.run_id} cancelled (interrupted)[/]: the {published} partitions it published "
+                f"before the interrupt stay published; its other {rest} were not published "
                 "('weir run --stale' builds them)",
-                highlight=False,
+                highlight=False, soft_wrap=True,
             )
 
 
