@@ -238,6 +238,8 @@ class Run:
             ))
         self.result.state = state
         self.result.counts = counts
+        per = self.result.per_asset  # in plan order, whichever branch finished first
+        self.result.per_asset = {a: per[a] for a in dict.fromkeys(t.asset for t in self.plan.tasks) if a in per}
         self.result.checks = dict(getattr(self.auditor, "outcomes", {}))
         self.result.seconds = seconds
         self.reporter.run_finished(self.result)
