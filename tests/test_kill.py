@@ -22,6 +22,7 @@ DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 # ``slow`` stops on its second partition while a file named ``block`` exists, after saying so in
 # ``blocked``: by then ``cleaned`` is published and ``slow``'s first partition is staged.
 ASSETS = '''
+import os
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def cleaned(landing):
 @weir.asset(partitions=days)
 def slow(cleaned, context):
     if context.partition_key == "2024-03-02" and (HERE / "block").exists():
+        (HERE / "blocked-pid").write_text(str(os.getpid()))
         (HERE / "blocked").write_text(context.run_id)
         deadline = time.monotonic() + 120
         while not (HERE / "release").exists():
@@ -70,10 +72,49 @@ def expected(base: int) -> dict[str, list[int]]:
     return {day: [10 * (base + n + i) for i in range(3)] for n, day in enumerate(DAYS)}
 
 
-def start_run(home: Path, project: Path, *extra: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_DATABASE_URL", "WEIR_HOME")}
-    cmd = [sys.executable, "-m", "weir.cli.main", "--workspace", str(home), "--project", str(project), "run", "--executor", "inprocess", *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# A run started through the engine itself, for tests that need an option the CLI does not pass.
+ENGINE_RUN = """
+import sys
+from pathlib import Path
+
+from weir.engine.inputs import InputResolver
+from weir.engine.runner import Run
+from weir.storage.catalog import TableCatalog
+from weir.workspace import RunRequest, Workspace
+
+home, project, publish_every = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+with Workspace(home, project) as ws:
+    with ws.store.read():
+        current = ws.store.partitions.current(ws.project.name)
+    resolver = InputResolver(ws.project, current)
+    Run(project=ws.project, store=ws.store, catalog=TableCatalog(ws.data_root), plan=ws.plan(RunRequest(), resolver),
+        resolver=resolver, executor="inprocess", publish_every=publish_every).execute()
+"""
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("WEIR_DATABASE_URL", "WEIR_HOME")}
+
+
+def start_run(home: Path, project: Path, *extra: str, executor: str = "inprocess") -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "weir.cli.main", "--workspace", str(home), "--project", str(project), "run", "--executor", executor, *extra]
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def start_engine_run(home: Path, project: Path, *, publish_every: float) -> subprocess.Popen:
+    cmd = [sys.executable, "-c", ENGINE_RUN, str(home), str(project), str(publish_every)]
+    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_states(home: Path, project: Path, run_id: str, asset: str, states: set[str]) -> None:
+    """Wait until every partition of ``asset`` in the run is in one of ``states`` (no timing asserted)."""
+    deadline = time.monotonic() + PROGRESS_TIMEOUT
+    while True:
+        with Workspace(home, project) as ws:
+            if {t["state"] for t in ws.run_detail(run_id)["tasks"] if t["asset"] == asset} <= states:
+                return
+        assert time.monotonic() < deadline, f"{asset} never reached {states}"
+        time.sleep(0.05)
 
 
 def wait_until_blocked(proc: subprocess.Popen, project: Path) -> str:
@@ -163,19 +204,26 @@ def test_sigkill_mid_run_leaves_published_data_intact_and_the_run_failed(workspa
         assert ws.data.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(100)["2024-03-02"]]
 
 
-def test_ctrl_c_cancels_the_run(workspace_dir, project):
+@pytest.mark.parametrize("executor", ["inprocess", "processes"])
+def test_ctrl_c_cancels_the_run(workspace_dir, project, executor):
+    from weir.engine.heartbeat import process_alive
+
     home = workspace_dir
     (project / "block").write_text("")
-    proc = start_run(home, project)
+    proc = start_run(home, project, executor=executor)
     try:
         run_id = wait_until_blocked(proc, project)
+        wait_for_states(home, project, run_id, "cleaned", {"succeeded"})
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=PROGRESS_TIMEOUT)
+        _, err = proc.communicate(timeout=PROGRESS_TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"run {run_id} cancelled (interrupted): the 3 partitions it published before the interrupt stay published")
+    assert not process_alive(int((project / "blocked-pid").read_text()))  # the worker building slow is stopped
 
     with Workspace(home, project) as ws:
         detail = ws.runs.detail(run_id)
@@ -194,7 +242,7 @@ def test_a_publish_the_killed_run_never_recorded_is_recovered(workspace_dir, pro
 
     home = workspace_dir
     (project / "block").write_text("")
-    proc = start_run(home, project)
+    proc = start_engine_run(home, project, publish_every=3600.0)  # slow's 3 partitions go out in one commit
     lock = None
     try:
         run_id = wait_until_blocked(proc, project)

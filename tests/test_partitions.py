@@ -412,3 +412,96 @@ def test_previous_with_an_unpartitioned_side_cannot_work():
     days = weir.daily(start="2024-01-01", end="2024-01-31")
     assert Previous(n=2).problem(days, weir.unpartitioned()) is not None
     assert Previous(n=2).problem(weir.unpartitioned(), days) is not None
+
+
+# -- hourly keys where clocks change ------------------------------------------------------
+
+
+def _tiles_time(scheme) -> bool:
+    """Every window is one real hour and each starts where the one before ended."""
+    windows = [scheme.window(k) for k in scheme.keys()]
+    one_hour = all(e.astimezone(UTC) - s.astimezone(UTC) == timedelta(hours=1) for s, e in windows)
+    joined = all(windows[i][1] == windows[i + 1][0] for i in range(len(windows) - 1))
+    return one_hour and joined
+
+
+def test_hourly_keys_skip_the_hour_the_clocks_skip():
+    hours = weir.hourly(start="2024-03-31T00", end="2024-03-31T04", tz="Europe/Paris")
+    assert hours.keys() == ["2024-03-31T00", "2024-03-31T01", "2024-03-31T03", "2024-03-31T04"]
+    assert hours.count() == 4
+    assert _tiles_time(hours)
+    assert hours.window("2024-03-31T01")[1].astimezone(UTC) == datetime(2024, 3, 31, 1, tzinfo=UTC)
+    with pytest.raises(PartitionError, match="clocks skip it"):
+        hours.validate_key("2024-03-31T02")
+
+
+def test_hourly_bounds_on_a_skipped_hour_are_config_errors():
+    with pytest.raises(ConfigError, match="start.*clocks skip it"):
+        weir.hourly(start="2024-03-31T02", end="2024-03-31T04", tz="Europe/Paris")
+
+
+def test_the_repeated_hour_has_two_keys_in_time_order():
+    hours = weir.hourly(start="2024-10-27T00", end="2024-10-27T04", tz="Europe/Paris")
+    assert hours.keys() == [
+        "2024-10-27T00", "2024-10-27T01", "2024-10-27T02", "2024-10-27T02+0100", "2024-10-27T03", "2024-10-27T04",
+    ]
+    assert hours.keys() == sorted(hours.keys())  # lexical order is time order
+    assert hours.count() == 6
+    assert _tiles_time(hours)
+    first, second = hours.window("2024-10-27T02"), hours.window("2024-10-27T02+0100")
+    assert first[0].astimezone(UTC) == datetime(2024, 10, 27, 0, tzinfo=UTC)
+    assert second[0].astimezone(UTC) == datetime(2024, 10, 27, 1, tzinfo=UTC)
+    assert (first[0].hour, second[0].hour) == (2, 2)  # both read 02:00 on a wall clock
+    assert hours.validate_key("2024-10-27T02+0100") == "2024-10-27T02+0100"
+
+
+def test_key_of_tells_the_two_repeated_hours_apart():
+    hours = weir.hourly(start="2024-10-27T00", end="2024-10-27T04", tz="Europe/Paris")
+    assert hours.key_of(datetime(2024, 10, 27, 0, 30, tzinfo=UTC)) == "2024-10-27T02"
+    assert hours.key_of(datetime(2024, 10, 27, 1, 30, tzinfo=UTC)) == "2024-10-27T02+0100"
+    assert hours.key_of(datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris"))) == "2024-10-27T02+0100"
+    assert all(hours.key_of(hours.window(k)[0]) == k for k in hours.keys())
+
+
+def test_the_repeated_hour_west_of_greenwich_carries_a_negative_offset():
+    hours = weir.hourly(start="2024-11-03T00", end="2024-11-03T02", tz="America/New_York")
+    assert hours.keys() == ["2024-11-03T00", "2024-11-03T01", "2024-11-03T01-0500", "2024-11-03T02"]
+    assert _tiles_time(hours)
+
+
+@pytest.mark.parametrize("key", ["2024-10-27T03+0100", "2024-10-27T02+0300", "2024-10-27T02+0200", "2024-10-27T02x"])
+def test_an_offset_is_only_part_of_the_second_repeated_hour(key):
+    hours = weir.hourly(start="2024-10-27T00", end="2024-10-27T04", tz="Europe/Paris")
+    with pytest.raises(PartitionError, match="hourly key"):
+        hours.validate_key(key)
+
+
+def test_a_range_may_end_on_the_second_repeated_hour():
+    hours = weir.hourly(start="2024-10-27T02+0100", end="2024-10-27T03", tz="Europe/Paris")
+    assert hours.keys() == ["2024-10-27T02+0100", "2024-10-27T03"]
+    with pytest.raises(ConfigError, match="is after end"):
+        weir.hourly(start="2024-10-27T02+0100", end="2024-10-27T02", tz="Europe/Paris")
+
+
+def test_a_day_of_clock_changes_reads_its_23_or_25_local_hours():
+    days = weir.daily(start="2024-03-01", end="2024-10-31", tz="Europe/Paris")
+    hours = weir.hourly(start="2024-03-30T00", end="2024-10-28T23", tz="Europe/Paris")
+    spring = Auto().upstream_keys(days, hours, "2024-03-31")
+    autumn = Auto().upstream_keys(days, hours, "2024-10-27")
+    assert len(spring) == 23 and "2024-03-31T02" not in spring
+    assert len(autumn) == 25 and autumn[2:4] == ["2024-10-27T02", "2024-10-27T02+0100"]
+    assert Auto().upstream_keys(hours, days, "2024-10-27T02+0100") == ["2024-10-27"]
+
+
+def test_previous_hour_steps_through_real_hours_across_clock_changes():
+    hours = weir.hourly(start="2024-03-30T00", end="2024-10-28T23", tz="Europe/Paris")
+    assert weir.previous(1).upstream_keys(hours, hours, "2024-03-31T03") == ["2024-03-31T01"]
+    assert weir.previous(1).upstream_keys(hours, hours, "2024-10-27T02+0100") == ["2024-10-27T02"]
+    assert weir.previous(1).upstream_keys(hours, hours, "2024-10-27T03") == ["2024-10-27T02+0100"]
+    assert weir.previous(2).upstream_keys(hours, hours, "2024-10-27T03") == ["2024-10-27T02"]
+
+
+def test_hourly_keys_in_utc_are_unchanged():
+    hours = weir.hourly(start="2024-10-27T00", end="2024-10-27T03")
+    assert hours.keys() == ["2024-10-27T00", "2024-10-27T01", "2024-10-27T02", "2024-10-27T03"]
+    assert hours.window("2024-10-27T02") == (datetime(2024, 10, 27, 2, tzinfo=UTC), datetime(2024, 10, 27, 3, tzinfo=UTC))

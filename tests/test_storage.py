@@ -10,9 +10,10 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from weir.errors import DataError, UnknownObjectError
+from weir.errors import ConfigError, DataError, UnknownObjectError
 from weir.model.partitions import UNPARTITIONED_KEY
 from weir.storage.arrow import PARTITION_COLUMN, normalize
+from weir.storage.catalog import TableCatalog
 from weir.storage.delta import STAGED_PREFIX, AssetTable, stage
 
 
@@ -239,3 +240,40 @@ def test_history_lists_run_ids_and_partitions_per_commit(table):
 def test_publish_of_nothing_is_refused(table):
     with pytest.raises(ValueError):
         table.publish([], replaced={}, run_id="r")
+
+
+# -- the table catalog --------------------------------------------------------------------
+
+
+def test_catalog_places_each_table_under_its_project(tmp_path):
+    catalog = TableCatalog(tmp_path / "data")
+    assert catalog.uri("shop", "orders") == str(tmp_path / "data" / "shop" / "orders")
+    assert catalog.uri("shop", "orders") != catalog.uri("other", "orders")
+    assert TableCatalog(f"file://{tmp_path}/data").uri("shop", "orders") == str(tmp_path / "data" / "shop" / "orders")
+    assert TableCatalog("s3://bucket/weir/").uri("shop", "orders") == "s3://bucket/weir/shop/orders"
+
+
+def test_catalog_opens_the_table_it_names(tmp_path):
+    catalog = TableCatalog(tmp_path / "data")
+    orders = catalog.table("shop", "orders", partitioned=True)
+    publish(orders, {"2024-01-01": rows("2024-01-01")}, "r1")
+
+    again = catalog.table("shop", "orders")
+    assert again.uri == orders.uri
+    assert again.read().num_rows == 3
+
+
+def test_catalog_reads_whether_an_existing_table_is_partitioned(tmp_path):
+    catalog = TableCatalog(tmp_path / "data")
+    whole = catalog.table("shop", "totals", partitioned=False)
+    publish(whole, {UNPARTITIONED_KEY: rows("all")}, "r1")
+    publish(catalog.table("shop", "daily", partitioned=True), {"2024-01-01": rows("2024-01-01")}, "r1")
+
+    assert catalog.table("shop", "totals").partitioned is False
+    assert catalog.table("shop", "daily").partitioned is True
+    assert catalog.table("shop", "not_yet_built").partitioned is True
+
+
+def test_catalog_refuses_a_table_location_it_cannot_write_yet():
+    with pytest.raises(ConfigError, match="s3://bucket/weir/shop/orders"):
+        TableCatalog("s3://bucket/weir").table("shop", "orders")

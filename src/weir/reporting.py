@@ -1,8 +1,17 @@
-"""How the core tells a shell what is happening; the core itself never prints."""
+"""How the core tells a shell what is happening; the core itself never prints.
+
+A reporter is an event sink: the run subscribes it to the store's bus for its duration, so
+partition outcomes (published, blocked, failed, upstream failed) reach it as the committed
+events everyone else sees. The calls below carry only what has no event: the run's size when
+it starts, which asset is being opened, partitions skipped because an input is absent, and the
+final result."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
+
+from weir.events import Event
 
 
 class Reporter(Protocol):
@@ -10,7 +19,9 @@ class Reporter(Protocol):
 
     def asset_started(self, asset: str, count: int) -> None: ...
 
-    def task_finished(self, asset: str, key: str, state: str) -> None: ...
+    def partition_skipped(self, asset: str, key: str, reason: str) -> None: ...
+
+    def receive(self, events: Sequence[Event]) -> None: ...
 
     def run_finished(self, result) -> None: ...
 
@@ -22,7 +33,10 @@ class SilentReporter:
     def asset_started(self, asset: str, count: int) -> None:
         pass
 
-    def task_finished(self, asset: str, key: str, state: str) -> None:
+    def partition_skipped(self, asset: str, key: str, reason: str) -> None:
+        pass
+
+    def receive(self, events: Sequence[Event]) -> None:
         pass
 
     def run_finished(self, result) -> None:

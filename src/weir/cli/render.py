@@ -50,7 +50,8 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 class ProgressReporter:
-    """Shows one progress bar for the whole run with per-state counts."""
+    """One progress bar for the whole run with per-state counts. It is an event sink: partition
+    outcomes arrive as the run's committed events; skipped partitions (no event) as a call."""
 
     def __init__(self) -> None:
         self.progress = Progress(
@@ -63,9 +64,11 @@ class ProgressReporter:
             transient=False,
         )
         self.task = None
+        self.run_id: str | None = None
         self.counts: dict[str, int] = {}
 
     def run_started(self, run_id: str, total: int) -> None:
+        self.run_id = run_id
         err_console.print(f"run [bold]{run_id}[/]: {total} partition builds")
         if total:
             self.progress.start()
@@ -75,7 +78,23 @@ class ProgressReporter:
         if self.task is not None:
             self.progress.update(self.task, description=asset)
 
-    def task_finished(self, asset: str, key: str, state: str) -> None:
+    def receive(self, events) -> None:
+        from weir.events import EventKind
+
+        for e in events:
+            if e.run_id != self.run_id:
+                continue
+            if e.kind == EventKind.PARTITION_PUBLISHED:
+                self._advance(e.data.get("state") or "succeeded")
+            elif e.kind == EventKind.PARTITION_BLOCKED:
+                self._advance("blocked")
+            elif e.kind == EventKind.PARTITION_FAILED:
+                self._advance(e.data.get("state") or "failed")
+
+    def partition_skipped(self, asset: str, key: str, reason: str) -> None:
+        self._advance("skipped")
+
+    def _advance(self, state: str) -> None:
         self.counts[state] = self.counts.get(state, 0) + 1
         if self.task is not None:
             detail = "  ".join(f"[{STATE_STYLE.get(s, 'white')}]{n} {s}[/]" for s, n in sorted(self.counts.items()))
@@ -84,6 +103,15 @@ class ProgressReporter:
     def run_finished(self, result) -> None:
         if self.task is not None:
             self.progress.stop()
+        if result.state == "cancelled":
+            published = sum(n for s, n in result.counts.items() if s in ("succeeded", "failed_check"))
+            rest = sum(result.counts.values()) - published
+            err_console.print(
+                f"[yellow]run {result.run_id} cancelled (interrupted)[/]: the {published} partitions it published "
+                f"before the interrupt stay published; its other {rest} were not published "
+                "('weir run --stale' builds them)",
+                highlight=False, soft_wrap=True,
+            )
 
 
 class counting_progress:

@@ -1,1 +1,1 @@
-"""The engine: planning, run lifecycle and executors."""
+"""The engine: planning, the scheduler, the run lifecycle and executors (found by name in a registry)."""

@@ -1,4 +1,5 @@
-"""The run lifecycle: record, build in dependency order, audit, publish, record results."""
+"""The run lifecycle: record the run, let the scheduler build its graph, and for each partition
+admit its sources, resolve its inputs, audit and publish what was built, record the results."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from weir.engine.audit import Auditor, PassAll
-from weir.engine.executors import make_executor
+from weir.engine.executors import AUTO, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.planner import Plan
+from weir.engine.scheduler import Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.envs.snapshot import capture
 from weir.events import Event, EventKind
@@ -23,11 +25,12 @@ from weir.model.mappings import Previous
 from weir.model.partitions import TimeScheme
 from weir.project.graph import Project
 from weir.reporting import Reporter, SilentReporter
+from weir.storage.catalog import TableCatalog
 from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
 
 PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
-PUBLISH_EVERY_SECONDS = 10.0
+PUBLISH_EVERY_SECONDS = 10.0  # the longest a built partition waits for its batch (Run's default)
 FAILED_STATES = ("failed", "upstream_failed")
 TASK_FIELDS = (
     "state", "reason", "attempt", "input_versions", "output_version", "row_count",
@@ -82,17 +85,22 @@ def _task_row(asset: str, key: str, **values) -> dict:
 
 
 class Run:
-    """One execution of a plan. ``execute()`` returns a RunResult; Ctrl-C marks it cancelled."""
+    """One execution of a plan. ``execute()`` returns a RunResult; Ctrl-C marks it cancelled.
+
+    Tables are found through ``catalog`` (or one over ``data_root``). ``executor`` names a
+    registered executor or ``auto``; an unknown name raises UsageError before anything is
+    written. A built partition waits at most ``publish_every`` seconds for its publish batch."""
 
     def __init__(
         self,
         *,
         project: Project,
         store: MetadataStore,
-        data_root: Path,
         plan: Plan,
         resolver: InputResolver,
-        executor: str = "processes",
+        data_root: Path | None = None,
+        catalog: TableCatalog | None = None,
+        executor: str = AUTO,
         workers: int | None = None,
         trigger: str = "cli",
         request: dict | None = None,
@@ -100,14 +108,20 @@ class Run:
         auditor: Auditor | None = None,
         gate=None,
         monitor=None,
+        publish_every: float = PUBLISH_EVERY_SECONDS,
     ) -> None:
+        if catalog is None:
+            if data_root is None:
+                raise ValueError("a Run needs a table catalog or a data root")
+            catalog = TableCatalog(data_root)
         self.project = project
         self.store = store
-        self.data_root = data_root
+        self.catalog = catalog
         self.plan = plan
         self.resolver = resolver
-        self.executor_name = executor
+        self.executor_name = choose_executor(executor, len(plan.tasks))
         self.workers = workers
+        self.publish_every = publish_every
         self.trigger = trigger
         self.request = request or {}
         self.reporter = reporter or SilentReporter()
@@ -130,8 +144,8 @@ class Run:
     # -- tables ---------------------------------------------------------------------------
     def table(self, asset: str) -> AssetTable:
         if asset not in self._tables:
-            a = self.project.assets[asset]
-            self._tables[asset] = AssetTable(self.data_root / self.project.name / asset, partitioned=a.partitions.is_partitioned)
+            partitioned = self.project.assets[asset].partitions.is_partitioned
+            self._tables[asset] = self.catalog.table(self.project.name, asset, partitioned=partitioned)
         return self._tables[asset]
 
     def schema(self, asset: str):
@@ -173,10 +187,11 @@ class Run:
             self.store.code.save(self._code_rows())
             self.store.emit(self._event(
                 EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
-                assets=sorted({t.asset for t in self.plan.tasks}),
+                assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
             ))
         self.result.waiting = {a: len(w) for a, w in self.plan.waiting.items()}
         self.reporter.run_started(self.run_id, len(self.plan.tasks))
+        self.store.bus.subscribe(self.reporter)  # partition outcomes reach the reporter as events
         heartbeat = Heartbeat(self.store.engine, self.run_id)
         heartbeat.start()
         executor = None
@@ -184,8 +199,8 @@ class Run:
         try:
             if self.plan.tasks:
                 executor = make_executor(self.executor_name, self.project, self.workers)
-                for asset_name, tasks in self.plan.by_asset().items():
-                    self._build_asset(executor, self.project.assets[asset_name], [t.key for t in tasks])
+                graph = TaskGraph.of(self.project, self.plan, self.resolver)
+                Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every).run()
             state = "failed" if self._failed or self._check_failed else "succeeded"
         except KeyboardInterrupt:
             state, error = "cancelled", "interrupted by the user"
@@ -198,9 +213,14 @@ class Run:
             raise
         finally:
             heartbeat.stop()
-            if executor is not None:
-                executor.close()
-            self._finish(state, error, time.perf_counter() - started)
+            try:
+                if executor is not None:
+                    executor.close(cancel=error is not None)
+            finally:
+                try:
+                    self._finish(state, error, time.perf_counter() - started)
+                finally:
+                    self.store.bus.unsubscribe(self.reporter)
         return self.result
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
@@ -218,6 +238,8 @@ class Run:
             ))
         self.result.state = state
         self.result.counts = counts
+        per = self.result.per_asset  # in plan order, whichever branch finished first
+        self.result.per_asset = {a: per[a] for a in dict.fromkeys(t.asset for t in self.plan.tasks) if a in per}
         self.result.checks = dict(getattr(self.auditor, "outcomes", {}))
         self.result.seconds = seconds
         self.reporter.run_finished(self.result)
@@ -237,60 +259,55 @@ class Run:
             })
         return rows
 
-    # -- one asset ------------------------------------------------------------------------
-    def _build_asset(self, executor, asset: Asset, keys: list[str]) -> None:
-        self.reporter.asset_started(asset.name, len(keys))
-        table_schema = self.schema(asset.name)
-        specs: list[TaskSpec] = []
-        skipped: list[dict] = []
-        self._admit_sources(asset, keys)
-        for key in keys:
-            resolved = self.resolver.resolve(asset, key)
-            bad = [
-                (inp.upstream, uk)
-                for param, inp in asset.inputs.items()
-                for uk in resolved.keys[param]
-                if (inp.upstream, uk) in self._failed
-            ]
-            if bad:
-                self._failed.add((asset.name, key))
-                why = self._blocked_sources.get(bad[0])
-                reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
-                skipped.append(_task_row(asset.name, key, state="upstream_failed", reason=reason.replace(" ''", "")))
-                continue
-            absent = resolved.describe_missing()
-            if absent:
-                skipped.append(_task_row(asset.name, key, state="skipped", reason=absent))
-                continue
-            self._versions[(asset.name, key)] = resolved.versions
-            specs.append(self._spec(asset, key, resolved.keys, table_schema))
-        if skipped:
-            with self.store.transaction():
-                self.store.runs.update_tasks(self.run_id, skipped)
-                self.store.emit(*(
-                    self._event(EventKind.PARTITION_FAILED, asset.name, r["partition_key"], state=r["state"], reason=r["reason"])
-                    for r in skipped if r["state"] == "upstream_failed"
-                ))
-            for row in skipped:
-                self._count(asset.name, row["state"])
-                self.reporter.task_finished(asset.name, row["partition_key"], row["state"])
-        pending: list[TaskOutcome] = []
-        executed: list[TaskOutcome] = []
-        last_flush = time.monotonic()
-        for outcome in executor.run(specs):
-            executed.append(outcome)
-            self.result.compute_seconds += outcome.compute_seconds
-            if outcome.ok:
-                pending.append(outcome)
-            else:
-                self._failed.add((asset.name, outcome.key))
-                self._record_failures(asset, [outcome], outcome.error or "failed")
-            if len(pending) >= PUBLISH_BATCH or (pending and time.monotonic() - last_flush > PUBLISH_EVERY_SECONDS):
-                self._publish(asset, pending)
-                pending, last_flush = [], time.monotonic()
-        if pending:
-            self._publish(asset, pending)
-        self._evaluate_monitors(asset.name, [o.key for o in executed if o.ok])
+    # -- steps the scheduler takes (engine.scheduler.RunSteps) ---------------------------------
+    def open_asset(self, asset: str, keys: list[str]) -> None:
+        self.reporter.asset_started(asset, len(keys))
+        self._admit_sources(self.project.assets[asset], keys)
+
+    def prepare(self, asset: str, key: str) -> TaskSpec | dict:
+        """The spec that builds ``key``, or the task row saying why it is not built."""
+        a = self.project.assets[asset]
+        resolved = self.resolver.resolve(a, key)
+        bad = [
+            (inp.upstream, uk)
+            for param, inp in a.inputs.items()
+            for uk in resolved.keys[param]
+            if (inp.upstream, uk) in self._failed
+        ]
+        if bad:
+            self._failed.add((asset, key))
+            why = self._blocked_sources.get(bad[0])
+            reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
+            return _task_row(asset, key, state="upstream_failed", reason=reason.replace(" ''", ""))
+        absent = resolved.describe_missing()
+        if absent:
+            return _task_row(asset, key, state="skipped", reason=absent)
+        self._versions[(asset, key)] = resolved.versions
+        return self._spec(a, key, resolved.keys, self.schema(asset))
+
+    def record_unbuilt(self, asset: str, rows: list[dict]) -> None:
+        with self.store.transaction():
+            self.store.runs.update_tasks(self.run_id, rows)
+            self.store.emit(*(
+                self._event(EventKind.PARTITION_FAILED, asset, r["partition_key"], state=r["state"], reason=r["reason"])
+                for r in rows if r["state"] == "upstream_failed"
+            ))
+        for row in rows:
+            self._count(asset, row["state"])
+            if row["state"] == "skipped":  # the one outcome without an event
+                self.reporter.partition_skipped(asset, row["partition_key"], row["reason"])
+
+    def record_failed(self, outcome: TaskOutcome) -> None:
+        self.result.compute_seconds += outcome.compute_seconds
+        self._failed.add((outcome.asset, outcome.key))
+        self._record_failures(self.project.assets[outcome.asset], [outcome], outcome.error or "failed")
+
+    def publish(self, asset: str, outcomes: list[TaskOutcome]) -> None:
+        self.result.compute_seconds += sum(o.compute_seconds for o in outcomes)
+        self._publish(self.project.assets[asset], outcomes)
+
+    def finish_asset(self, asset: str, built: list[str]) -> None:
+        self._evaluate_monitors(asset, built)
 
     def _evaluate_monitors(self, name: str, keys: list[str]) -> None:
         """Judge the new points of ``name``'s metric series; alerts are counted in the result.
@@ -392,7 +409,6 @@ class Run:
             )
             self._count(asset.name, "failed")
             self.result.failures.append({"asset": asset.name, "partition": o.key, "error": o.error or error})
-            self.reporter.task_finished(asset.name, o.key, "failed")
         with self.store.transaction():
             self.store.runs.update_tasks(self.run_id, rows)
             self.store.emit(*(
@@ -461,7 +477,6 @@ class Run:
                 events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
                                           staged_path=s.path))
             self._count(asset.name, state)
-            self.reporter.task_finished(asset.name, s.key, state)
         with self.store.transaction():
             self.store.partitions.record_published(published_rows)
             self.store.runs.update_tasks(self.run_id, task_rows)

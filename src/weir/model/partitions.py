@@ -10,7 +10,7 @@ import bisect
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -246,19 +246,117 @@ def _time_keys(scheme: TimeScheme) -> tuple[str, ...]:
     return tuple(out)
 
 
+HOUR = timedelta(hours=1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Hourly(TimeScheme):
+    """Hours of local wall-clock time, keyed ``YYYY-MM-DDTHH``.
+
+    Keys step through real hours, so in a zone with daylight saving time an hour the clocks
+    skip has no key, and an hour they repeat has two: ``2024-10-27T02`` (the first) and
+    ``2024-10-27T02+0100`` (the second, told apart by its UTC offset; it sorts between the
+    first and the next hour). A window is one real hour, carrying the fixed UTC offset in
+    force during it, so arithmetic on windows is exact across a transition. Zones whose
+    offset changes by less than an hour are not supported."""
+
     kind: ClassVar[str] = "hourly"
     key_format: ClassVar[str] = "%Y-%m-%dT%H"
+    _first_at: datetime = field(init=False, repr=False, compare=False)  # UTC instants of start and end
+    _last_at: datetime = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        first, last = self._bound(self.start, "start"), self._bound(self.end, "end")
+        if first > last:
+            raise ConfigError(f"{self.kind} partitions: start {self.start!r} is after end {self.end!r}")
+        object.__setattr__(self, "_first_at", first)
+        object.__setattr__(self, "_last_at", last)
+
+    def _parse(self, text: str, what: str) -> datetime:
+        try:  # the wall-clock hour; a repeated hour's offset is read by _bound
+            return datetime.strptime(str(text)[:13], self.key_format)
+        except ValueError:
+            raise ConfigError(
+                f"{self.kind} partitions: {what} {text!r} is not a valid key (expected like {self._example()})"
+            ) from None
+
+    def _bound(self, text: str, what: str) -> datetime:
+        try:
+            return self._instant(str(text))
+        except PartitionError as exc:
+            raise ConfigError(f"{self.kind} partitions: {what}: {exc.message}") from None
+
+    def _key_at(self, instant: datetime) -> str:
+        local = instant.astimezone(self.zone)
+        key = local.strftime(self.key_format)
+        return key + local.strftime("%z") if local.fold else key  # fold 1: the second of a repeated hour
+
+    def _instant(self, key: str) -> datetime:
+        """The UTC start of the hour ``key`` names. Raises PartitionError if it names none."""
+        bad = PartitionError(f"partition {key!r} is not a {self.kind} key (expected like {self._example()})")
+        try:
+            local = datetime.strptime(key[:13], self.key_format)
+        except (ValueError, TypeError):
+            raise bad from None
+        offset = key[13:]
+        if offset:
+            aware = [t for t in (local.replace(tzinfo=self.zone, fold=f) for f in (1, 0)) if t.strftime("%z") == offset]
+            if not aware:
+                raise bad
+            instant = aware[0].astimezone(UTC)
+        else:
+            instant = local.replace(tzinfo=self.zone).astimezone(UTC)  # fold 0: the first of a repeated hour
+            if instant.astimezone(self.zone).replace(tzinfo=None) != local:
+                raise PartitionError(f"partition {key!r} is not an hour in {self.tz}: the clocks skip it")
+        if self._key_at(instant) != key:
+            raise bad
+        return instant
+
+    def keys(self) -> list[str]:
+        return list(_hour_keys(self))
+
+    def count(self) -> int:
+        return (self._last_at - self._first_at) // HOUR + 1
+
+    def validate_key(self, key: str) -> str:
+        instant = self._instant(key if isinstance(key, str) else "")
+        if not self._first_at <= instant <= self._last_at:
+            raise PartitionError(f"partition {key!r} is outside {self.describe()}")
+        return key
+
+    def window(self, key: str) -> tuple[datetime, datetime]:
+        start = self._instant(key)
+        return _fixed_offset(start, self.zone), _fixed_offset(start + HOUR, self.zone)
+
+    def key_of(self, moment: datetime) -> str:
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=self.zone)
+        local = aware.astimezone(UTC).astimezone(self.zone)
+        return self._key_at(local.replace(minute=0, second=0, microsecond=0).astimezone(UTC))
 
     def _next(self, t: datetime) -> datetime:
-        return t + timedelta(hours=1)
-
-    def _steps(self, first: datetime, last: datetime) -> int:
-        return (last - first) // timedelta(hours=1)
+        return t + HOUR
 
     def _floor(self, t: datetime) -> datetime:
         return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _fixed_offset(instant: datetime, zone: ZoneInfo) -> datetime:
+    """``instant`` in local time, with the fixed UTC offset in force then as its time zone."""
+    local = instant.astimezone(zone)
+    offset = local.utcoffset()
+    assert offset is not None
+    return local.replace(tzinfo=timezone(offset) if offset else UTC, fold=0)
+
+
+@functools.lru_cache(maxsize=256)
+def _hour_keys(scheme: Hourly) -> tuple[str, ...]:
+    out = []
+    t = scheme._first_at
+    while t <= scheme._last_at:
+        out.append(scheme._key_at(t))
+        t += HOUR
+    return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True)
