@@ -170,7 +170,7 @@ def test_runs_json(shop):
     assert (run["project"], run["state"], run["trigger"]) == ("shop", "succeeded", "cli")
     assert run["counts"] == {"succeeded": 6}
     assert run["error"] is None
-    assert run["request"]["executor"] == "processes"
+    assert run["request"]["executor"] == "auto"
     assert run["created_at"] <= run["started_at"] <= run["finished_at"]
 
 

@@ -351,3 +351,40 @@ def test_the_same_plan_runs_alike_on_either_backend(backend, workspace_dir, pipe
     assert (workspace_dir / "weir.db").exists() == (backend == "sqlite")
     assert values(workspace_dir, pipeline, "enriched", "2024-01-31", "plus") == [7, 9]
     assert stale_plan(workspace_dir, pipeline) == {}
+
+
+def test_widening_a_range_builds_only_the_new_partitions(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "weir.toml").write_text('[project]\nname = "widen"\n')
+    (project / "assets.py").write_text(PIPELINE.replace('end="2024-02-02"', 'end="2024-02-01"'))
+    land_all(project, DAYS[:-1])
+    home = tmp_path / "ws"
+    result, _ = run(home, project)
+    assert result.ok
+    (project / "assets.py").write_text(PIPELINE)  # the daily range now ends a day later
+    land(project, DAYS[-1], [7, 8])
+    planned = stale_plan(home, project)
+    assert {k for _, k in planned} == {"2024-02-02", "2024-02"}, planned
+    assert "code changed" not in planned.values()
+
+
+def test_partitions_built_under_the_former_code_version_are_current_and_adopt_the_new_one(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "weir.toml").write_text('[project]\nname = "legacy"\n')
+    (project / "assets.py").write_text(PIPELINE)
+    land_all(project)
+    home = tmp_path / "ws"
+    assert run(home, project)[0].ok
+    with Workspace(home, project) as ws:  # as if built before ranges left the code version
+        with ws.store.transaction():
+            for a in ws.project.assets.values():
+                ws.store.partitions.adopt_code_version("legacy", a.name, a.code_version, a.legacy_code_version)
+        assert ws.data.status()[0]["outdated_code"] == 0
+    assert stale_plan(home, project) == {}
+    land(project, DAYS[0], [9, 9, 9])  # one input changes: the run adopts the new code version everywhere
+    run(home, project, stale=True)
+    with Workspace(home, project) as ws, ws.store.read():
+        codes = {r["code_version"] for r in ws.store.partitions.current("legacy").values()}
+        assert codes == {a.code_version for a in ws.project.assets.values()}

@@ -79,8 +79,8 @@ def test_a_registered_executor_runs_the_plan(workspace_dir, project, recording):
     assert "recording" in EXECUTORS
 
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(assets=("numbers", "doubled"), executor="recording"))
-        assert ws.read("doubled", "2024-01-03").column("n").to_pylist() == [6]
+        result = ws.runs.run(RunRequest(assets=("numbers", "doubled"), executor="recording"))
+        assert ws.data.read("doubled", "2024-01-03").column("n").to_pylist() == [6]
 
     assert result.state == "succeeded"
     assert sorted((s.asset, s.key) for s in recording.specs) == sorted(
@@ -107,9 +107,9 @@ def test_an_unknown_executor_is_a_usage_error_and_nothing_is_written(workspace_d
         make_executor("threads", None)
     with Workspace(workspace_dir, project) as ws:
         with pytest.raises(WeirError, match="unknown executor 'threads'") as info:
-            ws.run(RunRequest(executor="threads"))
+            ws.runs.run(RunRequest(executor="threads"))
         assert info.value.exit_code == 2
-        assert ws.runs() == []
+        assert ws.runs.list() == []
 
 
 def test_an_unknown_executor_exits_2_on_the_command_line(workspace_dir, project):

@@ -70,7 +70,7 @@ def land(project: Path, day: str, values: list[int]) -> None:
 def build(home: Path, project: Path, **request) -> str:
     request.setdefault("executor", "inprocess")
     with Workspace(home, project) as ws:
-        return ws.run(RunRequest(**request)).run_id
+        return ws.runs.run(RunRequest(**request)).run_id
 
 
 def table_dir(home: Path, asset: str) -> Path:
@@ -95,7 +95,7 @@ def fix(home: Path, project: Path):
 
 def stale_plan(home: Path, project: Path) -> dict[tuple[str, str], str]:
     with Workspace(home, project) as ws:
-        return {(t.asset, t.key): t.reason for t in ws.plan(RunRequest(stale=True)).tasks}
+        return {(t.asset, t.key): t.reason for t in ws.runs.plan(RunRequest(stale=True)).tasks}
 
 
 def kinds(report) -> list[tuple[str, str | None, str | None]]:
@@ -150,7 +150,7 @@ def test_a_deleted_data_file_is_a_finding_with_the_rebuild_command_and_reads_say
 
     # the read path turns the reader's error into one line naming the file and doctor
     with Workspace(home, project) as ws, pytest.raises(DataError) as raised:
-        ws.read("cleaned", "2024-01-30")
+        ws.data.read("cleaned", "2024-01-30")
     line = damage_message(raised.value, str(table_dir(home, "cleaned")))
     assert line is not None and "\n" not in line
     assert str(lost) in line and "is missing" in line and "weir doctor" in line
@@ -173,7 +173,7 @@ def test_an_unreadable_data_file_is_a_finding(built):
     assert (finding.kind, finding.partition, finding.file) == (FindingKind.UNREADABLE_FILE, "2024-02-01", str(damaged))
     assert finding.repair == "weir run enriched --partition 2024-02-01"
     with Workspace(home, project) as ws, pytest.raises(DataError) as raised:
-        ws.read("enriched", "2024-02-01")
+        ws.data.read("enriched", "2024-02-01")
     assert "is unreadable" in damage_message(raised.value, str(table_dir(home, "enriched")))
 
 
@@ -197,7 +197,7 @@ def test_a_truncated_log_entry_is_a_finding_and_repair_sets_it_aside(built):
     assert not entry.exists()
     assert DeltaTable(str(table_dir(home, "cleaned"))).version() == 0  # the last intact version
     with Workspace(home, project) as ws:
-        assert ws.read("cleaned", "2024-01-30").column("value").to_pylist() == [4, 6, 8]
+        assert ws.data.read("cleaned", "2024-01-30").column("value").to_pylist() == [4, 6, 8]
         with ws.store.read():
             row = ws.store.partitions.current("demo", ["cleaned"])[("cleaned", "2024-01-30")]
     assert row["version"] == 0
@@ -217,7 +217,7 @@ def test_a_damaged_first_and_only_commit_is_set_aside_and_the_stale_run_rebuilds
     assert stale_plan(home, project) == {("monthly_total", "2024-01"): "missing", ("monthly_total", "2024-02"): "missing"}
     build(home, project, stale=True)
     with Workspace(home, project) as ws:
-        assert ws.read("monthly_total", "2024-02").to_pylist() == [{"rows": 6, "total": 2 * (4 + 5 + 6 + 5 + 6 + 7)}]
+        assert ws.data.read("monthly_total", "2024-02").to_pylist() == [{"rows": 6, "total": 2 * (4 + 5 + 6 + 5 + 6 + 7)}]
     assert check(home, project).ok
 
 
@@ -254,11 +254,11 @@ def lose_metadata(home: Path, backend: str) -> None:
 def snapshot_metadata(home: Path, project: Path) -> dict:
     fields = ("published", "expected", "rows", "outdated_code", "first", "last")
     with Workspace(home, project) as ws:
-        status = {s["asset"]: {k: s[k] for k in fields} for s in ws.status()}
+        status = {s["asset"]: {k: s[k] for k in fields} for s in ws.data.status()}
         with ws.store.read():
             current = {k: {f: r[f] for f in ("version", "run_id", "code_version", "row_count", "input_versions")}
                        for k, r in ws.store.partitions.current("demo").items()}
-        history = [(h["version"], h["run_id"], h["code_version"], h["row_count"]) for h in ws.history("cleaned", "2024-01-30")]
+        history = [(h["version"], h["run_id"], h["code_version"], h["row_count"]) for h in ws.data.history("cleaned", "2024-01-30")]
     return {"status": status, "current": current, "history": history, "plan": stale_plan(home, project)}
 
 
@@ -275,7 +275,7 @@ def test_deleting_the_metadata_store_then_repair_gives_exact_status_and_stale_pl
 
     lose_metadata(home, backend)
     with Workspace(home, project) as ws:
-        assert ws.status("cleaned")[0]["published"] == 0  # a store with no memory
+        assert ws.data.status("cleaned")[0]["published"] == 0  # a store with no memory
     assert not check(home, project).ok
 
     done = fix(home, project)
@@ -328,8 +328,8 @@ def test_repair_closes_dead_runs_and_makes_drifted_metadata_agree(built, backend
     assert done.after.ok, done.after.to_json()
     assert done.to_json()["counts"]["corrected_partition"] == 2
     with Workspace(home, project) as ws:
-        assert ws.run_detail("20240101-000000-dead")["state"] == "failed"
-        assert [s["rows"] for s in ws.status()] == [15, 15, 2]
+        assert ws.runs.detail("20240101-000000-dead")["state"] == "failed"
+        assert [s["rows"] for s in ws.data.status()] == [15, 15, 2]
     assert stale_plan(home, project) == {}
 
 
@@ -414,12 +414,12 @@ def test_vacuum_frees_what_no_version_needs_past_the_retention_and_nothing_else(
     assert left == every - {p for p, _ in expected}
     assert {cleaned / p for p in current} | {new_history, young_quarantine, young_abandoned, in_progress} <= left
     with Workspace(home, project) as ws:
-        assert all(ws.read("cleaned", d).num_rows == 3 for d in DAYS)
-        versions = [h["version"] for h in ws.history("cleaned", "2024-01-30")]
-        assert ws.read("cleaned", "2024-01-30", version=versions[-1]).num_rows == 3  # time travel within the retention
-        assert ws.read_quarantined("cleaned", "2024-01-31").num_rows == 3  # the newest blocked build is still there
+        assert all(ws.data.read("cleaned", d).num_rows == 3 for d in DAYS)
+        versions = [h["version"] for h in ws.data.history("cleaned", "2024-01-30")]
+        assert ws.data.read("cleaned", "2024-01-30", version=versions[-1]).num_rows == 3  # time travel within the retention
+        assert ws.data.read_quarantined("cleaned", "2024-01-31").num_rows == 3  # the newest blocked build is still there
         with pytest.raises(DataError) as raised:  # time travel past the retention
-            ws.read("cleaned", "2024-01-29", version=0)
+            ws.data.read("cleaned", "2024-01-29", version=0)
         line = damage_message(raised.value, str(cleaned))
         assert str(old_history) in line and "earlier version is missing (vacuumed" in line
     assert not [f for f in check(home, project).findings if f.severity != Severity.INFO]
@@ -493,15 +493,15 @@ def test_a_recovered_publish_has_its_row_count_a_succeeded_task_and_an_exact_sta
     assert closed["id"] == run_id and closed["recovered_publishes"] == 3
 
     with Workspace(home, project) as ws:
-        detail = ws.run_detail(run_id)
+        detail = ws.runs.detail(run_id)
         assert detail["state"] == "failed" and detail["summary"]["counts"] == {"succeeded": 6}
         slow = [t for t in detail["tasks"] if t["asset"] == "slow"]
         assert [(t["state"], t["output_version"], t["row_count"]) for t in slow] == [("succeeded", 0, 3)] * 3
         assert all(t["input_versions"] == {"cleaned": {t["partition_key"]: 0}} for t in slow)
-        [status] = ws.status("slow")
+        [status] = ws.data.status("slow")
         assert (status["published"], status["rows"], status["last_run_failed"]) == (3, 9, 0)
-        assert [h["row_count"] for h in ws.history("slow", KILL_DAYS[0])] == [3]
-        published = [e for e in ws.events(kinds=("partition_published",)) if e.asset == "slow"]
+        assert [h["row_count"] for h in ws.data.history("slow", KILL_DAYS[0])] == [3]
+        published = [e for e in ws.events.list(kinds=("partition_published",)) if e.asset == "slow"]
         assert [(e.data["rows"], e.data["recovered"]) for e in published] == [(3, True)] * 3
     assert stale_plan(home, project) == {}  # nothing is rebuilt for nothing
     with Workspace(home, project) as ws:

@@ -87,7 +87,7 @@ with Workspace(home, project) as ws:
     with ws.store.read():
         current = ws.store.partitions.current(ws.project.name)
     resolver = InputResolver(ws.project, current)
-    Run(project=ws.project, store=ws.store, catalog=TableCatalog(ws.data_root), plan=ws.plan(RunRequest(), resolver),
+    Run(project=ws.project, store=ws.store, catalog=TableCatalog(ws.tables.root), plan=ws.runs.plan(RunRequest(), resolver),
         resolver=resolver, executor="inprocess", publish_every=publish_every).execute()
 """
 
@@ -111,7 +111,7 @@ def wait_for_states(home: Path, project: Path, run_id: str, asset: str, states: 
     deadline = time.monotonic() + PROGRESS_TIMEOUT
     while True:
         with Workspace(home, project) as ws:
-            if {t["state"] for t in ws.run_detail(run_id)["tasks"] if t["asset"] == asset} <= states:
+            if {t["state"] for t in ws.runs.detail(run_id)["tasks"] if t["asset"] == asset} <= states:
                 return
         assert time.monotonic() < deadline, f"{asset} never reached {states}"
         time.sleep(0.05)

@@ -17,7 +17,7 @@ HEAVY = ("duckdb", "deltalake", "pandas", "polars", "pyarrow", "sqlalchemy", "al
 LAYERS: list[tuple[str, set[str]]] = [
     ("shells", {"cli", "api", "ui"}),
     ("composition root", {"workspace"}),
-    ("feature services", {"runs", "lineage", "eventlog", "incidents", "alerts", "envs", "scenarios", "daemon", "deploy"}),
+    ("feature services", {"runs", "lineage", "eventlog", "health", "incidents", "alerts", "envs", "scenarios", "daemon", "deploy"}),
     ("quality and monitoring", {"quality", "monitoring"}),
     ("engine", {"engine"}),
     ("tables, compute, projects", {"storage", "compute", "project", "weir"}),
@@ -28,6 +28,7 @@ PEERS = {
     # feature services build on each other (an incident's impact walks the lineage)
     **{p: LAYERS[2][1] for p in LAYERS[2][1]},
     "model": {"errors"},
+    "reporting": {"events"},  # the progress reporter is an event sink
     "weir": {"project"},
 }
 # Project code bundled as examples: it sees weir as users do, through the authoring API only.

@@ -40,7 +40,7 @@ def project(make_project, monkeypatch) -> Path:
 def test_the_progress_bar_counts_the_runs_partition_events(workspace_dir, project):
     bar = ProgressReporter()
     with Workspace(workspace_dir, project) as ws:
-        result = ws.run(RunRequest(executor="inprocess"), reporter=bar)
+        result = ws.runs.run(RunRequest(executor="inprocess"), reporter=bar)
         ws.store.bus.publish([Event(kind=EventKind.PARTITION_FAILED, project="demo", asset="raw", partition_key="x",
                                     run_id=result.run_id, data={"state": "failed"})])  # after the run: not listening
 

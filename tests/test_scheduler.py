@@ -119,8 +119,8 @@ def home(workspace_dir, monkeypatch) -> Path:
 
 def build(home: Path, project: Path, **request):
     with Workspace(home, project) as ws:
-        result = ws.run(RunRequest(**request))
-        return result, {(t["asset"], t["partition_key"]): t for t in ws.run_detail(result.run_id)["tasks"]}
+        result = ws.runs.run(RunRequest(**request))
+        return result, {(t["asset"], t["partition_key"]): t for t in ws.runs.detail(result.run_id)["tasks"]}
 
 
 def make_run(ws: Workspace, **options) -> Run:
@@ -128,8 +128,8 @@ def make_run(ws: Workspace, **options) -> Run:
     with ws.store.read():
         current = ws.store.partitions.current(ws.project.name)
     resolver = InputResolver(ws.project, current)
-    plan = ws.plan(RunRequest(), resolver)
-    return Run(project=ws.project, store=ws.store, catalog=TableCatalog(ws.data_root), plan=plan, resolver=resolver, **options)
+    plan = ws.runs.plan(RunRequest(), resolver)
+    return Run(project=ws.project, store=ws.store, catalog=TableCatalog(ws.tables.root), plan=plan, resolver=resolver, **options)
 
 
 def test_independent_branches_overlap(home, make_project):
@@ -156,7 +156,7 @@ def test_a_downstream_partition_starts_before_its_upstream_asset_is_done(home, m
     for day, version in versions.items():
         assert tasks[("downstream", day)]["input_versions"] == {"upstream": {day: version}}
     with Workspace(home, project) as ws:
-        assert ws.read("downstream", "2024-01-03").column("doubled").to_pylist() == [6]
+        assert ws.data.read("downstream", "2024-01-03").column("doubled").to_pylist() == [6]
 
 
 def test_a_failed_partition_fails_exactly_the_partitions_that_read_it(home, make_project):
@@ -179,15 +179,15 @@ def test_a_failed_partition_fails_exactly_the_partitions_that_read_it(home, make
     assert len(tasks) == 3 * 5 + 1
     assert result.failures == [{"asset": "raw", "partition": "2024-01-02", "error": "ValueError: bad day"}]
     with Workspace(home, project) as ws:
-        failed = ws.events(kinds=("partition_failed",))
-        assert ws.read("day_after", "2024-01-02").column("had_yesterday").to_pylist() == [True]
+        failed = ws.events.list(kinds=("partition_failed",))
+        assert ws.data.read("day_after", "2024-01-02").column("had_yesterday").to_pylist() == [True]
     assert sorted((e.asset, e.partition_key, e.data["state"]) for e in failed) == sorted(
         (a, k, s) for (a, k), s in states.items()
     )
 
 
 def test_publish_every_bounds_how_long_a_built_partition_waits_for_its_batch(home, make_project):
-    project = make_project({"assets.py": BRANCHES.replace('"a-last-saw-b"', '"unused"')})
+    project = make_project({"assets.py": BRANCHES.replace('str(started("start-branch_b-"))', '"not waited for"')})
     with Workspace(home, project) as ws:
         slow = make_run(ws, executor="inprocess", publish_every=0.0).execute()
         with ws.store.read():
@@ -209,7 +209,7 @@ def test_auto_builds_a_small_plan_in_process_and_honours_an_explicit_choice(home
         assert (run.executor_name, len(run.plan.tasks)) == ("inprocess", 6)
         assert make_run(ws, executor="processes").executor_name == "processes"
         result = run.execute()
-        [started] = ws.events(kinds=("run_started",))
+        [started] = ws.events.list(kinds=("run_started",))
     assert result.state == "succeeded"
     assert started.data["executor"] == "inprocess"
 
@@ -248,8 +248,8 @@ def test_an_hourly_asset_across_the_autumn_clock_change_keeps_both_repeated_hour
     assert result.state == "succeeded", result.failures
     assert ("readings", "2024-10-27T02+0100") in tasks
     with Workspace(home, project) as ws:
-        first = ws.read("readings", "2024-10-27T02").column("utc_start").to_pylist()
-        second = ws.read("readings", "2024-10-27T02+0100").column("utc_start").to_pylist()
+        first = ws.data.read("readings", "2024-10-27T02").column("utc_start").to_pylist()
+        second = ws.data.read("readings", "2024-10-27T02+0100").column("utc_start").to_pylist()
         assert second[0] - first[0] == 3600
         # the day reads the 6 real hours built (00, 01, 02, 02 again, 03, 04), none merged
-        assert ws.read("daily_count", "2024-10-27").to_pylist() == [{"hours": 6, "distinct_starts": 6}]
+        assert ws.data.read("daily_count", "2024-10-27").to_pylist() == [{"hours": 6, "distinct_starts": 6}]

@@ -1,7 +1,7 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``, ``ws.openlineage``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``, ``ws.health``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Self
 
 from weir.eventlog.feed import EventFeed
 from weir.events import EventBus
+from weir.health.service import HealthService
 from weir.lineage.graph import LineageService
 from weir.lineage.openlineage import OpenLineageService
 from weir.monitoring.service import MonitorService
@@ -55,6 +56,7 @@ class Workspace:
         self.lineage = LineageService(project=self._load_project)
         self.events = EventFeed(store=self._open_store)
         self.openlineage = OpenLineageService(**scope, home=self.home)
+        self.health = HealthService(**scope, home=self.home)
 
     @property
     def project(self) -> Project:
@@ -96,19 +98,20 @@ class Workspace:
 
 
 class Tables:
-    """The Delta table of each asset: ``<data root>/<project>/<asset>``."""
+    """The Delta tables of this project's assets, through the workspace's one table catalog."""
 
     def __init__(self, root: Path, project) -> None:
+        from weir.storage.catalog import TableCatalog
+
         self.root = root
+        self.catalog = TableCatalog(root)
         self._project = project
 
     def get(self, asset: str) -> AssetTable:
         """The table of an asset of this project."""
-        from weir.storage.delta import AssetTable
-
         project = self._project()
         node = project.assets.get(asset)
-        return AssetTable(self.root / project.name / asset, partitioned=node.partitions.is_partitioned if node else True)
+        return self.catalog.table(project.name, asset, partitioned=node.partitions.is_partitioned if node else True)
 
     def uri(self, asset: str) -> str:
         return self.get(asset).uri
@@ -119,9 +122,5 @@ class Tables:
         return table.files() if table.exists() else {}
 
     def at(self, project: str, asset: str) -> AssetTable:
-        """The table of any project's asset, by its folder alone (recovery closes runs of every project)."""
-        from weir.storage.delta import AssetTable
-
-        path = self.root / project / asset
-        partitioned = any(p.name.startswith("partition_key=") for p in path.iterdir()) if path.is_dir() else False
-        return AssetTable(path, partitioned=partitioned)
+        """The table of any project's asset (recovery closes runs of every project)."""
+        return self.catalog.table(project, asset)

@@ -27,6 +27,7 @@ err_console = _console(stderr=True)
 STATE_STYLE = {
     "succeeded": "green", "failed": "red", "upstream_failed": "red", "blocked": "magenta", "cancelled": "yellow",
     "running": "cyan", "queued": "cyan", "skipped": "yellow", "failed_check": "red", "accepted": "green",
+    "error": "red", "warning": "yellow", "info": "cyan",
 }
 
 

@@ -20,7 +20,8 @@ def run(
     stale: bool = typer.Option(False, "--stale", help="Only partitions that are missing, built by older code, or whose inputs changed."),
     plan: bool = typer.Option(False, "--plan", help="Show what would be built and why, without building."),
     waiting: bool = typer.Option(False, "--waiting", help="With --plan: list the partitions that wait for inputs (implies --plan)."),
-    executor: str = typer.Option("processes", "--executor", metavar="NAME", help="inprocess | processes."),
+    executor: str = typer.Option("auto", "--executor", metavar="NAME",
+                                 help="auto | inprocess | processes (auto: in this process for up to 8 partition builds)."),
     workers: int | None = typer.Option(None, "--workers", min=1, metavar="N", help="Worker processes (default: CPU count)."),
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -99,6 +99,7 @@ def make_plan(
             continue
         matched_any = True
         code = asset.code_version
+        current_codes = {code, asset.legacy_code_version}  # built before ranges left the code version: current
         for key in keys:
             resolved = resolver.resolve(asset, key)
             rebuilt_upstream = any(
@@ -110,7 +111,7 @@ def make_plan(
             if stale:
                 if row is None:
                     reason = "missing"
-                elif row["code_version"] != code:
+                elif row["code_version"] not in current_codes:
                     reason = "code changed"
                 elif rebuilt_upstream:
                     reason = "upstream rebuilt"

@@ -129,8 +129,6 @@ class Run:
         self.gate = gate  # admits landed source partitions (quality.ingest.SourceGate); None admits all
         self._blocked_sources: dict[tuple[str, str], str] = {}
         self.monitor = monitor  # judges newly measured partitions (monitor.engine.MonitorRunner); None skips
-        if hasattr(self.auditor, "bind"):
-            self.auditor.bind(self)
         self._check_failed = False
         self.run_id = new_run_id()
         self.result = RunResult(run_id=self.run_id, state="queued")
@@ -185,6 +183,8 @@ class Run:
             )
             self.store.runs.update(self.run_id, state="running", started_at=time.time())
             self.store.code.save(self._code_rows())
+            for a in self.project.assets.values():  # partitions built when the range was hashed too
+                self.store.partitions.adopt_code_version(self.project.name, a.name, a.legacy_code_version, a.code_version)
             self.store.emit(self._event(
                 EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
                 assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
@@ -240,7 +240,8 @@ class Run:
         self.result.counts = counts
         per = self.result.per_asset  # in plan order, whichever branch finished first
         self.result.per_asset = {a: per[a] for a in dict.fromkeys(t.asset for t in self.plan.tasks) if a in per}
-        self.result.checks = dict(getattr(self.auditor, "outcomes", {}))
+        # check outcomes of this run: the assets' from the auditor, the sources' from the gate
+        self.result.checks = {**getattr(self.gate, "outcomes", {}), **getattr(self.auditor, "outcomes", {})}
         self.result.seconds = seconds
         self.reporter.run_finished(self.result)
 

@@ -43,7 +43,7 @@ class PublishedData:
                     "partitions": a.partitions.describe(),
                     "expected": a.partitions.count(),
                     "published": int(s.get("published") or 0),
-                    "outdated_code": sum(n for cv, n in codes.items() if cv != a.code_version),
+                    "outdated_code": sum(n for cv, n in codes.items() if cv not in (a.code_version, a.legacy_code_version)),
                     "rows": int(s.get("rows") or 0),
                     "first": s.get("first"),
                     "last": s.get("last"),
@@ -75,7 +75,16 @@ class PublishedData:
                 raise UnknownObjectError(f"partition {key!r} of {asset!r} has no version {version} (versions: {known})")
         if key not in table.files(version):
             raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
-        data = table.read([key], version=version)
+        try:
+            data = table.read([key], version=version)
+        except Exception as exc:
+            from weir.errors import DataError
+            from weir.health.damage import damage_message
+
+            message = damage_message(exc, table.uri)
+            if message is None:
+                raise
+            raise DataError(message) from None
         return data.slice(0, limit) if limit is not None else data
 
     def read_quarantined(self, asset: str, partition: str | None, limit: int | None = None) -> pa.Table:

@@ -14,9 +14,10 @@ class RunRequest:
     first: str | None = None
     last: str | None = None
     stale: bool = False
-    executor: str = "processes"
+    executor: str = "auto"  # in process for a few partition builds, else a pool of worker processes
     workers: int | None = None
     trigger: str = "cli"
+    publish_every: float = 10.0  # seconds a finished partition may wait for others to share its Delta commit
 
     def __post_init__(self) -> None:
         if self.partition and (self.first or self.last):
@@ -26,7 +27,7 @@ class RunRequest:
 
     def as_record(self) -> dict:
         """The request as the run record keeps it: what was set, and always the assets."""
-        given = {k: v for k, v in self.__dict__.items() if v not in (None, (), False)}
+        given = {k: v for k, v in self.__dict__.items() if v not in (None, (), False) and k != "publish_every"}
         return given | {"assets": list(self.assets)}
 
     def selection(self):

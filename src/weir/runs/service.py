@@ -56,10 +56,10 @@ class RunService:
         resolver = self._resolver()
         auditor = auditor if auditor is not None else self._quality.auditor()
         run = Run(
-            project=self._project(), store=self._store(), data_root=self._tables.root, plan=self.plan(request, resolver),
+            project=self._project(), store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
             resolver=resolver, executor=request.executor, workers=request.workers, trigger=request.trigger,
-            request=request.as_record(), reporter=reporter, auditor=auditor,
-            gate=self._quality.gate(outcomes=getattr(auditor, "outcomes", None)), monitor=self._monitors.runner(),
+            request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
+            gate=self._quality.gate(), monitor=self._monitors.runner(),
         )
         return run.execute()
 
@@ -70,9 +70,17 @@ class RunService:
         with store.read():
             if not store.runs.active():  # the common case: nothing to recover, nothing to import
                 return []
-        from weir.engine.recovery import reap_dead_runs
+        from weir.engine.recovery import InputsAsOf, reap_dead_runs
+        from weir.errors import WeirError
 
-        return reap_dead_runs(store, self._tables.at)
+        def project_for(name: str):
+            try:
+                project = self._project()
+            except WeirError:  # a project that does not load: its inputs stay unknown
+                return None
+            return project if project.name == name else None
+
+        return reap_dead_runs(store, self._tables.at, InputsAsOf(project_for, self._tables.at))
 
     # -- the runs recorded -----------------------------------------------------------------
     def list(self, limit: int = 20, state: RunState | str | None = None) -> list[dict]:
