@@ -41,9 +41,11 @@ class Workspace:
     project is loaded and the store opened on first use, the project first: a project that does
     not load leaves nothing behind."""
 
-    def __init__(self, home: str | Path | None = None, project_dir: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, project_dir: str | Path | None = None, *,
+                 reading: bool = False) -> None:
         self.home = resolve_workspace(home)
         self.project_dir = Path(project_dir or ".").resolve()
+        self.reading = reading  # a command that only reads: the project may come from its cached manifest
         self.bus = EventBus()  # live sinks subscribe here; durable consumers read the log
         self._store: MetadataStore | None = None
         self._project: Project | None = None
@@ -52,7 +54,7 @@ class Workspace:
         self.monitors = MonitorService(**scope, tables=self.tables)
         self.quality = QualityService(**scope, tables=self.tables, evaluate=self.monitors.evaluate)
         self.runs = RunService(**scope, tables=self.tables, quality=self.quality, monitors=self.monitors)
-        self.data = PublishedData(**scope, tables=self.tables)
+        self.data = PublishedData(**scope, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=self._load_project)
         self.events = EventFeed(store=self._open_store)
         self.openlineage = OpenLineageService(**scope, home=self.home)
@@ -68,10 +70,25 @@ class Workspace:
 
     def _load_project(self) -> Project:
         if self._project is None:
-            from weir.project.loader import load_project
+            from weir.project.manifest import load_for_reading, write_manifest
 
-            self._project = load_project(self.project_dir)
+            if self.reading:
+                self._project = load_for_reading(self.project_dir, self.home / "cache")
+            else:
+                from weir.project.loader import load_project
+
+                self._project = load_project(self.project_dir)
+                write_manifest(self._project, self.home / "cache")
         return self._project
+
+    def light(self):
+        """A reader of the embedded store that needs no SQLAlchemy (quick read-only answers), or
+        None when the store is elsewhere, not there yet, or needs a migration."""
+        if not self.reading or self._store is not None:
+            return None
+        from weir.store.light import LightReader
+
+        return LightReader.open(self.home)
 
     def _open_store(self) -> MetadataStore:
         if self._store is None:

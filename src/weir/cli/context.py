@@ -24,16 +24,18 @@ G = _Globals()
 JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see README).")
 
 
-def open_workspace(*, recover: bool = False, needs_project: bool = True) -> Workspace:
+def open_workspace(*, recover: bool = False, needs_project: bool = True, reading: bool = False) -> Workspace:
     """The workspace of the global options. With ``recover``, runs whose process died are
     closed first (after the project loaded, when the command needs one: a project that does not
-    load stops the command before the metadata store is opened)."""
+    load stops the command before the metadata store is opened). ``reading``: the command only
+    reads, so the project may come from its cached manifest and the embedded store may be read
+    without opening it fully (when no run is active, there is nothing to recover)."""
     from weir.workspace import Workspace
 
-    ws = Workspace(G.workspace, G.project)
-    if recover:
-        if needs_project:
-            _ = ws.project
+    ws = Workspace(G.workspace, G.project, reading=reading)
+    if recover and needs_project:
+        _ = ws.project
+    if recover and not _nothing_active(ws):
         closed = ws.recover()
         if closed:
             from weir.cli.render import err_console
@@ -41,6 +43,16 @@ def open_workspace(*, recover: bool = False, needs_project: bool = True) -> Work
             for run in closed:
                 err_console.print(f"[yellow]run {run['id']} was closed as failed: {run['error']}[/]", highlight=False)
     return ws
+
+
+def _nothing_active(ws: Workspace) -> bool:
+    light = ws.light()
+    if light is None:
+        return False
+    try:
+        return light.active_runs() == 0
+    finally:
+        light.close()
 
 
 def show_help(ctx: typer.Context) -> None:

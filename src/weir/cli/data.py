@@ -26,7 +26,7 @@ def status(asset: str | None = typer.Argument(None, metavar="ASSET", help="One a
     from weir.cli.render import console, print_json, short_time, table
     from weir.runs.records import status_json
 
-    ws = open_workspace(recover=True)
+    ws = open_workspace(reading=True, recover=True)
     rows = ws.data.status(asset)
     if as_json:
         print_json([status_json(r) for r in rows])
@@ -62,7 +62,7 @@ def read(
     form = choice(ReadFormat, fmt, "--format")
     if form is ReadFormat.PARQUET and out is None:
         raise UsageError("--format parquet needs --out FILE")
-    ws = open_workspace(recover=True)
+    ws = open_workspace(reading=True, recover=True)
     if quarantined:
         data = ws.data.read_quarantined(asset, partition, limit if form is not ReadFormat.TABLE else None)
     else:
@@ -122,7 +122,7 @@ def history(
     from weir.cli.render import console, print_json, short_time, table
     from weir.runs.records import version_json
 
-    ws = open_workspace(recover=True)
+    ws = open_workspace(reading=True, recover=True)
     rows = ws.data.history(asset, partition)
     if as_json:
         print_json([version_json(r) for r in rows])

@@ -41,7 +41,7 @@ def metrics(
     from weir.cli.render import console, print_json
     from weir.monitoring.records import metric_json
 
-    ws = open_workspace()
+    ws = open_workspace(reading=True)
     points = ws.monitors.metrics(name, column=column, metric=metric, first=first, last=last)
     if as_json:
         print_json([metric_json(name, p) for p in points])
@@ -94,7 +94,7 @@ def monitors(
     from weir.cli.render import console, print_json
     from weir.monitoring.records import series_state_json, signal_json
 
-    ws = open_workspace()
+    ws = open_workspace(reading=True)
     if signals:
         rows = ws.monitors.signals(name, alerts_only=alerts)
         if as_json:
@@ -168,7 +168,7 @@ def chart(
 
     if Path(out).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out {out!r}: use a .png, .svg or .pdf file name")
-    ws = open_workspace()
+    ws = open_workspace(reading=True)
     points = ws.monitors.metrics(name, column=column if column is not None else "", metric=metric, first=first, last=last)
     if not points:
         from weir.errors import WeirError

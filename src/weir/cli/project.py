@@ -40,7 +40,7 @@ def lineage(asset: str | None = typer.Argument(None, metavar="ASSET", help="Only
     """The graph of sources, assets and insights, in build order."""
     from weir.cli.render import console, print_json, table
 
-    ws = open_workspace()
+    ws = open_workspace(reading=True)
     graph = ws.lineage.graph(asset)
     if as_json:
         print_json(graph.to_json())

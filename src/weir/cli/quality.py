@@ -22,7 +22,7 @@ def checks(
     from weir.cli.render import console, print_json
     from weir.quality.records import check_json
 
-    ws = open_workspace()
+    ws = open_workspace(reading=True)
     rows = ws.quality.check_results(asset, partition, failed)
     if as_json:
         print_json([check_json(r) for r in rows])

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from weir.errors import ConfigError
-from weir.storage.delta import AssetTable
+
+if TYPE_CHECKING:
+    from weir.storage.delta import AssetTable
 
 
 def _is_remote(uri: str) -> bool:
@@ -43,6 +46,8 @@ class TableCatalog:
             raise ConfigError(f"table location {uri!r}: only local paths are supported as the data root")
         if partitioned is None:
             partitioned = _is_partitioned(uri)
+        from weir.storage.delta import AssetTable
+
         return AssetTable(Path(uri), partitioned=partitioned)
 
 

@@ -9,12 +9,11 @@ import sqlite3
 from pathlib import Path
 
 from weir.store.database import DATABASE_ENV, HEAD_REVISION
+from weir.store.summary import fold
 
 _SUMMARY = """
-SELECT asset, count(*) AS published, sum(row_count) AS rows, min(partition_key) AS first,
-       max(partition_key) AS last, max(published_at) AS published_at,
-       count(DISTINCT code_version) AS code_versions
-FROM partitions WHERE project = :project GROUP BY asset
+SELECT asset, code_version, count(*), sum(row_count), min(partition_key), max(partition_key), max(published_at)
+FROM partitions WHERE project = :project GROUP BY asset, code_version
 """
 _CODE_VERSIONS = """
 SELECT code_version, count(*) FROM partitions WHERE project = :project AND asset = :asset GROUP BY code_version
@@ -57,7 +56,7 @@ class LightReader:
         self.c.close()
 
     def summary(self, project: str) -> dict[str, dict]:
-        return {r["asset"]: dict(r) for r in self.c.execute(_SUMMARY, {"project": project})}
+        return fold(tuple(r) for r in self.c.execute(_SUMMARY, {"project": project}))
 
     def code_version_counts(self, project: str, asset: str) -> dict[str, int]:
         return {cv: n for cv, n in self.c.execute(_CODE_VERSIONS, {"project": project, "asset": asset})}

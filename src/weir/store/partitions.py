@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository, upsert
+from weir.store.summary import fold
 
 VERSION_FIELDS = ("project", "asset", "partition_key", "version", "run_id", "code_version", "row_count", "published_at")
 
@@ -69,22 +70,16 @@ class Partitions(Repository):
         return {(r["asset"], r["partition_key"]): dict(r) for r in self.c.execute(q).mappings()}
 
     def summary(self, project: str) -> dict[str, dict]:
-        """Per asset: partitions published, rows, newest key and last publish time — one grouped query."""
+        """Per asset: partitions published, rows, first and newest key, last publish time, and
+        partitions per code version (``by_code``): one scan of the project's partitions."""
         p = t.partitions.c
         q = (
-            sa.select(
-                p.asset,
-                sa.func.count().label("published"),
-                sa.func.sum(p.row_count).label("rows"),
-                sa.func.min(p.partition_key).label("first"),
-                sa.func.max(p.partition_key).label("last"),
-                sa.func.max(p.published_at).label("published_at"),
-                sa.func.count(sa.distinct(p.code_version)).label("code_versions"),
-            )
+            sa.select(p.asset, p.code_version, sa.func.count(), sa.func.sum(p.row_count), sa.func.min(p.partition_key),
+                      sa.func.max(p.partition_key), sa.func.max(p.published_at))
             .where(p.project == project)
-            .group_by(p.asset)
+            .group_by(p.asset, p.code_version)
         )
-        return {r["asset"]: dict(r) for r in self.c.execute(q).mappings()}
+        return fold(self.c.execute(q))
 
     def code_version_counts(self, project: str, asset: str) -> dict[str, int]:
         p = t.partitions.c
