@@ -71,3 +71,29 @@ def test_check_arguments_that_are_not_a_mapping_are_a_config_error(make_project)
     project = make_project({"assets.py": ASSETS, "checks.yml": "a:\n  - not_null: x\n"})
     with pytest.raises(ConfigError, match="not_null: give its arguments as a mapping"):
         load_project(project)
+
+
+def test_weir_status_neither_imports_the_project_nor_sqlalchemy_once_the_manifest_is_cached(make_project, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import weir_cli
+
+    project = make_project({"assets.py": ASSETS.replace("return None", "return __import__('pandas').DataFrame({'x': [1]})")})
+    ws = tmp_path / "ws"
+    weir_cli(ws, project, "run", "--executor", "inprocess")
+    before = imports(project)
+    code = (
+        "import json, sys\n"
+        "from weir.cli.main import main\n"
+        f"sys.argv = ['weir', '--workspace', {str(ws)!r}, '--project', {str(project)!r}, 'status', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'pandas', 'polars', 'duckdb', 'deltalake') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + json.dumps(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    status = json.loads(proc.stdout)
+    assert {r["asset"]: r["published"] for r in status} == {"a": 31, "b": 31}
+    assert imports(project) == before  # the project's modules were not imported
+    assert json.loads(proc.stderr.split("HEAVY=")[-1]) == []
