@@ -45,3 +45,26 @@ def test_muted_series_are_stored_as_muted(tmp_path):
         ws.quality.ingest("raw", [key(i) for i in range(3)])
         p99 = stored(ws, "raw", "value", "p99")  # tails are measured, not monitored, by default
     assert {r["state"] for r in p99.values()} == {"muted"}
+
+
+def test_an_ewma_signal_is_shown_as_the_warning_it_was_stored_as(tmp_path):
+    """EWMA and CUSUM warn unless a setting names their method: a sustained small shift of the
+    mean (2.5 standard errors, under the 5σ alert limit) makes them signal, and every view shows
+    a warning, never an alert."""
+    project = write_project(tmp_path / "p", {"assets.py": daily_project(with_asset=False)})
+    days = 34
+    for i in range(days):
+        land_day(project, i, scale=1.0 if i < 30 else 1.018)
+    with Workspace(tmp_path / "ws", project) as ws:
+        for i in range(days):
+            ws.quality.ingest("raw", [key(i)])
+        points = ws.monitors.metrics("raw", column="value", metric="mean")
+        states = {(r["column"], r["metric"]): r for r in ws.monitors.states("raw")}
+        alerts = ws.monitors.signals("raw", alerts_only=True)
+    late = [s for p in points if p["partition_key"] >= key(30) for s in p["signals"]]
+    assert any(s["method"] in ("ewma", "cusum") for s in late), late
+    assert {s["severity"] for s in late} == {"warn"}
+    assert [a for a in alerts if a["metric"] == "mean" and a["column_name"] == "value"] == []
+    flagged = [p for p in points if p["signals"]]
+    assert flagged and {p["state"] for p in flagged} == {"warn"}
+    assert states[("value", "mean")]["state"] in ("warn", "in control")  # EWMA restarts after it signals
