@@ -359,7 +359,7 @@ def test_weir_monitor_in_a_project_survives_the_monitor_engine_being_imported(tm
     """``weir.monitor(...)`` is the documented setting. Importing the monitor engine (every
     build, ``weir chart``, any long-lived process) must not replace it with a package of the
     same name, or projects using it fail to load: in-process, and in ``weir chart``."""
-    importlib.import_module("weir.monitoring.engine")  # what a build or ``weir chart`` imports
+    importlib.import_module("weir.monitoring.evaluator")  # what a build or ``weir chart`` imports
 
     source = ', monitors=[weir.mute("mean", column="value"), weir.monitor("p99", column="value", sigma=6)]'
     project = write_project(tmp_path / "proj", {"assets.py": daily_project(source=source, with_asset=False)})

@@ -14,7 +14,7 @@ from weir.errors import UnknownObjectError
 from weir.project.keys import partition_key
 
 if TYPE_CHECKING:
-    from weir.monitoring.engine import MonitorRunner
+    from weir.monitoring.evaluator import MonitorRunner
     from weir.project.graph import Project
     from weir.store.store import MetadataStore
 
@@ -29,7 +29,7 @@ class MonitorService:
     def runner(self) -> MonitorRunner:
         """The monitor engine of this project (what runs and ingests call after measuring)."""
         if self._runner is None:
-            from weir.monitoring.engine import MonitorRunner
+            from weir.monitoring.evaluator import MonitorRunner
 
             self._runner = MonitorRunner(self._project(), self._store(), model_rows=self._model_rows)
         return self._runner

@@ -15,38 +15,22 @@ import time
 from dataclasses import dataclass, field
 
 from weir.events import Event, EventKind
-from weir.model.monitors import settle_drift, settle_monitor
-from weir.model.partitions import Daily, Hourly
+from weir.model.monitors import settle_monitor
 from weir.monitoring import spc
-
-ALERT = "alert"
-
-
-def season_of(scheme) -> int | None:
-    """The season to compare like with like: day of week for daily partitions, hour of day for hourly."""
-    if isinstance(scheme, Daily):
-        return 7
-    if isinstance(scheme, Hourly):
-        return 24
-    return None
-
-
-# weir's defaults over the textbook ones, chosen on the detection benchmark (bench/detection.py,
-# a year of real flights): a 28-partition baseline follows schedule changes within weeks
-# instead of months, and 5σ alerts keep ordinary variation of real data (which is neither
-# normal nor independent) from paging.
-DEFAULTS = spc.SpcConfig(window=28, alert_sigma=5.0)
-
-
-def spc_config(settings) -> spc.SpcConfig:
-    """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
-    base = DEFAULTS
-    kwargs = {}
-    if settings.sigma is not None:
-        kwargs.update(alert_sigma=float(settings.sigma), sigma=min(base.sigma, float(settings.sigma)))
-    if settings.min_points is not None:
-        kwargs.update(min_points=settings.min_points, window=max(base.window, settings.min_points))
-    return dataclasses.replace(base, **kwargs) if kwargs else base
+from weir.monitoring.derived import DerivedSeries
+from weir.monitoring.policy import (
+    ALERT,
+    DRIFT_SCORE,
+    LEVEL_METRICS,
+    TAIL,
+    TAIL_METRICS,
+    TRAINING_DRIFT,
+    partition_constant,
+    point_state,
+    policy_severity,
+    season_of,
+    spc_config,
+)
 
 
 @dataclass(kw_only=True)
@@ -80,45 +64,6 @@ def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], di
     return sorted(keys), series, quarantined
 
 
-LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
-# Extremes and the median are measured and charted but not monitored unless a setting names
-# them: one odd row moves an extreme, and the median of discrete values (schedule times,
-# distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
-TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
-TAIL = 72  # partitions of history charted before the first new one (window 28 + 14, 8 weeks of weekdays)
-DRIFT_SCORE = "drift_score"
-TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's training data  # per column: the drift effect size over its threshold, vs the reference
-ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
-
-
-def policy_severity(sig, settled, metric: str) -> str | None:
-    """weir's severity for one chart signal, as stored and shown: None when it is dropped (its
-    method not selected; a drift score lower than usual), ``warn`` for EWMA and CUSUM unless a
-    setting names their method. A drift score's alert also needs the drift verdict, which only
-    the evaluation has: views take it from the stored signals."""
-    if settled.methods and sig.method not in settled.methods:
-        return None
-    if metric in (DRIFT_SCORE, TRAINING_DRIFT) and sig.direction != "up":
-        return None  # less drift than usual is no problem
-    if sig.severity == ALERT and sig.method not in (settled.methods or ALERTING):
-        return "warn"
-    return sig.severity
-
-
-def partition_constant(history: History, share: float = 0.9) -> set[str]:
-    """Columns holding one value per partition (year, month, a load date...): their level
-    changes with the partition by design, so only their nulls and spread are monitored unless a
-    setting names them."""
-    out = set()
-    for (col, metric), by_key in history.series.items():
-        if metric != "std" or not by_key:
-            continue
-        spreads = [v for v in by_key.values() if v is not None]
-        if spreads and sum(1 for v in spreads if abs(v) <= 1e-12) >= share * len(spreads):
-            out.add(col)
-    return out
-
-
 def judge_series(
     values: list[float | None], exclude: list[bool], *, period: int | None, config: spc.SpcConfig,
     needed: range | None = None, season_exclude: list[bool] | None = None,
@@ -148,7 +93,7 @@ def _two_pass(values, exclude, period, config, season_exclude=None) -> list[dict
     return rows
 
 
-class MonitorRunner:
+class MonitorEvaluator(DerivedSeries):
     """Evaluates the monitors of assets and sources for newly measured partitions."""
 
     def __init__(self, project, store, *, model_rows=None) -> None:
@@ -301,120 +246,9 @@ class MonitorRunner:
                 ))
         return found
 
-    # -- models ---------------------------------------------------------------------------
-    def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
-        """For an asset that applies a model: the model's feature columns in the partitions it
-        reads, against the partitions the model was trained on (from the stored sketches). The
-        effect over its threshold is stored as the series ``training_drift`` of the asset and
-        charted like ``drift_score``: features of a model trained on January differ every day
-        in July, so what alerts is a day that differs more than usual, and really."""
-        from weir.model.definitions import Asset
-        from weir.monitoring import drift
-
-        if not isinstance(node, Asset) or self.model_rows is None:
-            return {}
-        models = [self.project.assets[i.upstream] for i in node.inputs.values()
-                  if i.upstream in self.project.assets and self.project.assets[i.upstream].model is not None]
-        found, points = {}, []
-        for model in models:
-            rows = self.model_rows(model.name)
-            if not rows:
-                continue
-            import json
-
-            trained_on = json.loads(rows[-1].get("trained_on") or "{}")
-            features = set(model.model.features)
-            for inp in node.inputs.values():
-                source = inp.upstream
-                if source == model.name or source not in trained_on:
-                    continue
-                with self.store.read():
-                    reference = self.store.metrics.profiles(self.project.name, source, trained_on[source])
-                    current = self.store.metrics.profiles(self.project.name, source, new)
-                for key in new:
-                    if key not in current:
-                        continue
-                    for column, sketch in current[key]["sketches"].items():
-                        if column not in features:
-                            continue
-                        refs = [p["sketches"].get(column) for p in reference.values()]
-                        verdict = drift.compare(refs, sketch, column=column)
-                        if verdict is None:
-                            continue
-                        points.append((key, column, verdict.value / verdict.threshold if verdict.threshold else None))
-                        found[(key, column, TRAINING_DRIFT)] = verdict
-        self._keep_derived(node.name, TRAINING_DRIFT, points, history, run_id)
-        return found
-
-    def _keep_derived(self, name: str, metric: str, points: list, history: History, run_id: str | None) -> None:
-        """Store derived points (drift scores) as metric points of ``name`` and add them to
-        ``history``, so they are charted in this evaluation like any series."""
-        if not points:
-            return
-        with self.store.transaction():
-            self.store.metrics.put(self.project.name, name, metric, points, run_id=run_id, quarantined=history.quarantined)
-        for key, column, score in points:
-            history.series.setdefault((column, metric), {})[key] = score
-
-    # -- drift ----------------------------------------------------------------------------
-    def _drift_scores(self, name: str, settings, keys: list[str], history: History, run_id: str | None = None) -> dict:
-        """Judge each column of each new partition against its reference (the previous
-        ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
-        size over its drift threshold as the metric ``drift_score`` (added to ``history`` too).
-        The scores are then monitored like any series, so a column whose distribution moves
-        every day (delays with the weather) is judged against its usual day-to-day drift, not
-        against sampling noise; an alert needs both: an unusual score and a real, significant
-        change (``drift.judge``). Columns holding one value per partition are not judged."""
-        from weir.monitoring import drift
-
-        order, skip = history.order, history.skip
-        constant = partition_constant(history)
-        position = {k: i for i, k in enumerate(order)}
-        widest = max([7] + [s.window for s in settings if hasattr(s, "window")])
-        needed = set(keys)
-        for key in keys:
-            if key in position:
-                needed.update([k for k in order[: position[key]] if k not in skip][-widest:])
-        for s in settings:
-            if getattr(s, "first", None) is not None:
-                needed.update(k for k in order if s.first <= k <= s.last)
-        with self.store.read():
-            profiles = self.store.metrics.profiles(self.project.name, name, sorted(needed))
-        verdicts, points = {}, []
-        for key in keys:
-            if key not in profiles:
-                continue
-            current = profiles[key]["sketches"]
-            for column, sketch in current.items():
-                settled = settle_drift(settings, column)
-                if settled.mute or column in constant:
-                    continue
-                if settled.first is not None:
-                    ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
-                else:
-                    ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
-                refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]
-                refs = [r for r in refs if r and r.get("type") == sketch.get("type")]
-                if len(refs) < min(settled.window, 3):
-                    continue
-                verdict = drift.compare(refs, sketch, column=column)
-                if verdict is None:
-                    continue
-                verdicts[(key, column)] = verdict
-                score = verdict.value / verdict.threshold if verdict.threshold else None
-                points.append((key, column, score))
-        self._keep_derived(name, DRIFT_SCORE, points, history, run_id)
-        return verdicts
 
 
-def point_state(point: dict | None, signals: list[dict]) -> str:
-    """How one point was judged, as stored and shown: muted, warming up, alert, warn or in control."""
-    if point is None:
-        return "muted"
-    if point["center"] is None:
-        return "warming up"
-    severities = {s["severity"] for s in signals}
-    return ALERT if ALERT in severities else "warn" if severities else "in control"
+MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
 
 
 def signal_events(alerts: list[dict]) -> list[Event]:

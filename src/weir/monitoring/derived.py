@@ -1,0 +1,122 @@
+"""Derived series: drift scores (each column against its reference partitions) and training
+drift (a model's features against its training data), computed from stored sketches and kept
+as metric points so they are charted and judged like any series."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from weir.model.monitors import settle_drift
+from weir.monitoring.policy import DRIFT_SCORE, TRAINING_DRIFT, partition_constant
+
+if TYPE_CHECKING:
+    from weir.monitoring.evaluator import History
+
+
+class DerivedSeries:
+    """Mixed into the evaluator: needs ``project``, ``store`` and ``model_rows``."""
+
+    # -- models ---------------------------------------------------------------------------
+    def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
+        """For an asset that applies a model: the model's feature columns in the partitions it
+        reads, against the partitions the model was trained on (from the stored sketches). The
+        effect over its threshold is stored as the series ``training_drift`` of the asset and
+        charted like ``drift_score``: features of a model trained on January differ every day
+        in July, so what alerts is a day that differs more than usual, and really."""
+        from weir.model.definitions import Asset
+        from weir.monitoring import drift
+
+        if not isinstance(node, Asset) or self.model_rows is None:
+            return {}
+        models = [self.project.assets[i.upstream] for i in node.inputs.values()
+                  if i.upstream in self.project.assets and self.project.assets[i.upstream].model is not None]
+        found, points = {}, []
+        for model in models:
+            rows = self.model_rows(model.name)
+            if not rows:
+                continue
+            import json
+
+            trained_on = json.loads(rows[-1].get("trained_on") or "{}")
+            features = set(model.model.features)
+            for inp in node.inputs.values():
+                source = inp.upstream
+                if source == model.name or source not in trained_on:
+                    continue
+                with self.store.read():
+                    reference = self.store.metrics.profiles(self.project.name, source, trained_on[source])
+                    current = self.store.metrics.profiles(self.project.name, source, new)
+                for key in new:
+                    if key not in current:
+                        continue
+                    for column, sketch in current[key]["sketches"].items():
+                        if column not in features:
+                            continue
+                        refs = [p["sketches"].get(column) for p in reference.values()]
+                        verdict = drift.compare(refs, sketch, column=column)
+                        if verdict is None:
+                            continue
+                        points.append((key, column, verdict.value / verdict.threshold if verdict.threshold else None))
+                        found[(key, column, TRAINING_DRIFT)] = verdict
+        self._keep_derived(node.name, TRAINING_DRIFT, points, history, run_id)
+        return found
+
+    def _keep_derived(self, name: str, metric: str, points: list, history: History, run_id: str | None) -> None:
+        """Store derived points (drift scores) as metric points of ``name`` and add them to
+        ``history``, so they are charted in this evaluation like any series."""
+        if not points:
+            return
+        with self.store.transaction():
+            self.store.metrics.put(self.project.name, name, metric, points, run_id=run_id, quarantined=history.quarantined)
+        for key, column, score in points:
+            history.series.setdefault((column, metric), {})[key] = score
+
+    # -- drift ----------------------------------------------------------------------------
+    def _drift_scores(self, name: str, settings, keys: list[str], history: History, run_id: str | None = None) -> dict:
+        """Judge each column of each new partition against its reference (the previous
+        ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
+        size over its drift threshold as the metric ``drift_score`` (added to ``history`` too).
+        The scores are then monitored like any series, so a column whose distribution moves
+        every day (delays with the weather) is judged against its usual day-to-day drift, not
+        against sampling noise; an alert needs both: an unusual score and a real, significant
+        change (``drift.judge``). Columns holding one value per partition are not judged."""
+        from weir.monitoring import drift
+
+        order, skip = history.order, history.skip
+        constant = partition_constant(history)
+        position = {k: i for i, k in enumerate(order)}
+        widest = max([7] + [s.window for s in settings if hasattr(s, "window")])
+        needed = set(keys)
+        for key in keys:
+            if key in position:
+                needed.update([k for k in order[: position[key]] if k not in skip][-widest:])
+        for s in settings:
+            if getattr(s, "first", None) is not None:
+                needed.update(k for k in order if s.first <= k <= s.last)
+        with self.store.read():
+            profiles = self.store.metrics.profiles(self.project.name, name, sorted(needed))
+        verdicts, points = {}, []
+        for key in keys:
+            if key not in profiles:
+                continue
+            current = profiles[key]["sketches"]
+            for column, sketch in current.items():
+                settled = settle_drift(settings, column)
+                if settled.mute or column in constant:
+                    continue
+                if settled.first is not None:
+                    ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
+                else:
+                    ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
+                refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]
+                refs = [r for r in refs if r and r.get("type") == sketch.get("type")]
+                if len(refs) < min(settled.window, 3):
+                    continue
+                verdict = drift.compare(refs, sketch, column=column)
+                if verdict is None:
+                    continue
+                verdicts[(key, column)] = verdict
+                score = verdict.value / verdict.threshold if verdict.threshold else None
+                points.append((key, column, score))
+        self._keep_derived(name, DRIFT_SCORE, points, history, run_id)
+        return verdicts

@@ -1,0 +1,89 @@
+"""weir's monitoring policy, in one place: which series are judged and how (baseline window,
+alert limit, season), the severity of each signal, and the state of each judged point. The
+evaluator applies it when it judges new points and stores the result; every view reads what was
+stored."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from weir.model.partitions import Daily, Hourly
+from weir.monitoring import spc
+
+ALERT = "alert"
+
+
+def season_of(scheme) -> int | None:
+    """The season to compare like with like: day of week for daily partitions, hour of day for hourly."""
+    if isinstance(scheme, Daily):
+        return 7
+    if isinstance(scheme, Hourly):
+        return 24
+    return None
+
+
+# weir's defaults over the textbook ones, chosen on the detection benchmark (bench/detection.py,
+# a year of real flights): a 28-partition baseline follows schedule changes within weeks
+# instead of months, and 5σ alerts keep ordinary variation of real data (which is neither
+# normal nor independent) from paging.
+DEFAULTS = spc.SpcConfig(window=28, alert_sigma=5.0)
+
+
+def spc_config(settings) -> spc.SpcConfig:
+    """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
+    base = DEFAULTS
+    kwargs = {}
+    if settings.sigma is not None:
+        kwargs.update(alert_sigma=float(settings.sigma), sigma=min(base.sigma, float(settings.sigma)))
+    if settings.min_points is not None:
+        kwargs.update(min_points=settings.min_points, window=max(base.window, settings.min_points))
+    return dataclasses.replace(base, **kwargs) if kwargs else base
+
+
+LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
+# Extremes and the median are measured and charted but not monitored unless a setting names
+# them: one odd row moves an extreme, and the median of discrete values (schedule times,
+# distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
+TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
+TAIL = 72  # partitions of history charted before the first new one (window 28 + 14, 8 weeks of weekdays)
+DRIFT_SCORE = "drift_score"
+TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's training data  # per column: the drift effect size over its threshold, vs the reference
+ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
+
+
+def policy_severity(sig, settled, metric: str) -> str | None:
+    """weir's severity for one chart signal, as stored and shown: None when it is dropped (its
+    method not selected; a drift score lower than usual), ``warn`` for EWMA and CUSUM unless a
+    setting names their method. A drift score's alert also needs the drift verdict, which only
+    the evaluation has: views take it from the stored signals."""
+    if settled.methods and sig.method not in settled.methods:
+        return None
+    if metric in (DRIFT_SCORE, TRAINING_DRIFT) and sig.direction != "up":
+        return None  # less drift than usual is no problem
+    if sig.severity == ALERT and sig.method not in (settled.methods or ALERTING):
+        return "warn"
+    return sig.severity
+
+
+def partition_constant(history, share: float = 0.9) -> set[str]:
+    """Columns holding one value per partition (year, month, a load date...): their level
+    changes with the partition by design, so only their nulls and spread are monitored unless a
+    setting names them."""
+    out = set()
+    for (col, metric), by_key in history.series.items():
+        if metric != "std" or not by_key:
+            continue
+        spreads = [v for v in by_key.values() if v is not None]
+        if spreads and sum(1 for v in spreads if abs(v) <= 1e-12) >= share * len(spreads):
+            out.add(col)
+    return out
+
+
+def point_state(point: dict | None, signals: list[dict]) -> str:
+    """How one point was judged, as stored and shown: muted, warming up, alert, warn or in control."""
+    if point is None:
+        return "muted"
+    if point["center"] is None:
+        return "warming up"
+    severities = {s["severity"] for s in signals}
+    return ALERT if ALERT in severities else "warn" if severities else "in control"
