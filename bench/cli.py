@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 HELP_TARGET = 0.2
-STATUS_TARGET = 0.5
+STATUS_TARGET = 0.3
 KEYS = 100_000
 
 ASSETS_PY = '''
@@ -71,8 +71,8 @@ def _breakdown(project: Path, home: Path, runs: int) -> dict[str, float]:
 
     from weir.workspace import Workspace
 
-    with Workspace(home, project) as ws:
-        _ = ws.project, ws.store
+    with Workspace(home, project, reading=True) as ws:  # as `weir status` opens it: manifest + light reader
+        _ = ws.project
         calls = []
         for _ in range(runs):
             t0 = time.perf_counter()
@@ -80,8 +80,8 @@ def _breakdown(project: Path, home: Path, runs: int) -> dict[str, float]:
             calls.append(time.perf_counter() - t0)
     return {
         "interpreter": med("pass"),
+        "weir_imports": med("import weir.cli.main, weir.cli.data, weir.workspace, weir.project.manifest, weir.store.light"),
         "sqlalchemy_import": med("import sqlalchemy"),
-        "weir_imports": med("import weir.cli.main, weir.cli.runs, weir.cli.data, weir.workspace, weir.store.store, weir.project.loader"),
         "pandas_import": med("import pandas"),
         "status_call": round(statistics.median(calls), 3),
     }
@@ -155,18 +155,20 @@ def main(quick: bool = False) -> dict:
         "runs": runs,
         "quick": quick,
     }
+    out["status_over_help"] = round(out["status_seconds"] / out["help_seconds"], 2)
     out["help_target_met"] = out["help_seconds"] <= HELP_TARGET
     out["status_target_met"] = out["status_seconds"] <= STATUS_TARGET
     print(f"  weir --help                         {out['help_seconds']:.3f} s (target <= {HELP_TARGET} s: {'met' if out['help_target_met'] else 'MISSED'})")
     print(
         f"  weir status readings --json (100k)  {out['status_seconds']:.3f} s (target <= {STATUS_TARGET} s: "
-        f"{'met' if out['status_target_met'] else 'MISSED'}); all assets {out['status_all_seconds']:.3f} s"
+        f"{'met' if out['status_target_met'] else 'MISSED'}); all assets {out['status_all_seconds']:.3f} s; "
+        f"{out['status_over_help']:.2f}x weir --help"
     )
     b = breakdown
     print(
-        f"  where status time goes: interpreter {b['interpreter']:.3f} s, weir CLI + store imports "
-        f"{b['weir_imports']:.3f} s (of which SQLAlchemy {b['sqlalchemy_import']:.3f} s), the project's "
-        f"own 'import pandas' {b['pandas_import']:.3f} s, ws.data.status() itself {b['status_call']:.3f} s (warm, in-process)"
+        f"  where status time goes: interpreter {b['interpreter']:.3f} s, weir CLI + manifest + light reader imports "
+        f"{b['weir_imports']:.3f} s, ws.data.status() itself {b['status_call']:.3f} s (warm, in-process); not paid: "
+        f"SQLAlchemy {b['sqlalchemy_import']:.3f} s and the project's 'import pandas' {b['pandas_import']:.3f} s"
     )
     print(f"  ({out['note']}; setup {setup:.1f} s, status reported {published} published)")
     return out
