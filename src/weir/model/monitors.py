@@ -64,6 +64,13 @@ class Drift:
     def matches(self, column: str) -> bool:
         return self.column in (None, "*", column)
 
+    @property
+    def pinned(self) -> tuple[str, str] | None:
+        """The pinned reference (first, last), or None for the previous ``window`` partitions."""
+        if self.first is None or self.last is None:
+            return None
+        return self.first, self.last
+
 
 def monitor(metric: str = "*", column: str | None = None, *, methods=None, sigma: float | None = None,
             min_points: int | None = None, seasonality: str | int | None = "auto") -> Monitor:
