@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attr
 from openlineage.client.constants import __version__ as OPENLINEAGE_CLIENT_VERSION
@@ -39,6 +39,9 @@ from openlineage.client.facet_v2 import (
 
 from weir.events import Event, EventKind
 from weir.model.partitions import UNPARTITIONED_KEY
+
+if TYPE_CHECKING:
+    from weir.store.store import MetadataStore
 
 try:
     WEIR_VERSION = version("weir")
@@ -143,7 +146,7 @@ def _p(facet_class: Callable[..., Any], **fields: Any) -> Any:
 class Translator:
     """Turns weir events into RunEvents; must be called inside a store read scope."""
 
-    def __init__(self, store, naming: Naming) -> None:
+    def __init__(self, store: MetadataStore, naming: Naming) -> None:
         self.store = store
         self.naming = naming
         self._runs: dict[str, dict | None] = {}
@@ -322,12 +325,12 @@ class Translator:
     def _measured(self, e: Event, key: str) -> dict[str, Any]:
         """Schema, metrics and check results of the partition, as this run measured them."""
         facets: dict[str, Any] = {}
-        profile = self.store.metrics.profiles(e.project, e.asset, [key]).get(key)
+        profile = self.store.metrics.profiles(e.project, _asset_of(e), [key]).get(key)
         if profile and profile["run_id"] == e.run_id:
             facets["schema"] = _p(schema_dataset.SchemaDatasetFacet, fields=[
                 schema_dataset.SchemaDatasetFacetFields(name=col, type=str(kind), ordinal_position=i)
                 for i, (col, kind) in enumerate((profile["schema"] or {}).items(), start=1)])
-        points = [p for p in self.store.metrics.series(e.project, e.asset, start=key, end=key)
+        points = [p for p in self.store.metrics.series(e.project, _asset_of(e), start=key, end=key)
                   if p["partition_key"] == key and p["run_id"] == e.run_id]
         if points:
             facets["dataQualityMetrics"] = _metrics(points, (profile or {}).get("schema") or {})

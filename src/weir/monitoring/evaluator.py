@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from weir.events import Event, EventKind
-from weir.model.monitors import settle_monitor
+from weir.model.monitors import Monitor, settle_monitor
 from weir.monitoring import spc
 from weir.monitoring.derived import DerivedSeries
 from weir.monitoring.policy import (
@@ -130,7 +130,8 @@ class MonitorEvaluator(DerivedSeries):
             return None
         return earlier or (scheme.keys()[0] if scheme.is_partitioned else None)
 
-    def charts(self, name: str, history: History, *, since: int = 0, needed_from: int | None = None):
+    def charts(self, name: str, history: History, *, since: int = 0,
+               needed_from: int | None = None) -> Iterator[tuple[str, str, Monitor, list[dict | None] | None]]:
         """(column, metric, settings, chart rows or None when muted) per series. With ``since``,
         the chart starts at that partition (rows before it are None): enough history for the
         baseline window, the seasonal levels and the EWMA/CUSUM to settle, without redrawing

@@ -13,8 +13,17 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from weir.project.graph import Project
+    from weir.storage.delta import AssetTable
     from weir.store.light import LightReader
     from weir.store.store import MetadataStore
+
+
+class AssetTables(Protocol):
+    """The project's tables, as the workspace hands them over."""
+
+    def get(self, asset: str) -> AssetTable: ...
+
+    def uri(self, asset: str) -> str: ...
 
 
 class PartitionSummaries(Protocol):
@@ -32,7 +41,7 @@ class LastTaskStates(Protocol):
 class PublishedData:
     """Reads the published state of a project's assets from the metadata store and the tables."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: AssetTables,
                  light: Callable[[], LightReader | None] = lambda: None) -> None:
         self._project = project
         self._store = store

@@ -10,16 +10,18 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
+    from weir.store.store import MetadataStore
+
 
 class Repository:
     """Reads and writes one concept's tables on the connection of the store's current scope
     (``store.transaction()`` or ``store.read()``)."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: MetadataStore) -> None:
         self.store = store
 
     @property
-    def c(self):
+    def c(self) -> sa.Connection:
         return self.store.connection
 
 
