@@ -6,6 +6,7 @@ services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -23,6 +24,7 @@ from weir.runs.service import RunService
 if TYPE_CHECKING:
     from weir.project.graph import Project
     from weir.storage.delta import AssetTable
+    from weir.store.light import LightReader
     from weir.store.store import MetadataStore
 
 __all__ = ["RunRequest", "Workspace", "resolve_workspace"]
@@ -50,15 +52,17 @@ class Workspace:
         self._store: MetadataStore | None = None
         self._project: Project | None = None
         self.tables = Tables(self.home / "data", self._load_project)
-        scope = {"project": self._load_project, "store": self._open_store}
-        self.monitors = MonitorService(**scope, tables=self.tables)
-        self.quality = QualityService(**scope, tables=self.tables, evaluate=self.monitors.evaluate)
-        self.runs = RunService(**scope, tables=self.tables, quality=self.quality, monitors=self.monitors)
-        self.data = PublishedData(**scope, tables=self.tables, light=self.light)
-        self.lineage = LineageService(project=self._load_project)
-        self.events = EventFeed(store=self._open_store)
-        self.openlineage = OpenLineageService(**scope, home=self.home)
-        self.health = HealthService(**scope, home=self.home)
+        project, store = self._load_project, self._open_store
+        self.monitors = MonitorService(project=project, store=store, tables=self.tables)
+        self.quality = QualityService(project=project, store=store, tables=self.tables,
+                                      evaluate=self.monitors.evaluate)
+        self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
+                               monitors=self.monitors)
+        self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
+        self.lineage = LineageService(project=project)
+        self.events = EventFeed(store=store)
+        self.openlineage = OpenLineageService(project=project, store=store, home=self.home)
+        self.health = HealthService(project=project, store=store, home=self.home)
 
     @property
     def project(self) -> Project:
@@ -81,7 +85,7 @@ class Workspace:
                 write_manifest(self._project, self.home / "cache")
         return self._project
 
-    def light(self):
+    def light(self) -> LightReader | None:
         """A reader of the embedded store that needs no SQLAlchemy (quick read-only answers), or
         None when the store is elsewhere, not there yet, or needs a migration."""
         if not self.reading or self._store is not None:
@@ -110,14 +114,14 @@ class Workspace:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class Tables:
     """The Delta tables of this project's assets, through the workspace's one table catalog."""
 
-    def __init__(self, root: Path, project) -> None:
+    def __init__(self, root: Path, project: Callable[[], Project]) -> None:
         from weir.storage.catalog import TableCatalog
 
         self.root = root

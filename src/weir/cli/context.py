@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import typer
 
@@ -82,6 +82,10 @@ def finish(ws: Workspace, code: int = 0) -> None:
         raise typer.Exit(code)
 
 
+@overload
+def choice(kind: type[E], value: str, option: str) -> E: ...
+@overload
+def choice(kind: type[E], value: str | None, option: str) -> E | None: ...
 def choice(kind: type[E], value: str | None, option: str) -> E | None:
     """``value`` of ``option`` as a member of ``kind``; a one-line usage error naming the choices."""
     if value is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Protocol, TypeGuard
 
 import typer
 
@@ -62,7 +63,15 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _is_usage_error(exc: Exception) -> bool:
+class _UsageError(Protocol):
+    """What main() uses of a Click usage error."""
+
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+
+def _is_usage_error(exc: Exception) -> TypeGuard[_UsageError]:
     """Click's errors (an unknown option, a missing argument, a bad value), told apart by what
     they carry: Typer either vendors Click or depends on it, so their class is not one import."""
     return callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int)

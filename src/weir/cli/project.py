@@ -51,9 +51,9 @@ def lineage(asset: str | None = typer.Argument(None, metavar="ASSET", help="Only
         name = f"[bold]{n.name}[/]" if n.name == asset else n.name
         t.add_row(str(i), name, n.type, n.partitions, ", ".join(n.upstream) or "—", ", ".join(n.insights))
     console.print(t)
-    for i in graph.insights:
-        owners = f" (owners: {', '.join(i.owners)})" if i.owners else ""
-        console.print(f"insight [magenta]{i.name}[/] ← {', '.join(i.depends_on)}{owners}", highlight=False)
+    for insight in graph.insights:
+        owners = f" (owners: {', '.join(insight.owners)})" if insight.owners else ""
+        console.print(f"insight [magenta]{insight.name}[/] ← {', '.join(insight.depends_on)}{owners}", highlight=False)
     finish(ws)
 
 

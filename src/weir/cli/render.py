@@ -6,12 +6,16 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from weir.events import Event
 
 
 def _console(stderr: bool = False) -> Console:
@@ -64,7 +68,7 @@ class ProgressReporter:
             console=err_console,
             transient=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
         self.run_id: str | None = None
         self.counts: dict[str, int] = {}
 
@@ -79,7 +83,7 @@ class ProgressReporter:
         if self.task is not None:
             self.progress.update(self.task, description=asset)
 
-    def receive(self, events) -> None:
+    def receive(self, events: Sequence[Event]) -> None:
         from weir.events import EventKind
 
         for e in events:
@@ -124,7 +128,7 @@ class counting_progress:
                                  TimeElapsedColumn(), console=err_console, transient=True)
         self.task = self.progress.add_task(what, total=total) if enabled else None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[], None]:
         if self.enabled:
             self.progress.start()
         return self.advance
@@ -133,7 +137,7 @@ class counting_progress:
         if self.task is not None:
             self.progress.update(self.task, advance=1)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.progress.stop()
 

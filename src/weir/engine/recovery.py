@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.engine.heartbeat import is_dead
 from weir.errors import WeirError
@@ -21,6 +22,10 @@ from weir.model.partitions import UNPARTITIONED_KEY
 from weir.storage.arrow import PARTITION_COLUMN
 from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
+
+if TYPE_CHECKING:
+    from weir.engine.inputs import InputResolver
+    from weir.project.graph import Project
 
 LOG_DIR = "_delta_log"
 CLOCK_SLACK_MS = 2000  # a commit of a run is never older than the run record, give or take clock rounding
@@ -179,11 +184,11 @@ class InputsAsOf:
     input is then left out, so the planner sees it changed). ``project_for(name)`` returns the
     loaded project, or None when it is not at hand (nothing is inferred for it)."""
 
-    def __init__(self, project_for: Callable[[str], object | None], table_for: Callable[[str, str], AssetTable]) -> None:
+    def __init__(self, project_for: Callable[[str], Project | None], table_for: Callable[[str, str], AssetTable]) -> None:
         self.project_for = project_for
         self.table_for = table_for
-        self._projects: dict[str, object | None] = {}
-        self._resolvers: dict[str, object] = {}
+        self._projects: dict[str, Project | None] = {}
+        self._resolvers: dict[str, InputResolver] = {}
         self._published: dict[tuple[str, str], dict[str, list[tuple[int, int]]]] = {}
 
     def __call__(self, project_name: str, asset_name: str, key: str, at_ms: int) -> dict | None:
@@ -193,7 +198,7 @@ class InputsAsOf:
 
         project = self._project(project_name)
         asset = project.assets.get(asset_name) if project is not None else None
-        if asset is None:
+        if project is None or asset is None:
             return None
         resolver = self._resolvers.setdefault(project_name, InputResolver(project, {}))
         versions: dict[str, dict[str, object]] = {}
@@ -211,7 +216,7 @@ class InputsAsOf:
                         seen[uk] = version
         return versions
 
-    def _project(self, name: str):
+    def _project(self, name: str) -> Project | None:
         if name not in self._projects:
             try:
                 self._projects[name] = self.project_for(name)
@@ -231,7 +236,7 @@ class InputsAsOf:
         return max(found) if found else None
 
 
-def reap_dead_runs(store: MetadataStore, table_for, inputs: InputsOf | None = None) -> list[dict]:
+def reap_dead_runs(store: MetadataStore, table_for: Callable[[str, str], AssetTable], inputs: InputsOf | None = None) -> list[dict]:
     """Mark dead active runs failed. Delta commits a dead run made but never recorded (killed
     between the commit and the metadata write) are recorded, so data and metadata agree: the
     partition with its version, row count and input versions, its task ``succeeded`` with its
@@ -273,7 +278,7 @@ def reap_dead_runs(store: MetadataStore, table_for, inputs: InputsOf | None = No
     return closed
 
 
-def _recovered_publishes(store: MetadataStore, run: dict, table_for, inputs: InputsOf | None) -> tuple[list[dict], list[dict]]:
+def _recovered_publishes(store: MetadataStore, run: dict, table_for: Callable[[str, str], AssetTable], inputs: InputsOf | None) -> tuple[list[dict], list[dict]]:
     """Partition rows and task updates for the commits ``run`` made but never recorded."""
     with store.read():
         tasks = store.runs.tasks(run["id"])

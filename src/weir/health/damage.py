@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 
 
 def damage_message(exc: BaseException, table_uri: str) -> str | None:
@@ -38,7 +39,7 @@ def _current(root: str, rel: str) -> bool | None:
     return rel.replace(os.sep, "/") in paths
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -168,11 +168,11 @@ def check_table(
             repair=VACUUM,
         ))
     snap = state.snapshot
-    rows = [p.rows for p in state.logged.values()]
+    rows = [p.rows for p in state.logged.values() if p.rows is not None]
     health = TableHealth(
         project=ref.project, asset=ref.asset, path=str(ref.path), version=snap.version if snap else None,
         partitions=len(state.logged), files=len(snap.files) if snap else 0,
-        rows=None if any(r is None for r in rows) else sum(rows), bytes=sum(f.size for f in snap.files) if snap else 0,
+        rows=sum(rows) if len(rows) == len(state.logged) else None, bytes=sum(f.size for f in snap.files) if snap else 0,
         orphaned_files=len(left.abandoned), orphaned_bytes=sum(f.size for f in left.abandoned),
         quarantined_files=len(left.quarantined), quarantined_bytes=sum(f.size for f in left.quarantined),
     )
@@ -249,7 +249,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"

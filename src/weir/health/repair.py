@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.engine.heartbeat import is_dead
 from weir.engine.recovery import InputsAsOf, footer_rows, reap_dead_runs
@@ -31,11 +32,14 @@ from weir.health.tables import (
 from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
 
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+
 SET_ASIDE_DIR = "_damaged_log"  # inside the table folder; Delta and vacuum ignore names starting with _
 
 
 def repair(
-    home: Path, store: MetadataStore, *, project_for: Callable[[str], object | None] | None = None,
+    home: Path, store: MetadataStore, *, project_for: Callable[[str], Project | None] | None = None,
     project: str | None = None,
 ) -> RepairReport:
     """Repair what the logs can prove, then check again. ``project_for(name)`` returns a loaded

@@ -133,10 +133,10 @@ def logged_partitions(path: Path, snapshot: Snapshot, log: DeltaLog) -> dict[str
         per_key.setdefault(f.key, []).append(f)
     out = {}
     for key, files in per_key.items():
-        commits = [added_by.get(f.path) for f in files]
-        rows = [f.rows if f.rows is not None else footer_rows(path / f.path) for f in files]
-        total = None if any(r is None for r in rows) else sum(rows)
-        if all(c is not None for c in commits):
+        commits = [c for c in (added_by.get(f.path) for f in files) if c is not None]
+        rows = [r for r in (f.rows if f.rows is not None else footer_rows(path / f.path) for f in files) if r is not None]
+        total = sum(rows) if len(rows) == len(files) else None  # None when any file's count is unknown
+        if len(commits) == len(files):
             commit = max(commits, key=lambda c: c.version)
             out[key] = LoggedPartition(
                 key=key, version=commit.version, version_known=True,

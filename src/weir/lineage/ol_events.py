@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attr
 from openlineage.client.constants import __version__ as OPENLINEAGE_CLIENT_VERSION
@@ -39,6 +39,9 @@ from openlineage.client.facet_v2 import (
 
 from weir.events import Event, EventKind
 from weir.model.partitions import UNPARTITIONED_KEY
+
+if TYPE_CHECKING:
+    from weir.store.store import MetadataStore
 
 try:
     WEIR_VERSION = version("weir")
@@ -118,6 +121,18 @@ class Naming:
         return str(self.data_root.resolve() / self.project / asset)
 
 
+def _run_of(e: Event) -> str:
+    """The weir run of an event being translated: ``translate`` passes on only events of a run."""
+    assert e.run_id is not None
+    return e.run_id
+
+
+def _asset_of(e: Event) -> str:
+    """The asset of a partition event: every one names the asset it is about."""
+    assert e.asset is not None
+    return e.asset
+
+
 def _time(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).isoformat()
 
@@ -131,7 +146,7 @@ def _p(facet_class: Callable[..., Any], **fields: Any) -> Any:
 class Translator:
     """Turns weir events into RunEvents; must be called inside a store read scope."""
 
-    def __init__(self, store, naming: Naming) -> None:
+    def __init__(self, store: MetadataStore, naming: Naming) -> None:
         self.store = store
         self.naming = naming
         self._runs: dict[str, dict | None] = {}
@@ -160,11 +175,11 @@ class Translator:
                                          jobType="RUN")})
 
     def _run_started(self, e: Event) -> list[RunEvent]:
-        facets = {**self._weir_run(e, state="running"), **self._environment(e.run_id)}
+        facets = {**self._weir_run(e, state="running"), **self._environment(_run_of(e))}
         facets["processing_engine"] = _p(processing_engine_run.ProcessingEngineRunFacet, name="weir",
                                          version=WEIR_VERSION, openlineageAdapterVersion=OPENLINEAGE_CLIENT_VERSION)
         return [RunEvent(eventType=RunState.START, eventTime=_time(e.at), producer=PRODUCER,
-                         run=Run(runId=run_uuid(e.run_id), facets=facets), job=self._run_job())]
+                         run=Run(runId=run_uuid(_run_of(e)), facets=facets), job=self._run_job())]
 
     def _run_finished(self, e: Event) -> list[RunEvent]:
         state = e.data.get("state") or "failed"
@@ -176,17 +191,19 @@ class Translator:
             counts = ", ".join(f"{n} {k}" for k, n in sorted((e.data.get("counts") or {}).items()))
             facets["errorMessage"] = _error(e.data.get("error") or f"run {state} ({counts or 'nothing ran'})")
         return [RunEvent(eventType=kind, eventTime=_time(e.at), producer=PRODUCER,
-                         run=Run(runId=run_uuid(e.run_id), facets=facets), job=self._run_job())]
+                         run=Run(runId=run_uuid(_run_of(e)), facets=facets), job=self._run_job())]
 
     def _weir_run(self, e: Event, **extra: Any) -> dict[str, Any]:
-        run = self._run(e.run_id)
+        run = self._run(_run_of(e))
         return {"weir_run": _p(WeirRunFacet, runId=e.run_id, project=e.project,
                                trigger=(run or {}).get("trigger") or e.data.get("trigger"), **extra)}
 
     def _environment(self, run_id: str) -> dict[str, Any]:
         env_id = (self._run(run_id) or {}).get("environment_id")
+        if not env_id:
+            return {}
         if env_id not in self._envs:
-            self._envs[env_id] = self.store.environments.get(env_id) if env_id else None
+            self._envs[env_id] = self.store.environments.get(env_id)
         env = self._envs[env_id]
         if env is None:
             return {}
@@ -199,9 +216,10 @@ class Translator:
         return self._runs[run_id]
 
     def _task(self, e: Event) -> dict:
-        if e.run_id not in self._tasks:
-            self._tasks[e.run_id] = {(t["asset"], t["partition_key"]): t for t in self.store.runs.tasks(e.run_id)}
-        return self._tasks[e.run_id].get((e.asset, e.partition_key), {})
+        run_id = _run_of(e)
+        if run_id not in self._tasks:
+            self._tasks[run_id] = {(t["asset"], t["partition_key"]): t for t in self.store.runs.tasks(run_id)}
+        return self._tasks[run_id].get((_asset_of(e), e.partition_key or UNPARTITIONED_KEY), {})
 
     # -- one partition of one asset -------------------------------------------------------
     def _partition_built(self, e: Event) -> list[RunEvent]:
@@ -216,7 +234,7 @@ class Translator:
             facets["version"] = _p(dataset_version_dataset.DatasetVersionDatasetFacet, datasetVersion=str(e.data["version"]))
         run_facets = {**self._partition_run(e, state=e.data.get("state"), rows=e.data.get("rows"))}
         out.append(RunEvent(eventType=RunState.COMPLETE, eventTime=_time(e.at), producer=PRODUCER,
-                            run=Run(runId=run_uuid(e.run_id, e.asset, key), facets=run_facets), job=self._asset_job(e),
+                            run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=run_facets), job=self._asset_job(e),
                             inputs=self._inputs(e.data.get("inputs")), outputs=[self._output(e, facets)]))
         return out
 
@@ -226,7 +244,7 @@ class Translator:
         facets["errorMessage"] = _error(f"quarantined: {e.data.get('message') or 'a block check failed'}")
         assertions = self._assertions(e, key)
         return [RunEvent(eventType=RunState.FAIL, eventTime=_time(e.at), producer=PRODUCER,
-                         run=Run(runId=run_uuid(e.run_id, e.asset, key), facets=facets), job=self._asset_job(e),
+                         run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets), job=self._asset_job(e),
                          inputs=self._inputs(self._task(e).get("input_versions")),
                          outputs=[self._output(e, {"dataQualityAssertions": assertions} if assertions else {})])]
 
@@ -241,21 +259,21 @@ class Translator:
         facets["errorMessage"] = _error(message, task.get("traceback"))
         return [self._start(e, e.at, task.get("code_version")),
                 RunEvent(eventType=RunState.FAIL, eventTime=_time(e.at), producer=PRODUCER,
-                         run=Run(runId=run_uuid(e.run_id, e.asset, key), facets=facets), job=self._asset_job(e),
+                         run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets), job=self._asset_job(e),
                          inputs=self._inputs(task.get("input_versions")), outputs=[self._output(e, {})])]
 
     def _start(self, e: Event, at: float, code_version: str | None) -> RunEvent:
         key = e.partition_key or UNPARTITIONED_KEY
         facets = {**self._partition_run(e, codeVersion=code_version, attempts=e.data.get("attempts")),
-                  **self._environment(e.run_id)}
+                  **self._environment(_run_of(e))}
         return RunEvent(eventType=RunState.START, eventTime=_time(at), producer=PRODUCER,
-                        run=Run(runId=run_uuid(e.run_id, e.asset, key), facets=facets),
+                        run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets),
                         job=self._asset_job(e, code_version), inputs=self._inputs(self._task(e).get("input_versions")),
                         outputs=[self._output(e, {})])
 
     def _partition_run(self, e: Event, **extra: Any) -> dict[str, Any]:
         ns, project = self.naming.namespace, self.naming.project
-        parent_id = run_uuid(e.run_id)
+        parent_id = run_uuid(_run_of(e))
         parent = _p(parent_run.ParentRunFacet, run=parent_run.Run(runId=parent_id),
                     job=parent_run.Job(namespace=ns, name=project),
                     root=parent_run.Root(run=parent_run.RootRun(runId=parent_id),
@@ -266,19 +284,20 @@ class Translator:
     def _asset_job(self, e: Event, code_version: str | None = None) -> Job:
         facets: dict[str, Any] = {"jobType": _p(job_type_job.JobTypeJobFacet, processingType="BATCH",
                                                 integration="WEIR", jobType="ASSET")}
-        if code_version and (e.asset, code_version) not in self._code:
-            self._code[(e.asset, code_version)] = self.store.code.get(e.project, e.asset, code_version)
-        code = self._code.get((e.asset, code_version)) if code_version else None
+        asset = _asset_of(e)
+        if code_version and (asset, code_version) not in self._code:
+            self._code[(asset, code_version)] = self.store.code.get(e.project, asset, code_version)
+        code = self._code.get((asset, code_version)) if code_version else None
         if code:
             facets["sourceCode"] = _p(source_code_job.SourceCodeJobFacet, language=code["kind"],
                                       sourceCode=code["definition"])
-        return Job(namespace=self.naming.namespace, name=e.asset, facets=facets)
+        return Job(namespace=self.naming.namespace, name=asset, facets=facets)
 
     # -- datasets -------------------------------------------------------------------------
     def _output(self, e: Event, facets: dict[str, Any]) -> OutputDataset:
-        namespace, name = self.naming.asset_dataset(e.asset)
+        namespace, name = self.naming.asset_dataset(_asset_of(e))
         facets = {**facets, "symlinks": _p(symlinks_dataset.SymlinksDatasetFacet, identifiers=[
-            symlinks_dataset.Identifier(namespace="file", name=self.naming.table_path(e.asset), type="TABLE")])}
+            symlinks_dataset.Identifier(namespace="file", name=self.naming.table_path(_asset_of(e)), type="TABLE")])}
         key = e.partition_key or UNPARTITIONED_KEY
         output_facets = {}
         if key != UNPARTITIONED_KEY:
@@ -306,12 +325,12 @@ class Translator:
     def _measured(self, e: Event, key: str) -> dict[str, Any]:
         """Schema, metrics and check results of the partition, as this run measured them."""
         facets: dict[str, Any] = {}
-        profile = self.store.metrics.profiles(e.project, e.asset, [key]).get(key)
+        profile = self.store.metrics.profiles(e.project, _asset_of(e), [key]).get(key)
         if profile and profile["run_id"] == e.run_id:
             facets["schema"] = _p(schema_dataset.SchemaDatasetFacet, fields=[
                 schema_dataset.SchemaDatasetFacetFields(name=col, type=str(kind), ordinal_position=i)
                 for i, (col, kind) in enumerate((profile["schema"] or {}).items(), start=1)])
-        points = [p for p in self.store.metrics.series(e.project, e.asset, start=key, end=key)
+        points = [p for p in self.store.metrics.series(e.project, _asset_of(e), start=key, end=key)
                   if p["partition_key"] == key and p["run_id"] == e.run_id]
         if points:
             facets["dataQualityMetrics"] = _metrics(points, (profile or {}).get("schema") or {})

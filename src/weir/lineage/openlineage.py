@@ -11,10 +11,17 @@ Light to import: openlineage-python is imported only when something is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from weir.lineage.ol_events import Translator
+    from weir.lineage.ol_transport import LineageTransport
+    from weir.project.config import ProjectConfig
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
 
 CURSOR_PREFIX = "openlineage:"
 EVENTS_FILE = Path("openlineage") / "events.jsonl"  # under the workspace
@@ -43,8 +50,9 @@ class Delivery:
                 "cursor": self.cursor, "warning": self.warning}
 
 
-def send_pending(store, config, *, workspace: Path, data_root: Path | None = None,
-                 sources: Mapping[str, str] | None = None, transport=None, batch: int = BATCH) -> Delivery:
+def send_pending(store: MetadataStore, config: ProjectConfig, *, workspace: Path, data_root: Path | None = None,
+                 sources: Mapping[str, str] | None = None, transport: LineageTransport | None = None,
+                 batch: int = BATCH) -> Delivery:
     """Send the project's events that are after its cursor. ``config`` is the project's
     ProjectConfig (name, root, ``openlineage`` settings); ``data_root`` holds the asset tables
     (``<workspace>/data`` by default); ``sources`` maps source names to their path templates
@@ -62,8 +70,9 @@ def send_pending(store, config, *, workspace: Path, data_root: Path | None = Non
 class OpenLineageEmitter:
     """Sends one project's pending events; see :func:`send_pending`."""
 
-    def __init__(self, store, config, *, workspace: Path, data_root: Path | None = None,
-                 sources: Mapping[str, str] | None = None, transport=None, batch: int = BATCH) -> None:
+    def __init__(self, store: MetadataStore, config: ProjectConfig, *, workspace: Path, data_root: Path | None = None,
+                 sources: Mapping[str, str] | None = None, transport: LineageTransport | None = None,
+                 batch: int = BATCH) -> None:
         self.store = store
         self.config = config
         self.settings = config.openlineage
@@ -78,12 +87,13 @@ class OpenLineageEmitter:
     def cursor(self) -> str:
         return cursor_name(self.config.name)
 
-    def open_transport(self):
+    def open_transport(self) -> LineageTransport:
         if self._transport is not None:
             return self._transport
         from weir.lineage.ol_transport import HttpEndpoint, JsonLinesFile
 
         if self.settings.transport == "http":
+            assert self.settings.url is not None  # the config refuses transport "http" without a url
             return HttpEndpoint(self.settings.url, self.settings.endpoint, self.settings.timeout)
         return JsonLinesFile(self.workspace / EVENTS_FILE)
 
@@ -126,11 +136,12 @@ class OpenLineageEmitter:
         return Delivery(transport=self.settings.transport, target=transport.target, read=read, sent=sent,
                         cursor=position, warning=warning)
 
-    def _translated(self, translator, position: int) -> list[tuple[int, list]]:
+    def _translated(self, translator: Translator, position: int) -> list[tuple[int, list]]:
         """The next batch of the project's events after ``position``, each with its RunEvents."""
         out = []
         with self.store.read():
             for e in self.store.events.after(position, project=self.config.name, limit=self.batch):
+                assert e.id is not None  # an event read from the log has its id
                 try:
                     out.append((e.id, translator.translate(e)))
                 except Exception as exc:  # noqa: BLE001 - one event weir cannot translate must not hold back the rest
@@ -139,7 +150,7 @@ class OpenLineageEmitter:
         return out
 
     @staticmethod
-    def _deliver(transport, batch: list[tuple[int, list]], position: int) -> tuple[int, int, Exception | None]:
+    def _deliver(transport: LineageTransport, batch: list[tuple[int, list]], position: int) -> tuple[int, int, Exception | None]:
         """Hand the batch to the transport: (id of the last weir event all of whose RunEvents
         were accepted and made durable, RunEvents accepted, the failure that stopped it)."""
         done, accepted = position, 0
@@ -171,7 +182,7 @@ class OpenLineageService:
     """The workspace's OpenLineage sender: ``send()`` delivers the project's pending events
     (after a run or an ingest, and on demand with ``weir openlineage send``)."""
 
-    def __init__(self, *, project, store, home: Path) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], home: Path) -> None:
         self._project = project
         self._store = store
         self._home = Path(home)

@@ -4,6 +4,7 @@ partition's rows; evaluating them needs no second pass. No I/O here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from weir.errors import ConfigError
 
 SEVERITIES = ("warn", "error", "block")
+CheckOutcome = tuple[bool, Any, str, int | None, str]  # what Check.evaluate returns
 
 
 def q(name: str) -> str:
@@ -75,7 +77,7 @@ class Check:
         """SQL aggregate expressions keyed by a local alias."""
         return {}
 
-    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> tuple[bool, Any, str, int | None, str]:
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         """(passed, observed, threshold, failing rows, message)."""
         raise NotImplementedError
 
@@ -105,7 +107,7 @@ class RowCheck(Check):
     def failing_filter(self) -> str | None:
         return self.failing_sql()
 
-    def evaluate(self, values, total, context):
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         failing = int(values["failing"] or 0)
         share = 1.0 if total == 0 else (total - failing) / total
         passed = share >= self.mostly
@@ -123,14 +125,14 @@ class NotNull(RowCheck):
     column: str
     where: str | None = None  # only rows matching this SQL condition must be non-null
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         cond = f"{q(self.column)} IS NULL"
         return f"({self.where}) AND {cond}" if self.where else cond
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         return f"{self.column} must not be null" + (f" where {self.where}" if self.where else "")
 
 
@@ -139,22 +141,22 @@ class Unique(RowCheck):
     kind: ClassVar[str] = "unique"
     columns_: tuple[str, ...] = ()
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return list(self.columns_)
 
     def _key(self) -> str:
         cols = [q(c) for c in self.columns_]
         return cols[0] if len(cols) == 1 else "(" + ", ".join(cols) + ")"
 
-    def aggregates(self):
+    def aggregates(self) -> dict[str, str]:
         # a single column ignores NULLs, as SQL UNIQUE does; a tuple of columns is never NULL
         return {"failing": f"count({self._key()}) - count(DISTINCT {self._key()})"}
 
-    def failing_filter(self):
+    def failing_filter(self) -> str | None:
         cols = ", ".join(q(c) for c in self.columns_)
         return f"({cols}) IN (SELECT ({cols}) FROM __data GROUP BY ALL HAVING count(*) > 1)"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         return f"({', '.join(self.columns_)}) must be unique"
 
 
@@ -164,13 +166,13 @@ class AcceptedValues(RowCheck):
     column: str
     values: tuple[Any, ...]
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         return f"{q(self.column)} IS NOT NULL AND {q(self.column)} NOT IN ({', '.join(lit(v) for v in self.values)})"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         shown = ", ".join(map(str, self.values[:10])) + (" ..." if len(self.values) > 10 else "")
         return f"{self.column} must be one of {shown}"
 
@@ -183,15 +185,15 @@ class InRange(RowCheck):
     max: float | None = None
     inclusive: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         if self.min is None and self.max is None:
             raise ConfigError(f"in_range({self.column}): give min, max or both")
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         lo, hi = ("<", ">") if self.inclusive else ("<=", ">=")
         parts = []
         if self.min is not None:
@@ -200,7 +202,7 @@ class InRange(RowCheck):
             parts.append(f"{q(self.column)} {hi} {lit(self.max)}")
         return "(" + " OR ".join(parts) + ")"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         lb, rb = ("[", "]") if self.inclusive else ("(", ")")
         return f"{self.column} must be in {lb}{self.min if self.min is not None else '-inf'}, {self.max if self.max is not None else 'inf'}{rb}"
 
@@ -211,20 +213,20 @@ class Matches(RowCheck):
     column: str
     pattern: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         try:
             re.compile(self.pattern)
         except re.error as exc:
             raise ConfigError(f"matches({self.column}): invalid pattern {self.pattern!r}: {exc}") from None
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         return f"{q(self.column)} IS NOT NULL AND NOT regexp_full_match(CAST({q(self.column)} AS VARCHAR), {lit(self.pattern)})"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         return f"{self.column} must match {self.pattern!r}"
 
 
@@ -233,14 +235,14 @@ class Expression(RowCheck):
     kind: ClassVar[str] = "expression"
     sql: str
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         return f"NOT coalesce(({self.sql}), FALSE)"
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.name or f"expression({self.sql})"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         return f"rows must satisfy {self.sql}"
 
 
@@ -253,17 +255,17 @@ class References(RowCheck):
     to: str
     to_column: str | None = None
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
     @property
     def ref_table(self) -> str:
         return f"__ref_{self.to}"
 
-    def failing_sql(self):
+    def failing_sql(self) -> str:
         return f"{q(self.column)} IS NOT NULL AND {q(self.column)} NOT IN (SELECT {q(self.to_column or self.column)} FROM {q(self.ref_table)})"
 
-    def describe_rule(self):
+    def describe_rule(self) -> str:
         return f"{self.column} must exist in {self.to}.{self.to_column or self.column}"
 
 
@@ -273,10 +275,10 @@ class RowCount(Check):
     min: int | None = None
     max: int | None = None
 
-    def aggregates(self):
+    def aggregates(self) -> dict[str, str]:
         return {}
 
-    def evaluate(self, values, total, context):
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         ok = (self.min is None or total >= self.min) and (self.max is None or total <= self.max)
         threshold = f"[{self.min if self.min is not None else 0}, {self.max if self.max is not None else 'inf'}]"
         return ok, total, threshold, None, f"{total:,} rows" + ("" if ok else f", expected {threshold}")
@@ -292,13 +294,13 @@ class Metric(Check):
     max: float | None = None
 
     @property
-    def label(self):
+    def label(self) -> str:
         return self.name or f"metric({self.sql})"
 
-    def aggregates(self):
+    def aggregates(self) -> dict[str, str]:
         return {"value": self.sql}
 
-    def evaluate(self, values, total, context):
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         v = values["value"]
         ok = v is not None and (self.min is None or v >= self.min) and (self.max is None or v <= self.max)
         threshold = f"[{self.min if self.min is not None else '-inf'}, {self.max if self.max is not None else 'inf'}]"
@@ -314,18 +316,18 @@ class Freshness(Check):
     max_age: timedelta
     relative_to: str = "partition_end"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         if self.relative_to not in ("partition_end", "now"):
             raise ConfigError(f"freshness: relative_to must be 'partition_end' or 'now', got {self.relative_to!r}")
 
-    def columns(self):
+    def columns(self) -> list[str]:
         return [self.column]
 
-    def aggregates(self):
+    def aggregates(self) -> dict[str, str]:
         return {"newest": f"max({q(self.column)})"}
 
-    def evaluate(self, values, total, context):
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         from datetime import date, datetime
 
         newest = values["newest"]
@@ -371,7 +373,7 @@ class Schema(Check):
     columns_: dict[str, str] = field(default_factory=dict)
     allow_extra: bool = True
 
-    def evaluate(self, values, total, context):
+    def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         have: dict[str, str] = context["schema"]
         problems = []
         for col, want in self.columns_.items():
@@ -385,7 +387,7 @@ class Schema(Check):
                 problems.append(f"unexpected columns {extra}")
         return not problems, "; ".join(problems) or "ok", f"columns {dict(self.columns_)}", None, "; ".join(problems) or "schema matches"
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.kind, tuple(self.columns_.items()), self.allow_extra, self.severity, self.name))
 
 
@@ -402,7 +404,7 @@ def unique(*columns: str, mostly: float = 1.0, severity: str = "error", name: st
     return Unique(columns_=tuple(columns), mostly=mostly, severity=severity, name=name)
 
 
-def accepted_values(column: str, values, *, mostly: float = 1.0, severity: str = "error", name: str = "") -> AcceptedValues:
+def accepted_values(column: str, values: Iterable[Any], *, mostly: float = 1.0, severity: str = "error", name: str = "") -> AcceptedValues:
     values = tuple(values)
     if not values:
         raise ConfigError(f"accepted_values({column}): give at least one value")
@@ -455,7 +457,7 @@ def parse_duration(value: timedelta | str) -> timedelta:
     return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: n})
 
 
-CONSTRUCTORS = {
+CONSTRUCTORS: dict[str, Callable[..., Check]] = {
     "not_null": not_null, "unique": unique, "accepted_values": accepted_values, "in_range": in_range,
     "matches": matches, "row_count": row_count, "freshness": freshness, "schema": schema,
     "references": references, "expression": expression, "metric": metric,

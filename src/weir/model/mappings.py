@@ -84,6 +84,7 @@ class Previous(PartitionMapping):
 
     def upstream_keys(self, down: PartitionScheme, up: PartitionScheme, key: str) -> list[str]:
         if isinstance(down, TimeScheme):
+            assert isinstance(up, TimeScheme)  # problem(): both sides have the same kind
             start, _ = down.window(key)
             t = start
             for _ in range(self.n):

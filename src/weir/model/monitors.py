@@ -4,6 +4,7 @@ settings win over earlier ones when several match a series."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -64,8 +65,15 @@ class Drift:
     def matches(self, column: str) -> bool:
         return self.column in (None, "*", column)
 
+    @property
+    def pinned(self) -> tuple[str, str] | None:
+        """The pinned reference (first, last), or None for the previous ``window`` partitions."""
+        if self.first is None or self.last is None:
+            return None
+        return self.first, self.last
 
-def monitor(metric: str = "*", column: str | None = None, *, methods=None, sigma: float | None = None,
+
+def monitor(metric: str = "*", column: str | None = None, *, methods: Iterable[str] | None = None, sigma: float | None = None,
             min_points: int | None = None, seasonality: str | int | None = "auto") -> Monitor:
     return Monitor(metric=metric, column=column, methods=tuple(methods) if methods else None, sigma=sigma,
                    min_points=min_points, seasonality=seasonality)
@@ -81,7 +89,7 @@ def drift(column: str | None = None, *, window: int = 7, first: str | None = Non
     return Drift(column=column, window=window, first=first, last=last, mute=mute)
 
 
-def settle_monitor(settings, column: str, metric: str) -> Monitor:
+def settle_monitor(settings: Iterable[object], column: str, metric: str) -> Monitor:
     """The effective settings of one series: defaults overridden by every matching setting in order."""
     merged = Monitor()
     for s in settings:
@@ -95,7 +103,7 @@ def settle_monitor(settings, column: str, metric: str) -> Monitor:
     return merged
 
 
-def settle_drift(settings, column: str) -> Drift:
+def settle_drift(settings: Iterable[object], column: str) -> Drift:
     merged = Drift()
     for s in settings:
         if isinstance(s, Drift) and s.matches(column):
@@ -103,7 +111,7 @@ def settle_drift(settings, column: str) -> Drift:
     return merged
 
 
-CONSTRUCTORS = {"monitor": monitor, "mute": mute, "drift": drift}
+CONSTRUCTORS: dict[str, Callable[..., Monitor | Drift]] = {"monitor": monitor, "mute": mute, "drift": drift}
 
 # every metric weir measures; user metrics of the asset or source come on top
 PROFILE_METRICS = (
@@ -112,7 +120,7 @@ PROFILE_METRICS = (
 )
 
 
-def setting_problem(setting, user_metrics, columns) -> str | None:
+def setting_problem(setting: Monitor | Drift, user_metrics: Collection[str], columns: Collection[str]) -> str | None:
     """Why a monitor setting can never match a series of its asset or source (a misspelled
     metric, or a column a source's contract does not declare); None when it can."""
     import difflib
@@ -122,7 +130,7 @@ def setting_problem(setting, user_metrics, columns) -> str | None:
         close = difflib.get_close_matches(setting.metric, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f"; metrics are: {', '.join(known)}"
         return f"monitor setting names unknown metric {setting.metric!r}{hint}"
-    column = getattr(setting, "column", None)
+    column = setting.column
     if columns and column not in (None, "*", "") and column not in columns:
         close = difflib.get_close_matches(column, list(columns), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -4,17 +4,24 @@ as metric points so they are charted and judged like any series."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from weir.model.monitors import settle_drift
+from weir.model.monitors import Drift, settle_drift
 from weir.monitoring.policy import DRIFT_SCORE, TRAINING_DRIFT, partition_constant
 
 if TYPE_CHECKING:
     from weir.monitoring.evaluator import History
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
 
 
 class DerivedSeries:
     """Mixed into the evaluator: needs ``project``, ``store`` and ``model_rows``."""
+
+    project: Project
+    store: MetadataStore
+    model_rows: Callable[[str], list[dict]] | None  # (model asset) -> its published rows
 
     # -- models ---------------------------------------------------------------------------
     def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
@@ -28,20 +35,20 @@ class DerivedSeries:
 
         if not isinstance(node, Asset) or self.model_rows is None:
             return {}
-        models = [self.project.assets[i.upstream] for i in node.inputs.values()
-                  if i.upstream in self.project.assets and self.project.assets[i.upstream].model is not None]
+        upstreams = [self.project.assets[i.upstream] for i in node.inputs.values() if i.upstream in self.project.assets]
+        models = [(a.name, a.model) for a in upstreams if a.model is not None]
         found, points = {}, []
-        for model in models:
-            rows = self.model_rows(model.name)
+        for model_name, spec in models:
+            rows = self.model_rows(model_name)
             if not rows:
                 continue
             import json
 
             trained_on = json.loads(rows[-1].get("trained_on") or "{}")
-            features = set(model.model.features)
+            features = set(spec.features)
             for inp in node.inputs.values():
                 source = inp.upstream
-                if source == model.name or source not in trained_on:
+                if source == model_name or source not in trained_on:
                     continue
                 with self.store.read():
                     reference = self.store.metrics.profiles(self.project.name, source, trained_on[source])
@@ -85,14 +92,15 @@ class DerivedSeries:
         order, skip = history.order, history.skip
         constant = partition_constant(history)
         position = {k: i for i, k in enumerate(order)}
-        widest = max([7] + [s.window for s in settings if hasattr(s, "window")])
+        widest = max([7] + [s.window for s in settings if isinstance(s, Drift)])
         needed = set(keys)
         for key in keys:
             if key in position:
                 needed.update([k for k in order[: position[key]] if k not in skip][-widest:])
         for s in settings:
-            if getattr(s, "first", None) is not None:
-                needed.update(k for k in order if s.first <= k <= s.last)
+            if isinstance(s, Drift) and s.pinned is not None:
+                first, last = s.pinned
+                needed.update(k for k in order if first <= k <= last)
         with self.store.read():
             profiles = self.store.metrics.profiles(self.project.name, name, sorted(needed))
         verdicts, points = {}, []
@@ -104,8 +112,9 @@ class DerivedSeries:
                 settled = settle_drift(settings, column)
                 if settled.mute or column in constant:
                     continue
-                if settled.first is not None:
-                    ref_keys = [k for k in order if settled.first <= k <= settled.last and k not in skip and k != key]
+                if settled.pinned is not None:
+                    first, last = settled.pinned
+                    ref_keys = [k for k in order if first <= k <= last and k not in skip and k != key]
                 else:
                     ref_keys = [k for k in order if k < key and k not in skip][-settled.window:]
                 refs = [profiles[k]["sketches"].get(column) for k in ref_keys if k in profiles]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 from weir.errors import ConfigError, DataError
@@ -83,7 +84,7 @@ class Drift:
 
 # -- numeric ---------------------------------------------------------------------------------------
 
-def psi(ref_counts: Sequence[float], cur_counts: Sequence[float], *, smoothing: float = SMOOTHING) -> float:
+def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: float = SMOOTHING) -> float:
     """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i + α)/(R + αK) and
     q_i = (c_i + α)/(C + αK) (reference and current shares, α = ``smoothing``, K bins). Bins
     empty on both sides are dropped first, so they add nothing; α keeps a bin empty on one side

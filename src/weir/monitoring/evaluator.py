@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from weir.events import Event, EventKind
-from weir.model.monitors import settle_monitor
+from weir.model.monitors import Monitor, settle_monitor
 from weir.monitoring import spc
 from weir.monitoring.derived import DerivedSeries
 from weir.monitoring.policy import (
@@ -31,6 +33,10 @@ from weir.monitoring.policy import (
     season_of,
     spc_config,
 )
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
 
 
 @dataclass(kw_only=True)
@@ -96,13 +102,14 @@ def _two_pass(values, exclude, period, config, season_exclude=None) -> list[dict
 class MonitorEvaluator(DerivedSeries):
     """Evaluates the monitors of assets and sources for newly measured partitions."""
 
-    def __init__(self, project, store, *, model_rows=None) -> None:
+    def __init__(self, project: Project, store: MetadataStore, *,
+                 model_rows: Callable[[str], list[dict]] | None = None) -> None:
         self.project = project
         self.store = store
         self.model_rows = model_rows  # (model asset) -> its published rows (trained_on, features)
 
     def history(self, name: str, *, column: str | None = None, metric: str | None = None,
-                fresh: list[str] = (), start: str | None = None) -> History:
+                fresh: Iterable[str] = (), start: str | None = None) -> History:
         """The stored series of ``name`` (or one of them), from partition ``start`` on. Points
         of ``fresh`` keys are judged as new even if they alerted before."""
         with self.store.read():
@@ -123,7 +130,8 @@ class MonitorEvaluator(DerivedSeries):
             return None
         return earlier or (scheme.keys()[0] if scheme.is_partitioned else None)
 
-    def charts(self, name: str, history: History, *, since: int = 0, needed_from: int | None = None):
+    def charts(self, name: str, history: History, *, since: int = 0,
+               needed_from: int | None = None) -> Iterator[tuple[str, str, Monitor, list[dict | None] | None]]:
         """(column, metric, settings, chart rows or None when muted) per series. With ``since``,
         the chart starts at that partition (rows before it are None): enough history for the
         baseline window, the seasonal levels and the EWMA/CUSUM to settle, without redrawing
@@ -143,7 +151,8 @@ class MonitorEvaluator(DerivedSeries):
                 yield col, m, settled, None
                 continue
             values = [by_key.get(k) for k in history.order[since:]]
-            season = period if settled.seasonality == "auto" else settled.seasonality
+            # a str seasonality can only be "auto" (Monitor validates it): the scheme's own period
+            season = period if isinstance(settled.seasonality, str) else settled.seasonality
             needed = range(needed_from - since, len(values)) if needed_from is not None else None
             rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed,
                                 season_exclude=season_exclude)

@@ -6,14 +6,19 @@ stored."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from weir.model.partitions import Daily, Hourly
+from weir.model.partitions import Daily, Hourly, PartitionScheme
 from weir.monitoring import spc
+
+if TYPE_CHECKING:
+    from weir.model.monitors import Monitor
+    from weir.monitoring.evaluator import History
 
 ALERT = "alert"
 
 
-def season_of(scheme) -> int | None:
+def season_of(scheme: PartitionScheme) -> int | None:
     """The season to compare like with like: day of week for daily partitions, hour of day for hourly."""
     if isinstance(scheme, Daily):
         return 7
@@ -29,15 +34,14 @@ def season_of(scheme) -> int | None:
 DEFAULTS = spc.SpcConfig(window=28, alert_sigma=5.0)
 
 
-def spc_config(settings) -> spc.SpcConfig:
+def spc_config(settings: Monitor) -> spc.SpcConfig:
     """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
-    base = DEFAULTS
-    kwargs = {}
+    config = DEFAULTS
     if settings.sigma is not None:
-        kwargs.update(alert_sigma=float(settings.sigma), sigma=min(base.sigma, float(settings.sigma)))
+        config = dataclasses.replace(config, alert_sigma=float(settings.sigma), sigma=min(config.sigma, float(settings.sigma)))
     if settings.min_points is not None:
-        kwargs.update(min_points=settings.min_points, window=max(base.window, settings.min_points))
-    return dataclasses.replace(base, **kwargs) if kwargs else base
+        config = dataclasses.replace(config, min_points=settings.min_points, window=max(config.window, settings.min_points))
+    return config
 
 
 LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
@@ -51,7 +55,7 @@ TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's tra
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
 
 
-def policy_severity(sig, settled, metric: str) -> str | None:
+def policy_severity(sig: spc.Signal, settled: Monitor, metric: str) -> str | None:
     """weir's severity for one chart signal, as stored and shown: None when it is dropped (its
     method not selected; a drift score lower than usual), ``warn`` for EWMA and CUSUM unless a
     setting names their method. A drift score's alert also needs the drift verdict, which only
@@ -65,7 +69,7 @@ def policy_severity(sig, settled, metric: str) -> str | None:
     return sig.severity
 
 
-def partition_constant(history, share: float = 0.9) -> set[str]:
+def partition_constant(history: History, share: float = 0.9) -> set[str]:
     """Columns holding one value per partition (year, month, a load date...): their level
     changes with the partition by design, so only their nulls and spread are monitored unless a
     setting names them."""

@@ -8,7 +8,7 @@ that were raised."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from weir.errors import UnknownObjectError
 from weir.project.keys import partition_key
@@ -16,11 +16,18 @@ from weir.project.keys import partition_key
 if TYPE_CHECKING:
     from weir.monitoring.evaluator import MonitorRunner
     from weir.project.graph import Project
+    from weir.storage.delta import AssetTable
     from weir.store.store import MetadataStore
 
 
+class AssetTables(Protocol):
+    """The project's tables, as the workspace hands them over."""
+
+    def get(self, asset: str) -> AssetTable: ...
+
+
 class MonitorService:
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: AssetTables) -> None:
         self._project = project
         self._store = store
         self._tables = tables

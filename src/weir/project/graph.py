@@ -76,10 +76,11 @@ def suggest(name: str, choices: list[str]) -> str:
 
 def validate(project: Project) -> Project:
     """Check the graph: upstreams exist, mappings can work, no cycles. Returns it with ``order``."""
-    known = {**project.sources, **project.assets}
+    known: dict[str, Node] = {**project.sources, **project.assets}
     from weir.model.monitors import setting_problem
 
-    for node in [*project.sources.values(), *project.assets.values()]:
+    nodes: list[Node] = [*project.sources.values(), *project.assets.values()]
+    for node in nodes:
         for setting in node.monitors:
             problem = setting_problem(setting, list(node.metrics), dict(getattr(node, "columns", {}) or {}))
             if problem:

@@ -9,6 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from weir.errors import ConfigError, ProjectError, WeirError
 from weir.model.definitions import Asset, Insight, Location, Source
@@ -17,6 +18,7 @@ from weir.project.authoring import sql_asset
 from weir.project.config import ProjectConfig, load_config
 from weir.project.graph import Project, validate
 
+_Definition = TypeVar("_Definition", bound=Source | Asset | Insight)
 _SQL_HEADER_KEYS = {"partitions", "description", "owners", "depends_on", "retry"}
 
 
@@ -44,9 +46,11 @@ def load_project(root: str | Path) -> Project:
 
     declared = load_checks_file(root, {n for n, o in objects.items() if isinstance(o, (Asset, Source))})
     for n, (extra, metrics, monitors) in declared.items():
+        node = objects[n]
+        assert isinstance(node, (Asset, Source))  # load_checks_file takes only their names
         objects[n] = dataclasses.replace(
-            objects[n], checks=tuple(objects[n].checks) + tuple(extra), metrics={**objects[n].metrics, **metrics},
-            monitors=tuple(objects[n].monitors) + tuple(monitors),
+            node, checks=tuple(node.checks) + tuple(extra), metrics={**node.metrics, **metrics},
+            monitors=tuple(node.monitors) + tuple(monitors),
         )
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:
@@ -110,7 +114,7 @@ def _failing_line(exc: BaseException, path: Path) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def _add(objects: dict, obj: Source | Asset | Insight) -> None:
+def _add(objects: dict[str, Source | Asset | Insight], obj: Source | Asset | Insight) -> None:
     other = objects.get(obj.name)
     if other is not None and other is not obj:
         raise ProjectError(
@@ -119,7 +123,7 @@ def _add(objects: dict, obj: Source | Asset | Insight) -> None:
     objects[obj.name] = obj
 
 
-def _with_defaults(obj, config: ProjectConfig):
+def _with_defaults(obj: _Definition, config: ProjectConfig) -> _Definition:
     changes: dict = {"project": config.name}
     if isinstance(obj, Asset):
         if not obj.owners and config.owners:

@@ -15,8 +15,12 @@ import os
 import pickle
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from weir.model.definitions import Asset
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
 
 MANIFEST_VERSION = 1
 _WATCHED = (".py", ".sql", ".toml", ".yml", ".yaml")
@@ -29,7 +33,7 @@ class UnloadedFunction:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError(f"asset function {self.name!r} was not loaded (the project was read from its manifest)")
 
     def __repr__(self) -> str:
@@ -66,7 +70,7 @@ def _path(cache_dir: Path, root: Path) -> Path:
     return cache_dir / f"manifest-{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.pickle"
 
 
-def read_manifest(root: Path, cache_dir: Path):
+def read_manifest(root: Path, cache_dir: Path) -> Project | None:
     """The cached Project if the files are unchanged since it was written, else None."""
     path = _path(cache_dir, root)
     try:
@@ -77,7 +81,7 @@ def read_manifest(root: Path, cache_dir: Path):
     return project if key == fingerprint(root, skip=cache_dir.parent) else None
 
 
-def write_manifest(project, cache_dir: Path) -> None:
+def write_manifest(project: Project, cache_dir: Path) -> None:
     """Cache ``project`` (as just loaded from its files). Never fails the command."""
     root = Path(project.root)
     try:
@@ -95,7 +99,7 @@ def write_manifest(project, cache_dir: Path) -> None:
         return
 
 
-def load_for_reading(root: Path, cache_dir: Path):
+def load_for_reading(root: Path, cache_dir: Path) -> Project:
     """The project for a command that only reads: from the manifest when it is fresh, else
     loaded from its files (and cached)."""
     from weir.project.loader import load_project

@@ -10,11 +10,14 @@ functions) sends that partition's checks to DuckDB instead, and the profile to a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.model import checks as C
 from weir.model.checks import Check, CheckResult, References, q
 from weir.quality import profile as P
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SAMPLE_ROWS = 5
 ENGINES = ("auto", "polars", "duckdb")
@@ -117,29 +120,39 @@ def run_checks(checks: list[Check], data: ScanInput, stats: ScanStats | None = N
 # -- Polars ------------------------------------------------------------------------------------
 
 
-def _frame(data: ScanInput):
+def _polars(arrow: Any) -> pl.DataFrame:
+    """Arrow data (a table, or a reader of record batches) as a Polars frame."""
+    import polars as pl
+
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)  # from_arrow gives a Series only for an array
+    return frame
+
+
+def _frame(data: ScanInput) -> pl.LazyFrame:
     import polars as pl
 
     if data.table is not None:
-        return pl.from_arrow(data.table).lazy() if data.table.num_columns else pl.LazyFrame()
+        return _polars(data.table).lazy() if data.table.num_columns else pl.LazyFrame()
     if not data.files:
         return pl.LazyFrame({c: [] for c in data.schema})
     return pl.scan_parquet(data.files, hive_partitioning=False)
 
 
-def _references(data: ScanInput, checks: list[Check]) -> dict[tuple[str, str], Any]:
+def _references(data: ScanInput, checks: list[Check]) -> dict[tuple[str, str], pl.Series]:
     """Distinct values of each referenced column (reference data, not the partition)."""
     import duckdb
-    import polars as pl
 
-    out = {}
+    out: dict[tuple[str, str], pl.Series] = {}
     for c in checks:
         if isinstance(c, References):
             col = c.to_column or c.column
             key = (c.to, col)
             if key not in out:
                 sql = f"SELECT DISTINCT {q(col)} FROM {_reader(data.references[c.to], data.reference_format.get(c.to, 'parquet'))}"
-                out[key] = pl.from_arrow(duckdb.sql(sql).arrow()).to_series()
+                relation = duckdb.sql(sql)
+                assert relation is not None  # a SELECT always has a result
+                out[key] = _polars(relation.arrow()).to_series()
     return out
 
 
@@ -196,11 +209,13 @@ def _polars_aggregates(check: Check, refs: dict) -> dict:
     return {}
 
 
-def _profile_exprs(schema: dict[str, str], step: int) -> tuple[list, list, list]:
+def _profile_exprs(schema: dict[str, str], step: int) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
     """(columns added before the aggregates, the aggregates, expressions over their one-row result)."""
     import polars as pl
 
-    pre, exprs, post = [], [], []
+    pre: list[pl.Expr] = []
+    exprs: list[pl.Expr] = []
+    post: list[pl.Expr] = []
     for name, typ in schema.items():
         kind = P.column_kind(typ)
         col = pl.col(name)
@@ -240,7 +255,8 @@ def _polars_scan(runnable, data: ScanInput, metrics: dict[str, str], bins, profi
     for i, check in runnable:
         exprs += [e.alias(f"c{i}_{alias}") for alias, e in _polars_aggregates(check, refs).items()]
     exprs += [pl.sql_expr(sql).alias(f"u|{name}") for name, sql in metrics.items()]
-    pre, post = [], []
+    pre: list[pl.Expr] = []
+    post: list[pl.Expr] = []
     if profile:
         pre, more, post = _profile_exprs(data.schema, step)
         exprs += more
@@ -308,8 +324,8 @@ def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step
             cp.top, cp.other = top, int(total - nulls - sum(n for _, n in top))
         elif kind == "temporal":
             lo, hi = P.number(values[f"p|{name}|min"]), P.number(values[f"p|{name}|max"])
-            if start is not None:  # relative to the partition's start: a stationary series
-                origin = P.number(start)
+            origin = P.number(start)  # the partition's start (a datetime) when it has a window
+            if origin is not None:  # relative to the partition's start: a stationary series
                 cp.metrics["min_offset_s"] = None if lo is None else lo - origin
                 cp.metrics["max_offset_s"] = None if hi is None else hi - origin
             else:
@@ -410,7 +426,7 @@ def _fetch(con, sql: str) -> tuple[list[str], list[tuple]]:
 def _result(check: Check, values: dict, total: int, context: dict) -> CheckResult:
     passed, observed, threshold, failing, message = check.evaluate(values, total, context)
     return CheckResult(
-        check=check.label, kind=check.kind, column=(check.columns() or [None])[0], severity=check.severity,
+        check=check.label, kind=check.kind, column=next(iter(check.columns()), None), severity=check.severity,
         passed=bool(passed), observed=_jsonable(observed), threshold=threshold, failing_rows=failing, total_rows=total,
         message=message,
     )
@@ -418,7 +434,7 @@ def _result(check: Check, values: dict, total: int, context: dict) -> CheckResul
 
 def _broken(check: Check, message: str, total: int = 0) -> CheckResult:
     return CheckResult(
-        check=check.label, kind=check.kind, column=(check.columns() or [None])[0], severity=check.severity,
+        check=check.label, kind=check.kind, column=next(iter(check.columns()), None), severity=check.severity,
         passed=False, observed=None, threshold="", failing_rows=None, total_rows=total, message=message,
     )
 

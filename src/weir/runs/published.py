@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from weir.errors import UnknownObjectError
 from weir.project.keys import partition_key
@@ -13,14 +13,36 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from weir.project.graph import Project
+    from weir.storage.delta import AssetTable
+    from weir.store.light import LightReader
     from weir.store.store import MetadataStore
+
+
+class AssetTables(Protocol):
+    """The project's tables, as the workspace hands them over."""
+
+    def get(self, asset: str) -> AssetTable: ...
+
+    def uri(self, asset: str) -> str: ...
+
+
+class PartitionSummaries(Protocol):
+    """What ``status`` reads of the partitions (the store's repository or the light reader)."""
+
+    def summary(self, project: str) -> dict[str, dict]: ...
+
+
+class LastTaskStates(Protocol):
+    """What ``status`` reads of the runs (the store's repository or the light reader)."""
+
+    def last_task_states(self, project: str, asset: str) -> dict[str, str | int]: ...
 
 
 class PublishedData:
     """Reads the published state of a project's assets from the metadata store and the tables."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
-                 light: Callable[[], object | None] = lambda: None) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: AssetTables,
+                 light: Callable[[], LightReader | None] = lambda: None) -> None:
         self._project = project
         self._store = store
         self._tables = tables
@@ -41,7 +63,7 @@ class PublishedData:
             return self._status(project, names, store.partitions, store.runs)
 
     @staticmethod
-    def _status(project: Project, names: list[str], partitions, runs) -> list[dict]:
+    def _status(project: Project, names: list[str], partitions: PartitionSummaries, runs: LastTaskStates) -> list[dict]:
         out = []
         summary = partitions.summary(project.name)
         for name in names:

@@ -3,29 +3,40 @@ work, and an upsert that speaks both SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from weir.store.store import MetadataStore
 
 
 class Repository:
     """Reads and writes one concept's tables on the connection of the store's current scope
     (``store.transaction()`` or ``store.read()``)."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: MetadataStore) -> None:
         self.store = store
 
     @property
-    def c(self):
+    def c(self) -> sa.Connection:
         return self.store.connection
 
 
-def upsert(connection, table: sa.Table, rows: list[dict], keys: list[str]) -> None:
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` in the connection's dialect, which can take ``ON CONFLICT``."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert(table)
+
+
+def upsert(connection: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str]) -> None:
     if not rows:
         return
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    stmt = dialect_insert(connection, table)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     connection.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)

@@ -12,7 +12,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository
+from weir.store.base import Repository, dialect_insert
 
 
 class CursorReader(Protocol):
@@ -40,11 +40,7 @@ class ConsumerCursors(Repository):
         """Move consumer ``name`` forward to ``position``; a cursor never moves back (two senders
         racing may both deliver a batch, but neither rewinds the other). Returns the position."""
         table = t.consumer_cursors
-        if self.c.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(name=name, position=int(position), updated_at=time.time())
+        stmt = dialect_insert(self.c, table).values(name=name, position=int(position), updated_at=time.time())
         ahead = stmt.excluded.position > table.c.position
         stmt = stmt.on_conflict_do_update(
             index_elements=["name"],

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 HEAD_REVISION = "0008"
 DATABASE_ENV = "WEIR_DATABASE_URL"
@@ -64,7 +68,7 @@ def explain(url: str, exc: BaseException) -> StoreError | None:
     return None
 
 
-def create_engine(url: str):
+def create_engine(url: str) -> sa.Engine:
     import sqlalchemy as sa
 
     if url.startswith("sqlite"):
@@ -92,7 +96,7 @@ def create_engine(url: str):
     return engine
 
 
-def current_revision(connection) -> str | None:
+def current_revision(connection: sa.Connection) -> str | None:
     import sqlalchemy as sa
 
     if not sa.inspect(connection).has_table("alembic_version"):
@@ -100,7 +104,7 @@ def current_revision(connection) -> str | None:
     return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(connection) -> str | None:
+def upgrade(connection: sa.Connection) -> str | None:
     """Apply pending Alembic migrations on ``connection``; returns the revision before."""
     from alembic import command
     from alembic.config import Config
@@ -121,7 +125,7 @@ def upgrade(connection) -> str | None:
     return before
 
 
-def connect(url: str):
+def connect(url: str) -> tuple[sa.Engine, str | None]:
     """The engine, with the schema at head, and the revision the store had before. Raises
     StoreError if the store is unreachable."""
     import sqlalchemy as sa

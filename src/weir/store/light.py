@@ -61,7 +61,7 @@ class LightReader:
     def code_version_counts(self, project: str, asset: str) -> dict[str, int]:
         return {cv: n for cv, n in self.c.execute(_CODE_VERSIONS, {"project": project, "asset": asset})}
 
-    def last_task_states(self, project: str, asset: str) -> dict[str, int]:
+    def last_task_states(self, project: str, asset: str) -> dict[str, str | int]:
         row = self.c.execute(_LAST_RUN, {"project": project, "asset": asset}).fetchone()
         if row is None:
             return {}

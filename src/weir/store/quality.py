@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
+from typing import Protocol
 
 import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository
+
+
+class MeasuredProfile(Protocol):
+    """What the store keeps of a partition's profile (``weir.quality.profile.Profile``)."""
+
+    row_count: int
+    sampled: int
+    schema: dict[str, str]
+
+    def points(self) -> list[tuple[str, str, float | None]]: ...
+
+    def sketches(self) -> dict: ...
 
 
 class CheckResults(Repository):
@@ -46,7 +60,8 @@ class Metrics(Repository):
     """Profile metric points (one per partition, column and metric: the latest measurement),
     per-partition sketches, and the fixed histogram bins of each column."""
 
-    def record(self, project: str, asset: str, key: str, run_id: str | None, profile, *, quarantined: bool = False) -> None:
+    def record(self, project: str, asset: str, key: str, run_id: str | None, profile: MeasuredProfile, *,
+               quarantined: bool = False) -> None:
         """Replace what was measured on ``asset``/``key`` with ``profile`` (a quality.profile.Profile)."""
         now = time.time()
         mp, pr = t.metric_points.c, t.profiles.c
@@ -67,7 +82,7 @@ class Metrics(Repository):
         )
 
     def put(self, project: str, asset: str, metric: str, points: list[tuple[str, str, float | None]], *,
-            run_id: str | None = None, quarantined=frozenset()) -> None:
+            run_id: str | None = None, quarantined: Collection[str] = frozenset()) -> None:
         """Set ``metric`` for (partition, column) pairs, replacing earlier values (derived metrics
         such as drift scores, computed after the profile). Points of ``quarantined`` partitions
         are marked like the profile points they are derived from."""

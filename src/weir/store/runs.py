@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ ACTIVE_RUN_STATES = ("queued", "running")
 
 
 class Runs(Repository):
-    """Runs and their per-partition tasks."""
+    """Runs and their per-partition tasks. (Annotations below the ``list`` method name the
+    builtin as ``builtins.list``: in the class body, ``list`` is that method.)"""
 
     def create(self, row: dict) -> None:
         self.c.execute(t.runs.insert(), row)
@@ -29,7 +31,7 @@ class Runs(Repository):
         rows = self.c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(3)).scalars()
         return list(rows)
 
-    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> list[dict]:
+    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> builtins.list[dict]:
         q = sa.select(t.runs).order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit)
         if project:
             q = q.where(t.runs.c.project == project)
@@ -37,15 +39,15 @@ class Runs(Repository):
             q = q.where(t.runs.c.state == state)
         return [dict(r) for r in self.c.execute(q).mappings()]
 
-    def active(self) -> list[dict]:
+    def active(self) -> builtins.list[dict]:
         q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
         return [dict(r) for r in self.c.execute(q).mappings()]
 
-    def add_tasks(self, rows: list[dict]) -> None:
+    def add_tasks(self, rows: builtins.list[dict]) -> None:
         if rows:
             self.c.execute(t.run_tasks.insert(), rows)
 
-    def update_tasks(self, run_id: str, rows: list[dict]) -> None:
+    def update_tasks(self, run_id: str, rows: builtins.list[dict]) -> None:
         """Update tasks by (asset, partition_key); every row must carry the same keys."""
         if not rows:
             return
@@ -64,7 +66,7 @@ class Runs(Repository):
             [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
         )
 
-    def tasks(self, run_id: str) -> list[dict]:
+    def tasks(self, run_id: str) -> builtins.list[dict]:
         q = sa.select(t.run_tasks).where(t.run_tasks.c.run_id == run_id).order_by(t.run_tasks.c.asset, t.run_tasks.c.partition_key)
         return [dict(r) for r in self.c.execute(q).mappings()]
 
@@ -87,8 +89,8 @@ class Runs(Repository):
         q = sa.select(t.run_tasks.c.state, sa.func.count()).where(t.run_tasks.c.run_id == run_id).group_by(t.run_tasks.c.state)
         return {s: n for s, n in self.c.execute(q)}
 
-    def last_task_states(self, project: str, asset: str) -> dict[str, int]:
-        """Count of failed-like tasks in the newest run that touched ``asset``."""
+    def last_task_states(self, project: str, asset: str) -> dict[str, str | int]:
+        """The newest run that touched ``asset`` and its task counts by state: {"run_id": id, state: n}."""
         q = (
             sa.select(t.run_tasks.c.run_id)
             .where(t.run_tasks.c.project == project, t.run_tasks.c.asset == asset)

@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.events import Event, EventBus
 from weir.store.code import CodeVersions
@@ -26,11 +27,14 @@ from weir.store.projects import Projects
 from weir.store.quality import CheckResults, Metrics, SourcePartitions
 from weir.store.runs import Runs
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
 
 class UnitOfWork:
     """One connection and one transaction; ``emit`` queues events for its commit."""
 
-    def __init__(self, connection, *, writes: bool) -> None:
+    def __init__(self, connection: sa.Connection, *, writes: bool) -> None:
         self.connection = connection
         self.writes = writes
         self.events: list[Event] = []
@@ -77,7 +81,7 @@ class MetadataStore:
         return unit
 
     @property
-    def connection(self):
+    def connection(self) -> sa.Connection:
         """The connection of the current unit of work."""
         return self.unit.connection
 
