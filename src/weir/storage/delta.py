@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -49,10 +50,18 @@ class TableVersion:
     operation: str
 
 
+def partition_folder(key: str) -> str:
+    """The folder of partition ``key`` in its table: ``partition_key=`` and the key, Hive-escaped:
+    every ASCII character but letters, digits, ``.``, ``_`` and ``-`` as ``%XX`` (non-ASCII kept),
+    so Delta readers that take the key from the path (Polars, DuckDB, Spark) decode it exactly."""
+    escaped = "".join(c if ord(c) >= 128 or c.isalnum() or c in "._-" else f"%{ord(c):02X}" for c in key)
+    return f"{PARTITION_COLUMN}={escaped}"
+
+
 def stage(table_dir: str, key: str, data: pa.Table, *, run_id: str, table_schema: pa.Schema | None) -> StagedPartition:
     """Write ``data`` as the staged file of partition ``key``. Readers of the table do not see it."""
     data = normalize(data, table_schema)
-    folder = f"{PARTITION_COLUMN}={key}" if key != UNPARTITIONED_KEY else ""
+    folder = partition_folder(key) if key != UNPARTITIONED_KEY else ""
     name = f"{STAGED_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}.parquet"
     rel = f"{folder}/{name}" if folder else name
     full = os.path.join(table_dir, rel)
@@ -101,11 +110,12 @@ class AssetTable:
         return self._delta().version() if self.exists() else None
 
     def files(self, version: int | None = None) -> dict[str, list[str]]:
-        """Published files per partition key (relative paths), at ``version`` or the latest."""
+        """Published files per partition key (paths relative to the table folder, as on disk), at
+        ``version`` or the latest."""
         if not self.exists():
             return {}
         actions = pa.table(self._delta(version).get_add_actions(flatten=True))
-        paths = actions.column("path").to_pylist()
+        paths = [unquote(p) for p in actions.column("path").to_pylist()]  # the log holds them URI-encoded
         if self.partitioned:
             keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
         else:
