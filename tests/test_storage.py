@@ -206,6 +206,7 @@ def test_a_partition_key_is_escaped_in_its_folder_and_read_back_exactly(table):
     from weir.storage.delta import partition_folder
 
     assert partition_folder("2024-01-05") == f"{PARTITION_COLUMN}=2024-01-05"
+    assert partition_folder("2024-10-27T02+0100") == f"{PARTITION_COLUMN}=2024-10-27T02+0100"
     assert partition_folder("New York?") == f"{PARTITION_COLUMN}=New%20York%3F"
     assert partition_folder("Zürich") == f"{PARTITION_COLUMN}=Zürich"
     publish(table, {"50% off": pa.table({"v": [1]})}, "r1")

@@ -53,11 +53,17 @@ class TableVersion:
     operation: str
 
 
+# Characters a key keeps in its folder name: the Delta log does not encode them in a file's path
+# and Hive-style readers (Polars, DuckDB) decode them as themselves.
+_FOLDER_SAFE = frozenset("!$&'()+,-.:;@_~")
+
+
 def partition_folder(key: str) -> str:
     """The folder of partition ``key`` in its table: ``partition_key=`` and the key, Hive-escaped:
-    every ASCII character but letters, digits, ``.``, ``_`` and ``-`` as ``%XX`` (non-ASCII kept),
-    so Delta readers that take the key from the path (Polars, DuckDB, Spark) decode it exactly."""
-    escaped = "".join(c if ord(c) >= 128 or c.isalnum() or c in "._-" else f"%{ord(c):02X}" for c in key)
+    other ASCII characters than letters, digits and ``!$&'()+,-.:;@_~`` as ``%XX`` (non-ASCII
+    kept), so Delta readers that take the key from the path (Polars, DuckDB, Spark) decode it
+    exactly. Time keys and plain names keep their folder name as it is."""
+    escaped = "".join(c if ord(c) >= 128 or c.isalnum() or c in _FOLDER_SAFE else f"%{ord(c):02X}" for c in key)
     return f"{PARTITION_COLUMN}={escaped}"
 
 
