@@ -394,6 +394,23 @@ def test_a_reversed_range_is_refused(make_project, workspace_dir):
     assert "runs backwards" in proc.stderr
 
 
+@pytest.mark.parametrize("first, last, backwards", [
+    ("2013-01-06", "2013-01-05", True),
+    ("2013-02", "2013-01-05", True),
+    ("2013-01-06", "2013-01-05T23", True),
+    ("2024-10-27T02+0100", "2024-10-27T02", True),  # the second of a repeated hour comes after the first
+    ("2013-01-05", "2013-01-06", False),
+    ("2013-01-05T10", "2013-01-05", False),  # the day holds the hour
+    ("2013-01-05", "2013-01", False),
+])
+def test_a_time_range_runs_backwards_only_when_its_first_key_comes_after_the_last(first, last, backwards):
+    if backwards:
+        with pytest.raises(PartitionError, match="runs backwards"):
+            RunRequest(first=first, last=last)
+    else:
+        RunRequest(first=first, last=last)
+
+
 def test_a_model_is_built_by_a_selection_only_when_named(open_ws, make_project):
     project = make_project({"assets.py": MODELLED})
     ws = open_ws(project)

@@ -30,7 +30,7 @@ class PartitionSelection:
             return
         assert self.last is not None
         if isinstance(scheme, TimeScheme):
-            backwards = time_shaped(self.first) and time_shaped(self.last) and self.first > self.last
+            backwards = runs_backwards(self.first, self.last)
         else:
             keys = scheme.keys()
             backwards = self.first in keys and self.last in keys and keys.index(self.first) > keys.index(self.last)
@@ -60,6 +60,13 @@ _TIME_KEY = re.compile(r"^\d{4}-\d{2}(-\d{2}(T\d{2}([+-]\d{4})?)?)?$")
 def time_shaped(key: str) -> bool:
     """Whether ``key`` looks like a time key (month, day or hour): such keys sort in time order."""
     return bool(_TIME_KEY.match(key))
+
+
+def runs_backwards(first: str, last: str) -> bool:
+    """Whether time keys ``first``..``last`` run backwards (keys of any granularity: a month
+    holding a day is no reversal)."""
+    coarser_holds_it = len(last[:13]) < len(first[:13]) and first.startswith(last)
+    return time_shaped(first) and time_shaped(last) and first > last and not coarser_holds_it
 
 
 def reversed_range(first: str, last: str) -> str:

@@ -25,9 +25,9 @@ class RunRequest:
         if (self.first or self.last) and not (self.first and self.last):
             raise PartitionError("--from and --to go together")
         if self.first and self.last:
-            from weir.engine.planner import reversed_range, time_shaped
+            from weir.engine.planner import reversed_range, runs_backwards
 
-            if time_shaped(self.first) and time_shaped(self.last) and self.first > self.last:
+            if runs_backwards(self.first, self.last):
                 raise PartitionError(reversed_range(self.first, self.last))
 
     def as_record(self) -> dict:
