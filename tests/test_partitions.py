@@ -183,9 +183,10 @@ def test_malformed_bounds_are_config_errors_naming_the_bound(make, what):
     [
         ([], "at least one"),
         (["eu", "eu"], "repeat"),
-        (["eu", "a/b"], "without"),
-        (["k=v"], "without"),
-        ([""], "non-empty"),
+        (["eu", "a/b"], "without '/'"),
+        (["tab\there"], "control characters"),
+        ([""], "1 to 64 characters"),
+        (["k" * 65], "1 to 64 characters"),
     ],
 )
 def test_bad_static_keys_are_config_errors(values, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from weir.engine.inputs import InputResolver
@@ -23,6 +24,19 @@ class PartitionSelection:
     def everything(self) -> bool:
         return self.first is None
 
+    def check_order(self, scheme: PartitionScheme) -> None:
+        """Raise PartitionError when the range runs backwards in ``scheme``'s key order."""
+        if self.first is None or self.first == self.last or not scheme.is_partitioned:
+            return
+        assert self.last is not None
+        if isinstance(scheme, TimeScheme):
+            backwards = runs_backwards(self.first, self.last)
+        else:
+            keys = scheme.keys()
+            backwards = self.first in keys and self.last in keys and keys.index(self.first) > keys.index(self.last)
+        if backwards:
+            raise PartitionError(reversed_range(self.first, self.last))
+
     def keys_for(self, scheme: PartitionScheme) -> list[str] | None:
         """Keys of ``scheme`` the selection covers; None when the key is not of this scheme's kind."""
         if self.first is None or not scheme.is_partitioned:
@@ -38,6 +52,25 @@ class PartitionSelection:
             return None
         start, end = window
         return [k for k in scheme.keys() if scheme.window(k)[1] > start and scheme.window(k)[0] < end]
+
+
+_TIME_KEY = re.compile(r"^\d{4}-\d{2}(-\d{2}(T\d{2}([+-]\d{4})?)?)?$")
+
+
+def time_shaped(key: str) -> bool:
+    """Whether ``key`` looks like a time key (month, day or hour): such keys sort in time order."""
+    return bool(_TIME_KEY.match(key))
+
+
+def runs_backwards(first: str, last: str) -> bool:
+    """Whether time keys ``first``..``last`` run backwards (keys of any granularity: a month
+    holding a day is no reversal)."""
+    coarser_holds_it = len(last[:13]) < len(first[:13]) and first.startswith(last)
+    return time_shaped(first) and time_shaped(last) and first > last and not coarser_holds_it
+
+
+def reversed_range(first: str, last: str) -> str:
+    return f"range {first!r}..{last!r} runs backwards: {first!r} comes after {last!r} (use --from {last} --to {first})"
 
 
 def _window(first: str, last: str, like: TimeScheme):
@@ -83,9 +116,19 @@ def make_plan(
     stale: bool,
 ) -> Plan:
     """Tasks in build order. Without ``stale`` every selected partition is built; with it only
-    those missing, built by other code, or whose inputs changed since (and what that ripples to)."""
-    names = [project.asset(a).name for a in assets] if assets else [n for n in project.order if n in project.assets]
+    those missing, built by other code, or whose inputs changed since (and what that ripples to).
+
+    A selection of partitions must name keys of at least one selected partitioned asset, in
+    order: else PartitionError naming the keys and the assets' ranges. A model is planned by a
+    selection of partitions only when it is named, or when its own partitions are selected:
+    retraining is never the side effect of building some days."""
+    named = {project.asset(a).name for a in assets or ()}
+    names = list(named) if assets else [n for n in project.order if n in project.assets]
     names = [n for n in project.order if n in set(names)]
+    if not selection.everything:
+        for n in names:
+            selection.check_order(project.assets[n].partitions)
+        names = [n for n in names if n in named or project.assets[n].model is None or project.assets[n].partitions.is_partitioned]
     current = resolver.current
     tasks: list[PlannedTask] = []
     waiting: dict[str, list[tuple[str, str]]] = {}
@@ -97,7 +140,7 @@ def make_plan(
         keys = selection.keys_for(asset.partitions)
         if not keys:
             continue
-        matched_any = True
+        matched_any = matched_any or asset.partitions.is_partitioned or selection.everything
         code = asset.code_version
         current_codes = {code, asset.legacy_code_version}  # built before ranges left the code version: current
         for key in keys:
@@ -129,16 +172,17 @@ def make_plan(
             tasks.append(PlannedTask(asset=name, key=key, reason=reason))
             planned.add((name, key))
     if not matched_any and not selection.everything:
-        for n in names:
-            scheme = project.assets[n].partitions
-            if scheme.is_partitioned:
-                try:
-                    scheme.validate_key(selection.first or "")
-                except PartitionError as exc:
-                    if "is not a" in exc.message:
-                        raise
-        schemes = sorted({project.assets[n].partitions.describe() for n in names})
+        partitioned = [n for n in names if project.assets[n].partitions.is_partitioned]
+        for n in partitioned:
+            try:
+                project.assets[n].partitions.validate_key(selection.first or "")
+            except PartitionError as exc:
+                if "is not a" in exc.message:
+                    raise
         what = repr(selection.first) if selection.first == selection.last else f"range {selection.first!r}..{selection.last!r}"
+        if not partitioned:
+            raise PartitionError(f"partition {what} was given, but the selected assets are unpartitioned")
+        schemes = sorted({project.assets[n].partitions.describe() for n in partitioned})
         raise PartitionError(f"partition {what} is in none of the selected assets' partitions ({'; '.join(schemes)})")
     return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date)
 

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from weir.errors import DataError
 from weir.model.definitions import Asset
-from weir.storage.arrow import from_arrow, to_arrow
+from weir.storage.arrow import PARTITION_COLUMN, from_arrow, to_arrow
 from weir.storage.delta import StagedPartition, read_files, stage
 from weir.storage.sources import read_source_files
 
@@ -135,6 +136,14 @@ def _compute(asset: Asset, spec: TaskSpec, attempt: int) -> pa.Table:
     return to_arrow(result, f"asset {asset.name!r}")
 
 
+def _reserved(asset: Asset, data: pa.Table) -> None:
+    if PARTITION_COLUMN in data.column_names:
+        raise DataError(
+            f"asset {asset.name!r} returned a column named {PARTITION_COLUMN!r}, which weir reserves for the "
+            f"partition key (each partition's key is stored with it); rename the column"
+        )
+
+
 def execute(asset: Asset, spec: TaskSpec) -> TaskOutcome:
     """Read inputs, compute, stage; retried per the asset's policy. Never raises for user errors."""
     started = time.time()
@@ -149,6 +158,7 @@ def execute(asset: Asset, spec: TaskSpec) -> TaskOutcome:
             c0 = time.perf_counter()
             data = _compute(asset, spec, attempt)
             compute += time.perf_counter() - c0
+            _reserved(asset, data)
             staged = stage(spec.table_dir, spec.key, data, run_id=spec.run_id, table_schema=spec.table_schema)
             return TaskOutcome(
                 asset=spec.asset,

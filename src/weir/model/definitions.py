@@ -16,6 +16,11 @@ from weir.model.partitions import PartitionScheme, Unpartitioned
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SOURCE_FORMATS = ("csv", "parquet", "jsonl")
 FRAME_KINDS = ("pandas", "polars", "arrow")
+# How an asset's table schema may change. "strict" (the default): the table's column types stay;
+# a partition is published when its columns have them or cast up to them safely (int to double),
+# new columns are added. "evolve" declares that a table column may widen (int to double, int32 to
+# int64) when a partition brings the wider type.
+SCHEMA_POLICIES = ("strict", "evolve")
 
 
 def check_name(name: str, what: str, where: str | None = None) -> str:
@@ -139,6 +144,7 @@ class Asset:
     profile: bool = True  # measure the profile metrics of every partition
     model: ModelSpec | None = None  # set for models: the function returns a trained estimator
     monitors: tuple = ()  # weir.monitor / weir.mute / weir.drift settings
+    schema: str = "strict"  # one of SCHEMA_POLICIES
 
     kind = "asset"
 
@@ -146,6 +152,11 @@ class Asset:
         check_name(self.name, "asset", str(self.location))
         if (self.fn is None) == (self.sql is None):
             raise ConfigError(f"asset {self.name!r} needs exactly one of a function or SQL", where=str(self.location))
+        if self.schema not in SCHEMA_POLICIES:
+            raise ConfigError(
+                f"asset {self.name!r}: schema={self.schema!r} must be one of {', '.join(map(repr, SCHEMA_POLICIES))}",
+                where=str(self.location),
+            )
 
     @property
     def upstream_names(self) -> list[str]:

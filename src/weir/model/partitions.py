@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from weir.errors import ConfigError, PartitionError
 
 UNPARTITIONED_KEY = ""
+MAX_KEY_LENGTH = 64  # what the metadata store holds
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -110,7 +111,8 @@ class Unpartitioned(PartitionScheme):
 
 @dataclass(frozen=True, kw_only=True)
 class Static(PartitionScheme):
-    """A fixed list of keys (regions, customers, ...)."""
+    """A fixed list of keys (regions, customers, ...): any text of 1 to 64 characters without
+    '/' or control characters (spaces, accents, quotes, '%', '#', '?', '*', '=' are fine)."""
 
     kind: ClassVar[str] = "static"
     values: tuple[str, ...]
@@ -121,8 +123,10 @@ class Static(PartitionScheme):
         if len(set(self.values)) != len(self.values):
             raise ConfigError(f"static partitions repeat a key: {list(self.values)}")
         for v in self.values:
-            if not isinstance(v, str) or not v or "/" in v or "=" in v:
-                raise ConfigError(f"static partition key {v!r} must be a non-empty string without '/' or '='")
+            if not isinstance(v, str) or not v or len(v) > MAX_KEY_LENGTH or "/" in v or any(ord(c) < 32 or ord(c) == 127 for c in v):
+                raise ConfigError(
+                    f"static partition key {v!r} must be text of 1 to {MAX_KEY_LENGTH} characters without '/' or control characters"
+                )
 
     def keys(self) -> list[str]:
         return list(self.values)

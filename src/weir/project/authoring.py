@@ -68,12 +68,15 @@ def asset(
     metrics: Mapping[str, str] | None = None,
     profile: bool = True,
     monitors: Iterable[Any] = (),
+    schema: str = "strict",
     _model: Any = None,
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
 
     A parameter named ``context`` receives the build context (partition key, window, run id).
     ``inputs`` maps a parameter to another upstream or a mapping such as ``weir.previous(1)``.
+    ``schema="evolve"`` declares that a table column may widen (int to double, int32 to int64)
+    when a partition brings the wider type, instead of the partition being blocked.
     Returns the :class:`Asset` (the function stays reachable as ``.fn``).
     """
 
@@ -121,6 +124,7 @@ def asset(
             profile=profile,
             model=_model,
             monitors=_monitors(monitors, where),
+            schema=schema,
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -203,6 +207,7 @@ def sql_asset(
     metrics: Mapping[str, str] | None = None,
     profile: bool = True,
     monitors: Iterable[Any] = (),
+    schema: str = "strict",
     _location: Location | None = None,
 ) -> Asset:
     """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
@@ -225,6 +230,7 @@ def sql_asset(
         metrics=_metrics(metrics, where),
         profile=profile,
         monitors=_monitors(monitors, where),
+        schema=schema,
     )
 
 

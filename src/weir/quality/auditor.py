@@ -8,16 +8,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
 
 from weir.engine.audit import AuditVerdict
 from weir.events import Event, EventKind
-from weir.model.checks import CheckResult, References
+from weir.model.checks import CheckResult, References, type_family
 from weir.model.definitions import Asset, Source
 from weir.model.partitions import TimeScheme
 from weir.quality.scan import ScanInput, ScanStats, scan
-from weir.storage.delta import StagedPartition
+from weir.storage.arrow import widens
+from weir.storage.delta import AssetTable, StagedPartition, conform
 
 ReferencesOf = Callable[[Asset | Source], tuple[dict[str, list[str]], dict[str, str]]]
 
@@ -132,6 +136,97 @@ def audit_partition(
     )
 
 
+SCHEMA_CHECK = "schema"
+
+
+def schema_result(problems: list[str], total_rows: int) -> CheckResult:
+    """A failed ``block`` result for a partition whose columns its table (or its source's earlier
+    deliveries) cannot take; recorded like a check so it is listed, counted and alerted on."""
+    return CheckResult(check=SCHEMA_CHECK, kind="table_schema", column=None, severity="block", passed=False,
+                       observed=None, threshold="", failing_rows=None, total_rows=total_rows, message="; ".join(problems))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemaJudgement:
+    """What the table makes of a publish's staged partitions: the column types they are published
+    with, and why those it cannot take are blocked (by partition key)."""
+
+    types: dict[str, pa.DataType]
+    problems: dict[str, list[str]]
+
+
+def judge_schemas(table: pa.Schema | None, staged: list[StagedPartition], *, evolve: bool) -> SchemaJudgement:
+    """The table keeps its column types. A partition's column is published in the table's type
+    when it has that type, has no value, or casts up to it safely (``widens``: an integer column
+    into a double one); a column of the table must not be missing from a partition with rows.
+    A column the table does not have yet (all of them before its first publish) takes the widest
+    type the partitions with a value in it have, if they all cast up to it; else the first's (in
+    key order), and the others are blocked. A partition whose column is wider than the table's
+    would need the table widened: blocked (``evolve`` declares that it may be, see WIDENING)."""
+    ordered = sorted(staged, key=lambda s: s.key)
+    known = {f.name: f.type for f in table} if table is not None else {}
+    types = dict(known)
+    for s in ordered:
+        for f in s.schema:
+            if f.name in known or f.name in s.empty:
+                continue
+            have = types.get(f.name)
+            if have is None or widens(have, f.type):
+                types[f.name] = f.type
+    problems: dict[str, list[str]] = {}
+    for s in ordered:
+        found = [p for p in (_column_problem(name, s, want, name in known, evolve=evolve) for name, want in types.items()) if p]
+        if found:
+            problems[s.key] = found
+    return SchemaJudgement(types=types, problems=problems)
+
+
+# Widening a table column (int64 to double) means committing the wider schema and rewriting the
+# published files in it (Polars refuses an integer file in a double column): work for publishing.
+WIDENING = "widening a table column needs publishing to rewrite its files, which it does not do yet"
+
+
+def _column_problem(name: str, s: StagedPartition, want: pa.DataType, in_table: bool, *, evolve: bool) -> str | None:
+    if name in s.empty:  # no value: stored in the table's type, or null-typed until the table has one
+        return None
+    i = s.schema.get_field_index(name)
+    if i < 0:
+        if in_table and s.rows:
+            return f"column {name!r} is {want} in the table but missing from this partition (renamed or dropped: fix the data)"
+        return None
+    have = s.schema.field(i).type
+    if have == want or widens(have, want):
+        return None
+    text = f"column {name!r} is {want} in {'the table' if in_table else 'the other partitions of this publish'} but {have} in this partition"
+    if in_table and widens(want, have):
+        if evolve:
+            return f"{text} ({WIDENING}: cast it to {want} in the asset meanwhile)"
+        return f'{text} (declare schema="evolve" to widen, or fix the data)'
+    return f"{text} (fix the data)"
+
+
+def delivery_schema_problems(seen: Mapping[str, set[str]], table: pa.Table) -> list[str]:
+    """Columns of a source delivery (without a contract) whose type is incompatible with what the
+    source's earlier admitted deliveries had: ``seen`` maps a column to the Arrow type names it had.
+    Integers and floats are one kind (a file's values decide which one is read); a column without
+    a value fits any type."""
+    problems = []
+    for name, column in zip(table.column_names, table.columns):
+        before = {t for t in seen.get(name, ()) if _kind(t) != "null"}
+        if not before or column.null_count == len(column):
+            continue
+        if _kind(str(column.type)) not in {_kind(t) for t in before}:
+            was = " or ".join(sorted(before))
+            problems.append(f"column {name!r} is {was} in earlier deliveries but {column.type} in this one "
+                            f"(declare the column's type with the source's columns=, or fix the data)")
+    return problems
+
+
+def _kind(type_name: str) -> str:
+    family = type_family(type_name)
+    return "number" if family in ("int", "float") or family.startswith("decimal") else family
+
+
 def _has_references(node) -> bool:
     return any(isinstance(c, References) for c in node.checks)
 
@@ -152,6 +247,7 @@ class CheckAuditor:
         self.references = references
         self.stats = ScanStats()
         self._pending: list[tuple] = []
+        self._tables: dict[str, AssetTable] = {}
         self.outcomes: dict[str, dict[str, int]] = {}  # check outcomes per asset this run
 
     def flush(self) -> None:
@@ -166,16 +262,36 @@ class CheckAuditor:
                 self.store.metrics.record(self.project.name, asset, key, run_id, prof, quarantined=quarantined)
         self._pending.clear()
 
+    def table_schema(self, table_dir: str) -> pa.Schema | None:
+        """The schema of the table at ``table_dir`` as now published (None before its first publish)."""
+        if table_dir not in self._tables:
+            self._tables[table_dir] = AssetTable(Path(table_dir), partitioned=True)
+        return self._tables[table_dir].schema()
+
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
-        if not asset.checks and not asset.profile:
+        judged = judge_schemas(self.table_schema(table_dir), staged, evolve=asset.schema == "evolve")
+        conflicts = judged.problems
+        for s in staged:
+            if s.key not in conflicts:
+                conform(table_dir, s, judged.types)
+        if not asset.checks and not asset.profile and not conflicts:
             return {s.key: AuditVerdict() for s in staged}
         with self.store.read():
             bins = self.store.metrics.bins(self.project.name, asset.name)
         verdicts, rows, measured, new_bins = {}, [], [], {}
         for s in staged:
-            data = ScanInput(files=[os.path.join(table_dir, s.path)], schema={f.name: str(f.type) for f in s.schema})
-            audit = audit_partition(asset, s.key, data, project=self.project.name, run_id=run_id,
-                                    references=self.references, bins=bins, profile=asset.profile, stats=self.stats)
+            if asset.checks or asset.profile:
+                columns = {f.name: str(f.type) for f in s.schema} | {c: "null" for c in s.empty if c not in s.schema.names}
+                data = ScanInput(files=[os.path.join(table_dir, s.path)], schema=columns)
+                audit = audit_partition(asset, s.key, data, project=self.project.name, run_id=run_id,
+                                        references=self.references, bins=bins, profile=asset.profile, stats=self.stats)
+            else:
+                audit = PartitionAudit(key=s.key, results=[], rows=[], verdict=AuditVerdict())
+            if s.key in conflicts:
+                found = schema_result(conflicts[s.key], s.rows)
+                audit.results.insert(0, found)
+                audit.rows += result_rows(self.project.name, asset.name, s.key, run_id, [found])
+                audit.verdict = verdict_of(audit.results)
             verdict = verdicts[s.key] = audit.verdict
             if audit.results:
                 tally(self.outcomes, asset.name, audit.results)

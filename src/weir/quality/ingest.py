@@ -1,6 +1,7 @@
 """Source partitions are checked on arrival, before any asset reads them: the contract (declared
 columns and types, malformed-row tolerance), the source's checks and its profile, in one scan of
-the rows as read. The decision is stored per partition with the fingerprint of the files it
+the rows as read. A source without a contract is held to the column types of its earlier admitted
+deliveries instead. The decision is stored per partition with the fingerprint of the files it
 judged, so a partition is checked once per delivery and again when new files land."""
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from pathlib import Path
 from weir.errors import DataError
 from weir.events import Event, EventKind
 from weir.model.definitions import Source
-from weir.quality.auditor import ReferencesOf, audit_partition, failed_check_events, tally
+from weir.quality.auditor import (
+    ReferencesOf,
+    audit_partition,
+    delivery_schema_problems,
+    failed_check_events,
+    result_rows,
+    schema_result,
+    tally,
+    verdict_of,
+)
 from weir.quality.scan import ScanInput, ScanStats
 from weir.storage.sources import fingerprint, read_source, source_files
 
@@ -57,6 +67,7 @@ class SourceGate:
         self.references = references
         self.stats = stats or ScanStats()
         self._known: dict[str, dict[str, dict]] = {}
+        self._schemas: dict[str, dict[str, dict]] = {}  # per source: admitted partition -> {column: type}
         self.outcomes = outcomes if outcomes is not None else {}  # check outcomes per source
 
     def _decided(self, source: str) -> dict[str, dict]:
@@ -64,6 +75,14 @@ class SourceGate:
             with self.store.read():
                 self._known[source] = self.store.sources.get(self.project.name, source)
         return self._known[source]
+
+    def _admitted_schemas(self, source: str) -> dict[str, dict]:
+        """The column types of the source's admitted partitions, from their profiles."""
+        if source not in self._schemas:
+            with self.store.read():
+                profiles = self.store.metrics.profiles(self.project.name, source)
+            self._schemas[source] = {k: p["schema"] or {} for k, p in profiles.items() if not p["quarantined"]}
+        return self._schemas[source]
 
     def admit(self, source: Source, key: str, files: list[str] | None = None, run_id: str | None = None,
               *, force: bool = False) -> Admission | None:
@@ -98,6 +117,11 @@ class SourceGate:
                     self.store.metrics.fix_bins(self.project.name, source.name, prof.new_bins, fixed_by=key)
                 self.store.metrics.record(self.project.name, source.name, key, run_id, prof, quarantined=decision.blocked)
         self._decided(source.name)[key] = row
+        schemas = self._admitted_schemas(source.name)
+        if decision.blocked or measured is None:
+            schemas.pop(key, None)
+        else:
+            schemas[key] = measured[0].schema
         return decision
 
     def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
@@ -121,6 +145,18 @@ class SourceGate:
             project=self.project.name, run_id=run_id, references=self.references, bins=bins, profile=source.profile,
             stats=self.stats,
         )
+        if not source.columns and source.profile:  # without a contract, earlier deliveries' types are the contract
+            seen: dict[str, set[str]] = {}
+            for k, schema in self._admitted_schemas(source.name).items():
+                if k != key:
+                    for col, typ in schema.items():
+                        seen.setdefault(col, set()).add(typ)
+            problems = delivery_schema_problems(seen, table)
+            if problems:
+                found = schema_result(problems, table.num_rows)
+                audit.results.insert(0, found)
+                audit.rows += result_rows(self.project.name, source.name, key, run_id, [found])
+                audit.verdict = verdict_of(audit.results)
         verdict = audit.verdict
         if audit.results:
             tally(self.outcomes, source.name, audit.results)

@@ -24,6 +24,11 @@ class RunRequest:
             raise PartitionError("use either --partition or --from/--to, not both")
         if (self.first or self.last) and not (self.first and self.last):
             raise PartitionError("--from and --to go together")
+        if self.first and self.last:
+            from weir.engine.planner import reversed_range, runs_backwards
+
+            if runs_backwards(self.first, self.last):
+                raise PartitionError(reversed_range(self.first, self.last))
 
     def as_record(self) -> dict:
         """The request as the run record keeps it: what was set, and always the assets."""

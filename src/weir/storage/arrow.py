@@ -41,12 +41,16 @@ def _delta_type(t: pa.DataType) -> pa.DataType:
 
 
 def normalize(table: pa.Table, target: pa.Schema | None = None) -> pa.Table:
-    """Cast to Delta-compatible types; align with ``target`` (the table's schema) where it has the column.
+    """Cast to Delta-compatible types and align with ``target`` (the table's schema): a column
+    without a single value takes the table's type (the null type while the table has none, so
+    that it takes the type of the partitions it is published with); a column that casts up safely
+    to the table's type (see ``widens``) is cast. Other differences are left for the audit to judge.
 
-    Raises DataError naming the column when a value cannot become the table's type.
+    Raises DataError naming the column when a value cannot become its type, and for a column
+    named ``partition_key`` (the partition column: weir reserves the name).
     """
     if PARTITION_COLUMN in table.column_names:
-        table = table.drop_columns([PARTITION_COLUMN])
+        raise DataError(f"column {PARTITION_COLUMN!r} is reserved for the partition key; rename it")
     names = table.column_names
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -54,10 +58,12 @@ def normalize(table: pa.Table, target: pa.Schema | None = None) -> pa.Table:
     fields, columns = [], []
     for name, column in zip(names, table.columns):
         want = _delta_type(column.type)
-        if target is not None and target.get_field_index(name) >= 0:
-            table_type = target.field(name).type
-            if table_type != want and (pa.types.is_null(column.type) or _widens(want, table_type)):
-                want = table_type
+        table_type = target.field(name).type if target is not None and target.get_field_index(name) >= 0 else None
+        if column.null_count == len(column):
+            want = table_type if table_type is not None else pa.null()
+            column = pa.chunked_array([pa.nulls(len(column), want)], type=want)
+        elif table_type is not None and table_type != want and widens(want, table_type):
+            want = table_type
         if want != column.type:
             try:
                 if pa.types.is_time(column.type):
@@ -73,23 +79,22 @@ def normalize(table: pa.Table, target: pa.Schema | None = None) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
-def _widens(have: pa.DataType, table: pa.DataType) -> bool:
-    order = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
-    if have in order and table in order:
-        return order.index(have) <= order.index(table)
+def empty_columns(table: pa.Table) -> tuple[str, ...]:
+    """Columns without a single value (every one when the table has no rows)."""
+    return tuple(n for n, c in zip(table.column_names, table.columns) if c.null_count == len(c))
+
+
+_INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64())
+
+
+def widens(have: pa.DataType, table: pa.DataType) -> bool:
+    """Whether values of type ``have`` cast safely up to ``table``: a wider integer, a float from
+    an integer, double from float."""
+    if have in _INTEGERS and table in _INTEGERS:
+        return _INTEGERS.index(have) < _INTEGERS.index(table)
     if pa.types.is_integer(have) and pa.types.is_floating(table):
         return True
     return have == pa.float32() and table == pa.float64()
-
-
-def schema_conflicts(have: pa.Schema, table: pa.Schema) -> list[str]:
-    """Columns whose type differs from the table's (after normalization)."""
-    out = []
-    for f in have:
-        i = table.get_field_index(f.name)
-        if i >= 0 and table.field(i).type != f.type:
-            out.append(f"{f.name}: table has {table.field(i).type}, got {f.type}")
-    return out
 
 
 def to_arrow(result: object, what: str) -> pa.Table:

@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from weir.errors import DataError, UnknownObjectError
 from weir.model.partitions import UNPARTITIONED_KEY
-from weir.storage.arrow import PARTITION_COLUMN, normalize
+from weir.storage.arrow import PARTITION_COLUMN, empty_columns, normalize
 
 STAGED_PREFIX = "staged-"
 # Dictionary-encode a column chunk only while its dictionary stays small: low-cardinality columns
@@ -28,16 +29,19 @@ STAGED_PREFIX = "staged-"
 DICTIONARY_PAGE_LIMIT = 128 * 1024
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class StagedPartition:
-    """A partition written but not yet visible: one Parquet file inside the table folder."""
+    """A partition written but not yet visible: one Parquet file inside the table folder. The
+    audit may conform the file to the table's column types (``conform``): the same path then
+    holds the rewritten file, and this handle its new size and schema."""
 
     key: str
     path: str  # relative to the table root
     size: int
     rows: int
-    schema: pa.Schema
+    schema: pa.Schema  # the columns it gives the table: not those without a value the table lacks
     modified_ms: int
+    empty: tuple[str, ...] = ()  # columns without a single value (an empty delivery, a column all null)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,10 +53,25 @@ class TableVersion:
     operation: str
 
 
+# Characters a key keeps in its folder name: the Delta log does not encode them in a file's path
+# and Hive-style readers (Polars, DuckDB) decode them as themselves.
+_FOLDER_SAFE = frozenset("!$&'()+,-.:;@_~")
+
+
+def partition_folder(key: str) -> str:
+    """The folder of partition ``key`` in its table: ``partition_key=`` and the key, Hive-escaped:
+    other ASCII characters than letters, digits and ``!$&'()+,-.:;@_~`` as ``%XX`` (non-ASCII
+    kept), so Delta readers that take the key from the path (Polars, DuckDB, Spark) decode it
+    exactly. Time keys and plain names keep their folder name as it is."""
+    escaped = "".join(c if ord(c) >= 128 or c.isalnum() or c in _FOLDER_SAFE else f"%{ord(c):02X}" for c in key)
+    return f"{PARTITION_COLUMN}={escaped}"
+
+
 def stage(table_dir: str, key: str, data: pa.Table, *, run_id: str, table_schema: pa.Schema | None) -> StagedPartition:
-    """Write ``data`` as the staged file of partition ``key``. Readers of the table do not see it."""
+    """Write ``data`` as the staged file of partition ``key``. Readers of the table do not see it.
+    Columns take the table's type when they have no value or cast up to it safely (``normalize``)."""
     data = normalize(data, table_schema)
-    folder = f"{PARTITION_COLUMN}={key}" if key != UNPARTITIONED_KEY else ""
+    folder = partition_folder(key) if key != UNPARTITIONED_KEY else ""
     name = f"{STAGED_PREFIX}{run_id}-{uuid.uuid4().hex[:12]}.parquet"
     rel = f"{folder}/{name}" if folder else name
     full = os.path.join(table_dir, rel)
@@ -60,8 +79,38 @@ def stage(table_dir: str, key: str, data: pa.Table, *, run_id: str, table_schema
     pq.write_table(data, full, compression="zstd", dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT)
     st = os.stat(full)
     return StagedPartition(
-        key=key, path=rel, size=st.st_size, rows=data.num_rows, schema=data.schema, modified_ms=int(st.st_mtime * 1000)
+        key=key, path=rel, size=st.st_size, rows=data.num_rows, schema=_given(data.schema, key),
+        modified_ms=int(st.st_mtime * 1000), empty=empty_columns(data),
     )
+
+
+def _given(schema: pa.Schema, key: str) -> pa.Schema:
+    """The columns a staged file gives its table. A column without a value that the table lacks
+    is in the file (null-typed) but not yet in the table: it joins the table with the type of the
+    first partition that has a value in it. (A table needs one column: an unpartitioned one
+    without any value keeps them, as string.)"""
+    given = pa.schema([f for f in schema if not pa.types.is_null(f.type)])
+    if not len(given) and key == UNPARTITIONED_KEY and len(schema):
+        given = pa.schema([pa.field(f.name, pa.string()) for f in schema])
+    return given
+
+
+def conform(table_dir: str, staged: StagedPartition, types: dict[str, pa.DataType]) -> None:
+    """Rewrite ``staged``'s file (in place, atomically) with its columns cast to ``types`` where
+    they differ, and update the handle. For casts that keep every value (``widens``): Polars, for
+    one, refuses an integer file in a double column."""
+    if all(types.get(f.name, f.type) == f.type for f in staged.schema):
+        return
+    full = os.path.join(table_dir, staged.path)
+    data = pq.read_table(full)
+    target = pa.schema([pa.field(f.name, types[f.name]) if f.name in types and not pa.types.is_null(f.type) else f
+                        for f in data.schema])
+    data = data.cast(target)
+    partial = f"{full}.{uuid.uuid4().hex[:8]}.tmp"
+    pq.write_table(data, partial, compression="zstd", dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT)
+    os.replace(partial, full)
+    st = os.stat(full)
+    staged.size, staged.modified_ms, staged.schema = st.st_size, int(st.st_mtime * 1000), _given(target, staged.key)
 
 
 class AssetTable:
@@ -101,11 +150,12 @@ class AssetTable:
         return self._delta().version() if self.exists() else None
 
     def files(self, version: int | None = None) -> dict[str, list[str]]:
-        """Published files per partition key (relative paths), at ``version`` or the latest."""
+        """Published files per partition key (paths relative to the table folder, as on disk), at
+        ``version`` or the latest."""
         if not self.exists():
             return {}
         actions = pa.table(self._delta(version).get_add_actions(flatten=True))
-        paths = actions.column("path").to_pylist()
+        paths = [unquote(p) for p in actions.column("path").to_pylist()]  # the log holds them URI-encoded
         if self.partitioned:
             keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
         else:

@@ -18,9 +18,11 @@ from weir.model.partitions import TimeScheme
 
 
 def source_pattern(source: Source, root: Path, key: str) -> str:
+    """The glob pattern of partition ``key``'s files; the key matches only itself ('?', '*' or
+    '[' in a key are not wildcards)."""
     start = source.partitions.window(key)[0] if isinstance(source.partitions, TimeScheme) else datetime.min
     try:
-        rel = source.path.format(partition=key, start=start)
+        rel = source.path.format(partition=glob.escape(key), start=start)
     except (KeyError, IndexError, ValueError) as exc:
         raise DataError(f"source {source.name!r}: path template {source.path!r} is invalid: {exc}") from None
     return str(root / rel)
