@@ -587,3 +587,28 @@ def test_a_metadata_store_that_is_not_a_database_is_one_line_naming_it(tmp_path,
         MetadataStore.for_workspace(home)
     assert str(raised.value).startswith(f"the metadata store {home / 'weir.db'} is not a database: ")
     assert "\n" not in str(raised.value)
+
+
+def test_doctor_and_vacuum_read_keys_with_spaces_accents_and_percent_as_they_are_on_disk(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "weir.toml").write_text('[project]\nname = "cities"\n')
+    (project / "assets.py").write_text(
+        "import pandas as pd\nimport weir\n"
+        "cities = weir.static(['New York', 'Zürich', '100%', 'a#b'])\n"
+        "@weir.asset(partitions=cities)\n"
+        "def population(context):\n"
+        "    return pd.DataFrame({'city': [context.partition_key], 'n': [1]})\n"
+    )
+    home = tmp_path / "ws"
+    with Workspace(home, project) as ws:
+        assert ws.runs.run(RunRequest(executor="inprocess")).ok
+        assert ws.runs.run(RunRequest(executor="inprocess", partition="New York")).ok  # replaces one file
+        report = ws.health.doctor()
+        assert [f.message for f in report.findings] == []
+        would = ws.health.vacuum("0", dry_run=True)
+        removed = [f.path for t in would.tables for f in t.files]
+        assert len(removed) == 1 and "New" in removed[0], removed  # only the replaced file of New York
+        ws.health.vacuum("0")
+        assert sorted(ws.data.read("population", k).column("city")[0].as_py() for k in ("New York", "Zürich", "100%", "a#b")) \
+            == sorted(["New York", "Zürich", "100%", "a#b"])

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from weir.engine.heartbeat import is_dead
 from weir.errors import WeirError
@@ -139,10 +140,10 @@ def _parse_commit(version: int, path: Path) -> Commit:
         elif "add" in action:
             a = action["add"]
             values = a.get("partitionValues") or {}
-            adds.append(AddedFile(path=a["path"], key=values.get(PARTITION_COLUMN, UNPARTITIONED_KEY) or UNPARTITIONED_KEY,
+            adds.append(AddedFile(path=unquote(a["path"]), key=values.get(PARTITION_COLUMN, UNPARTITIONED_KEY) or UNPARTITIONED_KEY,
                                   rows=_num_records(a.get("stats")), size=a.get("size")))
         elif "remove" in action:
-            removes.append(action["remove"]["path"])
+            removes.append(unquote(action["remove"]["path"]))
     info = info or {}
     return Commit(
         version=version, timestamp_ms=int(info.get("timestamp") or 0), run_id=info.get("weir.run_id"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 
 def damage_message(exc: BaseException, table_uri: str) -> str | None:
@@ -33,7 +34,7 @@ def _current(root: str, rel: str) -> bool | None:
         import pyarrow as pa
         from deltalake import DeltaTable
 
-        paths = pa.table(DeltaTable(root).get_add_actions(flatten=True)).column("path").to_pylist()
+        paths = [unquote(p) for p in pa.table(DeltaTable(root).get_add_actions(flatten=True)).column("path").to_pylist()]
     except Exception:  # noqa: BLE001 - a table that cannot be opened is damaged as a whole
         return None
     return rel.replace(os.sep, "/") in paths

@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from weir.engine.recovery import DeltaLog, footer_rows
 from weir.model.partitions import UNPARTITIONED_KEY
@@ -85,7 +86,7 @@ def open_snapshot(path: Path) -> Snapshot:
     files = tuple(
         SnapshotFile(path=p, key=k or UNPARTITIONED_KEY, size=int(s), rows=None if r is None else int(r), modified_ms=int(_ms(m)))
         for p, k, s, r, m in zip(
-            actions.column("path").to_pylist(), keys, actions.column("size_bytes").to_pylist(), rows,
+            [unquote(p) for p in actions.column("path").to_pylist()], keys, actions.column("size_bytes").to_pylist(), rows,
             actions.column("modification_time").to_pylist(),
         )
     )
@@ -105,7 +106,8 @@ def tombstones(path: Path) -> set[str]:
     the retention; until then time travel reads them)."""
     from deltalake import DeltaTable
 
-    return set(DeltaTable(str(path)).vacuum(retention_hours=0, dry_run=True, enforce_retention_duration=False))
+    found = DeltaTable(str(path)).vacuum(retention_hours=0, dry_run=True, enforce_retention_duration=False)
+    return {unquote(p) for p in found}
 
 
 @dataclass(frozen=True, kw_only=True)
