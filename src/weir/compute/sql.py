@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pyarrow as pa
 
@@ -11,7 +12,7 @@ from weir.errors import DataError
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def run_sql(sql: str, tables: dict[str, pa.Table], params: dict[str, object]) -> pa.Table:
+def run_sql(sql: str, tables: Mapping[str, pa.Table], params: Mapping[str, object]) -> pa.Table:
     """Execute ``sql`` over ``tables``; only the ``$params`` the query uses are bound."""
     import duckdb
 

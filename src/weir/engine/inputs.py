@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ class ResolvedInputs:
     keys: dict[str, list[str]]  # per parameter
     missing: list[tuple[str, str, str]]  # (kind, upstream, key)
 
-    def describe_missing(self, skip: set[tuple[str, str]] = frozenset()) -> str | None:
+    def describe_missing(self, skip: AbstractSet[tuple[str, str]] = frozenset()) -> str | None:
         """One line about what is absent, ignoring (upstream, key) pairs in ``skip``; None if nothing."""
         absent = [m for m in self.missing if (m[1], m[2]) not in skip]
         if not absent:

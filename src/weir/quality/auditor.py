@@ -19,6 +19,7 @@ from weir.events import Event, EventKind
 from weir.model.checks import CheckResult, References, type_family
 from weir.model.definitions import Asset, Source
 from weir.model.partitions import TimeScheme
+from weir.quality.profile import Profile
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.arrow import widens
 from weir.storage.delta import AssetTable, StagedPartition, conform
@@ -79,7 +80,7 @@ def failed_check_events(rows: list[dict]) -> list[Event]:
     ]
 
 
-def reference_files(project, asset: Asset, *, table_uri, files_of, source_files_of) -> tuple[dict[str, list[str]], dict[str, str]]:
+def reference_files(project, asset: Asset | Source, *, table_uri, files_of, source_files_of) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Files (and their format) of every asset or source that ``asset``'s references checks point at."""
     files: dict[str, list[str]] = {}
     formats: dict[str, str] = {}
@@ -115,7 +116,7 @@ class PartitionAudit:
     results: list[CheckResult]
     rows: list[dict]
     verdict: AuditVerdict
-    profile: object | None = None
+    profile: Profile | None = None
 
 
 def audit_partition(

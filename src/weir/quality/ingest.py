@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from weir.errors import DataError
 from weir.events import Event, EventKind
@@ -125,7 +126,7 @@ class SourceGate:
         return decision
 
     def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
-        base = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True}
+        base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True}
         try:
             read = read_source(files, source.format, dict(source.options), what=source.name, columns=source.columns)
         except DataError as exc:
