@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test test-fast typecheck bench lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "weir needs Python >= 3.11" or 0)'
@@ -37,6 +37,12 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+test-fast: install  # the quick loop while changing code: leaves out the slow end-to-end tests
+	$(BIN)/python -m pytest -m "not slow"
+
+typecheck: install
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -128,7 +128,7 @@ def test_floats_in_tables_keep_their_integer_part():
 
 
 def test_land_py_without_its_data_package_names_the_python_to_use(tmp_path):
-    land = Path(__file__).resolve().parents[1] / "src" / "weir" / "examples" / "flights" / "land.py"
+    land = Path(__file__).resolve().parents[2] / "src" / "weir" / "examples" / "flights" / "land.py"
     # -S: no site-packages, as with a system Python that never installed weir's extras
     proc = subprocess.run([sys.executable, "-S", str(land), "--days", "1", "--project", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, check=False)

@@ -27,9 +27,9 @@ from weir.store.store import MetadataStore
 from weir.workspace import RunRequest, Workspace
 
 SCHEMAS = Path(__file__).parent / "openlineage_schemas"
-WEIR_FACETS = Path(__file__).resolve().parents[1] / "src" / "weir" / "lineage" / "ol_facets.json"
+WEIR_FACETS = Path(__file__).resolve().parents[2] / "src" / "weir" / "lineage" / "ol_facets.json"
 RUN_EVENT = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 PROJECT = '''
 import weir
