@@ -141,9 +141,11 @@ def _frame(data: ScanInput) -> pl.LazyFrame:
 
 def _references(data: ScanInput, checks: list[Check]) -> dict[tuple[str, str], pl.Series]:
     """Distinct values of each referenced column (reference data, not the partition)."""
+    out: dict[tuple[str, str], pl.Series] = {}
+    if not any(isinstance(c, References) for c in checks):
+        return out  # most partitions: no reference data, and no DuckDB to start
     import duckdb
 
-    out: dict[tuple[str, str], pl.Series] = {}
     for c in checks:
         if isinstance(c, References):
             col = c.to_column or c.column
