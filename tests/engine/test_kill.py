@@ -19,8 +19,9 @@ from weir.workspace import RunRequest, Workspace
 
 DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 
-# ``slow`` stops on its second partition while a file named ``block`` exists, after saying so in
-# ``blocked``: by then ``cleaned`` is published and ``slow``'s first partition is staged.
+# ``slow`` stops on its second partition (or the one ``block`` names) while a file named ``block``
+# exists, after saying so in ``blocked``: by then ``cleaned`` is published and ``slow``'s first
+# partition is staged.
 ASSETS = '''
 import os
 import time
@@ -40,7 +41,8 @@ def cleaned(landing):
 
 @weir.asset(partitions=days)
 def slow(cleaned, context):
-    if context.partition_key == "2024-03-02" and (HERE / "block").exists():
+    block = HERE / "block"
+    if block.exists() and context.partition_key == (block.read_text().strip() or "2024-03-02"):
         (HERE / "blocked-pid").write_text(str(os.getpid()))
         (HERE / "blocked").write_text(context.run_id)
         deadline = time.monotonic() + 120
@@ -241,7 +243,7 @@ def test_a_publish_the_killed_run_never_recorded_is_recovered(workspace_dir, pro
     import sqlite3
 
     home = workspace_dir
-    (project / "block").write_text("")
+    (project / "block").write_text(DAYS[-1])  # by then every partition of slow is leased: no metadata write is left before the commit
     proc = start_engine_run(home, project, publish_every=3600.0)  # slow's 3 partitions go out in one commit
     lock = None
     try:
@@ -272,3 +274,73 @@ def test_a_publish_the_killed_run_never_recorded_is_recovered(workspace_dir, pro
             assert (version["version"], version["run_id"]) == (0, run_id)
         assert ws.data.status("slow")[0]["published"] == 3
         assert ws.data.read("slow", "2024-03-02").column("doubled").to_pylist() == [2 * v for v in expected(1)["2024-03-02"]]
+
+
+def children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def wait_gone(pids: set[int], seconds: float) -> set[int]:
+    """The ones of ``pids`` still alive after waiting up to ``seconds`` for them to end."""
+    from weir.engine.heartbeat import process_alive
+
+    deadline = time.monotonic() + seconds
+    while (alive := {p for p in pids if process_alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists child processes through /proc")
+def test_sigterm_cancels_the_run_like_ctrl_c_and_leaves_no_worker(workspace_dir, project):
+    home = workspace_dir
+    (project / "block").write_text("")
+    proc = start_run(home, project, executor="processes")
+    try:
+        run_id = wait_until_blocked(proc, project)
+        wait_for_states(home, project, run_id, "cleaned", {"succeeded"})
+        workers = children(proc.pid)
+        assert int((project / "blocked-pid").read_text()) in workers
+        proc.send_signal(signal.SIGTERM)  # what timeout, systemd and Kubernetes send
+        _, err = proc.communicate(timeout=PROGRESS_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143
+    assert f"run {run_id} cancelled (interrupted): the 3 partitions it published before the interrupt stay published" in err
+    assert err.strip().splitlines()[-1] == "terminated"
+    assert wait_gone(workers, 5.0) == set()
+
+    with Workspace(home, project) as ws:
+        detail = ws.runs.detail(run_id)
+        with ws.store.read():
+            assert ws.store.leases.held_by(run_id) == set()
+    tasks = {(t["asset"], t["partition_key"]): t for t in detail["tasks"]}
+    assert (detail["state"], detail["error"]) == ("cancelled", "terminated (SIGTERM)")
+    assert {tasks[("cleaned", d)]["state"] for d in DAYS} == {"succeeded"}
+    assert {tasks[("slow", d)]["state"] for d in DAYS} == {"cancelled"}
+    assert delta_values(home, "cleaned") == expected(1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists child processes through /proc")
+def test_workers_die_with_a_killed_run(workspace_dir, project):
+    home = workspace_dir
+    (project / "block").write_text("")
+    proc = start_run(home, project, executor="processes")
+    try:
+        wait_until_blocked(proc, project)
+        workers = children(proc.pid)
+        assert int((project / "blocked-pid").read_text()) in workers
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert wait_gone(workers, 5.0) == set()  # the one building slow too, though it never returns

@@ -23,6 +23,10 @@ def run(
     executor: str = typer.Option("auto", "--executor", metavar="NAME",
                                  help="auto | inprocess | processes (auto: in this process for up to 8 partition builds)."),
     workers: int | None = typer.Option(None, "--workers", min=1, metavar="N", help="Worker processes (default: CPU count)."),
+    on_conflict: str | None = typer.Option(
+        None, "--on-conflict", metavar="wait|skip",
+        help="A partition another run is building: wait for it, or skip it and what reads it (default: [run] on_conflict in weir.toml, else wait).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Build asset partitions: stage, audit, publish atomically."""
@@ -34,7 +38,7 @@ def run(
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r} is not one of {', '.join(EXECUTORS)}")
     request = RunRequest(assets=tuple(assets or ()), partition=partition, first=first, last=last, stale=stale,
-                         executor=executor, workers=workers)
+                         executor=executor, workers=workers, on_conflict=on_conflict)
     ws = open_workspace(recover=True)
     if plan or waiting:
         planned = ws.runs.plan(request)
@@ -46,8 +50,15 @@ def run(
             _render_plan(planned, waiting)
         return finish(ws)
     from weir.cli.render import ProgressReporter
+    from weir.engine.cancel import RunTerminated
 
-    result = ws.runs.run(request, reporter=None if as_json else ProgressReporter())
+    try:
+        result = ws.runs.run(request, reporter=None if as_json else ProgressReporter())
+    except RunTerminated:  # SIGTERM cancels the run like Ctrl-C; the exit code says which signal
+        import sys
+
+        sys.stderr.write("terminated\n")
+        sys.exit(143)
     send_lineage(ws)
     if as_json:
         from weir.cli.render import print_json
@@ -116,11 +127,31 @@ def _render_result(result) -> None:
         err_console.print(f"[red]{f['asset']} {f['partition']}[/]: {f['error']}", highlight=False)
     if len(result.failures) > 10:
         err_console.print(f"... and {len(result.failures) - 10} more; see 'weir runs show {result.run_id} --failed'")
+    _render_conflicts(result.conflicts)
     waiting = sum(result.waiting.values())
     if waiting:
         console.print(f"[dim]{plural(waiting, 'partition')} wait for inputs ('weir run --plan --waiting' lists them)[/]")
     if not result.per_asset and not waiting:
         console.print("nothing to build: everything selected is up to date")
+
+
+def _render_conflicts(c: dict) -> None:
+    """One line on the partitions other live runs were building or had built since this one planned."""
+    from weir.cli.render import console, plural
+
+    if not c["runs"]:
+        return
+    parts = []
+    if c["waited"]:
+        parts.append(f"waited for {plural(c['waited'], 'partition')} they were building")
+    if c["up_to_date"]:
+        parts.append(f"{plural(c['up_to_date'], 'partition')} they built were up to date, not rebuilt")
+    if c["skipped"]:
+        parts.append(f"skipped {plural(c['skipped'], 'partition')} they were building or that read one "
+                     "('weir run --stale' builds what is still out of date)")
+    if parts:
+        runs = ", ".join(c["runs"])
+        console.print(f"[yellow]other runs ({runs})[/]: " + "; ".join(parts), highlight=False)
 
 
 @runs_app.callback()

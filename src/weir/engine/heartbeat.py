@@ -1,4 +1,5 @@
-"""Heartbeats prove a run is alive; runs whose process died are found and closed."""
+"""Heartbeats prove a run is alive and keep its partition leases; runs whose process died are
+found and closed."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ STUCK_AFTER_SECONDS = 900.0  # a live pid with no beat for this long is a reused
 
 
 class Heartbeat:
-    """A daemon thread that stamps the run every few seconds on its own connection."""
+    """A daemon thread that stamps the run every few seconds on its own connection, and pushes
+    back the expiry of the leases it holds to ``lease_ttl`` seconds from then."""
 
-    def __init__(self, engine, run_id: str, every: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, engine, run_id: str, every: float = HEARTBEAT_SECONDS, *, lease_ttl: float | None = None) -> None:
         self.engine = engine
         self.run_id = run_id
         self.every = every
+        self.lease_ttl = lease_ttl
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"weir-heartbeat-{run_id}", daemon=True)
 
@@ -30,12 +33,15 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
     def _beat(self) -> None:
-        from weir.store.schema import runs
+        from weir.store.schema import leases, runs
 
         while not self._stop.wait(self.every):
             try:
                 with self.engine.begin() as c:
-                    c.execute(runs.update().where(runs.c.id == self.run_id).values(heartbeat_at=time.time()))
+                    now = time.time()
+                    c.execute(runs.update().where(runs.c.id == self.run_id).values(heartbeat_at=now))
+                    if self.lease_ttl is not None:
+                        c.execute(leases.update().where(leases.c.holder == self.run_id).values(expires_at=now + self.lease_ttl))
             except Exception:  # noqa: BLE001, S112 - a missed beat is harmless; the next one retries
                 continue
 

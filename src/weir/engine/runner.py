@@ -1,5 +1,6 @@
 """The run lifecycle: record the run, let the scheduler build its graph, and for each partition
-admit its sources, resolve its inputs, audit and publish what was built, record the results."""
+take its lease, admit its sources, resolve its inputs, audit and publish what was built, record
+the results. A partition another live run is building is waited for or skipped (``on_conflict``)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from weir.engine.audit import Auditor, PassAll
+from weir.engine.cancel import CancelSignals, RunTerminated
 from weir.engine.executors import AUTO, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
-from weir.engine.planner import Plan
-from weir.engine.scheduler import Scheduler, TaskGraph
+from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
+from weir.engine.planner import Plan, _normalized
+from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.envs.snapshot import capture
+from weir.errors import UsageError
 from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
 from weir.model.mappings import Previous
 from weir.model.partitions import TimeScheme
+from weir.project.config import ON_CONFLICT
 from weir.project.graph import Project
 from weir.reporting import Reporter, SilentReporter
 from weir.storage.catalog import TableCatalog
@@ -31,6 +36,9 @@ from weir.store.store import MetadataStore
 
 PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
 PUBLISH_EVERY_SECONDS = 10.0  # the longest a built partition waits for its batch (Run's default)
+# While another run of the project is live, what it published is read again at most this often
+# (whether one is live is asked as often): a partition it built after this run planned is not rebuilt.
+RIVALS_SECONDS = 1.0
 FAILED_STATES = ("failed", "upstream_failed")
 TASK_FIELDS = (
     "state", "reason", "attempt", "input_versions", "output_version", "row_count",
@@ -54,6 +62,10 @@ class RunResult:
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # partitions checked on arrival: accepted/blocked
     signals: dict[str, dict[str, int]] = field(default_factory=dict)  # monitor alerts per asset and partition
     monitor_errors: list[str] = field(default_factory=list)
+    # partitions other live runs were building: waited for (and of those, up to date after the
+    # wait, so not rebuilt) or skipped, with the runs that held them
+    conflicts: dict = field(default_factory=lambda: {"on_conflict": "wait", "runs": [], "waited": 0, "up_to_date": 0,
+                                                     "skipped": 0})
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -72,6 +84,7 @@ class RunResult:
             "checks": self.checks,
             "sources": self.sources,
             "signals": self.signals,
+            "conflicts": self.conflicts,
             "seconds": round(self.seconds, 3),
         }
 
@@ -89,7 +102,9 @@ class Run:
 
     Tables are found through ``catalog`` (or one over ``data_root``). ``executor`` names a
     registered executor or ``auto``; an unknown name raises UsageError before anything is
-    written. A built partition waits at most ``publish_every`` seconds for its publish batch."""
+    written. A built partition waits at most ``publish_every`` seconds for its publish batch.
+    ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
+    live run holds; anything else raises UsageError."""
 
     def __init__(
         self,
@@ -109,7 +124,10 @@ class Run:
         gate=None,
         monitor=None,
         publish_every: float = PUBLISH_EVERY_SECONDS,
+        on_conflict: str = "wait",
     ) -> None:
+        if on_conflict not in ON_CONFLICT:
+            raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
         if catalog is None:
             if data_root is None:
                 raise ValueError("a Run needs a table catalog or a data root")
@@ -138,6 +156,20 @@ class Run:
         self._failed: set[tuple[str, str]] = set()
         self._versions: dict[tuple[str, str], dict] = {}
         self._reasons = {(t.asset, t.key): t.reason for t in plan.tasks}  # why planned; kept on the task row
+        self.on_conflict = on_conflict
+        self.leases = PartitionLeases(store, project.name, self.run_id)
+        self._signals = CancelSignals()
+        # what each planned partition was when planned: a waited-for one that changed since was
+        # published by the run it waited for
+        self._planned = {
+            (t.asset, t.key): (row["version"], row["run_id"])
+            for t in plan.tasks if (row := resolver.current.get((t.asset, t.key))) is not None
+        }
+        self._waited: dict[tuple[str, str], str] = {}  # partition -> the run it waited for
+        self._deferred: dict[tuple[str, str], str] = {}  # skipped for another run -> that run
+        self._rivals: tuple[float, bool] = (float("-inf"), False)  # (asked at, another run is live)
+        self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
+        self.result.conflicts["on_conflict"] = on_conflict
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, asset: str) -> AssetTable:
@@ -159,10 +191,17 @@ class Run:
 
     # -- lifecycle ------------------------------------------------------------------------
     def execute(self) -> RunResult:
+        """Record, build and close the run. SIGINT and SIGTERM cancel it: KeyboardInterrupt (or
+        its RunTerminated) is raised after the run is recorded ``cancelled``."""
+        with self._signals:
+            return self._execute()
+
+    def _execute(self) -> RunResult:
         started = time.perf_counter()
         env = capture()
         now = time.time()
-        with self.store.transaction():
+
+        def record_start() -> None:  # done again if a run starting at once saved the same environment first
             self.store.environments.save(env.to_row())
             self.store.runs.create(
                 {
@@ -189,10 +228,12 @@ class Run:
                 EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
                 assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
             ))
+
+        transact(self.store, record_start)
         self.result.waiting = {a: len(w) for a, w in self.plan.waiting.items()}
         self.reporter.run_started(self.run_id, len(self.plan.tasks))
         self.store.bus.subscribe(self.reporter)  # partition outcomes reach the reporter as events
-        heartbeat = Heartbeat(self.store.engine, self.run_id)
+        heartbeat = Heartbeat(self.store.engine, self.run_id, lease_ttl=self.leases.ttl)
         heartbeat.start()
         executor = None
         state, error = "failed", None
@@ -200,10 +241,10 @@ class Run:
             if self.plan.tasks:
                 executor = make_executor(self.executor_name, self.project, self.workers)
                 graph = TaskGraph.of(self.project, self.plan, self.resolver)
-                Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every).run()
+                Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every, poll=POLL_SECONDS).run()
             state = "failed" if self._failed or self._check_failed else "succeeded"
-        except KeyboardInterrupt:
-            state, error = "cancelled", "interrupted by the user"
+        except KeyboardInterrupt as exc:
+            state, error = "cancelled", str(exc) if isinstance(exc, RunTerminated) else "interrupted by the user"
             if executor is not None:
                 executor.close(cancel=True)
                 executor = None
@@ -224,18 +265,22 @@ class Run:
         return self.result
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
-        with self.store.transaction():
+        def record_end() -> dict[str, int]:
             if state != "succeeded" or error:
                 self.store.runs.unfinished_tasks_to(self.run_id, "cancelled" if state == "cancelled" else "failed", error or "run ended")
             counts = self.store.runs.task_counts(self.run_id)
+            self.leases.release_all()
             self.store.runs.update(
                 self.run_id, state=state, finished_at=time.time(), error=error, heartbeat_at=time.time(),
-                summary={"counts": counts, "waiting": self.result.waiting},
+                summary={"counts": counts, "waiting": self.result.waiting, "conflicts": self.result.conflicts},
             )
             self.store.emit(self._event(
                 EventKind.RUN_FINISHED, state=state, counts=counts, seconds=round(seconds, 3),
                 error=error.splitlines()[0] if error else None,
             ))
+            return counts
+
+        counts = transact(self.store, record_end)
         self.result.state = state
         self.result.counts = counts
         per = self.result.per_asset  # in plan order, whichever branch finished first
@@ -265,34 +310,110 @@ class Run:
         self.reporter.asset_started(asset, len(keys))
         self._admit_sources(self.project.assets[asset], keys)
 
-    def prepare(self, asset: str, key: str) -> TaskSpec | dict:
-        """The spec that builds ``key``, or the task row saying why it is not built."""
+    def prepare(self, asset: str, key: str) -> TaskSpec | dict | Held:
+        """The spec that builds ``key`` (its lease taken), the task row saying why it is not
+        built, or Held while another live run builds it and this run waits."""
         a = self.project.assets[asset]
+        node = (asset, key)
         resolved = self.resolver.resolve(a, key)
-        bad = [
-            (inp.upstream, uk)
-            for param, inp in a.inputs.items()
-            for uk in resolved.keys[param]
-            if (inp.upstream, uk) in self._failed
-        ]
+        reads = [(inp.upstream, uk) for param, inp in a.inputs.items() for uk in resolved.keys[param]]
+        bad = [n for n in reads if n in self._failed]
         if bad:
-            self._failed.add((asset, key))
+            self._failed.add(node)
             why = self._blocked_sources.get(bad[0])
             reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
             return _task_row(asset, key, state="upstream_failed", reason=reason.replace(" ''", ""))
+        busy = [n for n in reads if n in self._deferred]
+        if busy:  # what it reads is half-way through another run's rebuild: not read now
+            self._deferred[node] = holder = self._deferred[busy[0]]
+            self.result.conflicts["skipped"] += 1
+            return _task_row(asset, key, state="skipped",
+                             reason=f"{busy[0][0]} {busy[0][1]!r} is being built by run {holder}".replace(" ''", ""))
         absent = resolved.describe_missing()
         if absent:
             return _task_row(asset, key, state="skipped", reason=absent)
-        self._versions[(asset, key)] = resolved.versions
+        holder = self.leases.take(node)
+        if holder is not None:
+            return self._held(node, holder)
+        if node in self._waited or self._contended():
+            resolved, row = self._replan(a, key, again=node in self._waited)
+            if row is not None:
+                self._conflict_with(row["run_id"])
+                self.result.conflicts["up_to_date"] += 1
+                when = "while this run waited" if node in self._waited else "after this run planned it"
+                return _task_row(asset, key, state="skipped", reason=f"up to date: run {row['run_id']} built it {when}")
+            absent = resolved.describe_missing()
+            if absent:
+                return _task_row(asset, key, state="skipped", reason=absent)
+        self._versions[node] = resolved.versions
         return self._spec(a, key, resolved.keys, self.schema(asset))
 
+    def _held(self, node: tuple[str, str], holder: str) -> dict | Held:
+        """Another live run holds ``node``'s lease: skip it, or wait for it."""
+        conflicts = self.result.conflicts
+        self._conflict_with(holder)
+        if self.on_conflict == "skip":
+            self._deferred[node] = holder
+            conflicts["skipped"] += 1
+            return _task_row(*node, state="skipped", reason=f"being built by run {holder}")
+        if self._waited.get(node) != holder:  # say so where ``weir runs show`` looks
+            transact(self.store, lambda: self.store.runs.update_tasks(
+                self.run_id, [{"asset": node[0], "partition_key": node[1], "reason": f"waiting for run {holder}"}]))
+        if node not in self._waited:
+            conflicts["waited"] += 1
+        self._waited[node] = holder
+        return Held(holder=holder)
+
+    def _conflict_with(self, run_id: str) -> None:
+        if run_id not in self.result.conflicts["runs"]:
+            self.result.conflicts["runs"].append(run_id)
+
+    def _contended(self) -> bool:
+        """Whether another run of this project is live (asked at most every RIVALS_SECONDS)."""
+        asked, live = self._rivals
+        if time.monotonic() - asked >= RIVALS_SECONDS:
+            with self.store.read():
+                live = any(r["project"] == self.project.name and r["id"] != self.run_id for r in self.store.runs.active())
+            self._rivals = (time.monotonic(), live)
+        return live
+
+    def _replan(self, asset: Asset, key: str, *, again: bool):
+        """Decide ``key`` again on what is published now (read anew when ``again``, else as read
+        at most RIVALS_SECONDS ago): its inputs, and the row of the version another run
+        published since this run planned it when that version has this code and these inputs
+        (up to date: not rebuilt), else None."""
+        names = {asset.name} | {inp.upstream for inp in asset.inputs.values() if inp.upstream in self.project.assets}
+        now = time.monotonic()
+        stale = sorted(n for n in names if again or now - self._read_at.get(n, float("-inf")) >= RIVALS_SECONDS)
+        if stale:
+            with self.store.read():
+                fresh = self.store.partitions.current(self.project.name, stale)
+            for name in stale:  # files read again after the metadata: never older than what it says
+                self._files.pop(name, None)
+                self._schemas.pop(name, None)
+                self._read_at[name] = now
+            self.resolver.current.update(fresh)
+        resolved = self.resolver.resolve(asset, key)
+        row = self.resolver.current.get((asset.name, key))
+        if (
+            row is not None and row["run_id"] != self.run_id
+            and (row["version"], row["run_id"]) != self._planned.get((asset.name, key))
+            and row["code_version"] in (asset.code_version, asset.legacy_code_version)
+            and _normalized(row.get("input_versions")) == _normalized(resolved.versions)
+        ):
+            return resolved, row
+        return resolved, None
+
     def record_unbuilt(self, asset: str, rows: list[dict]) -> None:
-        with self.store.transaction():
+        def record() -> None:
             self.store.runs.update_tasks(self.run_id, rows)
+            self.leases.release([(asset, r["partition_key"]) for r in rows])
             self.store.emit(*(
                 self._event(EventKind.PARTITION_FAILED, asset, r["partition_key"], state=r["state"], reason=r["reason"])
                 for r in rows if r["state"] == "upstream_failed"
             ))
+
+        transact(self.store, record)
         for row in rows:
             self._count(asset, row["state"])
             if row["state"] == "skipped":  # the one outcome without an event
@@ -410,28 +531,35 @@ class Run:
             )
             self._count(asset.name, "failed")
             self.result.failures.append({"asset": asset.name, "partition": o.key, "error": o.error or error})
-        with self.store.transaction():
+        def record() -> None:
             self.store.runs.update_tasks(self.run_id, rows)
+            self.leases.release([(asset.name, o.key) for o in outcomes])
             self.store.emit(*(
                 self._event(EventKind.PARTITION_FAILED, asset.name, r["partition_key"], state="failed",
                             error=(r["error"] or "").strip().splitlines()[-1:][0] if r["error"] else None, attempts=r["attempt"])
                 for r in rows
             ))
 
+        transact(self.store, record)
+
     def _publish(self, asset: Asset, outcomes: list[TaskOutcome]) -> None:
         table = self.table(asset.name)
         staged = [o.staged for o in outcomes if o.staged is not None]
         verdicts = self.auditor.audit(asset, table.uri, staged, self.run_id)
+        with self._signals.shielded():  # a cancel never falls between the Delta commit and its record
+            self._commit(asset, table, outcomes, verdicts)
+
+    def _commit(self, asset: Asset, table: AssetTable, outcomes: list[TaskOutcome], verdicts: dict) -> None:
+        """Publish what passed its audit in one Delta commit; record it, the blocked builds and
+        their events in one transaction, and give up their leases."""
+        staged = [o.staged for o in outcomes if o.staged is not None]
         publishable = [s for s in staged if verdicts[s.key].publish]
         index = self.files(asset.name)
         version = None
         self._schemas.pop(asset.name, None)  # a publish may add columns
         if publishable:
             try:
-                version = table.publish(
-                    publishable, replaced={s.key: index.get(s.key, []) for s in publishable}, run_id=self.run_id,
-                    metadata={"weir.code_version": asset.code_version},
-                )
+                version = table.publish(publishable, run_id=self.run_id, metadata={"weir.code_version": asset.code_version})
             except Exception as exc:  # noqa: BLE001 - e.g. a schema the table cannot take: these partitions fail
                 failing = [o for o in outcomes if verdicts[o.key].publish]
                 for o in failing:
@@ -478,8 +606,30 @@ class Run:
                 events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
                                           staged_path=s.path))
             self._count(asset.name, state)
-        with self.store.transaction():
-            self.store.partitions.record_published(published_rows)
-            self.store.runs.update_tasks(self.run_id, task_rows)
+        def record() -> dict[str, dict]:
+            self.store.runs.update_tasks(self.run_id, task_rows)  # first: on SQLite the write lock is ours from here
+            newer = self._published_since(asset.name, published_rows)
+            self.store.partitions.record_published([r for r in published_rows if r["partition_key"] not in newer])
+            self.store.partitions.record_versions([r for r in published_rows if r["partition_key"] in newer])
+            self.leases.release([(asset.name, o.key) for o in outcomes])
             self.auditor.flush()
             self.store.emit(*events)
+            return newer
+
+        newer = transact(self.store, record)
+        for key, row in newer.items():  # another run published it after this commit: its version is current
+            self.resolver.current[(asset.name, key)] = row
+            self._files.pop(asset.name, None)
+
+    def _published_since(self, asset: str, rows: list[dict]) -> dict[str, dict]:
+        """Of ``rows`` (this commit's), those the store already records a newer version of — a
+        run that took over a lapsed lease and committed after this one — with that version's row."""
+        if not rows:
+            return {}
+        current = self.store.partitions.current(self.project.name, [asset])
+        newer = {}
+        for r in rows:
+            now = current.get((asset, r["partition_key"]))
+            if now is not None and now["version"] is not None and now["version"] > r["version"]:
+                newer[r["partition_key"]] = now
+        return newer

@@ -30,8 +30,9 @@ class RunSteps(Protocol):
     def open_asset(self, asset: str, keys: list[str]) -> None:
         """Called once, before the first partition of ``asset`` is decided (source admission)."""
 
-    def prepare(self, asset: str, key: str) -> TaskSpec | dict:
-        """The spec to build, or the task row of a partition that is not built (skipped, upstream failed)."""
+    def prepare(self, asset: str, key: str) -> TaskSpec | dict | Held:
+        """The spec to build, the task row of a partition that is not built (skipped, upstream
+        failed), or Held while another run builds it."""
         ...
 
     def record_unbuilt(self, asset: str, rows: list[dict]) -> None: ...
@@ -43,6 +44,13 @@ class RunSteps(Protocol):
 
     def finish_asset(self, asset: str, built: list[str]) -> None:
         """Called once every planned partition of ``asset`` is done; ``built`` are those staged."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Held:
+    """A partition another live run is building: it is decided again once that run lets go."""
+
+    holder: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,18 +87,21 @@ class TaskGraph:
 
 class Scheduler:
     """Drives one run's graph through an executor. ``batch`` partitions at most per publish;
-    a staged partition waits at most ``every`` seconds for its batch to fill."""
+    a staged partition waits at most ``every`` seconds for its batch to fill; a held partition
+    is decided again after ``poll`` seconds."""
 
     def __init__(
         self, graph: TaskGraph, steps: RunSteps, executor: Executor, *, batch: int, every: float,
-        clock: Callable[[], float] = time.monotonic,
+        poll: float = 1.0, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.graph = graph
         self.steps = steps
         self.executor = executor
         self.batch = batch
         self.every = every
+        self.poll = poll
         self.clock = clock
+        self.sleep = sleep
         self._waiting = {n: len(ups) for n, ups in graph.upstream.items()}  # upstream partitions not done yet
         self._left = {a: len(keys) for a, keys in graph.keys.items()}  # partitions of the asset not done yet
         self._ready: list[tuple[int, Node]] = [(graph.order[n], n) for n, w in self._waiting.items() if w == 0]
@@ -100,18 +111,23 @@ class Scheduler:
         self._staged: dict[str, list[TaskOutcome]] = {}  # per asset, built and waiting to be published
         self._staged_since: dict[str, float] = {}
         self._built: dict[str, list[str]] = {}
+        self._held: dict[Node, float] = {}  # partitions another run builds -> when to ask again
 
     def run(self) -> None:
         while any(self._left.values()):
+            self._ask_again()
             self._dispatch()
             if not self._running:
-                if not self._staged:
-                    if any(self._left.values()):
-                        raise RuntimeError(f"scheduler stalled with {sum(self._left.values())} partitions left")
-                    return
-                for asset in list(self._staged):  # nothing else can move until these are published
-                    self._publish(asset)
-                continue
+                if self._staged:
+                    for asset in list(self._staged):  # nothing else can move until these are published
+                        self._publish(asset)
+                    continue
+                if self._held:  # only other runs' partitions are left to wait for
+                    self.sleep(max(0.0, min(self._held.values()) - self.clock()))
+                    continue
+                if any(self._left.values()):
+                    raise RuntimeError(f"scheduler stalled with {sum(self._left.values())} partitions left")
+                return
             for outcome in self.executor.completed(self._timeout()):
                 self._collect(outcome)
             self._publish_due()
@@ -130,6 +146,8 @@ class Scheduler:
                 if isinstance(decided, TaskSpec):
                     self.executor.submit(decided)
                     self._running.add((asset, key))
+                elif isinstance(decided, Held):
+                    self._held[(asset, key)] = self.clock() + self.poll
                 else:
                     unbuilt.setdefault(asset, []).append(decided)
             for asset, rows in unbuilt.items():
@@ -137,10 +155,19 @@ class Scheduler:
                 for row in rows:
                     self._done((asset, row["partition_key"]))
 
+    def _ask_again(self) -> None:
+        """Held partitions whose time has come are ready to be decided again."""
+        now = self.clock()
+        for node, when in list(self._held.items()):
+            if when <= now:
+                del self._held[node]
+                heapq.heappush(self._ready, (self.graph.order[node], node))
+
     def _timeout(self) -> float | None:
-        if not self._staged_since:
+        due = [since + self.every for since in self._staged_since.values()] + list(self._held.values())
+        if not due:
             return None
-        return max(0.0, min(self._staged_since.values()) + self.every - self.clock())
+        return max(0.0, min(due) - self.clock())
 
     # -- collecting and publishing ------------------------------------------------------------
     def _collect(self, outcome: TaskOutcome) -> None:

@@ -15,7 +15,11 @@ CONFIG_FILE = "weir.toml"
 
 _PROJECT_KEYS = {"name", "description", "modules", "sql"}
 _DEFAULT_KEYS = {"owners", "retry"}
-_TOP_KEYS = {"project", "defaults", "openlineage"}
+_TOP_KEYS = {"project", "defaults", "openlineage", "run"}
+_RUN_KEYS = {"on_conflict"}
+# What a run does with a partition another live run is building: wait for it (then build it
+# only if it is still out of date), or skip it and what reads it.
+ON_CONFLICT = ("wait", "skip")
 _OPENLINEAGE_KEYS = {"transport", "url", "endpoint", "namespace", "timeout"}
 OPENLINEAGE_TRANSPORTS = ("file", "http", "off")
 
@@ -34,6 +38,14 @@ class OpenLineageConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """``[run]``: defaults of ``weir run``. ``on_conflict`` says what a run does with a partition
+    another live run is building: ``wait`` for it, or ``skip`` it (and what reads it)."""
+
+    on_conflict: str = "wait"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProjectConfig:
     """What ``weir.toml`` says."""
 
@@ -45,6 +57,7 @@ class ProjectConfig:
     owners: tuple[str, ...] = ()
     retry: Retry = field(default_factory=Retry)
     openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
+    run: RunConfig = field(default_factory=RunConfig)
 
     @property
     def file(self) -> Path:
@@ -115,6 +128,7 @@ def load_config(root: Path) -> ProjectConfig:
     return ProjectConfig(
         root=root,
         openlineage=_openlineage(data.get("openlineage", {}), where),
+        run=_run(data.get("run", {}), where),
         name=name,
         description=str(project.get("description", "")),
         modules=modules,
@@ -122,6 +136,16 @@ def load_config(root: Path) -> ProjectConfig:
         owners=_str_list(defaults.get("owners", []), "defaults.owners", where),
         retry=retry,
     )
+
+
+def _run(section: Any, where: str) -> RunConfig:
+    if not isinstance(section, dict):
+        raise ConfigError("[run] must be a table", where=where)
+    _unknown(where, section, _RUN_KEYS, "run.")
+    on_conflict = section.get("on_conflict", "wait")
+    if on_conflict not in ON_CONFLICT:
+        raise ConfigError(f"run.on_conflict {on_conflict!r} must be one of: {', '.join(ON_CONFLICT)}", where=where)
+    return RunConfig(on_conflict=on_conflict)
 
 
 def _openlineage(section: Any, where: str) -> OpenLineageConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weir.errors import PartitionError
+from weir.errors import PartitionError, UsageError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,8 +18,13 @@ class RunRequest:
     workers: int | None = None
     trigger: str = "cli"
     publish_every: float = 10.0  # seconds a finished partition may wait for others to share its Delta commit
+    on_conflict: str | None = None  # wait | skip for a partition another run is building; None: weir.toml's [run]
 
     def __post_init__(self) -> None:
+        from weir.project.config import ON_CONFLICT
+
+        if self.on_conflict is not None and self.on_conflict not in ON_CONFLICT:
+            raise UsageError(f"--on-conflict {self.on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
         if self.partition and (self.first or self.last):
             raise PartitionError("use either --partition or --from/--to, not both")
         if (self.first or self.last) and not (self.first and self.last):

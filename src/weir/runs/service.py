@@ -55,11 +55,13 @@ class RunService:
 
         resolver = self._resolver()
         auditor = auditor if auditor is not None else self._quality.auditor()
+        project = self._project()
         run = Run(
-            project=self._project(), store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
+            project=project, store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
             resolver=resolver, executor=request.executor, workers=request.workers, trigger=request.trigger,
             request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
             gate=self._quality.gate(), monitor=self._monitors.runner(),
+            on_conflict=request.on_conflict or project.config.run.on_conflict,
         )
         return run.execute()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import uuid
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ STAGED_PREFIX = "staged-"
 # building a dictionary as large as the data (Arrow's 1 MiB default). ~1/3 faster writes and
 # smaller files on typical tables; readers see no difference.
 DICTIONARY_PAGE_LIMIT = 128 * 1024
+# Commits a publish tries while other writers of the table commit first (each retry reloads it).
+PUBLISH_ATTEMPTS = 50
 
 
 @dataclass(kw_only=True)
@@ -169,22 +172,47 @@ class AssetTable:
         self,
         staged: list[StagedPartition],
         *,
-        replaced: dict[str, list[str]],
+        replaced: dict[str, list[str]] | None = None,
         run_id: str,
         metadata: dict | None = None,
     ) -> int:
-        """Atomically make ``staged`` the published content of their partitions.
+        """Atomically make ``staged`` the published content of their partitions; returns the
+        Delta version of the commit.
 
-        ``replaced`` holds the currently published files of those partitions, which the same
-        commit removes. Returns the new table version.
-        """
-        from deltalake import Schema
-        from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
+        The commit removes every file those partitions have in the snapshot it is made against,
+        whoever published them: when another writer commits first the commit fails, the table
+        is reloaded and the removes are computed again, so a partition never holds two published
+        versions. ``replaced`` is not needed any more and is ignored. Raises DataError when
+        other writers keep winning for ``PUBLISH_ATTEMPTS`` tries."""
+        from deltalake.exceptions import DeltaError, TableNotFoundError
 
         if not staged:
             raise ValueError("nothing to publish")
-        now = int(time.time() * 1000)
-        adds = [
+        merged = _merge_schemas([s.schema for s in staged])
+        custom = {"weir.run_id": run_id, "weir.partitions": [s.key for s in staged], **(metadata or {})}
+        for attempt in range(PUBLISH_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0.01, 0.05) * min(attempt, 10))  # let the winner finish; no lockstep
+            try:
+                try:
+                    table = self._delta() if self.exists() else None
+                except TableNotFoundError:  # a log folder without a first commit yet
+                    table = None
+                if table is None:
+                    return self._create(staged, merged, custom)
+                return self._commit(table, staged, merged, custom)
+            except DeltaError as exc:
+                if not _is_conflict(exc):
+                    raise
+                self._table = None  # reload: another writer created or changed the table
+        raise DataError(
+            f"publishing {len(staged)} partition(s) to {self.uri} lost to other writers of the table {PUBLISH_ATTEMPTS} times"
+        )
+
+    def _adds(self, staged: list[StagedPartition]):
+        from deltalake.transaction import AddAction
+
+        return [
             AddAction(
                 path=s.path,
                 size=s.size,
@@ -195,45 +223,54 @@ class AssetTable:
             )
             for s in staged
         ]
-        custom = {"weir.run_id": run_id, "weir.partitions": [s.key for s in staged], **(metadata or {})}
-        props = CommitProperties(custom_metadata=custom)
-        partition_by = [PARTITION_COLUMN] if self.partitioned else None
-        merged = _merge_schemas([s.schema for s in staged])
-        if not self.exists():
-            self.path.mkdir(parents=True, exist_ok=True)
-            create_table_with_add_actions(
-                self.uri,
-                Schema.from_arrow(_with_partition_column(merged, self.partitioned)),
-                adds,
-                mode="error",
-                partition_by=partition_by,
-                commit_properties=props,
-            )
-            self._table = None
-            return 0
-        table = self._delta()
-        current = self.schema()
-        assert current is not None
+
+    def _create(self, staged: list[StagedPartition], merged: pa.Schema, custom: dict) -> int:
+        """The first commit of the table (version 0); fails if another writer made it first."""
+        from deltalake import Schema
+        from deltalake.transaction import CommitProperties, create_table_with_add_actions
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        create_table_with_add_actions(
+            self.uri,
+            Schema.from_arrow(_with_partition_column(merged, self.partitioned)),
+            self._adds(staged),
+            mode="error",
+            partition_by=[PARTITION_COLUMN] if self.partitioned else None,
+            commit_properties=CommitProperties(custom_metadata=custom, max_commit_retries=0),
+        )
+        self._table = None
+        return 0
+
+    def _commit(self, table, staged: list[StagedPartition], merged: pa.Schema, custom: dict) -> int:
+        """One commit against the newest snapshot: add ``staged``, remove what their partitions
+        hold in it. No retry inside delta-rs: its rebase would let two adds of one partition both in."""
+        from deltalake.schema import Field
+        from deltalake.transaction import CommitProperties, RemoveAction
+
+        current = _data_schema(table)
         added = [f for f in merged if current.get_field_index(f.name) < 0]
         if added:
-            from deltalake.schema import Field
             table.alter.add_columns([Field.from_arrow(pa.field(f.name, f.type, nullable=True)) for f in added])
             table.update_incremental()
-            current = self.schema()
+            current = _data_schema(table)
+        read_version = table.version()
+        keys = {s.key for s in staged}
+        now = int(time.time() * 1000)
         removes = [
-            RemoveAction(path=p, data_change=True, deletion_timestamp=now)
-            for key in {s.key for s in staged}
-            for p in replaced.get(key, [])
+            RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size,
+                         partition_values={PARTITION_COLUMN: key} if self.partitioned else None)
+            for key, path, size in _snapshot_files(table, self.partitioned)
+            if key in keys
         ]
         table.create_write_transaction(
-            adds + removes,
+            self._adds(staged) + removes,
             mode="append",
             schema=_with_partition_column(current, self.partitioned),
-            partition_by=partition_by,
-            commit_properties=props,
+            partition_by=[PARTITION_COLUMN] if self.partitioned else None,
+            commit_properties=CommitProperties(custom_metadata=custom, max_commit_retries=0),
         )
         table.update_incremental()
-        return table.version()
+        return read_version + 1  # with no retry the commit can only be the next version
 
     def read(self, keys: Iterable[str] | None = None, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
         """Published data of ``keys`` (all when None) at ``version`` (latest when None)."""
@@ -309,3 +346,22 @@ def _merge_schemas(schemas: list[pa.Schema]) -> pa.Schema:
 
 def _with_partition_column(schema: pa.Schema, partitioned: bool) -> pa.Schema:
     return schema.append(pa.field(PARTITION_COLUMN, pa.string())) if partitioned else schema
+
+
+def _snapshot_files(table, partitioned: bool) -> list[tuple[str, str, int]]:
+    """(partition key, path, size) of every file in ``table``'s loaded snapshot."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    sizes = actions.column("size_bytes").to_pylist()
+    keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist() if partitioned else [UNPARTITIONED_KEY] * len(paths)
+    return list(zip(keys, paths, sizes))
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """A commit lost to another writer (or a table created by one meanwhile): worth a retry."""
+    from deltalake.exceptions import CommitFailedError
+
+    if isinstance(exc, CommitFailedError):
+        return True
+    text = str(exc).lower()
+    return any(m in text for m in ("already exists", "version already", "failed to commit"))

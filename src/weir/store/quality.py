@@ -9,7 +9,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository
+from weir.store.base import Repository, upsert
 
 
 class MeasuredProfile(Protocol):
@@ -175,13 +175,9 @@ class SourcePartitions(Repository):
     for which files (by fingerprint): new files are checked again."""
 
     def record(self, row: dict) -> None:
-        s = t.source_partitions.c
-        self.c.execute(
-            t.source_partitions.delete().where(
-                s.project == row["project"], s.source == row["source"], s.partition_key == row["partition_key"]
-            )
-        )
-        self.c.execute(t.source_partitions.insert(), row)
+        """Keep ``row`` as the decision on its source partition. An upsert: two runs admitting the
+        same delivery at once both succeed (the later one's decision stays)."""
+        upsert(self.c, t.source_partitions, [row], ["project", "source", "partition_key"])
 
     def get(self, project: str, source: str) -> dict[str, dict]:
         s = t.source_partitions.c

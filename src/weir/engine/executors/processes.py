@@ -1,10 +1,18 @@
 """The process executor: a pool of worker processes on this machine, each with its own copy of
-the project (loaded once per worker), building the specs it is sent."""
+the project (loaded once per worker), building the specs it is sent.
+
+Workers never outlive the run's process, however it ends (SIGKILL, SIGTERM, a crash): on Linux
+the kernel kills them when it dies (``PR_SET_PDEATHSIG``), and everywhere a watchdog thread in
+each worker exits it once its parent is gone."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from weir.engine.tasks import TaskOutcome, TaskSpec, execute
@@ -14,13 +22,37 @@ from weir.engine.tasks import TaskOutcome, TaskSpec, execute
 QUEUED_PER_WORKER = 1
 
 _WORKER_PROJECT = None
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+WATCHDOG_SECONDS = 1.0  # how soon a worker notices by itself that its parent is gone
 
 
-def _init_worker(project_root: str) -> None:
+def _init_worker(project_root: str, parent: int) -> None:
     global _WORKER_PROJECT
     from weir.project.loader import load_project
 
+    die_with_parent(parent)
     _WORKER_PROJECT = load_project(project_root)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process ``parent`` ends: the kernel's parent-death signal where
+    there is one, and a watchdog thread polling the parent pid everywhere."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the watchdog alone does it
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="weir-parent-watchdog", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCHDOG_SECONDS)
+    os._exit(1)  # orphaned: adopted by init (or a subreaper); nobody will read what this builds
 
 
 def _run_in_worker(spec: TaskSpec) -> TaskOutcome:
@@ -40,7 +72,7 @@ class ProcessExecutor:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(str(project.root),),
+            initargs=(str(project.root), os.getpid()),
         )
         self._running: set[Future] = set()
 
