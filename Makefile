@@ -36,6 +36,7 @@ demo: install
 	@echo "   ../../$(BIN)/weir -w ../.weir run --stale                    # rebuilds them and what reads them; exit 0"
 
 test: install
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 test-fast: install  # the quick loop while changing code: leaves out the slow end-to-end tests

@@ -84,6 +84,8 @@ from weir.engine.runner import Run
 from weir.storage.catalog import TableCatalog
 from weir.workspace import RunRequest, Workspace
 
+pytestmark = pytest.mark.slow  # real processes, signals and kills
+
 home, project, publish_every = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 with Workspace(home, project) as ws:
     with ws.store.read():

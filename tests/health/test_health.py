@@ -450,10 +450,10 @@ def test_vacuum_skips_a_table_whose_log_is_damaged(built):
 
 def test_a_recovered_publish_has_its_row_count_a_succeeded_task_and_an_exact_stale_plan(make_project, workspace_dir, monkeypatch):
     """Killed between the Delta commit and the metadata write (as in test_kill)."""
-    from test_kill import ASSETS as KILL_ASSETS
-    from test_kill import DAYS as KILL_DAYS
-    from test_kill import PROGRESS_TIMEOUT, start_run, wait_until_blocked
-    from test_kill import land_all as land_kill
+    from engine.test_kill import ASSETS as KILL_ASSETS
+    from engine.test_kill import DAYS as KILL_DAYS
+    from engine.test_kill import PROGRESS_TIMEOUT, start_run, wait_until_blocked
+    from engine.test_kill import land_all as land_kill
 
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = workspace_dir

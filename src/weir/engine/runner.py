@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from weir.engine.audit import Auditor, PassAll
 from weir.engine.cancel import CancelSignals, RunTerminated
@@ -90,7 +91,7 @@ class RunResult:
 
 
 def _task_row(asset: str, key: str, **values) -> dict:
-    row = {f: None for f in TASK_FIELDS}
+    row: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
     row["attempt"] = 0  # the column is NOT NULL: tasks skipped before any attempt keep 0
     row.update(values)
     row["asset"], row["partition_key"] = asset, key
@@ -332,9 +333,9 @@ class Run:
         absent = resolved.describe_missing()
         if absent:
             return _task_row(asset, key, state="skipped", reason=absent)
-        holder = self.leases.take(node)
-        if holder is not None:
-            return self._held(node, holder)
+        taken_by = self.leases.take(node)
+        if taken_by is not None:
+            return self._held(node, taken_by)
         if node in self._waited or self._contended():
             resolved, row = self._replan(a, key, again=node in self._waited)
             if row is not None:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -21,6 +22,9 @@ import pyarrow.parquet as pq
 from weir.errors import DataError, UnknownObjectError
 from weir.model.partitions import UNPARTITIONED_KEY
 from weir.storage.arrow import PARTITION_COLUMN, empty_columns, normalize
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 STAGED_PREFIX = "staged-"
 # Dictionary-encode a column chunk only while its dictionary stays small: low-cardinality columns
@@ -122,7 +126,7 @@ class AssetTable:
     def __init__(self, path: Path, *, partitioned: bool) -> None:
         self.path = Path(path)
         self.partitioned = partitioned
-        self._table = None
+        self._table: DeltaTable | None = None
 
     @property
     def uri(self) -> str:
@@ -351,7 +355,7 @@ def _with_partition_column(schema: pa.Schema, partitioned: bool) -> pa.Schema:
 def _snapshot_files(table, partitioned: bool) -> list[tuple[str, str, int]]:
     """(partition key, path, size) of every file in ``table``'s loaded snapshot."""
     actions = pa.table(table.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
+    paths = [unquote(p) for p in actions.column("path").to_pylist()]  # the log holds them URI-encoded
     sizes = actions.column("size_bytes").to_pylist()
     keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist() if partitioned else [UNPARTITIONED_KEY] * len(paths)
     return list(zip(keys, paths, sizes))

@@ -12,7 +12,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository
+from weir.store.base import Repository, dialect_insert
 
 DEFAULT_TTL = 120.0  # seconds without a renewal before another run may take a partition over
 
@@ -33,16 +33,12 @@ class Leases(Repository):
         Returns (granted, held): ``held`` maps each refused key to the run holding it."""
         now = time.time() if now is None else now
         table = t.leases
-        if self.c.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         granted: set[tuple[str, str]] = set()
         held: dict[tuple[str, str], str] = {}
         for asset, key in keys:
-            stmt = insert(table).values(project=project, asset=asset, partition_key=key, holder=holder, acquired_at=now,
-                                        expires_at=now + ttl)
-            stmt = stmt.on_conflict_do_update(
+            insert = dialect_insert(self.c, table).values(project=project, asset=asset, partition_key=key, holder=holder,
+                                                          acquired_at=now, expires_at=now + ttl)
+            stmt = insert.on_conflict_do_update(
                 index_elements=["project", "asset", "partition_key"],
                 set_={"holder": holder, "acquired_at": now, "expires_at": now + ttl},
                 where=sa.or_(table.c.expires_at < now, table.c.holder == holder),

@@ -118,6 +118,8 @@ import pandas as pd
 
 import weir
 
+pytestmark = pytest.mark.slow  # real processes, signals and kills
+
 HERE = Path(__file__).parent
 days = weir.daily(start="2024-03-01", end="2024-03-06")
 landing = weir.source("landing", path="landing/{partition}.csv", partitions=days)
