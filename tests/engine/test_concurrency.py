@@ -20,6 +20,8 @@ from deltalake import DeltaTable
 from weir.storage.delta import AssetTable, stage
 from weir.workspace import RunRequest, Workspace
 
+pytestmark = pytest.mark.slow  # real processes, signals and kills
+
 KEYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
@@ -118,7 +120,6 @@ import pandas as pd
 
 import weir
 
-pytestmark = pytest.mark.slow  # real processes, signals and kills
 
 HERE = Path(__file__).parent
 days = weir.daily(start="2024-03-01", end="2024-03-06")

@@ -17,6 +17,8 @@ from deltalake import DeltaTable
 
 from weir.workspace import RunRequest, Workspace
 
+pytestmark = pytest.mark.slow  # real processes, signals and kills
+
 DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 
 # ``slow`` stops on its second partition (or the one ``block`` names) while a file named ``block``
@@ -84,7 +86,6 @@ from weir.engine.runner import Run
 from weir.storage.catalog import TableCatalog
 from weir.workspace import RunRequest, Workspace
 
-pytestmark = pytest.mark.slow  # real processes, signals and kills
 
 home, project, publish_every = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 with Workspace(home, project) as ws:

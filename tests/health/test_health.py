@@ -452,15 +452,15 @@ def test_a_recovered_publish_has_its_row_count_a_succeeded_task_and_an_exact_sta
     """Killed between the Delta commit and the metadata write (as in test_kill)."""
     from engine.test_kill import ASSETS as KILL_ASSETS
     from engine.test_kill import DAYS as KILL_DAYS
-    from engine.test_kill import PROGRESS_TIMEOUT, start_run, wait_until_blocked
+    from engine.test_kill import PROGRESS_TIMEOUT, start_engine_run, wait_until_blocked
     from engine.test_kill import land_all as land_kill
 
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = workspace_dir
     project = make_project({"assets.py": KILL_ASSETS})
     land_kill(project, base=1)
-    (project / "block").write_text("")
-    proc = start_run(home, project)
+    (project / "block").write_text(KILL_DAYS[-1])  # every partition of slow is leased by then: no metadata write before the commit
+    proc = start_engine_run(home, project, publish_every=3600.0)
     lock = None
     try:
         run_id = wait_until_blocked(proc, project)
