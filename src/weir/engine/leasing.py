@@ -1,8 +1,8 @@
 """The leases a run holds on the partitions it builds, so that no two live runs build one
 partition at the same time.
 
-A run takes a partition's lease just before it builds it and gives it up once the partition is
-published, blocked or failed (all of them when the run ends, also when it is cancelled); the
+A run takes a partition's lease as it comes up to be built (with those next in line, in one
+transaction) and gives it up once the partition is published, blocked or failed (all of them when the run ends, also when it is cancelled); the
 run's heartbeat renews them. When another run holds the lease, the partition waits for it or is
 skipped (``[run] on_conflict``). A lease left by a run that is over — finished, or found dead
 through its process id or heartbeat — is taken over at once rather than after it lapses.
@@ -71,21 +71,24 @@ class PartitionLeases:
         self.held: set[Node] = set()
         self._taken: set[Node] = set()  # ever granted: a release done again after a rollback finds them
 
-    def take(self, node: Node) -> str | None:
-        """Take the lease of ``node``: None when this run has it now, else the id of the live run
-        that holds it."""
-        def acquire() -> str | None:
-            holder = self._acquire(node)
-            if holder is not None and self._is_over(holder):
-                self.store.leases.release(holder, [node])
-                holder = self._acquire(node)
-            return holder
+    def take(self, nodes: list[Node]) -> dict[Node, str]:
+        """Take the leases of ``nodes`` in one transaction; returns those refused, each with the
+        id of the live run that holds it."""
+        def acquire() -> dict[Node, str]:
+            refused = self._acquire(nodes)
+            over = {holder for holder in set(refused.values()) if self._is_over(holder)}
+            lapsed = [n for n, holder in refused.items() if holder in over]
+            for node in lapsed:
+                self.store.leases.release(refused[node], [node])
+            if lapsed:
+                refused = {n: h for n, h in refused.items() if h not in over} | self._acquire(lapsed)
+            return refused
 
-        holder = transact(self.store, acquire)
-        if holder is None:
-            self.held.add(node)
-            self._taken.add(node)
-        return holder
+        refused = transact(self.store, acquire)
+        granted = [n for n in nodes if n not in refused]
+        self.held.update(granted)
+        self._taken.update(granted)
+        return refused
 
     def release(self, nodes) -> None:
         """Give up this run's leases of ``nodes`` (in the caller's transaction, if any)."""
@@ -101,9 +104,9 @@ class PartitionLeases:
         self.held.clear()
         self._taken.clear()
 
-    def _acquire(self, node: Node) -> str | None:
-        granted, refused = self.store.leases.acquire(self.project, [node], self.run_id, ttl=self.ttl)
-        return None if node in granted else refused.get(node, "?")
+    def _acquire(self, nodes: list[Node]) -> dict[Node, str]:
+        granted, refused = self.store.leases.acquire(self.project, nodes, self.run_id, ttl=self.ttl)
+        return {n: refused.get(n, "?") for n in nodes if n not in granted}
 
     def _is_over(self, holder: str) -> bool:
         """Whether the run holding a lease can no longer be building: finished, or dead. A holder

@@ -168,6 +168,7 @@ class Run:
         }
         self._waited: dict[tuple[str, str], str] = {}  # partition -> the run it waited for
         self._deferred: dict[tuple[str, str], str] = {}  # skipped for another run -> that run
+        self._refused: dict[tuple[str, str], str] = {}  # claimed, but another live run holds it -> that run
         self._rivals: tuple[float, bool] = (float("-inf"), False)  # (asked at, another run is live)
         self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
         self.result.conflicts["on_conflict"] = on_conflict
@@ -311,6 +312,12 @@ class Run:
         self.reporter.asset_started(asset, len(keys))
         self._admit_sources(self.project.assets[asset], keys)
 
+    def claim(self, nodes: list[tuple[str, str]]) -> None:
+        """Take the leases of the partitions about to be decided, in one transaction."""
+        wanted = [n for n in nodes if n not in self.leases.held]
+        if wanted:
+            self._refused.update(self.leases.take(wanted))
+
     def prepare(self, asset: str, key: str) -> TaskSpec | dict | Held:
         """The spec that builds ``key`` (its lease taken), the task row saying why it is not
         built, or Held while another live run builds it and this run waits."""
@@ -333,7 +340,9 @@ class Run:
         absent = resolved.describe_missing()
         if absent:
             return _task_row(asset, key, state="skipped", reason=absent)
-        taken_by = self.leases.take(node)
+        taken_by = self._refused.pop(node, None)
+        if taken_by is None and node not in self.leases.held:  # not claimed: the lease is taken now
+            taken_by = self.leases.take([node]).get(node)
         if taken_by is not None:
             return self._held(node, taken_by)
         if node in self._waited or self._contended():

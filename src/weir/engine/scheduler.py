@@ -22,6 +22,7 @@ from weir.engine.tasks import TaskOutcome, TaskSpec
 from weir.project.graph import Project
 
 Node = tuple[str, str]  # (asset, partition key)
+CLAIM_AHEAD = 32  # ready partitions handed to RunSteps.claim at once
 
 
 class RunSteps(Protocol):
@@ -29,6 +30,9 @@ class RunSteps(Protocol):
 
     def open_asset(self, asset: str, keys: list[str]) -> None:
         """Called once, before the first partition of ``asset`` is decided (source admission)."""
+
+    def claim(self, nodes: list[tuple[str, str]]) -> None:
+        """The partitions about to be decided, in order, a few at a time (to take their leases)."""
 
     def prepare(self, asset: str, key: str) -> TaskSpec | dict | Held:
         """The spec to build, the task row of a partition that is not built (skipped, upstream
@@ -112,6 +116,7 @@ class Scheduler:
         self._staged_since: dict[str, float] = {}
         self._built: dict[str, list[str]] = {}
         self._held: dict[Node, float] = {}  # partitions another run builds -> when to ask again
+        self._claimed: set[Node] = set()  # handed to steps.claim and not decided yet
 
     def run(self) -> None:
         while any(self._left.values()):
@@ -142,6 +147,11 @@ class Scheduler:
                 if asset not in self._opened:
                     self._opened.add(asset)
                     self.steps.open_asset(asset, self.graph.keys[asset])
+                if (asset, key) not in self._claimed:
+                    ahead = [(asset, key)] + [n for _, n in heapq.nsmallest(CLAIM_AHEAD - 1, self._ready)]
+                    self.steps.claim(ahead)
+                    self._claimed.update(ahead)
+                self._claimed.discard((asset, key))
                 decided = self.steps.prepare(asset, key)
                 if isinstance(decided, TaskSpec):
                     self.executor.submit(decided)

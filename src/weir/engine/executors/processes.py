@@ -41,6 +41,7 @@ def die_with_parent(parent: int) -> None:
         import ctypes
 
         try:
+            # the signal follows the thread that started this worker: the run's, which outlives the pool
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # no prctl in this libc: the watchdog alone does it
             pass
