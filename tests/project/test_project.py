@@ -602,3 +602,19 @@ def test_a_sql_asset_reading_an_unknown_table_fails_at_load_with_a_suggestion(ma
                        name="typo")
     with pytest.raises(ProjectError, match=r"report.sql.*reads 'ordrs', which is no asset or source.*did you mean 'orders'"):
         load_project(bad)
+
+
+def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
+    import json
+
+    from conftest import weir_cli, write_project
+
+    assets = "import pandas as pd\nimport weir\n\n@weir.asset\ndef a(context):\n    return pd.DataFrame({'x': [1]})\n"
+    first = write_project(tmp_path / "one", {"assets.py": assets}, name="shop")
+    second = write_project(tmp_path / "two", {"assets.py": assets.replace("[1]", "[2]")}, name="shop")
+    ws = tmp_path / "ws"
+    weir_cli(ws, first, "run", "--executor", "inprocess")
+    refused = weir_cli(ws, second, "run", "--executor", "inprocess", expect=2)
+    assert "project name 'shop' is already used in this workspace by" in refused.stderr and str(first) in refused.stderr
+    assert "two/weir.toml" in refused.stderr
+    assert json.loads(weir_cli(ws, first, "read", "a", "--format", "json").stdout) == [{"x": 1}]  # untouched

@@ -92,6 +92,9 @@ class QualityService:
             if source in project.assets:
                 raise UnknownObjectError(f"{source!r} is an asset, not a source")
             raise UnknownObjectError(f"unknown source {source!r}{suggest(source, list(project.sources))}")
+        from weir.store.projects import claim_project
+
+        claim_project(self._store(), project.name, str(project.root))
         keys = [partition_key(project, source, p, sources=True) for p in partitions] if partitions else list(src.partitions.keys())
         gate = self.gate()
         out = []

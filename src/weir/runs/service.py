@@ -52,10 +52,12 @@ class RunService:
     def run(self, request: RunRequest, reporter=None, auditor=None) -> RunResult:
         """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``)."""
         from weir.engine.runner import Run
+        from weir.store.projects import claim_project
 
+        project = self._project()
+        claim_project(self._store(), project.name, str(project.root))
         resolver = self._resolver()
         auditor = auditor if auditor is not None else self._quality.auditor()
-        project = self._project()
         run = Run(
             project=project, store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
             resolver=resolver, executor=request.executor, workers=request.workers, trigger=request.trigger,

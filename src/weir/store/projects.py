@@ -41,3 +41,19 @@ def _still_declares(root: Path, name: str) -> bool:
     except (OSError, tomllib.TOMLDecodeError):
         return False
     return isinstance(data.get("project"), dict) and data["project"].get("name") == name
+
+
+def claim_project(store, name: str, root: str) -> None:
+    """Register ``root`` as project ``name``'s folder in this workspace before anything is
+    written for it. Raises ConfigError when another folder holds the name (their tables would
+    overwrite each other)."""
+    from weir.errors import ConfigError
+
+    with store.transaction():
+        other = store.projects.claim(name, root)
+    if other is not None:
+        raise ConfigError(
+            f"project name {name!r} is already used in this workspace by {other}; give this project another "
+            f"name in its weir.toml, or use another workspace (--workspace)",
+            where=str(Path(root) / "weir.toml"),
+        )
