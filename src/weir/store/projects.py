@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository
+from weir.store.base import Repository, dialect_insert
 
 
 class Projects(Repository):
@@ -18,15 +18,15 @@ class Projects(Repository):
         free or already ``root``'s, else the other folder that holds it. A folder that no longer
         declares that name in its weir.toml (moved or renamed) gives the name up."""
         c = t.projects.c
+        # the first claim wins, even between two runs starting at once
+        self.c.execute(dialect_insert(self.c, t.projects).values(name=name, root=root, registered_at=time.time())
+                       .on_conflict_do_nothing(index_elements=["name"]))
         known = self.c.execute(sa.select(c.root).where(c.name == name)).scalar()
         if known == root:
             return None
         if known is not None and _still_declares(Path(known), name):
             return known
-        if known is None:
-            self.c.execute(t.projects.insert().values(name=name, root=root, registered_at=time.time()))
-        else:
-            self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
+        self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
         return None
 
     def all(self) -> dict[str, str]:
