@@ -102,13 +102,15 @@ def main(quick: bool = False, profile: bool = False) -> dict:
     print(f"## daily: one new day of a 5-asset chain with {days} days built (weir run --stale, a real process)")
     tmp = Path(tempfile.mkdtemp(prefix="weir-bench-daily-"))
     try:
-        built = tmp / "built"
+        built, pristine = tmp / "built", tmp / "pristine"
         setup(built, days)
+        shutil.copytree(built, pristine)
         times, floors = [], []
         for n in range(runs):
-            copy = tmp / f"run{n}"
-            shutil.copytree(built, copy)
-            p, w = copy / "project", copy / "ws"
+            # each run starts from the same built state, at the same place (a project name belongs to one folder)
+            shutil.rmtree(built)
+            shutil.copytree(pristine, built)
+            p, w = built / "project", built / "ws"
             land(p, START + timedelta(days=days))
             floors.append(_floor())
             if profile and n == 0:
