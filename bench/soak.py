@@ -198,13 +198,17 @@ def soak(args: argparse.Namespace) -> dict:
             victim = rng.choice(live)
             workers = children(victim.pid)
             victim.send_signal(signal.SIGKILL)
-            victim.communicate()
+            victim.wait()  # not its pipes yet: a worker that outlived it would hold them open
             figures["kills"] += 1
             figures["runs_killed"] += 1
             deadline = time.monotonic() + WORKER_GRACE_SECONDS
             while any(alive(w) for w in workers) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            figures["orphaned_workers"] += sum(alive(w) for w in workers)
+            orphans = [w for w in workers if alive(w)]
+            figures["orphaned_workers"] += len(orphans)
+            for w in orphans:  # counted; the soak leaves none behind
+                os.kill(w, signal.SIGKILL)
+            victim.communicate()
             procs.remove(victim)
         for p in procs:
             out, err = p.communicate(timeout=1800)
