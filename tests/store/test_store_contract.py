@@ -273,3 +273,30 @@ def test_a_project_name_belongs_to_one_folder(store, tmp_path):
         assert store.projects.claim("shop", str(second)) is None  # the first folder gave the name up
     with store.read():
         assert store.projects.all() == {"shop": str(second)}
+
+
+def _open_store(url: str, home: str, out) -> None:
+    import os
+
+    os.environ["WEIR_DATABASE_URL"] = url
+    from pathlib import Path
+
+    try:
+        MetadataStore.for_workspace(Path(home)).close()
+        out.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_commands_starting_together_on_a_new_postgresql_schema_migrate_it_once(postgres_url, tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_open_store, args=(postgres_url, str(tmp_path / "ws"), out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["ok", "ok", "ok"]

@@ -125,6 +125,9 @@ def upgrade(connection: sa.Connection) -> str | None:
     return before
 
 
+_MIGRATION_LOCK = 0x77656972_6D  # "weirm": held while a command migrates the store
+
+
 def connect(url: str) -> tuple[sa.Engine, str | None]:
     """The engine, with the schema at head, and the revision the store had before. Raises
     StoreError if the store is unreachable."""
@@ -135,7 +138,11 @@ def connect(url: str) -> tuple[sa.Engine, str | None]:
         with engine.connect() as connection:
             before = current_revision(connection)
             if before != HEAD_REVISION:
-                upgrade(connection)
+                if connection.dialect.name == "postgresql":  # two commands starting on a new schema: one migrates
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                    before = current_revision(connection)
+                if before != HEAD_REVISION:
+                    upgrade(connection)
             connection.commit()
     except StoreError:
         engine.dispose()
