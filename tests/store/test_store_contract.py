@@ -300,3 +300,15 @@ def test_commands_starting_together_on_a_new_postgresql_schema_migrate_it_once(p
     for p in procs:
         p.join(timeout=60)
     assert results == ["ok", "ok", "ok"]
+
+
+def test_saving_a_known_environment_or_bins_again_changes_nothing(store):
+    env = {"id": "e1", "python": "3.11", "platform": "linux", "created_at": 1.0, "packages": {"a": "1"}}
+    with store.transaction():
+        store.environments.save(env)
+        store.environments.save({**env, "packages": {"a": "2"}})
+        store.metrics.fix_bins("p", "a", {"x": [0.0, 1.0]}, fixed_by="k1")
+        store.metrics.fix_bins("p", "a", {"x": [5.0, 6.0], "y": [1.0, 2.0]}, fixed_by="k2")
+    with store.read():
+        assert store.environments.get("e1")["packages"] == {"a": "1"}
+        assert store.metrics.bins("p", "a") == {"x": [0.0, 1.0], "y": [1.0, 2.0]}  # the first writer wins

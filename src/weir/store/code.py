@@ -8,20 +8,18 @@ import time
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository
+from weir.store.base import Repository, dialect_insert
 
 
 class CodeVersions(Repository):
     def save(self, rows: list[dict]) -> None:
-        """Keep each (project, asset, code_version) once; later saves of a known one do nothing."""
-        c = t.code_versions.c
+        """Keep each (project, asset, code_version) once; later saves of a known one do nothing
+        (two runs starting together may both save it)."""
         for row in rows:
-            known = self.c.execute(
-                sa.select(c.code_version).where(c.project == row["project"], c.asset == row["asset"],
-                                                c.code_version == row["code_version"])
-            ).first()
-            if not known:
-                self.c.execute(t.code_versions.insert(), {"created_at": time.time(), **row})
+            self.c.execute(
+                dialect_insert(self.c, t.code_versions).values(**{"created_at": time.time(), **row})
+                .on_conflict_do_nothing(index_elements=["project", "asset", "code_version"])
+            )
 
     def get(self, project: str, asset: str, code_version: str) -> dict | None:
         c = t.code_versions.c

@@ -9,7 +9,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.base import Repository, upsert
+from weir.store.base import Repository, dialect_insert, upsert
 
 
 class MeasuredProfile(Protocol):
@@ -131,8 +131,9 @@ class Metrics(Repository):
              "created_at": time.time()}
             for col, edges in new.items() if col not in have
         ]
-        if rows:
-            self.c.execute(t.histogram_bins.insert(), rows)
+        for row in rows:  # two runs measuring a new column at once: the first writer still wins
+            self.c.execute(dialect_insert(self.c, t.histogram_bins).values(**row)
+                           .on_conflict_do_nothing(index_elements=["project", "asset", "column_name"]))
 
     def series(
         self, project: str, asset: str, *, column: str | None = None, metric: str | None = None,
