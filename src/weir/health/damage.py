@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from urllib.parse import unquote
 
 
 def damage_message(exc: BaseException, table_uri: str) -> str | None:
@@ -34,7 +33,9 @@ def _current(root: str, rel: str) -> bool | None:
         import pyarrow as pa
         from deltalake import DeltaTable
 
-        paths = [unquote(p) for p in pa.table(DeltaTable(root).get_add_actions(flatten=True)).column("path").to_pylist()]
+        from weir.storage.delta import disk_paths
+
+        paths = disk_paths(pa.table(DeltaTable(root).get_add_actions(flatten=True)))
     except Exception:  # noqa: BLE001 - a table that cannot be opened is damaged as a whole
         return None
     return rel.replace(os.sep, "/") in paths

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from weir.engine.recovery import DeltaLog, footer_rows
 from weir.model.partitions import UNPARTITIONED_KEY
 from weir.storage.arrow import PARTITION_COLUMN
-from weir.storage.delta import STAGED_PREFIX
+from weir.storage.delta import STAGED_PREFIX, disk_paths
 
 STAGED_NAME = re.compile(rf"^{STAGED_PREFIX}(?P<run>.+)-[0-9a-f]{{12}}\.parquet$")
 UNKNOWN_CODE_VERSION = "unknown"  # a commit without weir's metadata: the planner sees other code
@@ -86,7 +86,7 @@ def open_snapshot(path: Path) -> Snapshot:
     files = tuple(
         SnapshotFile(path=p, key=k or UNPARTITIONED_KEY, size=int(s), rows=None if r is None else int(r), modified_ms=int(_ms(m)))
         for p, k, s, r, m in zip(
-            [unquote(p) for p in actions.column("path").to_pylist()], keys, actions.column("size_bytes").to_pylist(), rows,
+            disk_paths(actions), keys, actions.column("size_bytes").to_pylist(), rows,
             actions.column("modification_time").to_pylist(),
         )
     )

@@ -162,7 +162,7 @@ class AssetTable:
         if not self.exists():
             return {}
         actions = pa.table(self._delta(version).get_add_actions(flatten=True))
-        paths = [unquote(p) for p in actions.column("path").to_pylist()]  # the log holds them URI-encoded
+        paths = disk_paths(actions)
         if self.partitioned:
             keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist()
         else:
@@ -352,10 +352,16 @@ def _with_partition_column(schema: pa.Schema, partitioned: bool) -> pa.Schema:
     return schema.append(pa.field(PARTITION_COLUMN, pa.string())) if partitioned else schema
 
 
+def disk_paths(actions: pa.Table) -> list[str]:
+    """The paths of a snapshot's add actions as they are on disk, relative to the table folder:
+    the log holds them URI-encoded (a key with a space or a % is escaped twice there)."""
+    return [unquote(p) for p in actions.column("path").to_pylist()]
+
+
 def _snapshot_files(table, partitioned: bool) -> list[tuple[str, str, int]]:
     """(partition key, path, size) of every file in ``table``'s loaded snapshot."""
     actions = pa.table(table.get_add_actions(flatten=True))
-    paths = [unquote(p) for p in actions.column("path").to_pylist()]  # the log holds them URI-encoded
+    paths = disk_paths(actions)
     sizes = actions.column("size_bytes").to_pylist()
     keys = actions.column(f"partition.{PARTITION_COLUMN}").to_pylist() if partitioned else [UNPARTITIONED_KEY] * len(paths)
     return list(zip(keys, paths, sizes))
