@@ -22,6 +22,7 @@ class DerivedSeries:
     project: Project
     store: MetadataStore
     model_rows: Callable[[str], list[dict]] | None  # (model asset) -> its published rows
+    dry_run: bool = False  # a replay: derived points are computed, not stored
 
     # -- models ---------------------------------------------------------------------------
     def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
@@ -73,8 +74,10 @@ class DerivedSeries:
         ``history``, so they are charted in this evaluation like any series."""
         if not points:
             return
-        with self.store.transaction():
-            self.store.metrics.put(self.project.name, name, metric, points, run_id=run_id, quarantined=history.quarantined)
+        if not self.dry_run:  # a replay re-judges, it does not rewrite the store
+            with self.store.transaction():
+                self.store.metrics.put(self.project.name, name, metric, points, run_id=run_id,
+                                       quarantined=history.quarantined)
         for key, column, score in points:
             history.series.setdefault((column, metric), {})[key] = score
 

@@ -224,6 +224,42 @@ class MonitorEvaluator(DerivedSeries):
             direction=sig.direction, details=details,
         )
 
+    def replay(self, name: str, *, start: str | None = None) -> Evaluation:
+        """Re-judge the stored history of ``name`` with today's settings, as if every partition
+        had arrived in order, and store nothing: what would have been raised, from ``start`` on.
+        Reads only stored metrics and sketches, so tuning a setting is an experiment of seconds."""
+        history = self.history(name)
+        history.skip = set(history.quarantined)  # earlier verdicts are what is being re-judged
+        keys = [k for k in history.order if start is None or k >= start]
+        out = Evaluation()
+        if not keys:
+            return out
+        node = self.project.node(name)
+        settings = tuple(getattr(node, "monitors", ()))
+        self.dry_run = True
+        try:
+            verdicts = self._drift_scores(name, settings, keys, history, None)
+        finally:
+            self.dry_run = False
+        index = {k: i for i, k in enumerate(history.order)}
+        now = time.time()
+
+        def row(key: str, **values) -> dict:
+            return {"project": self.project.name, "asset": name, "partition_key": key, "run_id": None,
+                    "created_at": now, "details": None, "direction": None, **values}
+
+        for column, metric, settled, chart in self.charts(name, history):
+            if chart is None:
+                continue
+            for key in keys:
+                point = chart[index[key]]
+                for sig in point["signals"] if point else ():
+                    signal = self._signal(key, column, metric, sig, settled, verdicts, history.order, row)
+                    if signal is not None:
+                        out.signals.append(signal)
+        out.signals += self._schema_changes(name, history.order, keys, history.skip, row)
+        return out
+
     # -- schema ---------------------------------------------------------------------------
     def _schema_changes(self, name, order, new, skip, row) -> list[dict]:
         """Columns added, removed or retyped since the previous partition that was not skipped."""

@@ -49,6 +49,14 @@ class MonitorService:
         """Judge newly measured partitions of ``name``; returns the alerts raised (and stores them)."""
         return self.runner().evaluate(name, keys).alerts()
 
+    def replay(self, name: str, *, first: str | None = None) -> list[dict]:
+        """What the monitors of ``name`` would raise over its stored history with today's
+        settings, from partition ``first`` on (nothing is stored)."""
+        project = self._project()
+        project.node(name)
+        start = partition_key(project, name, first, sources=True) if first else None
+        return self.runner().replay(name, start=start).signals
+
     def metrics(
         self, name: str, *, column: str | None = None, metric: str | None = None, first: str | None = None,
         last: str | None = None,
