@@ -48,10 +48,11 @@ def test_muted_series_are_stored_as_muted(tmp_path):
 
 
 def test_an_ewma_signal_is_shown_as_the_warning_it_was_stored_as(tmp_path):
-    """EWMA and CUSUM warn unless a setting names their method: a sustained small shift of the
-    mean (2.5 standard errors, under the 5σ alert limit) makes them signal, and every view shows
-    a warning, never an alert."""
-    project = write_project(tmp_path / "p", {"assets.py": daily_project(with_asset=False)})
+    """On the classic chart, EWMA and CUSUM warn unless a setting names their method: a
+    sustained small shift of the mean (2.5 standard errors, under the 5σ alert limit) makes them
+    signal, and every view shows a warning, never an alert."""
+    classic = ', monitors=[weir.monitor(model="classic")]'
+    project = write_project(tmp_path / "p", {"assets.py": daily_project(source=classic, with_asset=False)})
     days = 34
     for i in range(days):
         land_day(project, i, scale=1.0 if i < 30 else 1.018)

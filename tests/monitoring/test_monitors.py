@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from weir.monitoring import forecast
 from conftest import land_csv, write_project
 from conftest import weir_cli as weir
 
@@ -25,7 +27,7 @@ STATES = {"in control", "warn", "alert", "warming up", "muted", "not judged"}
 METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center", "lower",
                "upper", "signals", "muted", "state"}
 MONITOR_KEYS = {"asset", "kind", "column", "metric", "state", "points", "last_partition", "last_value", "center", "lower",
-                "upper", "methods", "sigma", "muted"}
+                "upper", "model", "methods", "sigma", "muted"}
 SIGNAL_KEYS = {"asset", "partition", "kind", "column", "metric", "method", "rule", "value", "center", "lower", "upper",
                "severity", "direction", "details", "run_id", "created_at"}
 POINT_SIGNAL_KEYS = {"method", "rule", "severity", "direction"}
@@ -164,15 +166,15 @@ def test_monitors_json_has_the_documented_keys_and_states(built):
     rc = by[("raw", "", "row_count")]
     assert rc["state"] == "in control" and rc["points"] == DAYS and rc["last_partition"] == key(DAYS - 1)
     assert rc["last_value"] == 200.0 and rc["muted"] is False
-    assert rc["methods"] == ["shewhart", "ewma", "cusum"] and rc["sigma"] is None
+    assert rc["methods"] == ["shewhart", "cusum"] and rc["sigma"] is None and rc["model"] == "forecast"
     mean = by[("clean", "value", "mean")]
     assert mean["state"] in ("in control", "warn") and mean["lower"] < mean["center"] < mean["upper"]
     for extreme in ("min", "max", "p01", "p50", "p99"):  # not monitored unless a setting names them
         assert by[("raw", "value", extreme)]["state"] == "muted" and by[("raw", "value", extreme)]["muted"] is True
         assert by[("raw", "value", extreme)]["points"] == DAYS
     assert ("raw", "category", "drift_score") in by and ("clean", "value", "drift_score") in by
-    signals = built["signals"]
-    assert signals and all(set(s) == SIGNAL_KEYS for s in signals)
+    signals = built["signals"]  # a clean history may raise none at all
+    assert all(set(s) == SIGNAL_KEYS for s in signals)
     assert {s["kind"] for s in signals} <= {"spc", "drift", "schema"}
     assert {s["severity"] for s in signals} <= {"alert", "warn"}
     assert {s["direction"] for s in signals} <= {"up", "down", None}
@@ -425,11 +427,17 @@ def test_quarantined_and_alerted_points_stay_out_of_later_baselines(backend, mak
             points = {p["partition_key"]: p for p in ws.monitors.metrics(asset, column="value", metric="mean")}
             return [points[key(i)]["center"] for i in (DAYS, DAYS + 1, DAYS + 2)]
 
+        def expected(asset, skipped):
+            """The forecast for day 42 from the stored values with the ``skipped`` days left out."""
+            points = {p["partition_key"]: p["value"] for p in ws.monitors.metrics(asset, column="value", metric="mean")}
+            values = [None if i in skipped else points.get(key(i)) for i in range(DAYS + 3)]
+            return forecast.chart(values, period=7)[-1]["center"]
+
         c40, c41, c42 = centres("clean")
-        assert c41 == pytest.approx(c40, rel=1e-12) and c42 == pytest.approx(c40, rel=1e-12)
+        assert c42 == pytest.approx(expected("clean", {DAYS, DAYS + 1}), rel=1e-12)  # both days left out
         s40, s41, s42 = centres("raw")
-        assert s42 == pytest.approx(s41, rel=1e-12)
-        assert s41 != pytest.approx(s40, rel=1e-9)  # the source's day 40 did count
+        assert s42 == pytest.approx(expected("raw", {DAYS + 1}), rel=1e-12)  # the source's day 40 did count
+        assert s42 != pytest.approx(expected("raw", {DAYS, DAYS + 1}), rel=1e-9)
         assert abs(s42 - s40) < 1 and 95 < s42 < 105  # x60 would have pulled it by about 200
         limits = {p["partition_key"]: p for p in ws.monitors.metrics("raw", column="value", metric="mean")}[key(DAYS + 2)]
         assert limits["upper"] - limits["lower"] < 20 and limits["signals"] == []

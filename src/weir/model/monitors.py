@@ -11,6 +11,7 @@ from typing import ClassVar
 from weir.errors import ConfigError
 
 METHODS = ("shewhart", "ewma", "cusum")
+MODELS = ("forecast", "classic")  # the level-and-trend forecast chart; the textbook individuals chart
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +26,7 @@ class Monitor:
     sigma: float | None = None  # width of the individuals chart limits, in sigmas
     min_points: int | None = None  # warm-up: points needed before the series can signal
     seasonality: str | int | None = "auto"  # "auto", None (off), or a period in partitions
+    model: str | None = None  # "forecast" (default) or "classic"
     mute: bool = False
     where: str = ""  # file:line of a checks.yml entry, for load errors
 
@@ -36,6 +38,10 @@ class Monitor:
             raise ConfigError(f"monitor: sigma={self.sigma!r} must be a positive number")
         if self.min_points is not None and not (isinstance(self.min_points, int) and self.min_points >= 3):
             raise ConfigError(f"monitor: min_points={self.min_points!r} must be an integer >= 3")
+        if self.model is not None and self.model not in MODELS:
+            raise ConfigError(f"monitor: model={self.model!r} must be one of {', '.join(MODELS)}")
+        if self.model == "forecast" and "ewma" in (self.methods or ()):
+            raise ConfigError("monitor: method 'ewma' needs model='classic' (the forecast model has shewhart and cusum)")
         if not (self.seasonality in ("auto", None) or (isinstance(self.seasonality, int) and self.seasonality >= 2)):
             raise ConfigError(f"monitor: seasonality={self.seasonality!r} must be 'auto', None or a period >= 2")
 
@@ -74,9 +80,9 @@ class Drift:
 
 
 def monitor(metric: str = "*", column: str | None = None, *, methods: Iterable[str] | None = None, sigma: float | None = None,
-            min_points: int | None = None, seasonality: str | int | None = "auto") -> Monitor:
+            min_points: int | None = None, seasonality: str | int | None = "auto", model: str | None = None) -> Monitor:
     return Monitor(metric=metric, column=column, methods=tuple(methods) if methods else None, sigma=sigma,
-                   min_points=min_points, seasonality=seasonality)
+                   min_points=min_points, seasonality=seasonality, model=model)
 
 
 def mute(metric: str = "*", column: str | None = None) -> Monitor:
@@ -98,7 +104,8 @@ def settle_monitor(settings: Iterable[object], column: str, metric: str) -> Moni
                 metric=metric, column=column, methods=s.methods or merged.methods,
                 sigma=s.sigma if s.sigma is not None else merged.sigma,
                 min_points=s.min_points if s.min_points is not None else merged.min_points,
-                seasonality=s.seasonality if s.seasonality != "auto" else merged.seasonality, mute=s.mute,
+                seasonality=s.seasonality if s.seasonality != "auto" else merged.seasonality,
+                model=s.model or merged.model, mute=s.mute,
             )
     return merged
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from weir.events import Event, EventKind
 from weir.model.monitors import Monitor, settle_monitor
-from weir.monitoring import spc
+from weir.monitoring import forecast, spc
 from weir.monitoring.derived import DerivedSeries
 from weir.monitoring.policy import (
     ALERT,
@@ -27,6 +27,8 @@ from weir.monitoring.policy import (
     TAIL,
     TAIL_METRICS,
     TRAINING_DRIFT,
+    forecast_config,
+    model_of,
     partition_constant,
     point_state,
     policy_severity,
@@ -45,6 +47,7 @@ class History:
     series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
     skip: set[str]  # keys kept out of baselines: quarantined or alerted before
     quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
+    resets: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # series -> keys a new normal starts at
 
 
 @dataclass(kw_only=True)
@@ -140,6 +143,7 @@ class MonitorEvaluator(DerivedSeries):
         settings = tuple(getattr(node, "monitors", ()))
         exclude = [k in history.skip for k in history.order][since:]
         season_exclude = [k in history.quarantined for k in history.order][since:]
+        order = history.order[since:]
         period = season_of(node.partitions)
         constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
@@ -150,12 +154,21 @@ class MonitorEvaluator(DerivedSeries):
             if settled.mute:
                 yield col, m, settled, None
                 continue
-            values = [by_key.get(k) for k in history.order[since:]]
+            values = [by_key.get(k) for k in order]
             # a str seasonality can only be "auto" (Monitor validates it): the scheme's own period
             season = period if isinstance(settled.seasonality, str) else settled.seasonality
-            needed = range(needed_from - since, len(values)) if needed_from is not None else None
-            rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed,
-                                season_exclude=season_exclude)
+            if model_of(settled) == "classic":
+                needed = range(needed_from - since, len(values)) if needed_from is not None else None
+                rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed,
+                                    season_exclude=season_exclude)
+                for r in rows:
+                    r["model"] = "classic"
+            else:
+                # each series keeps its own anomalies out of its baseline (the chart decides):
+                # only blocked data is kept out of every series
+                resets = [i for i, k in enumerate(order) if k in history.resets.get((col, m), ())]
+                rows = forecast.chart(values, exclude=season_exclude, period=season,
+                                      config=forecast_config(settled, m), resets=resets)
             yield col, m, settled, [None] * since + rows
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:

@@ -9,7 +9,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from weir.model.partitions import Daily, Hourly, PartitionScheme
-from weir.monitoring import spc
+from weir.monitoring import forecast, spc
 
 if TYPE_CHECKING:
     from weir.model.monitors import Monitor
@@ -27,20 +27,52 @@ def season_of(scheme: PartitionScheme) -> int | None:
     return None
 
 
-# weir's defaults over the textbook ones, chosen on the detection benchmark (bench/detection.py,
-# a year of real flights): a 28-partition baseline follows schedule changes within weeks
-# instead of months, and 5σ alerts keep ordinary variation of real data (which is neither
-# normal nor independent) from paging.
-DEFAULTS = spc.SpcConfig(window=28, alert_sigma=5.0)
+# The classic individuals chart (``model="classic"``): a 28-partition baseline and 5σ alerts.
+CLASSIC = spc.SpcConfig(window=28, alert_sigma=5.0)
+# weir's default model, the forecast chart, with its defaults (see ``forecast.ForecastConfig``).
+DEFAULTS = forecast.ForecastConfig()
+# The smallest change that alerts, per metric (relative to the expected value, absolute): a day
+# one hour short of 72 readings, or a first null in a column, is shown as a warning, not paged.
+MATERIAL: dict[str, tuple[float, float]] = {
+    "row_count": (0.05, 0.0), "distinct_count": (0.05, 0.0), "null_fraction": (0.0, 0.02),
+}
+
+
+def model_of(settings: Monitor) -> str:
+    """The chart a series is judged with: ``forecast`` unless a setting asks for ``classic``
+    (or for the EWMA, which only the classic chart has)."""
+    if settings.model:
+        return settings.model
+    return "classic" if "ewma" in (settings.methods or ()) else "forecast"
 
 
 def spc_config(settings: Monitor) -> spc.SpcConfig:
-    """SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
-    config = DEFAULTS
+    """The classic chart's SpcConfig from a series' settings: ``sigma`` sets the alerting limit."""
+    config = CLASSIC
+    if settings.methods:
+        config = dataclasses.replace(config, methods=tuple(settings.methods))
     if settings.sigma is not None:
         config = dataclasses.replace(config, alert_sigma=float(settings.sigma), sigma=min(config.sigma, float(settings.sigma)))
     if settings.min_points is not None:
         config = dataclasses.replace(config, min_points=settings.min_points, window=max(config.window, settings.min_points))
+    return config
+
+
+def forecast_config(settings: Monitor, metric: str) -> forecast.ForecastConfig:
+    """The forecast chart's settings for one series: ``sigma`` sets the alert limit as the
+    normal-tail rate it stands for (5σ: 5.7e-7 per point), ``min_points`` the warm-up."""
+    config = DEFAULTS
+    relative, absolute = MATERIAL.get(metric, (0.0, 0.0))
+    config = dataclasses.replace(config, material_relative=relative, material_absolute=absolute)
+    if settings.methods:
+        config = dataclasses.replace(config, methods=tuple(m for m in settings.methods if m in forecast.METHODS))
+    if settings.sigma is not None:
+        rate = forecast.rate_for_sigma(float(settings.sigma))
+        config = dataclasses.replace(config, alert_rate=rate, warn_rate=max(rate, config.warn_rate))
+    if settings.min_points is not None:
+        config = dataclasses.replace(config, min_points=settings.min_points, window=max(config.window, settings.min_points))
+    if settings.methods and "cusum" in settings.methods:
+        config = dataclasses.replace(config, cusum_alerts=True)
     return config
 
 
@@ -49,10 +81,13 @@ LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
 # them: one odd row moves an extreme, and the median of discrete values (schedule times,
 # distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
 TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
-TAIL = 72  # partitions of history charted before the first new one (window 28 + 14, 8 weeks of weekdays)
+# partitions of history charted before the first new one: the forecast's window and the errors
+# its limits are drawn from (28 + 90)
+TAIL = DEFAULTS.window + DEFAULTS.errors
 DRIFT_SCORE = "drift_score"
 TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's training data  # per column: the drift effect size over its threshold, vs the reference
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
+FAMILY = {"shift": "shewhart"}  # the forecast chart's level-shift notes belong to its point rule
 
 
 def policy_severity(sig: spc.Signal, settled: Monitor, metric: str) -> str | None:
@@ -60,11 +95,12 @@ def policy_severity(sig: spc.Signal, settled: Monitor, metric: str) -> str | Non
     method not selected; a drift score lower than usual), ``warn`` for EWMA and CUSUM unless a
     setting names their method. A drift score's alert also needs the drift verdict, which only
     the evaluation has: views take it from the stored signals."""
-    if settled.methods and sig.method not in settled.methods:
+    method = FAMILY.get(sig.method, sig.method)
+    if settled.methods and method not in settled.methods:
         return None
     if metric in (DRIFT_SCORE, TRAINING_DRIFT) and sig.direction != "up":
         return None  # less drift than usual is no problem
-    if sig.severity == ALERT and sig.method not in (settled.methods or ALERTING):
+    if sig.severity == ALERT and method not in (settled.methods or ALERTING):
         return "warn"
     return sig.severity
 

@@ -30,5 +30,5 @@ def signal_json(r: dict) -> dict[str, Any]:
 def series_state_json(r: dict) -> dict[str, Any]:
     """One monitored series and its state at its newest partition (``weir monitors --json``)."""
     keys = ("asset", "kind", "column", "metric", "state", "points", "last_partition", "last_value", "center", "lower",
-            "upper", "methods", "sigma", "muted")
+            "upper", "model", "methods", "sigma", "muted")
     return {k: r[k] for k in keys}

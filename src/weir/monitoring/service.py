@@ -115,6 +115,7 @@ class MonitorService:
         """Every measured series with the state its newest point was judged in (stored when the
         monitors evaluated it). A point measured but never judged is ``not judged``."""
         from weir.model.monitors import settle_monitor
+        from weir.monitoring.policy import model_of
 
         project = self._project()
         names = [name] if name else list(project.sources) + list(project.assets)
@@ -137,7 +138,10 @@ class MonitorService:
                     "state": last["state"] or "not judged", "points": len(measured),
                     "last_partition": last["partition_key"], "last_value": last["value"], "center": last["center"],
                     "lower": last["lower"], "upper": last["upper"],
-                    "methods": list(settled.methods or ("shewhart", "ewma", "cusum")), "sigma": settled.sigma,
+                    "model": model_of(settled),
+                    "methods": list(settled.methods or (("shewhart", "ewma", "cusum") if model_of(settled) == "classic"
+                                                         else ("shewhart", "cusum"))),
+                    "sigma": settled.sigma,
                     "muted": last["state"] == "muted",
                 })
         return out

@@ -1,0 +1,333 @@
+"""The forecast chart: each point of a metric series is judged against where the series was
+heading, with limits from the spread of the series' own past forecast errors. weir's default
+monitor model (``spc`` keeps the textbook individuals chart, selectable per series).
+
+A series is a list of metric values, oldest first, one per partition (None where missing). One
+pass judges every point against points *before* it only, so a chart drawn for a whole history
+(a replay) and one point judged the day it arrives give the same verdict. No I/O here.
+
+Per point t:
+
+1. **Baseline**: the last ``window`` usable points of the current regime (not None, not
+   quarantined, not flagged as anomalous, not before the regime's start).
+2. **Forecast**: a robust local level and trend through the baseline (Theil-Sen slope, median
+   intercept), plus the season (day of week of daily partitions, hour of hourly ones) when an
+   F-test finds it in the baseline: the expected value at t.
+3. **Scale**: σ from the series' own past one-step forecast errors (1.4826·MAD of the last
+   ``errors`` in-control errors), so a smooth seasonal drift or a trend is not noise and a
+   noisy series is not held to a smooth one's band. Until enough errors exist, the fit's own
+   residual spread, widened.
+4. **Calibrated limits, per series**: the errors' tail is matched to a Student t (from the
+   ratio of their 95th to 50th percentile), and the limit is the t quantile for ``alert_rate``
+   (``warn_rate`` for warnings): a heavy-tailed series gets wider limits than a well-behaved
+   one, each alerting at the same low rate on its own in-control history. A point must also lie
+   beyond the largest in-control error of that history, so a series of counts that is usually
+   constant and sometimes off by one does not alert for being off by one again.
+5. **New normal**: a flagged point stays out of later baselines, but ``confirm`` flagged points
+   in a row on one side make a level shift: the first raised the alert, the others say the
+   shift goes on, and the baseline re-forms from the shift's onset. Exclusion can never freeze a
+   baseline for longer than that. An operator's ``reset`` (``weir monitors accept``) starts a
+   regime at a chosen point the same way.
+6. **Sustained small shifts**: a CUSUM of the calibrated residuals (clipped, so one outlier
+   cannot drive it) warns of a level creeping away from the forecast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from weir.errors import ConfigError
+from weir.monitoring.spc import Signal
+
+MAD_SCALE = 1.4826
+MODEL = "level, trend"
+METHODS = ("shewhart", "cusum")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForecastConfig:
+    """How points are judged. ``alert_rate`` and ``warn_rate`` are per point and series, in
+    control: with ~50 monitored series per asset, 2e-4 keeps clean days quiet (≤ 1 alert-day in
+    100) while a change that the series' history has never shown still alerts."""
+
+    methods: tuple[str, ...] = METHODS
+    window: int = 28
+    min_points: int = 14
+    errors: int = 90
+    min_errors: int = 10
+    alert_rate: float = 2e-4
+    warn_rate: float = 2e-3
+    confirm: int = 3
+    trend: bool = True
+    season_alpha: float = 1e-3
+    cusum_k: float = 0.5
+    cusum_h: float = 8.5
+    cusum_alerts: bool = False
+    floor_relative: float = 1e-9
+    floor_absolute: float = 1e-12
+    # the smallest change worth an alert, whatever the statistics say (a row count off by one
+    # hour of 72, a first null in a column): warnings still show it
+    material_relative: float = 0.0
+    material_absolute: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not set(self.methods) <= set(METHODS):
+            raise ConfigError(f"forecast: methods {list(self.methods)} must be among {', '.join(METHODS)}")
+        if not 3 <= self.min_points <= self.window:
+            raise ConfigError(f"forecast: need 3 <= min_points <= window, got {self.min_points} and {self.window}")
+        if not 0 < self.alert_rate <= self.warn_rate < 0.5:
+            raise ConfigError(f"forecast: need 0 < alert_rate <= warn_rate < 0.5, got {self.alert_rate} and {self.warn_rate}")
+        if self.confirm < 2 or self.errors < self.min_errors or self.min_errors < 3:
+            raise ConfigError("forecast: need confirm >= 2 and errors >= min_errors >= 3")
+
+
+def sigma_for_rate(rate: float) -> float:
+    """The normal two-sided limit whose tail probability is ``rate`` (2e-4 → 3.72σ)."""
+    return float(-special.ndtri(rate / 2))
+
+
+def rate_for_sigma(sigma: float) -> float:
+    """The two-sided normal tail probability beyond ``sigma`` (3.72σ → 2e-4)."""
+    return float(2 * special.ndtr(-sigma))
+
+
+# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 12.7 (1 df) to 2.91
+# (normal); an observed ratio of |errors|' 95th to 50th percentile picks the df.
+_DF = np.array([2.0, 2.5, 3, 4, 5, 7, 10, 15, 25, 50, 1e4])
+_RATIO = special.stdtrit(_DF, 0.975) / special.stdtrit(_DF, 0.75)
+
+
+def tail_df(ordered: list[float]) -> float:
+    """Degrees of freedom of the Student t whose |t| has the 95%/50% quantile ratio of the
+    sorted absolute errors ``ordered``."""
+    n = len(ordered)
+    if n < 20:
+        return math.inf
+    q50, q95 = _quantile(ordered, 0.5), _quantile(ordered, 0.95)
+    if q50 <= 0:  # mostly exact: counts that are usually right, or zero-inflated (rain)
+        return 2.0 if q95 > 0 else math.inf
+    ratio = q95 / q50
+    if ratio <= _RATIO[-1]:
+        return math.inf
+    if ratio >= _RATIO[0]:
+        return 1.0
+    return float(np.interp(-ratio, -_RATIO, _DF))
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolation quantile of a sorted list (numpy's default)."""
+    at = q * (len(ordered) - 1)
+    lo = int(at)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (at - lo)
+
+
+_LIMITS: dict[tuple[float, float], float] = {}
+
+
+def limit_for(rate: float, df: float) -> float:
+    """The limit in σ units (σ = 1.4826·MAD) beyond which a Student-t(df) error lies with
+    probability ``rate`` (df rounded to a tenth, and cached: it is asked for every point)."""
+    key = (rate, math.inf if math.isinf(df) else round(df, 1))
+    if key not in _LIMITS:
+        _LIMITS[key] = _limit(rate, key[1])
+    return _LIMITS[key]
+
+
+def _limit(rate: float, df: float) -> float:
+    """The limit in σ units (σ = 1.4826·MAD) beyond which a Student-t(df) error lies with
+    probability ``rate``."""
+    if math.isinf(df):
+        return sigma_for_rate(rate)
+    return float(special.stdtrit(df, 1 - rate / 2) * special.ndtri(0.75) / special.stdtrit(df, 0.75))
+
+
+@dataclass
+class _Fit:
+    expected: float
+    residuals: np.ndarray
+    seasonal: bool
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _theil_sen(pos: np.ndarray, y: np.ndarray) -> float:
+    """The median of the slopes between every pair of points."""
+    dp = pos[None, :] - pos[:, None]
+    upper = dp > 0
+    slopes = (y[None, :] - y[:, None])[upper] / dp[upper]
+    if not slopes.size:
+        return 0.0
+    k = slopes.size // 2
+    part = np.partition(slopes, [k - 1, k] if slopes.size % 2 == 0 else k)
+    return float(part[k]) if slopes.size % 2 else float(0.5 * (part[k - 1] + part[k]))
+
+
+def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: bool, alpha: float) -> _Fit:
+    """The expected value at position ``at`` from baseline points (``pos``, ``y``)."""
+    slope = _theil_sen(pos, y) if trend and len(y) >= 6 else 0.0
+    level = _median((y - slope * pos).tolist())
+    res = y - (level + slope * pos)
+    seasonal = False
+    effect = 0.0
+    if period and len(y) >= 3 * period:
+        groups = pos.astype(int) % period
+        if _seasonal(res, groups, period, alpha):
+            by_group: list[list[float]] = [[] for _ in range(period)]
+            for g, r in zip(groups.tolist(), res.tolist()):
+                by_group[g].append(r)
+            effects = np.array([_median(v) for v in by_group])
+            effects -= _median(effects.tolist())
+            deseason = y - effects[groups]
+            slope = _theil_sen(pos, deseason) if trend and len(y) >= 6 else 0.0
+            level = _median((deseason - slope * pos).tolist())
+            res = deseason - (level + slope * pos)
+            effect = float(effects[at % period])
+            seasonal = True
+    return _Fit(expected=level + slope * at + effect, residuals=res, seasonal=seasonal)
+
+
+def _seasonal(res: np.ndarray, groups: np.ndarray, period: int, alpha: float) -> bool:
+    """One-way ANOVA F-test across season groups (each needs 2 points), p < ``alpha``."""
+    counts = np.bincount(groups, minlength=period)
+    if counts.min() < 2:
+        return False
+    sums = np.bincount(groups, weights=res, minlength=period)
+    means = sums / counts
+    within = float(((res - means[groups]) ** 2).sum())
+    grand = float(res.mean())
+    between = float((counts * (means - grand) ** 2).sum())
+    if within <= 0:
+        return between > 0
+    f = (between / (period - 1)) / (within / (res.size - period))
+    return bool(special.fdtrc(period - 1, res.size - period, f) < alpha)
+
+
+def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
+          config: ForecastConfig = ForecastConfig(), resets: Sequence[int] = ()) -> list[dict]:
+    """Per point: ``index``, ``value``, ``center`` (the expected value), ``lower``/``upper`` (the
+    alert limits; None in warm-up), ``model``, ``z`` and ``signals`` (list of ``spc.Signal``).
+    ``exclude`` marks points never used in a baseline (quarantined); ``resets`` are indices where
+    an operator accepted a new normal."""
+    c = config
+    values = [None if v is None or not math.isfinite(float(v)) else float(v) for v in series]
+    n = len(values)
+    excluded = [False] * n if exclude is None else [bool(e) for e in exclude]
+    if len(excluded) != n:
+        raise ConfigError(f"forecast: exclude has {len(excluded)} entries for {n} points")
+    reset_at = set(resets)
+    z_alert, z_warn = sigma_for_rate(c.alert_rate), sigma_for_rate(c.warn_rate)
+    usable: list[int] = []  # in-control points of the current regime
+    errors: list[float] = []  # one-step forecast errors of every judged point (not of confirmed shifts)
+    error_at: list[int] = []
+    run: list[int] = []  # consecutive flagged points on one side, oldest first
+    run_side = 0
+    regime_known = False  # a regime after a shift or reset can re-form from few points
+    up = down = 0.0
+    up_from = down_from = 0
+    rows: list[dict] = []
+    for t, x in enumerate(values):
+        if t in reset_at:
+            usable, run, regime_known, up, down = [], [], bool(errors), 0.0, 0.0
+        row: dict[str, Any] = {"index": t, "value": x, "center": None, "lower": None, "upper": None,
+                               "model": None, "z": None, "signals": []}
+        rows.append(row)
+        if x is None:
+            continue
+        base = usable[-c.window:]
+        need = c.confirm if regime_known else c.min_points
+        if len(base) < need:
+            if not excluded[t]:
+                usable.append(t)
+            continue
+        pos = np.array(base, dtype=float)
+        y = np.array([values[i] for i in base], dtype=float)
+        f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha)
+        floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
+        past = sorted(abs(e) for e in errors[-c.errors:])
+        guard = 0.0
+        if len(past) >= c.min_errors:
+            sigma = MAD_SCALE * _quantile(past, 0.5)
+            if sigma <= floor and past[-1] > floor:
+                # mostly exact, sometimes off (counts, rain): the mean error, and never an alert
+                # for a miss the series made twice lately
+                sigma = 1.2533 * sum(past) / len(past)
+                guard = past[-2]
+            df = min(tail_df(past), 0.37 * (len(past) - 1))
+        else:
+            sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
+            df = 0.37 * max(len(base) - 1, 1)
+        sigma = max(sigma, floor)
+        k_alert, k_warn = limit_for(c.alert_rate, df), limit_for(c.warn_rate, df)
+        half = max(k_alert * sigma, guard)
+        error = x - f.expected
+        z = error / sigma
+        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z,
+                   model=MODEL + (", season" if f.seasonal else ""))
+        side = 1 if error > 0 else -1
+        direction = "up" if side > 0 else "down"
+        material = max(floor, c.material_absolute, c.material_relative * abs(f.expected))
+        beyond_alert = abs(error) > half and abs(error) > material
+        beyond_warn = abs(error) > max(k_warn * sigma, guard) and abs(error) > floor
+
+        def signal(method: str, rule: str, severity: str, points: tuple[int, ...], value: float = x,
+                   lo: float = f.expected - half, hi: float = f.expected + half) -> None:
+            row["signals"].append(Signal(method=method, rule=rule, index=t, value=value, center=f.expected,
+                                         lower=lo, upper=hi, points=points, direction=direction,
+                                         severity=severity))
+
+        flagged = False
+        if "shewhart" in c.methods and beyond_alert:
+            flagged = True
+            if run and side == run_side:
+                run.append(t)
+                if len(run) >= c.confirm:
+                    signal("shift", f"level shift since point {run[0]}: new normal", "warn", tuple(run))
+                    usable, regime_known = list(run), True
+                    keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
+                    errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
+                    run, up, down = [], 0.0, 0.0
+                    continue
+                signal("shift", f"still shifted since point {run[0]} ({len(run)} of {c.confirm} to confirm)",
+                       "warn", tuple(run))
+            else:
+                run, run_side = [t], side
+                signal("shewhart", "outside the expected range", "alert", (t,))
+        else:
+            run = []
+            if "shewhart" in c.methods and beyond_warn:
+                signal("shewhart", "unusual for this series", "warn", (t,))
+        # CUSUM on the calibrated residual, clipped so that one outlier cannot drive it
+        u = max(-4.0, min(4.0, z * z_alert / k_alert)) if not flagged else 0.0
+        new_up, new_down = max(0.0, u - c.cusum_k + up), max(0.0, -u - c.cusum_k + down)
+        up_from = up_from if up > 0 else t
+        down_from = down_from if down > 0 else t
+        fired = False
+        if "cusum" in c.methods and not flagged:
+            for s, start, sgn in ((new_up, up_from, 1), (new_down, down_from, -1)):
+                if s > c.cusum_h:
+                    fired = True
+                    direction = "up" if sgn > 0 else "down"
+                    signal("cusum", "level creeping away from the forecast since point "
+                           f"{start}", "alert" if c.cusum_alerts else "warn",
+                           tuple(i for i in [*usable, t] if i >= start), value=f.expected + sgn * sigma * s,
+                           lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h)
+        if excluded[t]:
+            continue
+        errors.append(error)  # anomalies too: the spread is robust to them, and an intermittent
+        error_at.append(t)  # series (rain) learns that its bursts are normal
+        if flagged:
+            continue
+        up, down = (0.0, 0.0) if fired else (new_up, new_down)
+        usable.append(t)
+    return rows
