@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from weir.events import Event, EventKind
 from weir.model.monitors import Monitor, settle_monitor
-from weir.monitoring import forecast, spc
+from weir.monitoring import forecast, patterns, spc
 from weir.monitoring.derived import DerivedSeries
 from weir.monitoring.policy import (
     ALERT,
@@ -169,6 +169,10 @@ class MonitorEvaluator(DerivedSeries):
                 resets = [i for i, k in enumerate(order) if k in history.resets.get((col, m), ())]
                 rows = forecast.chart(values, exclude=season_exclude, period=season,
                                       config=forecast_config(settled, m), resets=resets)
+            if since:  # chart indices count from ``since``; signals name partitions of the whole history
+                for r in rows:
+                    r["signals"] = [dataclasses.replace(g, index=g.index + since, points=tuple(i + since for i in g.points))
+                                    for g in r["signals"]]
             yield col, m, settled, [None] * since + rows
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
@@ -208,6 +212,7 @@ class MonitorEvaluator(DerivedSeries):
                     "upper": point["upper"] if point else None, "state": point_state(point, found),
                 })
         out.signals += self._schema_changes(name, order, new, skip, row)
+        out.signals += self._patterns(history, new, row)
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
             self.store.metrics.judge(self.project.name, name, judgements)
@@ -221,7 +226,11 @@ class MonitorEvaluator(DerivedSeries):
         severity = policy_severity(sig, settled, metric)
         if severity is None:
             return None
-        details: dict = {"points": [order[i] for i in sig.points if i < len(order)]}
+        details: dict = {"points": [order[i] for i in sig.points if i < len(order)],
+                         "message": patterns.message(column, metric, sig.value, sig.center)}
+        if sig.method == "shift":
+            details["message"] = f"level shift on {column + ' ' if column else ''}{metric} since {details['points'][0]}" + (
+                ": the new level is the baseline from here on" if "new normal" in sig.rule else "")
         rule = sig.rule
         if metric in (DRIFT_SCORE, TRAINING_DRIFT):
             verdict = verdicts.get((key, column) if metric == DRIFT_SCORE else (key, column, TRAINING_DRIFT))
@@ -229,6 +238,7 @@ class MonitorEvaluator(DerivedSeries):
                 severity = "warn"
             if verdict is not None:
                 rule = f"{rule}: {verdict.reason}"
+                details["message"] = f"{column} distribution changed: {verdict.reason}"
                 details.update(statistic=verdict.statistic, effect=verdict.value, threshold=verdict.threshold,
                                statistics=_plain(verdict.statistics))
         return row(
@@ -271,7 +281,29 @@ class MonitorEvaluator(DerivedSeries):
                     if signal is not None:
                         out.signals.append(signal)
         out.signals += self._schema_changes(name, history.order, keys, history.skip, row)
+        out.signals += self._patterns(history, keys, row)
         return out
+
+    @staticmethod
+    def _patterns(history: History, keys: list[str], row) -> list[dict]:
+        """A delivery identical to the one before it; a column stuck on one value."""
+        found = []
+        for key, earlier in patterns.repeats(history.order, history.series, history.quarantined, keys).items():
+            found.append(row(
+                key, kind="repeat", column_name="", metric="fingerprint", method="repeat",
+                rule=f"identical to {earlier} in every measured statistic", value=None, center=None, lower=None,
+                upper=None, severity=ALERT, details={"same_as": earlier, "message": (
+                    f"identical to {earlier} in every measured statistic: the same delivery again?")},
+            ))
+        for key, columns in patterns.stuck(history.order, history.series, history.quarantined, keys).items():
+            for column, value in columns:
+                found.append(row(
+                    key, kind="stuck", column_name=column, metric="std", method="stuck",
+                    rule="one value on every row", value=value, center=None, lower=None, upper=None, severity=ALERT,
+                    details={"message": f"{column} holds one value ({patterns.number(value)}) on every row, "
+                                        "where it usually varies: a stuck sensor or a filled-in default?"},
+                ))
+        return found
 
     # -- schema ---------------------------------------------------------------------------
     def _schema_changes(self, name, order, new, skip, row) -> list[dict]:

@@ -292,14 +292,13 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             if run and side == run_side:
                 run.append(t)
                 if len(run) >= c.confirm:
-                    signal("shift", f"level shift since point {run[0]}: new normal", "warn", tuple(run))
+                    signal("shift", "level shift: new normal", "warn", tuple(run))
                     usable, regime_known = list(run), True
                     keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
                     errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
                     run, up, down = [], 0.0, 0.0
                     continue
-                signal("shift", f"still shifted since point {run[0]} ({len(run)} of {c.confirm} to confirm)",
-                       "warn", tuple(run))
+                signal("shift", f"still shifted ({len(run)} of {c.confirm} to confirm a new normal)", "warn", tuple(run))
             else:
                 run, run_side = [t], side
                 signal("shewhart", "outside the expected range", "alert", (t,))
@@ -318,8 +317,7 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
                 if s > c.cusum_h:
                     fired = True
                     direction = "up" if sgn > 0 else "down"
-                    signal("cusum", "level creeping away from the forecast since point "
-                           f"{start}", "alert" if c.cusum_alerts else "warn",
+                    signal("cusum", "level creeping away from the forecast", "alert" if c.cusum_alerts else "warn",
                            tuple(i for i in [*usable, t] if i >= start), value=f.expected + sgn * sigma * s,
                            lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h)
         if excluded[t]:
