@@ -32,8 +32,8 @@ class Baselines(Repository):
         stored row (keys ``COLUMNS``)."""
         row = {"project": project, "asset": asset, "column_name": column, "metric": metric, "from_key": from_key,
                "note": note, "created_at": time.time()}
-        result = self.c.execute(t.baseline_resets.insert().values(**row))
-        return {"id": result.inserted_primary_key[0], **row}
+        (row_id,) = self.c.execute(t.baseline_resets.insert().values(**row)).inserted_primary_key or (None,)
+        return {"id": row_id, **row}
 
     def list(self, project: str, asset: str | None = None) -> list[dict]:
         """Every reset of the project (or of one asset or source), oldest first."""
