@@ -29,7 +29,7 @@ METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined",
 MONITOR_KEYS = {"asset", "kind", "column", "metric", "state", "points", "last_partition", "last_value", "center", "lower",
                 "upper", "model", "methods", "sigma", "muted"}
 SIGNAL_KEYS = {"asset", "partition", "kind", "column", "metric", "method", "rule", "value", "center", "lower", "upper",
-               "severity", "direction", "details", "run_id", "created_at"}
+               "severity", "direction", "details", "run_id", "created_at", "group"}
 POINT_SIGNAL_KEYS = {"method", "rule", "severity", "direction"}
 
 

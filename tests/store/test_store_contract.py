@@ -312,3 +312,25 @@ def test_saving_a_known_environment_or_bins_again_changes_nothing(store):
     with store.read():
         assert store.environments.get("e1")["packages"] == {"a": "1"}
         assert store.metrics.bins("p", "a") == {"x": [0.0, 1.0], "y": [1.0, 2.0]}  # the first writer wins
+
+
+def test_baseline_resets_are_listed_oldest_first_per_project_and_asset(store):
+    with store.transaction():
+        first = store.baselines.add("p", "a", "value", "mean", "2024-02-01", note="new supplier")
+        store.baselines.add("p", "a", None, None, "2024-03-01")
+        store.baselines.add("p", "b", "", "row_count", "2024-02-15")
+        store.baselines.add("q", "a", "value", None, "2024-01-01")
+    assert set(first) == {"id", "project", "asset", "column_name", "metric", "from_key", "note", "created_at"}
+    assert (first["column_name"], first["metric"], first["note"]) == ("value", "mean", "new supplier")
+    with store.read():
+        rows = store.baselines.list("p")
+        of_a = store.baselines.list("p", asset="a")
+    assert rows[0] == first
+    assert [(r["asset"], r["column_name"], r["metric"], r["from_key"]) for r in rows] == [
+        ("a", "value", "mean", "2024-02-01"), ("a", None, None, "2024-03-01"), ("b", "", "row_count", "2024-02-15")]
+    assert [r["from_key"] for r in of_a] == ["2024-02-01", "2024-03-01"]  # oldest first, other projects left out
+    with pytest.raises(ZeroDivisionError), store.transaction():
+        store.baselines.add("p", "a", None, None, "2024-04-01")
+        1 / 0  # noqa: B018
+    with store.read():
+        assert len(store.baselines.list("p", "a")) == 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from weir.cli.context import JSON_OPT, finish, open_workspace
 
@@ -83,26 +85,65 @@ def _render_metrics(name: str, points: list[dict], *, one: bool) -> None:
     console.print(t)
 
 
-@app.command("monitors")
+class _MonitorsGroup(TyperGroup):
+    """``weir monitors [ASSET] [OPTIONS]`` lists; a first word that names a subcommand
+    (``accept``, ``replay``) runs that command instead of naming an asset."""
+
+    allow_interspersed_args = True  # ``weir monitors ASSET --signals``: options after the asset
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            super().parse_args(ctx, [])  # the listing's own arguments keep their defaults
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        if ctx.command is not self:  # a subcommand's path and usage: 'weir monitors accept', no [ASSET]
+            return [p for p in params if p.param_type_name != "argument"]
+        return params
+
+
+monitors_app = typer.Typer(cls=_MonitorsGroup, invoke_without_command=True, subcommand_metavar="| COMMAND [ARGS]...")
+app.add_typer(monitors_app, name="monitors")
+
+WARNINGS_LISTED = 5  # more warning groups than this collapse into one line unless --all
+
+
+@monitors_app.callback()
 def monitors(
+    ctx: typer.Context,
     name: str | None = typer.Argument(None, metavar="ASSET", help="An asset or a source (default: all)."),
-    signals: bool = typer.Option(False, "--signals", help="List the signals the monitors raised."),
+    signals: bool = typer.Option(False, "--signals", help="List the signals the monitors raised, one line per asset, partition and column."),
     alerts: bool = typer.Option(False, "--alerts", help="With --signals: only alerts, not warnings."),
+    first: str | None = typer.Option(None, "--from", metavar="KEY", help="With --signals: first partition key."),
+    last: str | None = typer.Option(None, "--to", metavar="KEY", help="With --signals: last partition key."),
+    every: bool = typer.Option(False, "--all", help=f"With --signals: list every warning (more than {WARNINGS_LISTED} groups are counted in one line)."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Monitored series and their state, or (--signals) what they found."""
+    """Monitored series and their state, or (--signals) what they found.
+
+    'weir monitors accept SERIES --from KEY' accepts a new normal for a series; 'weir monitors
+    replay [ASSET]' shows what today's settings would raise over the stored history."""
+    if ctx.invoked_subcommand:
+        return
     from weir.cli.render import console, print_json
+    from weir.errors import UsageError
     from weir.monitoring.records import series_state_json, signal_json
 
+    if not signals and (first is not None or last is not None or every):
+        used = [o for o, given in (("--from", first is not None), ("--to", last is not None), ("--all", every)) if given]
+        raise UsageError(f"{', '.join(used)} go{'es' if len(used) == 1 else ''} with --signals")
     ws = open_workspace(reading=True)
     if signals:
-        rows = ws.monitors.signals(name, alerts_only=alerts)
+        rows = ws.monitors.signals(name, alerts_only=alerts, first=first, last=last)
         if as_json:
             print_json([signal_json(r) for r in rows])
         elif not rows:
-            console.print("no signals" + (f" on {name}" if name else ""))
+            console.print("no signals" + (f" on {name}" if name else "") + _range(first, last))
         else:
-            _render_signals(rows)
+            _render_signals(rows, every=every)
         return finish(ws)
     rows = ws.monitors.states(name)
     if as_json:
@@ -114,21 +155,107 @@ def monitors(
     finish(ws)
 
 
-def _render_signals(rows: list[dict]) -> None:
-    from weir.cli.render import cell, console, table
+def _range(first: str | None, last: str | None) -> str:
+    if first is None and last is None:
+        return ""
+    return f" from {first}" * (first is not None) + f" to {last}" * (last is not None)
 
-    t = table("asset", "partition", "series", "severity", "rule", "value", "expected", title=f"{len(rows)} signals")
-    for r in rows:
-        if r["lower"] is None and r["upper"] is None:
-            expected = ""
-        elif r["lower"] == r["upper"]:
-            expected = f"centre {cell(r['center'])}"  # run rules compare with the centre line
-        else:
-            expected = f"{cell(r['lower'])} .. {cell(r['upper'])}"
-        sev = f"[red]{r['severity']}[/]" if r["severity"] == "alert" else f"[yellow]{r['severity']}[/]"
-        t.add_row(r["asset"], r["partition_key"] or "—", _series(r["column_name"], r["metric"]), sev, r["rule"],
-                  cell(r["value"]), expected)
-    console.print(t)
+
+def _render_signals(rows: list[dict], *, every: bool) -> None:
+    """One line per (asset, partition, column), alerts first; many warnings collapse into one line."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, plural
+    from weir.monitoring.records import group_signals
+
+    groups = group_signals(rows)
+    alerts = sum(1 for r in rows if r["severity"] == "alert")
+    warned = f", {plural(len(rows) - alerts, 'warning')}" if len(rows) > alerts else ""
+    console.print(f"[bold]{plural(alerts, 'alert')}{warned}[/] in {plural(len(groups), 'group')} (asset, partition, "
+                  "column)", highlight=False)
+    warnings = [g for g in groups if g.severity != "alert"]
+    shown = [g for g in groups if g.severity == "alert"]
+    if every or len(warnings) <= WARNINGS_LISTED:
+        shown += warnings
+    for g in shown:
+        colour = "red" if g.severity == "alert" else "yellow"
+        also = f" [dim]— also {', '.join(g.also)}[/]" if g.also else ""
+        console.print(f"[{colour}]{g.severity:<5}[/] {escape(g.series)} on {g.partition}: {escape(g.message)}{also}",
+                      highlight=False, soft_wrap=True)
+    if len(shown) < len(groups):
+        count = sum(len(g.signals) for g in warnings)
+        console.print(f"[dim]and {plural(count, 'warning')} in {plural(len(warnings), 'more group')} on "
+                      f"{plural(len({g.partition for g in warnings}), 'partition')} ('weir monitors --signals --all' "
+                      "lists them)[/]", highlight=False)
+
+
+@monitors_app.command("accept")
+def accept(
+    series: str = typer.Argument(..., metavar="SERIES",
+                                 help="ASSET, ASSET.COLUMN, ASSET.COLUMN.METRIC, or ASSET.METRIC for a table-level metric."),
+    first: str = typer.Option(..., "--from", metavar="KEY", help="The first partition of the new normal."),
+    note: str | None = typer.Option(None, "--note", metavar="TEXT", help="Why: kept with the reset."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Accept a new normal: from partition KEY on, the series' baseline forms only from KEY's
+    point onward (the monitors stop comparing with the level before); the partitions from KEY on
+    are judged again."""
+    from weir.cli.render import console, plural, print_json
+    from weir.monitoring.records import baseline_json
+
+    ws = open_workspace()
+    row = ws.monitors.accept(series, first, note)
+    if as_json:
+        print_json(baseline_json(row))
+    else:
+        what = ".".join(p for p in (row["asset"], row["column_name"], row["metric"]) if p)
+        scope = "every series of" if row["column_name"] is None else "every metric of" if row["metric"] is None else "series"
+        console.print(f"accepted a new normal for {scope} {what} from {row['from_key']}; "
+                      f"judged {plural(len(row['rejudged']), 'partition')} again", highlight=False)
+    finish(ws)
+
+
+@monitors_app.command("replay")
+def replay(
+    name: str | None = typer.Argument(None, metavar="ASSET", help="An asset or a source (default: all)."),
+    first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key to judge again."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """What the monitors would raise over the stored history with today's settings, beside what
+    they stored: partitions whose alerts are new, unchanged, changed or gone. Stores nothing."""
+    from weir.cli.render import print_json
+
+    ws = open_workspace(reading=True)
+    reports = ws.monitors.replays(name, first=first)
+    if as_json:
+        print_json([r.to_json() for r in reports])
+    else:
+        _render_replays(reports)
+    finish(ws)
+
+
+MARK_STYLES = {"new": "red", "changed": "yellow", "unchanged": "dim", "gone": "green"}
+
+
+def _render_replays(reports: list) -> None:
+    from rich.markup import escape
+
+    from weir.cli.render import console, plural, table
+
+    for report in reports:
+        c = report.counts()
+        line = (f"[bold]{escape(report.asset)}[/]: would raise {plural(c['alerts'], 'alert')} on "
+                f"{plural(c['partitions'], 'partition')} (stored now: {plural(c['stored_alerts'], 'alert')} on "
+                f"{plural(c['stored_partitions'], 'partition')}); {plural(c['warnings'], 'warning')}")
+        console.print(line + (f" [dim]from {report.first}[/]" if report.first else ""), highlight=False)
+        rows = report.partitions()
+        if not rows:
+            continue
+        t = table("partition", "", "would alert on", "stored alerts on")
+        for r in rows:
+            t.add_row(r["partition"], f"[{MARK_STYLES[r['mark']]}]{r['mark']}[/]", ", ".join(r["alerts"]),
+                      ", ".join(r["stored"]))
+        console.print(t)
 
 
 def _render_states(rows: list[dict]) -> None:

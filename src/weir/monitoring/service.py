@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from weir.errors import UnknownObjectError
+from weir.errors import PartitionError, UnknownObjectError, UsageError
+from weir.monitoring.records import ReplayReport
 from weir.project.keys import partition_key
 
 if TYPE_CHECKING:
     from weir.monitoring.evaluator import MonitorRunner
-    from weir.project.graph import Project
+    from weir.project.graph import Node, Project
     from weir.storage.delta import AssetTable
     from weir.store.store import MetadataStore
 
@@ -56,6 +57,59 @@ class MonitorService:
         project.node(name)
         start = partition_key(project, name, first, sources=True) if first else None
         return self.runner().replay(name, start=start).signals
+
+    def replays(self, name: str | None = None, *, first: str | None = None) -> list[ReplayReport]:
+        """Per asset or source (every one of the project without ``name``): what the monitors
+        would raise over the stored history with today's settings, from partition ``first`` on,
+        beside the signals stored now for the same partitions. Nothing is stored."""
+        project = self._project()
+        names = [name] if name else list(project.sources) + list(project.assets)
+        start = self._range_key(name, first) if first is not None else None
+        out = []
+        for n in names:
+            would = sorted(self.runner().replay(n, start=start).signals, key=lambda r: (r["column_name"], r["metric"]))
+            would.sort(key=lambda r: r["partition_key"], reverse=True)  # as stored signals are listed
+            stored = [r for r in self.signals(n) if start is None or r["partition_key"] >= start]
+            out.append(ReplayReport(asset=n, first=start, would=would, stored=stored))
+        return out
+
+    def accept(self, series: str, from_key: str, note: str | None = None) -> dict:
+        """Accept a new normal: from partition ``from_key`` on, the baseline of ``series`` forms
+        only from that partition's point onward. ``series`` is ``ASSET``, ``ASSET.COLUMN``,
+        ``ASSET.COLUMN.METRIC`` or ``ASSET.METRIC`` (a table-level metric such as row_count).
+        The reset is recorded and the asset's measured partitions from ``from_key`` on are judged
+        again, in one transaction. Returns the stored row and ``rejudged`` (those partition keys).
+        Raises UnknownObjectError for an asset, column or metric that is not measured,
+        PartitionError for a key that does not fit the asset's partitions, UsageError for a
+        malformed series."""
+        project = self._project()
+        name, rest = split_series(series, list(project.sources) + list(project.assets))
+        node = project.node(name)
+        if not node.partitions.is_partitioned:
+            raise PartitionError(f"{node.kind} {name!r} is unpartitioned: its series have one point, no baseline to reset")
+        key = partition_key(project, name, from_key, sources=True)
+        store = self._store()
+        with store.read():
+            points = store.metrics.series(project.name, name)
+        if not points:
+            raise UnknownObjectError(f"nothing is measured on {name!r} yet: its series appear when partitions are "
+                                     "built or ingested")
+        column, metric = resolve_series(name, rest, {(p["column_name"], p["metric"]) for p in points})
+        keys = sorted({p["partition_key"] for p in points if p["partition_key"] >= key})
+        with store.transaction():
+            row = store.baselines.add(project.name, name, column, metric, key, note)
+            if keys:
+                self.runner().evaluate(name, keys)
+        return {**row, "rejudged": keys}
+
+    def baselines(self, name: str | None = None) -> list[dict]:
+        """The baseline resets of the project (or of one asset or source), oldest first."""
+        project = self._project()
+        if name:
+            project.node(name)
+        store = self._store()
+        with store.read():
+            return store.baselines.list(project.name, asset=name)
 
     def metrics(
         self, name: str, *, column: str | None = None, metric: str | None = None, first: str | None = None,
@@ -98,18 +152,46 @@ class MonitorService:
                 {"method": r["method"], "rule": r["rule"], "severity": r["severity"], "direction": r["direction"]})
         return out
 
-    def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False) -> list[dict]:
-        """Stored monitor signals, newest partition first. Without ``name``, ``partition`` is
-        matched as given (keys of assets on different schemes differ)."""
+    def signals(self, name: str | None = None, partition: str | None = None, *, alerts_only: bool = False,
+                first: str | None = None, last: str | None = None) -> list[dict]:
+        """Stored monitor signals, newest partition first; ``first``/``last`` bound the partition
+        range (inclusive). Without ``name``, keys are matched as given once some asset or source
+        of the project accepts them (keys of assets on different schemes differ). Raises
+        PartitionError for a key no partition scheme accepts."""
         project = self._project()
         key = partition
         if name:
             project.node(name)
             key = partition_key(project, name, partition, sources=True) if partition is not None else None
+        start = self._range_key(name, first) if first is not None else None
+        end = self._range_key(name, last) if last is not None else None
         store = self._store()
         with store.read():
             rows = store.signals.list(project.name, asset=name, partition=key, limit=None)
-        return [r for r in rows if r["severity"] == "alert"] if alerts_only else rows
+        rows = [
+            r for r in rows
+            if (not alerts_only or r["severity"] == "alert") and (start is None or r["partition_key"] >= start)
+            and (end is None or r["partition_key"] <= end)
+        ]
+        rows.sort(key=lambda r: (r["asset"], r["column_name"], r["metric"], r["id"]))  # ties in the order found
+        rows.sort(key=lambda r: r["partition_key"], reverse=True)
+        return rows
+
+    def _range_key(self, name: str | None, key: str) -> str:
+        """``key`` as stored for ``name``; without a name, as given once a scheme accepts it."""
+        project = self._project()
+        if name:
+            return partition_key(project, name, key, sources=True)
+        nodes: list[Node] = [*project.sources.values(), *project.assets.values()]
+        schemes = [n.partitions for n in nodes if n.partitions.is_partitioned]
+        for scheme in schemes:
+            try:
+                return scheme.validate_key(key)
+            except PartitionError:
+                continue
+        kinds = sorted({s.describe() for s in schemes})
+        raise PartitionError(f"partition {key!r} is not a key of any asset or source"
+                             f"{' (' + '; '.join(kinds) + ')' if kinds else ''}")
 
     def states(self, name: str | None = None) -> list[dict]:
         """Every measured series with the state its newest point was judged in (stored when the
@@ -145,6 +227,53 @@ class MonitorService:
                     "muted": last["state"] == "muted",
                 })
         return out
+
+
+def split_series(series: str, names: list[str]) -> tuple[str, str | None]:
+    """``series`` as (asset or source, what follows it after the dot or None): the longest of
+    ``names`` it starts with, so names and columns with dots still resolve."""
+    from weir.project.graph import suggest
+
+    if not series.strip():
+        raise UsageError("SERIES is empty: name an asset, ASSET.COLUMN or ASSET.COLUMN.METRIC")
+    found = [n for n in names if series == n or series.startswith(n + ".")]
+    if not found:
+        head = series.split(".", 1)[0]
+        raise UnknownObjectError(f"series {series!r}: unknown asset {head!r}{suggest(head, names)}")
+    name = max(found, key=len)
+    if series == name:
+        return name, None
+    rest = series[len(name) + 1:]
+    if not rest:
+        raise UsageError(f"series {series!r}: name a column or a metric after {name + '.'!r}")
+    return name, rest
+
+
+def resolve_series(name: str, rest: str | None, measured: set[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(column, metric) of ``rest`` among the ``measured`` (column, metric) pairs of ``name``:
+    None, None for the whole asset; a column (the longest that fits) with None for all its
+    metrics or with one of them; '' with a table-level metric."""
+    from weir.project.graph import suggest
+
+    if rest is None:
+        return None, None
+    columns = sorted({c for c, _ in measured if c}, key=len, reverse=True)
+    if rest in columns:
+        return rest, None
+    prefixed = [c for c in columns if rest.startswith(c + ".")]
+    for column in prefixed:
+        if (column, rest[len(column) + 1:]) in measured:
+            return column, rest[len(column) + 1:]
+    if ("", rest) in measured:
+        return "", rest
+    if prefixed:
+        column, metric = prefixed[0], rest[len(prefixed[0]) + 1:]
+        metrics = sorted(m for c, m in measured if c == column)
+        raise UnknownObjectError(f"series {name + '.' + rest!r}: column {column!r} has no metric {metric!r}; "
+                                 f"its metrics are: {', '.join(metrics)}")
+    table = sorted(m for c, m in measured if c == "")
+    raise UnknownObjectError(f"series {name + '.' + rest!r}: {name!r} has no measured column or table-level metric "
+                             f"{rest!r}{suggest(rest, columns + table)}")
 
 
 def _explain_empty(name: str, every: list[dict], column: str | None, metric: str | None) -> None:

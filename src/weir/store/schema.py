@@ -258,3 +258,17 @@ projects = Table(
     Column("root", Text, nullable=False),  # the folder that holds its weir.toml
     Column("registered_at", Float, nullable=False),
 )
+
+baseline_resets = Table(
+    "baseline_resets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("column_name", String(200)),  # None: every column of the asset; '' its table-level series
+    Column("metric", String(100)),  # None: every metric of those columns
+    Column("from_key", String(64), nullable=False),  # baselines form from this partition's point on
+    Column("note", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_baseline_resets_asset", "project", "asset"),
+)

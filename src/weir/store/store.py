@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weir.events import Event, EventBus
+from weir.store.baselines import Baselines
 from weir.store.code import CodeVersions
 from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
@@ -59,6 +60,7 @@ class MetadataStore:
         self.metrics = Metrics(self)
         self.sources = SourcePartitions(self)
         self.signals = Signals(self)
+        self.baselines = Baselines(self)
         self.events = EventLog(self)
         self.leases = Leases(self)
         self.projects = Projects(self)

@@ -1,0 +1,240 @@
+"""``weir monitors`` from the command line: signals filtered by partition range and grouped per
+asset, partition and column; accepting a new normal; replaying the stored history with today's
+settings. A daily source with six weeks in control, then six days whose values tripled, ingested
+for real."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import land_csv, write_project
+from conftest import weir_cli as weir
+
+from weir.monitoring.records import group_signals
+from weir.workspace import Workspace
+
+START = dt.date(2024, 1, 1)
+DAYS = 40  # in control
+SHIFTED = 6  # then the values triple for good
+SIGNAL_KEYS = {"asset", "partition", "kind", "column", "metric", "method", "rule", "value", "center", "lower", "upper",
+               "severity", "direction", "details", "run_id", "created_at", "group"}
+LINE = re.compile(r"^(alert|warn) +(\S+) on (\S+): (.+)$")
+
+
+def key(i: int) -> str:
+    return (START + dt.timedelta(days=i)).isoformat()
+
+
+def source(monitors: str = "") -> str:
+    return ('import weir\ndays = weir.daily(start="2024-01-01", end="2024-03-31")\n'
+            f'raw = weir.source("raw", path="landing/{{partition}}.csv", partitions=days{monitors})\n')
+
+
+def landed(root: Path) -> Path:
+    """The project with every day landed: ``value`` ~ N(100, 10), tripled from day DAYS on, and
+    ``temp.c`` (a column with a dot) that stays in control."""
+    project = write_project(root, {"assets.py": source()})
+    for i in range(DAYS + SHIFTED):
+        rng = np.random.default_rng(1000 + i)
+        values = rng.normal(100, 10, 200) * (3.0 if i >= DAYS else 1.0)
+        temps = rng.normal(20, 2, 200)
+        land_csv(project, f"landing/{key(i)}.csv", [
+            {"id": j, "value": round(float(values[j]), 4), "temp.c": round(float(temps[j]), 3)} for j in range(200)])
+    return project
+
+
+def ingested(root: Path) -> tuple[Path, Path]:
+    project, ws = landed(root / "proj"), root / "ws"
+    weir(ws, project, "ingest", "raw")
+    return ws, project
+
+
+def as_json(ws: Path, project: Path, *args: str, expect: int = 0):
+    return json.loads(weir(ws, project, *args, "--json", expect=expect).stdout)
+
+
+def stored(ws: Path, project: Path) -> tuple[list, list, list]:
+    """Everything the monitors stored: signals, metric points with their states, resets."""
+    with Workspace(ws, project, reading=True) as w:
+        return (as_json(ws, project, "monitors", "--signals"), as_json(ws, project, "metrics", "raw"),
+                w.monitors.baselines())
+
+
+def lines(text: str) -> list[tuple[str, str, str, str]]:
+    return [m.groups() for m in map(LINE.match, text.splitlines()) if m]
+
+
+@pytest.fixture(scope="module")
+def shifted(tmp_path_factory):
+    ws, project = ingested(tmp_path_factory.mktemp("monitors-cli"))
+    return {"ws": ws, "project": project, "signals": as_json(ws, project, "monitors", "--signals")}
+
+
+# -- signals -----------------------------------------------------------------------------------------
+
+
+def test_the_shift_alerts_on_every_shifted_day(shifted):
+    alerted = {s["partition"] for s in shifted["signals"] if s["severity"] == "alert"}
+    assert alerted == {key(i) for i in range(DAYS, DAYS + SHIFTED)}
+    assert {s["column"] for s in shifted["signals"] if s["severity"] == "alert"} == {"value"}
+
+
+def test_signals_json_lists_every_signal_flat_with_its_group(shifted):
+    rows = shifted["signals"]
+    assert rows and all(set(r) == SIGNAL_KEYS for r in rows)
+    assert all(r["group"] == f"{r['asset']}|{r['partition']}|{r['column']}" for r in rows)
+    with Workspace(shifted["ws"], shifted["project"], reading=True) as ws:
+        assert len(rows) == len(ws.monitors.signals())
+
+
+def test_signals_are_one_line_per_asset_partition_and_column_alerts_first(shifted):
+    rows = shifted["signals"]
+    groups = {r["group"] for r in rows}
+    alert_groups = {r["group"] for r in rows if r["severity"] == "alert"}
+    warn_groups = groups - alert_groups
+    assert len(warn_groups) > 5  # enough to collapse
+    text = weir(shifted["ws"], shifted["project"], "monitors", "--signals").stdout
+    shown = lines(text)
+    assert [s for s, *_ in shown] == ["alert"] * len(alert_groups)  # warnings collapsed into one line
+    assert [(series, part) for _, series, part, _ in shown] == [
+        ("raw.value", key(i)) for i in reversed(range(DAYS, DAYS + SHIFTED))]  # ASSET.COLUMN, newest first
+    for _, _, part, message in shown:
+        metrics = {r["metric"] for r in rows if r["group"] == f"raw|{part}|value"}
+        assert message.split(" ", 1)[0] in metrics  # led by one of the column's signals
+        assert "— also " in message and set(message.split("— also ")[1].split(", ")) <= metrics
+    warnings = sum(1 for r in rows if r["group"] in warn_groups)
+    assert f"and {warnings} warnings in {len(warn_groups)} more groups" in text
+    assert "'weir monitors --signals --all' lists them" in text
+    every = lines(weir(shifted["ws"], shifted["project"], "monitors", "--signals", "--all").stdout)
+    assert len(every) == len(groups)
+    severities = [s for s, *_ in every]
+    assert severities == sorted(severities)  # alerts, then warnings ("alert" < "warn")
+    only_alerts = weir(shifted["ws"], shifted["project"], "monitors", "raw", "--signals", "--alerts").stdout
+    assert len(lines(only_alerts)) == len(alert_groups) and "warning" not in only_alerts
+
+
+def test_signals_from_to_bound_the_partitions(shifted):
+    ws, project = shifted["ws"], shifted["project"]
+    first, last = key(DAYS + 1), key(DAYS + 3)
+    inside = [r for r in shifted["signals"] if first <= r["partition"] <= last]
+    assert as_json(ws, project, "monitors", "--signals", "--from", first, "--to", last) == inside
+    assert as_json(ws, project, "monitors", "raw", "--signals", "--from", first, "--to", last) == inside
+    assert as_json(ws, project, "monitors", "--signals", "--from", first) == [
+        r for r in shifted["signals"] if r["partition"] >= first]
+    text = weir(ws, project, "monitors", "--signals", "--from", first, "--to", last, "--all").stdout
+    assert {part for _, _, part, _ in lines(text)} == {key(DAYS + 1), key(DAYS + 2), key(DAYS + 3)}
+    none = weir(ws, project, "monitors", "--signals", "--to", key(0)).stdout
+    assert none.strip() == f"no signals to {key(0)}"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--signals", "--from", "2024-13-01"], "'2024-13-01'"),
+    (["raw", "--signals", "--to", "2025-06-01"], "'2025-06-01'"),
+    (["--from", "2024-02-01"], "--from goes with --signals"),
+    (["--all"], "--all goes with --signals"),
+])
+def test_bad_signal_ranges_exit_2_with_one_line(shifted, args, message):
+    proc = weir(shifted["ws"], shifted["project"], "monitors", *args, expect=2)
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+def test_a_group_leads_with_the_monitors_sentence_and_names_the_other_metrics():
+    def signal(metric: str, severity: str, value: float, details: dict | None = None) -> dict:
+        return {"asset": "weather", "partition_key": "2013-07-04", "kind": "spc", "column_name": "temp_f",
+                "metric": metric, "method": "shewhart", "rule": "1 point beyond 5σ", "value": value, "center": 64.5,
+                "lower": 54.5, "upper": 74.5, "severity": severity, "direction": "down", "details": details}
+
+    rows = [signal("max", "warn", 60.0), signal("min", "alert", 40.0),
+            signal("mean", "alert", 24.4, {"message": "mean 24.4 lower than expected (64.5)"}),
+            signal("p50", "warn", 50.0), {**signal("mean", "alert", 1.0), "column_name": "", "metric": "row_count"}]
+    temp, table = sorted(group_signals(rows), key=lambda g: g.column, reverse=True)
+    assert temp.series == "weather.temp_f" and temp.severity == "alert"
+    assert temp.message == "mean 24.4 lower than expected (64.5)"  # furthest past its limit leads
+    assert set(temp.also) == {"min", "max", "p50"} and temp.also[0] == "min"  # alerts before warnings
+    assert table.series == "weather" and table.message == "row_count 1: 1 point beyond 5σ"
+
+
+# -- accept ------------------------------------------------------------------------------------------
+
+
+def test_accept_records_a_reset_and_judges_the_partitions_from_key_again(tmp_path):
+    ws, project = ingested(tmp_path)
+    before = {(r["partition"], r["metric"], r["method"]): r["created_at"] for r in as_json(ws, project, "monitors", "--signals")}
+    row = as_json(ws, project, "monitors", "accept", "raw.temp.c.mean", "--from", key(DAYS + 2), "--note", "new sensor")
+    assert row == {**row, "project": "demo", "asset": "raw", "column": "temp.c", "metric": "mean", "from": key(DAYS + 2),
+                   "note": "new sensor", "rejudged": [key(i) for i in range(DAYS + 2, DAYS + SHIFTED)]}
+    assert set(row) == {"id", "project", "asset", "column", "metric", "from", "note", "created_at", "rejudged"}
+    after = as_json(ws, project, "monitors", "--signals")
+    for s in after:  # the partitions before KEY keep what was stored; those from KEY on were judged again
+        if s["partition"] < key(DAYS + 2):
+            assert s["created_at"] == before[(s["partition"], s["metric"], s["method"])]
+        else:
+            assert s["created_at"] >= row["created_at"]
+    text = weir(ws, project, "monitors", "accept", "raw.row_count", "--from", key(DAYS + 4)).stdout
+    assert text.strip() == f"accepted a new normal for series raw.row_count from {key(DAYS + 4)}; judged 2 partitions again"
+    everything = weir(ws, project, "monitors", "accept", "raw", "--from", key(3)).stdout
+    assert "every series of raw" in everything and f"judged {DAYS + SHIFTED - 3} partitions again" in everything
+    with Workspace(ws, project, reading=True) as w:
+        resets = w.monitors.baselines("raw")
+    assert [(r["column_name"], r["metric"], r["from_key"], r["note"]) for r in resets] == [
+        ("temp.c", "mean", key(DAYS + 2), "new sensor"), ("", "row_count", key(DAYS + 4), None), (None, None, key(3), None)]
+
+
+@pytest.mark.parametrize(("series", "first", "message"), [
+    ("raw.valu", key(DAYS), "'valu' (did you mean 'value'?)"),
+    ("raw.value.mea", key(DAYS), "no metric 'mea'"),
+    ("rawx.value", key(DAYS), "unknown asset 'rawx'"),
+    ("raw.", key(DAYS), "'raw.'"),
+    ("raw.value", "2024-13-01", "'2024-13-01'"),
+    ("raw.value", "2025-01-01", "'2025-01-01'"),
+])
+def test_accept_of_an_unknown_series_or_a_bad_key_exits_2_and_changes_nothing(shifted, series, first, message):
+    ws, project = shifted["ws"], shifted["project"]
+    proc = weir(ws, project, "monitors", "accept", series, "--from", first, expect=2)
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+    signals, _, resets = stored(ws, project)
+    assert signals == shifted["signals"] and resets == []
+
+
+# -- replay ------------------------------------------------------------------------------------------
+
+
+def test_replay_prints_what_would_alert_and_stores_nothing(shifted):
+    ws, project = shifted["ws"], shifted["project"]
+    before = stored(ws, project)
+    alerts = [r for r in shifted["signals"] if r["severity"] == "alert"]
+    text = weir(ws, project, "monitors", "replay").stdout
+    summary = f"would raise {len(alerts)} alerts on {SHIFTED} partitions (stored now: {len(alerts)} alerts on {SHIFTED} partitions)"
+    assert f"raw: {summary}" in text
+    [report] = as_json(ws, project, "monitors", "replay", "raw")
+    assert set(report) == {"asset", "from", "counts", "partitions", "would", "stored"}
+    assert report["counts"]["alerts"] == report["counts"]["stored_alerts"] == len(alerts)
+    assert [p["partition"] for p in report["partitions"]] == [key(i) for i in reversed(range(DAYS, DAYS + SHIFTED))]
+    assert {p["mark"] for p in report["partitions"]} == {"unchanged"}
+    assert all(set(s) == SIGNAL_KEYS for s in report["would"] + report["stored"])
+    assert report["stored"] == shifted["signals"]
+    [late] = as_json(ws, project, "monitors", "replay", "raw", "--from", key(DAYS + 4))
+    assert late["from"] == key(DAYS + 4) and [p["partition"] for p in late["partitions"]] == [key(DAYS + 5), key(DAYS + 4)]
+    assert late["stored"] == [r for r in shifted["signals"] if r["partition"] >= key(DAYS + 4)]
+    assert stored(ws, project) == before
+
+
+def test_replay_after_muting_a_column_marks_its_alerts_gone(tmp_path):
+    ws, project = ingested(tmp_path)
+    before = stored(ws, project)
+    (project / "assets.py").write_text(source(', monitors=[weir.mute(column="value")]'))
+    [report] = as_json(ws, project, "monitors", "replay")  # every source and asset: here the one source
+    assert report["asset"] == "raw" and report["counts"]["alerts"] == 0
+    assert {p["mark"] for p in report["partitions"]} == {"gone"} and len(report["partitions"]) == SHIFTED
+    assert all(p["alerts"] == [] and "value.mean" in p["stored"] for p in report["partitions"])
+    text = weir(ws, project, "monitors", "replay", "raw").stdout
+    assert "raw: would raise 0 alerts on 0 partitions (stored now:" in text
+    assert text.count("gone") == SHIFTED
+    assert stored(ws, project) == before
+    bad = weir(ws, project, "monitors", "replay", "raw", "--from", "2024-02-31", expect=2)
+    assert len(bad.stderr.strip().splitlines()) == 1 and "'2024-02-31'" in bad.stderr
