@@ -72,24 +72,29 @@ def test_a_series_name_resolves_to_the_longest_asset_then_the_longest_column():
 
 
 def test_accept_records_the_reset_and_judges_the_partitions_from_key_again(ingested):
+    """The tripled level alerts on its first day and becomes the new normal after the
+    confirmation window; accepting it from its first day re-judges those days against the new
+    level only, so the alert goes."""
     ws_dir, project = ingested
     with Workspace(ws_dir, project) as ws:
         before = ws.monitors.signals("raw")
-        assert {s["partition_key"] for s in before if s["severity"] == "alert"} == {key(i) for i in range(DAYS, DAYS + 4)}
-        row = ws.monitors.accept("raw.value", key(DAYS + 2), note="new supplier")
+        assert {s["partition_key"] for s in before if s["severity"] == "alert" and s["kind"] == "spc"} == {key(DAYS)}
+        row = ws.monitors.accept("raw.value", key(DAYS), note="new supplier")
         after = ws.monitors.signals("raw")
         resets = ws.monitors.baselines()
     assert {k: row[k] for k in ("project", "asset", "column_name", "metric", "from_key", "note")} == {
-        "project": "demo", "asset": "raw", "column_name": "value", "metric": None, "from_key": key(DAYS + 2),
+        "project": "demo", "asset": "raw", "column_name": "value", "metric": None, "from_key": key(DAYS),
         "note": "new supplier"}
-    assert row["rejudged"] == [key(DAYS + 2), key(DAYS + 3)]
+    assert row["rejudged"] == [key(DAYS + i) for i in range(4)]
     assert resets == [{k: v for k, v in row.items() if k != "rejudged"}]
+
     def until(rows: list[dict]) -> list[dict]:
-        return [s for s in rows if s["partition_key"] < key(DAYS + 2)]
+        return [s for s in rows if s["partition_key"] < key(DAYS)]
 
     assert until(after) == until(before)  # the partitions before KEY keep their stored signals
-    rejudged = [s for s in after if s["partition_key"] >= key(DAYS + 2)]
+    rejudged = [s for s in after if s["partition_key"] >= key(DAYS)]
     assert all(s["created_at"] >= row["created_at"] for s in rejudged)  # judged again with the reset
+    assert [s for s in rejudged if s["column_name"] == "value" and s["kind"] == "spc"] == []
 
 
 def test_accept_of_a_table_level_metric_and_of_a_whole_source(ingested):

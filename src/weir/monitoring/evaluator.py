@@ -10,6 +10,7 @@ partitions and partitions with earlier alerts stay out of every baseline."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -47,7 +48,18 @@ class History:
     series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
     skip: set[str]  # keys kept out of baselines: quarantined or alerted before
     quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
-    resets: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # series -> keys a new normal starts at
+    # operators' accepted new normals: (column or None for all, metric or None for all, first key)
+    resets: list[tuple[str | None, str | None, str]] = field(default_factory=list)
+
+    def resets_in(self, column: str, metric: str, order: list[str]) -> list[int]:
+        """Positions in ``order`` where an accepted new normal of the series starts."""
+        out = set()
+        for col, m, first in self.resets:
+            if col in (None, column) and m in (None, metric):
+                i = bisect.bisect_left(order, first)
+                if 0 < i < len(order):
+                    out.add(i)
+        return sorted(out)
 
 
 @dataclass(kw_only=True)
@@ -118,8 +130,9 @@ class MonitorEvaluator(DerivedSeries):
         with self.store.read():
             points = self.store.metrics.series(self.project.name, name, column=column, metric=metric, start=start)
             alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
+            resets = [(r["column_name"], r["metric"], r["from_key"]) for r in self.store.baselines.list(self.project.name, name)]
         order, series, quarantined = load_series(points)
-        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined)
+        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined, resets=resets)
 
     @staticmethod
     def _start(node, keys: list[str]) -> str | None:
@@ -166,7 +179,7 @@ class MonitorEvaluator(DerivedSeries):
             else:
                 # each series keeps its own anomalies out of its baseline (the chart decides):
                 # only blocked data is kept out of every series
-                resets = [i for i, k in enumerate(order) if k in history.resets.get((col, m), ())]
+                resets = history.resets_in(col, m, order)
                 rows = forecast.chart(values, exclude=season_exclude, period=season,
                                       config=forecast_config(settled, m), resets=resets)
             if since:  # chart indices count from ``since``; signals name partitions of the whole history

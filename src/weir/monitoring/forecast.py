@@ -18,7 +18,7 @@ Per point t:
    noisy series is not held to a smooth one's band. Until enough errors exist, the fit's own
    residual spread, widened.
 4. **Calibrated limits, per series**: the errors' tail is matched to a Student t (from the
-   ratio of their 95th to 50th percentile), and the limit is the t quantile for ``alert_rate``
+   ratio of their 95th to 50th percentile, anomalies left out), and the limit is the t quantile for ``alert_rate``
    (``warn_rate`` for warnings): a heavy-tailed series gets wider limits than a well-behaved
    one, each alerting at the same low rate on its own in-control history. A point must also lie
    beyond the largest in-control error of that history, so a series of counts that is usually
@@ -97,7 +97,7 @@ def rate_for_sigma(sigma: float) -> float:
     return float(2 * special.ndtr(-sigma))
 
 
-# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 12.7 (1 df) to 2.91
+# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 5.0 (2 df) to 2.91
 # (normal); an observed ratio of |errors|' 95th to 50th percentile picks the df.
 _DF = np.array([2.0, 2.5, 3, 4, 5, 7, 10, 15, 25, 50, 1e4])
 _RATIO = special.stdtrit(_DF, 0.975) / special.stdtrit(_DF, 0.75)
@@ -230,6 +230,7 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
     usable: list[int] = []  # in-control points of the current regime
     errors: list[float] = []  # one-step forecast errors of every judged point (not of confirmed shifts)
     error_at: list[int] = []
+    normal: list[bool] = []  # per error: not flagged (the tail is fit on these)
     run: list[int] = []  # consecutive flagged points on one side, oldest first
     run_side = 0
     regime_known = False  # a regime after a shift or reset can re-form from few points
@@ -263,7 +264,8 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
                 # for a miss the series made twice lately
                 sigma = 1.2533 * sum(past) / len(past)
                 guard = past[-2]
-            df = min(tail_df(past), 0.37 * (len(past) - 1))
+            calm = sorted(abs(e) for e, ok in zip(errors[-c.errors:], normal[-c.errors:]) if ok)
+            df = min(tail_df(calm), 0.37 * (len(calm) - 1))
         else:
             sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
             df = 0.37 * max(len(base) - 1, 1)
@@ -296,6 +298,7 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
                     usable, regime_known = list(run), True
                     keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
                     errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
+                    normal = [normal[j] for j in keep]
                     run, up, down = [], 0.0, 0.0
                     continue
                 signal("shift", f"still shifted ({len(run)} of {c.confirm} to confirm a new normal)", "warn", tuple(run))
@@ -324,6 +327,7 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             continue
         errors.append(error)  # anomalies too: the spread is robust to them, and an intermittent
         error_at.append(t)  # series (rain) learns that its bursts are normal
+        normal.append(not flagged)
         if flagged:
             continue
         up, down = (0.0, 0.0) if fired else (new_up, new_down)

@@ -52,7 +52,10 @@ def repeats(order: list[str], series: dict, skip: set[str], new: list[str]) -> d
         if len(pairs) < 7:
             continue
         prints = {k: _fingerprint(series, k) for k in recent}
-        alike = sum(1 for a, b in pairs if prints[a] is not None and prints[b] is not None and _same(prints[a], prints[b]))
+        alike = 0
+        for a, b in pairs:
+            pa, pb = prints[a], prints[b]
+            alike += pa is not None and pb is not None and _same(pa, pb)
         if alike <= (1 - USUAL) * len(pairs):
             out[key] = before[-1]
     return out
@@ -74,7 +77,7 @@ def stuck(order: list[str], series: dict, skip: set[str], new: list[str]) -> dic
             recent = [spreads.get(k) for k in usable if k < key][-LOOKBACK:]
             recent = [v for v in recent if v is not None]
             if len(recent) >= 7 and sum(1 for v in recent if v > 0) >= USUAL * len(recent):
-                out.setdefault(key, []).append((col, float(means[key])))  # type: ignore[arg-type]
+                out.setdefault(key, []).append((col, float(means[key] or 0.0)))
     return out
 
 
