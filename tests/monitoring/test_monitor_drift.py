@@ -50,7 +50,18 @@ def test_psi_follows_the_formula_with_add_half_smoothing():
     q = (np.array([20, 20, 5, 55]) + 0.5) / (100 + 2)
     assert psi(ref, cur) == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
     assert psi(ref, ref) == 0.0
-    assert psi(ref, [2 * v for v in ref]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_psi_of_equal_shares_is_zero_whatever_the_sizes():
+    """A reference of seven identical days against one more: no change, so no score."""
+    day = [0, 1, 0, 1, 2, 3, 6, 2, 7, 3]
+    assert psi([7 * v for v in day], day) == 0.0
+    assert psi(day, [3 * v for v in day]) == 0.0
+    # the smaller side gets add-half, the larger the same share of its total
+    ref, cur = np.array([70, 140, 0, 35]), np.array([20, 20, 5, 5])
+    eps = 0.5 / 50
+    p, q = (ref / 245 + eps) / (1 + 4 * eps), (cur / 50 + eps) / (1 + 4 * eps)
+    assert psi(ref, cur) == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
 
 
 def test_ks_from_fine_histograms_is_close_to_ks_2samp():

@@ -85,10 +85,12 @@ class Drift:
 # -- numeric ---------------------------------------------------------------------------------------
 
 def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: float = SMOOTHING) -> float:
-    """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i + α)/(R + αK) and
-    q_i = (c_i + α)/(C + αK) (reference and current shares, α = ``smoothing``, K bins). Bins
-    empty on both sides are dropped first, so they add nothing; α keeps a bin empty on one side
-    finite. 0 for identical shares."""
+    """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i/R + ε)/(1 + εK) and
+    q_i = (c_i/C + ε)/(1 + εK), ε = α/min(R, C): the smaller side gets α = ``smoothing`` added
+    to each of its K bins, the larger the same share of its total, so equal shares give exactly 0
+    however many more rows one side has (a reference of seven identical days against one).
+    Bins empty on both sides are dropped first, so they add nothing; ε keeps a bin empty on one
+    side finite."""
     r, c = np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)
     if r.shape != c.shape:
         raise DataError(f"psi: {r.size} reference bins against {c.size} current bins")
@@ -96,8 +98,9 @@ def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: floa
     r, c = r[keep], c[keep]
     if r.size == 0 or r.sum() == 0 or c.sum() == 0:
         return 0.0
-    p = (r + smoothing) / (r.sum() + smoothing * r.size)
-    q = (c + smoothing) / (c.sum() + smoothing * c.size)
+    eps = smoothing / min(r.sum(), c.sum())
+    p = (r / r.sum() + eps) / (1 + eps * r.size)
+    q = (c / c.sum() + eps) / (1 + eps * c.size)
     return float(np.sum((q - p) * np.log(q / p)))
 
 
