@@ -13,6 +13,7 @@ from scipy.spatial.distance import jensenshannon
 from weir.errors import ConfigError, DataError
 from weir.monitoring.drift import (
     DriftThresholds,
+    align,
     categorical_drift,
     compare,
     judge,
@@ -280,3 +281,46 @@ def test_ks_p_value_is_within_3_percent_of_the_exact_distribution(n, d):
     got_d, p = ks_from_histograms(ref, cur)
     assert got_d == pytest.approx(d, abs=1 / n)
     assert p == pytest.approx(float(stats.kstwo.sf(got_d, n)), rel=0.03)
+
+
+# -- sketches that follow the data -----------------------------------------------------------------
+
+def test_histograms_on_stretches_of_one_grid_are_recounted_exactly_on_common_edges():
+    base = fix_bins(rng(20).normal(45, 4, 5000), is_int=False)
+    step = base[1] - base[0]
+    summer = rng(21).normal(80, 4, 5000)
+    at = int((80 - base[0]) // (2 * step))  # a coarse edge near the summer's centre
+    fine_edges = [base[0] + step * k for k in range(2 * at - 16, 2 * at + 17)]  # the base width
+    coarse_edges = [base[0] + 2 * step * k for k in range(at - 20, at + 21)]  # twice as wide, wider range
+    a, b = histogram(summer, fine_edges), histogram(summer, coarse_edges)
+    assert a["counts"][0] > 0 and a["counts"][-1] > 0
+    left, right = align([a, b])
+    assert left["edges"] == pytest.approx(coarse_edges) and left["edges"] == right["edges"]
+    assert right["counts"] == b["counts"]
+    # pairs of fine bins summed; the fine underflow and overflow go to the bins next to its range
+    first, last = 12, 28  # fine_edges[0] and fine_edges[-1] among the common edges
+    inner = [a["counts"][i] + a["counts"][i + 1] for i in range(1, len(a["counts"]) - 1, 2)]
+    assert left["counts"] == [0] * first + [a["counts"][0], *inner, a["counts"][-1]] + [0] * (40 - last)
+    assert inner == b["counts"][first + 1 : last + 1]  # the same values, counted on the coarse edges
+    assert judge("t", a, b).statistics["ks"] < 0.01  # one sample, two stretches: no change
+
+
+def test_histograms_on_the_same_edges_are_not_recounted():
+    h = {"edges": [0.0, 1.0, 2.0], "counts": [0, 1, 2, 0], "n": 3}
+    assert align([h, {"type": "double", "histogram": h}]) == [h, h]
+
+
+def test_sketches_stored_before_stretches_still_compare():
+    """Stored sketches kept the edges they were counted on: all the column's base edges."""
+    january = rng(22).normal(45, 4, 20_000)
+    base = fix_bins(january, is_int=False)
+    stored = [{"type": "double", "histogram": histogram(rng(23 + i).normal(45, 4, 2_000), base)} for i in range(7)]
+    same = {"type": "double", "histogram": histogram(rng(30).normal(45, 4, 2_000),
+                                                     [base[0] + (base[1] - base[0]) * k for k in range(5, 40)])}
+    verdict = compare(stored, same, column="t")
+    assert verdict is not None and not verdict.drifted
+    moved = {"type": "double", "histogram": histogram(rng(31).normal(60, 4, 2_000),
+                                                      [base[0] + (base[1] - base[0]) * k for k in range(40, 72)])}
+    verdict = compare(stored, moved, column="t")
+    assert verdict is not None and verdict.drifted and verdict.value > 1
+

@@ -4,8 +4,11 @@ data is never read again). No I/O here.
 Sketches are what the profiler stores (``weir.quality.profile``):
 
 - numeric: ``{"edges": [e0..en], "counts": [under, c1..cn, over], "n": sample size}``; inner
-  bins are [e_i, e_i+1) as ``numpy.histogram`` counts them, all partitions of a column share
-  the edges;
+  bins are [e_i, e_i+1) as ``numpy.histogram`` counts them, on equal-width edges. Partitions of a
+  column are counted on stretches of one grid (the column's base edges, or a stretch that
+  follows values that moved away from them, at the base width times a power of two), so
+  ``align`` re-counts any of them on common edges exactly; sketches stored before stretches
+  existed are all on the base edges;
 - categorical: ``{"top": [[value, count], ...], "other": rows outside the top values}``.
 
 Either may also be passed as the whole column sketch (``{"type": ..., "histogram": {...}}`` or
@@ -21,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -30,6 +34,7 @@ from scipy import special
 from weir.errors import ConfigError, DataError
 
 SMOOTHING = 0.5  # pseudo-count added to every bin for PSI (add-half, the Jeffreys prior)
+COMMON_BINS = 4096  # most inner bins of common edges; ranges further apart are re-counted on wider ones
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +166,62 @@ def _histogram(sketch: dict) -> dict:
     return sketch
 
 
+def align(sketches: Sequence[dict]) -> list[dict]:
+    """The histograms of ``sketches`` counted on common edges: the widest bins among them (the
+    first such histogram's edges, extended at their width), over the union of their ranges; each
+    bin's count goes to the common bin holding its midpoint, and an underflow (overflow) to the
+    common bin just below its first (above its last) edge, or to the common underflow (overflow)
+    at the union's end: mass beyond a narrower range lies next to it more often than not.
+    Exact for histograms on one grid (the profiler's, ``weir.quality.profile``), whose finer bins
+    nest in coarser ones. Histograms already on one set of edges are returned as they are.
+    Raises ``DataError`` for a histogram whose edges are not equal-width."""
+    hists = [_histogram(s) for s in sketches]
+    if _same_edges(hists):
+        return hists
+    edges, counts = _common(hists)
+    return [{"edges": edges, "counts": [int(c) for c in row], "n": int(h.get("n", sum(h["counts"])))}
+            for h, row in zip(hists, counts)]
+
+
+def _same_edges(hists: list[dict]) -> bool:
+    first = list(hists[0]["edges"])
+    return all(list(h["edges"]) == first for h in hists[1:])
+
+
+def _common(hists: list[dict]) -> tuple[list[float], np.ndarray]:
+    """Common edges of ``hists`` and their counts on them, one row each (see ``align``)."""
+    sizes = np.array([len(h["edges"]) for h in hists])
+    if sizes.min() < 2:
+        raise DataError("drift: a histogram needs at least two edges")
+    edges = np.fromiter(chain.from_iterable(h["edges"] for h in hists), dtype=float, count=int(sizes.sum()))
+    ends = np.cumsum(sizes)
+    lows, highs = edges[ends - sizes], edges[ends - 1]
+    widths = (highs - lows) / (sizes - 1)
+    # each edge where equal-width edges put it (all histograms at once: this runs per comparison)
+    k = np.arange(edges.size) - np.repeat(ends - sizes, sizes)
+    off = np.abs(edges - np.repeat(lows, sizes) - k * np.repeat(widths, sizes))
+    if not np.all(widths > 0) or np.any(off > np.repeat(1e-6 * widths + 1e-9 * np.maximum(abs(lows), abs(highs)), sizes)):
+        raise DataError("drift: histogram edges are not equal-width, so they cannot be re-counted on common edges")
+    widest = int(np.argmax(widths))
+    origin, step = float(lows[widest]), float(widths[widest])
+    lo, hi = float(lows.min()), float(highs.max())
+    while (hi - lo) / step > COMMON_BINS:
+        step *= 2
+    first = math.floor((lo - origin) / step + 1e-6)
+    last = max(math.ceil((hi - origin) / step - 1e-6), first + 1)
+    slots = last - first + 2  # underflow, inner bins, overflow
+    # each bin's midpoint, the underflow and overflow taken as one more bin of the same width
+    counted = sizes + 1
+    j = np.arange(int(counted.sum())) - np.repeat(np.cumsum(counted) - counted, counted)
+    mids = np.repeat(lows, counted) + (j - 0.5) * np.repeat(widths, counted)
+    at = np.clip(np.floor((mids - origin) / step).astype(np.int64) - first + 1, 0, slots - 1)
+    row = np.repeat(np.arange(len(hists)), counted)
+    weights = np.fromiter(chain.from_iterable(h["counts"] for h in hists), dtype=float, count=j.size)
+    counts = np.bincount(row * slots + at, weights=weights, minlength=len(hists) * slots)
+    common = [origin + step * i for i in range(first, last + 1)]
+    return common, np.rint(counts).astype(np.int64).reshape(len(hists), slots)
+
+
 def _counts(ref: dict, cur: dict) -> tuple[np.ndarray, np.ndarray]:
     ref, cur = _histogram(ref), _histogram(cur)
     if not np.array_equal(np.asarray(ref["edges"], dtype=float), np.asarray(cur["edges"], dtype=float)):
@@ -237,18 +298,19 @@ def _categories(sketch: dict) -> tuple[dict, int]:
 
 def merge(sketches: Sequence[dict]) -> dict:
     """One reference sketch from several partitions' sketches of a column (e.g. the previous N):
-    histograms sum their counts (same edges required); top values are united and summed, most
-    frequent first. A value that was outside some partition's top is counted in ``other`` for
-    that partition, so the merged total is exact and that value's count is a lower bound."""
+    histograms sum their counts on common edges (``align``); top values are united and summed,
+    most frequent first. A value that was outside some partition's top is counted in ``other``
+    for that partition, so the merged total is exact and that value's count is a lower bound."""
     if not sketches:
         raise DataError("drift: no sketches to merge")
     if all(_kind(s) == "numeric" for s in sketches):
         hists = [_histogram(s) for s in sketches]
-        edges = hists[0]["edges"]
-        if any(list(h["edges"]) != list(edges) for h in hists):
-            raise DataError("drift: cannot merge histograms with different bin edges")
-        counts = np.sum([np.asarray(h["counts"], dtype=np.int64) for h in hists], axis=0)
-        return {"edges": list(edges), "counts": [int(v) for v in counts], "n": int(sum(h.get("n", 0) for h in hists))}
+        n = int(sum(h.get("n", 0) for h in hists))
+        if _same_edges(hists):
+            edges, counts = list(hists[0]["edges"]), np.array([h["counts"] for h in hists], dtype=np.int64)
+        else:
+            edges, counts = _common(hists)
+        return {"edges": edges, "counts": [int(v) for v in counts.sum(axis=0)], "n": n}
     totals: dict = {}
     other = 0
     for s in sketches:
@@ -263,10 +325,13 @@ def merge(sketches: Sequence[dict]) -> dict:
 # -- the verdict -----------------------------------------------------------------------------------
 
 def judge(column: str, ref: dict, cur: dict, *, thresholds: DriftThresholds = DriftThresholds()) -> Drift:
-    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``.
-    Raises ``DataError`` when the sketches cannot be compared."""
+    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``; histograms
+    on different edges are compared on common ones (``align``). Raises ``DataError`` when the
+    sketches cannot be compared."""
     th = thresholds
     numeric = _kind(cur) == "numeric"
+    if numeric:
+        ref, cur = align([ref, cur])
     s = numeric_drift(ref, cur) if numeric else categorical_drift(ref, cur, vanished_share=th.vanished_share)
     effects = [("psi", "PSI", th.psi_warn, th.psi_drift)]
     effects.append(("wasserstein_norm", "W1/σ", th.wasserstein_warn, th.wasserstein_drift) if numeric
@@ -298,7 +363,7 @@ def compare(references: Sequence[dict | None], current: dict, *, column: str,
     """``judge`` of ``current`` against the merged ``references`` (e.g. the previous N partitions'
     sketches of the column); None when there is nothing to compare: no reference sketch, a
     sketch with neither histogram nor top values, kinds that differ, or histograms on
-    different bins."""
+    edges that cannot be aligned (not equal-width)."""
     refs = [r for r in references if r]
     kind = _kind(current)
     if not refs or kind is None or any(_kind(r) != kind for r in refs):
