@@ -324,3 +324,82 @@ def test_sketches_stored_before_stretches_still_compare():
     verdict = compare(stored, moved, column="t")
     assert verdict is not None and verdict.drifted and verdict.value > 1
 
+
+SEASONAL = '''
+import weir
+days = weir.daily(start="2024-01-01", end="2024-12-31")
+temps = weir.source("temps", path="landing/{partition}.csv", partitions=days)
+'''
+RAMP, SEASON = 90, 120  # a half cosine from 40 °F to 80 °F over RAMP days, then summer
+
+
+def _temperatures(day: int) -> np.ndarray:
+    """96 readings a day: the season's level, one daily cycle, sensor noise."""
+    level = 60 - 20 * math.cos(math.pi * min(day, RAMP) / RAMP)
+    quarter_hours = np.arange(96)
+    return level + 6 * np.sin(2 * np.pi * quarter_hours / 96) + rng(700 + day).normal(0, 1.5, 96)
+
+
+def _land_day(project, day: int, values) -> str:
+    from conftest import land_csv
+
+    key = (np.datetime64("2024-01-01") + day).astype(str)
+    land_csv(project, f"landing/{key}.csv", [{"t": round(float(v), 3)} for v in values])
+    return key
+
+
+@pytest.fixture(scope="module")
+def seasonal(tmp_path_factory):
+    """A season of daily temperatures ingested day by day; the last day a summer stuck sensor."""
+    from conftest import write_project
+
+    from weir.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("seasonal")
+    project = write_project(base / "proj", {"assets.py": SEASONAL})
+    keys = [_land_day(project, d, _temperatures(d)) for d in range(SEASON)]
+    keys.append(_land_day(project, SEASON, np.full(96, 79.5)))
+    with Workspace(base / "ws", project) as ws:
+        ws.quality.ingest("temps")
+        with ws.store.read():
+            profiles = ws.store.metrics.profiles(ws.project.name, "temps")
+        scores = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("temps", column="t", metric="drift_score")}
+    return {"keys": keys, "sketches": {k: p["sketches"]["t"] for k, p in profiles.items()}, "scores": scores}
+
+
+def test_a_summer_day_keeps_the_resolution_of_its_histogram(seasonal):
+    summer = seasonal["sketches"][seasonal["keys"][SEASON - 1]]["histogram"]
+    january = seasonal["sketches"][seasonal["keys"][0]]["histogram"]
+    assert summer["edges"][0] > january["edges"][-1]  # counted beyond January's bins
+    counts = summer["counts"]
+    assert max(counts) < 0.2 * summer["n"] and counts[0] + counts[-1] < 0.05 * summer["n"]
+    assert sum(1 for c in counts if c) >= 15
+
+
+def test_a_summer_stuck_sensor_drifts_and_an_ordinary_summer_day_does_not(seasonal):
+    keys, sketches = seasonal["keys"], seasonal["sketches"]
+    stuck, ordinary = keys[SEASON], keys[SEASON - 1]
+    verdict = compare([sketches[k] for k in keys[SEASON - 7 : SEASON]], sketches[stuck], column="t")
+    assert verdict is not None and verdict.drifted, verdict
+    calm = compare([sketches[k] for k in keys[SEASON - 8 : SEASON - 1]], sketches[ordinary], column="t")
+    assert calm is not None and not calm.drifted, calm
+    # the drift scores stored by the monitors see the summer: sampling noise every day, the stuck sensor far above it
+    scores = seasonal["scores"]
+    summer = [scores[k] for k in keys[RAMP + 8 : SEASON]]
+    assert min(summer) > 0 and scores[stuck] > 5 * max(summer), (scores[stuck], summer)
+
+
+def test_identical_daily_frames_never_drift(tmp_path):
+    from conftest import write_project
+
+    from weir.workspace import Workspace
+
+    project = write_project(tmp_path / "proj", {"assets.py": SEASONAL})
+    frame = _temperatures(0)
+    keys = [_land_day(project, d, frame) for d in range(20)]
+    with Workspace(tmp_path / "ws", project) as ws:
+        ws.quality.ingest("temps")
+        scores = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("temps", metric="drift_score")}
+        signals = [s for s in ws.monitors.signals("temps") if s["kind"] == "drift"]
+    assert set(scores) >= set(keys[7:]) and set(scores.values()) == {0.0}
+    assert signals == []
