@@ -214,7 +214,7 @@ def _common(hists: list[dict]) -> tuple[list[float], np.ndarray]:
     counted = sizes + 1
     j = np.arange(int(counted.sum())) - np.repeat(np.cumsum(counted) - counted, counted)
     mids = np.repeat(lows, counted) + (j - 0.5) * np.repeat(widths, counted)
-    at = np.clip(np.floor((mids - origin) / step).astype(np.int64) - first + 1, 0, slots - 1)
+    at = np.minimum(np.maximum(np.floor((mids - origin) / step).astype(np.int64) - first + 1, 0), slots - 1)
     row = np.repeat(np.arange(len(hists)), counted)
     weights = np.fromiter(chain.from_iterable(h["counts"] for h in hists), dtype=float, count=j.size)
     counts = np.bincount(row * slots + at, weights=weights, minlength=len(hists) * slots)
@@ -369,9 +369,22 @@ def compare(references: Sequence[dict | None], current: dict, *, column: str,
     if not refs or kind is None or any(_kind(r) != kind for r in refs):
         return None
     try:
+        if kind == "numeric":  # one re-count of all of them, not one for the merge and one for the judge
+            refs, current = _merged_on_common_edges(refs, current)
         return judge(column, merge(refs), current, thresholds=thresholds)
     except DataError:
         return None
+
+
+def _merged_on_common_edges(refs: list[dict], current: dict) -> tuple[list[dict], dict]:
+    """([the merged reference], current), both on common edges (``align``) if theirs differ."""
+    hists = [_histogram(s) for s in (*refs, current)]
+    if _same_edges(hists):
+        return refs, current
+    edges, counts = _common(hists)
+    ref = {"edges": edges, "counts": [int(c) for c in counts[:-1].sum(axis=0)],
+           "n": int(sum(h.get("n", 0) for h in hists[:-1]))}
+    return [ref], {"edges": edges, "counts": [int(c) for c in counts[-1]], "n": int(hists[-1].get("n", 0))}
 
 
 def _kind(sketch: dict) -> str | None:
