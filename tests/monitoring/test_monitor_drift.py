@@ -13,6 +13,7 @@ from scipy.spatial.distance import jensenshannon
 from weir.errors import ConfigError, DataError
 from weir.monitoring.drift import (
     DriftThresholds,
+    align,
     categorical_drift,
     compare,
     judge,
@@ -50,7 +51,18 @@ def test_psi_follows_the_formula_with_add_half_smoothing():
     q = (np.array([20, 20, 5, 55]) + 0.5) / (100 + 2)
     assert psi(ref, cur) == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
     assert psi(ref, ref) == 0.0
-    assert psi(ref, [2 * v for v in ref]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_psi_of_equal_shares_is_zero_whatever_the_sizes():
+    """A reference of seven identical days against one more: no change, so no score."""
+    day = [0, 1, 0, 1, 2, 3, 6, 2, 7, 3]
+    assert psi([7 * v for v in day], day) == 0.0
+    assert psi(day, [3 * v for v in day]) == 0.0
+    # the smaller side gets add-half, the larger the same share of its total
+    ref, cur = np.array([70, 140, 0, 35]), np.array([20, 20, 5, 5])
+    eps = 0.5 / 50
+    p, q = (ref / 245 + eps) / (1 + 4 * eps), (cur / 50 + eps) / (1 + 4 * eps)
+    assert psi(ref, cur) == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
 
 
 def test_ks_from_fine_histograms_is_close_to_ks_2samp():
@@ -269,3 +281,125 @@ def test_ks_p_value_is_within_3_percent_of_the_exact_distribution(n, d):
     got_d, p = ks_from_histograms(ref, cur)
     assert got_d == pytest.approx(d, abs=1 / n)
     assert p == pytest.approx(float(stats.kstwo.sf(got_d, n)), rel=0.03)
+
+
+# -- sketches that follow the data -----------------------------------------------------------------
+
+def test_histograms_on_stretches_of_one_grid_are_recounted_exactly_on_common_edges():
+    base = fix_bins(rng(20).normal(45, 4, 5000), is_int=False)
+    step = base[1] - base[0]
+    summer = rng(21).normal(80, 4, 5000)
+    at = int((80 - base[0]) // (2 * step))  # a coarse edge near the summer's centre
+    fine_edges = [base[0] + step * k for k in range(2 * at - 16, 2 * at + 17)]  # the base width
+    coarse_edges = [base[0] + 2 * step * k for k in range(at - 20, at + 21)]  # twice as wide, wider range
+    a, b = histogram(summer, fine_edges), histogram(summer, coarse_edges)
+    assert a["counts"][0] > 0 and a["counts"][-1] > 0
+    left, right = align([a, b])
+    assert left["edges"] == pytest.approx(coarse_edges) and left["edges"] == right["edges"]
+    assert right["counts"] == b["counts"]
+    # pairs of fine bins summed; the fine underflow and overflow go to the bins next to its range
+    first, last = 12, 28  # fine_edges[0] and fine_edges[-1] among the common edges
+    inner = [a["counts"][i] + a["counts"][i + 1] for i in range(1, len(a["counts"]) - 1, 2)]
+    assert left["counts"] == [0] * first + [a["counts"][0], *inner, a["counts"][-1]] + [0] * (40 - last)
+    assert inner == b["counts"][first + 1 : last + 1]  # the same values, counted on the coarse edges
+    assert judge("t", a, b).statistics["ks"] < 0.01  # one sample, two stretches: no change
+
+
+def test_histograms_on_the_same_edges_are_not_recounted():
+    h = {"edges": [0.0, 1.0, 2.0], "counts": [0, 1, 2, 0], "n": 3}
+    assert align([h, {"type": "double", "histogram": h}]) == [h, h]
+
+
+def test_sketches_stored_before_stretches_still_compare():
+    """Stored sketches kept the edges they were counted on: all the column's base edges."""
+    january = rng(22).normal(45, 4, 20_000)
+    base = fix_bins(january, is_int=False)
+    stored = [{"type": "double", "histogram": histogram(rng(23 + i).normal(45, 4, 2_000), base)} for i in range(7)]
+    same = {"type": "double", "histogram": histogram(rng(30).normal(45, 4, 2_000),
+                                                     [base[0] + (base[1] - base[0]) * k for k in range(5, 40)])}
+    verdict = compare(stored, same, column="t")
+    assert verdict is not None and not verdict.drifted
+    moved = {"type": "double", "histogram": histogram(rng(31).normal(60, 4, 2_000),
+                                                      [base[0] + (base[1] - base[0]) * k for k in range(40, 72)])}
+    verdict = compare(stored, moved, column="t")
+    assert verdict is not None and verdict.drifted and verdict.value > 1
+
+
+SEASONAL = '''
+import weir
+days = weir.daily(start="2024-01-01", end="2024-12-31")
+temps = weir.source("temps", path="landing/{partition}.csv", partitions=days)
+'''
+RAMP, SEASON = 90, 120  # a half cosine from 40 °F to 80 °F over RAMP days, then summer
+
+
+def _temperatures(day: int) -> np.ndarray:
+    """96 readings a day: the season's level, one daily cycle, sensor noise."""
+    level = 60 - 20 * math.cos(math.pi * min(day, RAMP) / RAMP)
+    quarter_hours = np.arange(96)
+    return level + 6 * np.sin(2 * np.pi * quarter_hours / 96) + rng(700 + day).normal(0, 1.5, 96)
+
+
+def _land_day(project, day: int, values) -> str:
+    from conftest import land_csv
+
+    key = (np.datetime64("2024-01-01") + day).astype(str)
+    land_csv(project, f"landing/{key}.csv", [{"t": round(float(v), 3)} for v in values])
+    return key
+
+
+@pytest.fixture(scope="module")
+def seasonal(tmp_path_factory):
+    """A season of daily temperatures ingested day by day; the last day a summer stuck sensor."""
+    from conftest import write_project
+
+    from weir.workspace import Workspace
+
+    base = tmp_path_factory.mktemp("seasonal")
+    project = write_project(base / "proj", {"assets.py": SEASONAL})
+    keys = [_land_day(project, d, _temperatures(d)) for d in range(SEASON)]
+    keys.append(_land_day(project, SEASON, np.full(96, 79.5)))
+    with Workspace(base / "ws", project) as ws:
+        ws.quality.ingest("temps")
+        with ws.store.read():
+            profiles = ws.store.metrics.profiles(ws.project.name, "temps")
+        scores = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("temps", column="t", metric="drift_score")}
+    return {"keys": keys, "sketches": {k: p["sketches"]["t"] for k, p in profiles.items()}, "scores": scores}
+
+
+def test_a_summer_day_keeps_the_resolution_of_its_histogram(seasonal):
+    summer = seasonal["sketches"][seasonal["keys"][SEASON - 1]]["histogram"]
+    january = seasonal["sketches"][seasonal["keys"][0]]["histogram"]
+    assert summer["edges"][0] > january["edges"][-1]  # counted beyond January's bins
+    counts = summer["counts"]
+    assert max(counts) < 0.2 * summer["n"] and counts[0] + counts[-1] < 0.05 * summer["n"]
+    assert sum(1 for c in counts if c) >= 15
+
+
+def test_a_summer_stuck_sensor_drifts_and_an_ordinary_summer_day_does_not(seasonal):
+    keys, sketches = seasonal["keys"], seasonal["sketches"]
+    stuck, ordinary = keys[SEASON], keys[SEASON - 1]
+    verdict = compare([sketches[k] for k in keys[SEASON - 7 : SEASON]], sketches[stuck], column="t")
+    assert verdict is not None and verdict.drifted, verdict
+    calm = compare([sketches[k] for k in keys[SEASON - 8 : SEASON - 1]], sketches[ordinary], column="t")
+    assert calm is not None and not calm.drifted, calm
+    # the drift scores stored by the monitors see the summer: sampling noise every day, the stuck sensor far above it
+    scores = seasonal["scores"]
+    summer = [scores[k] for k in keys[RAMP + 8 : SEASON]]
+    assert min(summer) > 0 and scores[stuck] > 5 * max(summer), (scores[stuck], summer)
+
+
+def test_identical_daily_frames_never_drift(tmp_path):
+    from conftest import write_project
+
+    from weir.workspace import Workspace
+
+    project = write_project(tmp_path / "proj", {"assets.py": SEASONAL})
+    frame = _temperatures(0)
+    keys = [_land_day(project, d, frame) for d in range(20)]
+    with Workspace(tmp_path / "ws", project) as ws:
+        ws.quality.ingest("temps")
+        scores = {p["partition_key"]: p["value"] for p in ws.monitors.metrics("temps", metric="drift_score")}
+        signals = [s for s in ws.monitors.signals("temps") if s["kind"] == "drift"]
+    assert set(scores) >= set(keys[7:]) and set(scores.values()) == {0.0}
+    assert signals == []

@@ -1,5 +1,5 @@
 """Profile metrics: exact values from one scan of a known partition, histograms on bins fixed by
-the first partition, user metrics, and metric points stored through real runs (both backends)
+the first partition (and on stretches of their grid once values move away), user metrics, and metric points stored through real runs (both backends)
 and listed by ``weir metrics``."""
 
 from __future__ import annotations
@@ -119,13 +119,59 @@ def test_histogram_bins_are_fixed_by_the_first_partition_and_reused(tmp_path):
     assert hist["counts"][0] == 0 and hist["counts"][-1] == 0
 
     # a later partition is counted on the same edges: nothing new fixed, outliers in the end bins
-    second = _write(tmp_path / "p2.parquet", pa.table({"v": pa.array([-1000.0, -1000.5, 50.0, 1e6, None], pa.float64())}))
+    values = [-1000.0, -1000.5, 1e6, *(float(v) for v in range(0, 100, 3)), None]  # 3 of 37 outside
+    second = _write(tmp_path / "p2.parquet", pa.table({"v": pa.array(values, pa.float64())}))
     later = scan([], second, bins={"v": edges})
     assert later.profile.new_bins == {}
     h2 = later.profile.columns["v"].histogram
     assert h2["edges"] == edges
     assert h2["counts"][0] == 2 and h2["counts"][-1] == 1
-    assert sum(h2["counts"][1:-1]) == 1 and sum(h2["counts"]) == h2["n"] == 4
+    assert sum(h2["counts"][1:-1]) == 34 and sum(h2["counts"]) == h2["n"] == 37
+
+
+def _stretch(edges: list[float], base: list[float]) -> int:
+    """The power of two by which ``edges`` are wider than ``base``, asserting they lie on its grid."""
+    width, base_width = edges[1] - edges[0], base[1] - base[0]
+    level = round(np.log2(width / base_width))
+    assert width == pytest.approx(base_width * 2.0**level)
+    steps = (np.asarray(edges) - base[0]) / width
+    assert steps == pytest.approx(np.round(steps), abs=1e-6)  # every edge on the grid the base starts
+    return level
+
+
+def test_a_partition_whose_values_moved_away_is_counted_on_a_stretch_of_the_grid(tmp_path):
+    january = np.random.default_rng(1).normal(45, 4, 2000)
+    out = scan([], _write(tmp_path / "jan.parquet", pa.table({"t": january})), bins={})
+    base = out.profile.new_bins["t"]
+    # July: every value beyond January's edges; its own stretch at the base width keeps the resolution
+    july = np.random.default_rng(2).normal(80, 4, 2000)
+    later = scan([], _write(tmp_path / "jul.parquet", pa.table({"t": july})), bins={"t": base})
+    assert later.profile.new_bins == {}  # the base stays the column's grid
+    hist = later.profile.columns["t"].histogram
+    assert _stretch(hist["edges"], base) == 0
+    assert hist["edges"][0] > base[-1] and hist["edges"][0] <= np.quantile(july, 0.005)
+    assert max(hist["counts"]) < 0.1 * hist["n"] and hist["counts"][0] + hist["counts"][-1] < 0.02 * hist["n"]
+    # twice as spread: twice as wide bins; a stuck sensor: one value, one bin of the base width
+    wide = scan([], _write(tmp_path / "w.parquet", pa.table({"t": np.random.default_rng(3).normal(80, 8, 2000)})),
+                bins={"t": base}).profile.columns["t"].histogram
+    assert _stretch(wide["edges"], base) == 1 and len(wide["edges"]) <= 32
+    stuck = scan([], _write(tmp_path / "s.parquet", pa.table({"t": [81.25] * 24})),
+                 bins={"t": base}).profile.columns["t"].histogram
+    assert _stretch(stuck["edges"], base) == 0 and stuck["counts"] == [0, 24, 0]
+    # far narrower than the base, inside it: finer bins on the same grid
+    narrow = scan([], _write(tmp_path / "n.parquet", pa.table({"t": np.random.default_rng(4).normal(45, 0.5, 2000)})),
+                  bins={"t": base}).profile.columns["t"].histogram
+    assert _stretch(narrow["edges"], base) < -1 and max(narrow["counts"]) < 0.15 * narrow["n"]
+
+
+def test_integer_columns_are_never_counted_finer_than_their_base(tmp_path):
+    base = [0.5, 1.5, 2.5, 3.5]  # one bin per value
+    moved = scan([], _write(tmp_path / "m.parquet", pa.table({"k": pa.array([7, 8, 9] * 5, pa.int64())})),
+                 bins={"k": base}).profile.columns["k"].histogram
+    assert moved["edges"] == [6.5, 7.5, 8.5, 9.5] and moved["counts"] == [0, 5, 5, 5, 0]
+    same = scan([], _write(tmp_path / "s.parquet", pa.table({"k": pa.array([2] * 15, pa.int64())})),
+                bins={"k": base}).profile.columns["k"].histogram
+    assert same["edges"] == base
 
 
 def test_bins_are_fixed_only_for_columns_without_any(tmp_path):
@@ -290,7 +336,7 @@ def test_histogram_bins_are_stored_once_per_column_and_reused_across_runs(backen
         with ws.store.read():
             bins = ws.store.metrics.bins(ws.project.name, "clean")
         assert bins == {"x": [0.5, 1.5, 2.5, 3.5]}  # a small integer range: one bin per value
-        _land(project, "2024-01-02", [0, 2, 100, 200])
+        _land(project, "2024-01-02", [0, 200, *[1, 2, 3] * 6])  # a tenth outside: still counted on the bins
         _land(project, "2024-01-01", [1, 1, 3])
         ws.runs.run(RunRequest(executor="inprocess"))
         with ws.store.read():
@@ -301,7 +347,7 @@ def test_histogram_bins_are_stored_once_per_column_and_reused_across_runs(backen
             ).all()
             profiles = ws.store.metrics.profiles(ws.project.name, "clean")
         assert [tuple(r) for r in rows] == [("x", "2024-01-01")]
-        assert profiles["2024-01-02"]["sketches"]["x"]["histogram"] == {"edges": bins["x"], "counts": [1, 0, 1, 0, 2], "n": 4}
+        assert profiles["2024-01-02"]["sketches"]["x"]["histogram"] == {"edges": bins["x"], "counts": [1, 6, 6, 6, 1], "n": 20}
         assert profiles["2024-01-01"]["sketches"]["x"]["histogram"] == {"edges": bins["x"], "counts": [0, 2, 0, 1, 0], "n": 3}
         assert profiles["2024-01-01"]["sketches"]["label"]["top"] == [["l1", 2], ["l3", 1]]
 

@@ -4,8 +4,11 @@ data is never read again). No I/O here.
 Sketches are what the profiler stores (``weir.quality.profile``):
 
 - numeric: ``{"edges": [e0..en], "counts": [under, c1..cn, over], "n": sample size}``; inner
-  bins are [e_i, e_i+1) as ``numpy.histogram`` counts them, all partitions of a column share
-  the edges;
+  bins are [e_i, e_i+1) as ``numpy.histogram`` counts them, on equal-width edges. Partitions of a
+  column are counted on stretches of one grid (the column's base edges, or a stretch that
+  follows values that moved away from them, at the base width times a power of two), so
+  ``align`` re-counts any of them on common edges exactly; sketches stored before stretches
+  existed are all on the base edges;
 - categorical: ``{"top": [[value, count], ...], "other": rows outside the top values}``.
 
 Either may also be passed as the whole column sketch (``{"type": ..., "histogram": {...}}`` or
@@ -21,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -30,6 +34,7 @@ from scipy import special
 from weir.errors import ConfigError, DataError
 
 SMOOTHING = 0.5  # pseudo-count added to every bin for PSI (add-half, the Jeffreys prior)
+COMMON_BINS = 4096  # most inner bins of common edges; ranges further apart are re-counted on wider ones
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,10 +90,12 @@ class Drift:
 # -- numeric ---------------------------------------------------------------------------------------
 
 def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: float = SMOOTHING) -> float:
-    """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i + α)/(R + αK) and
-    q_i = (c_i + α)/(C + αK) (reference and current shares, α = ``smoothing``, K bins). Bins
-    empty on both sides are dropped first, so they add nothing; α keeps a bin empty on one side
-    finite. 0 for identical shares."""
+    """PSI = Σ (q_i − p_i)·ln(q_i / p_i) over bins, with p_i = (r_i/R + ε)/(1 + εK) and
+    q_i = (c_i/C + ε)/(1 + εK), ε = α/min(R, C): the smaller side gets α = ``smoothing`` added
+    to each of its K bins, the larger the same share of its total, so equal shares give exactly 0
+    however many more rows one side has (a reference of seven identical days against one).
+    Bins empty on both sides are dropped first, so they add nothing; ε keeps a bin empty on one
+    side finite."""
     r, c = np.asarray(ref_counts, dtype=float), np.asarray(cur_counts, dtype=float)
     if r.shape != c.shape:
         raise DataError(f"psi: {r.size} reference bins against {c.size} current bins")
@@ -96,8 +103,9 @@ def psi(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, smoothing: floa
     r, c = r[keep], c[keep]
     if r.size == 0 or r.sum() == 0 or c.sum() == 0:
         return 0.0
-    p = (r + smoothing) / (r.sum() + smoothing * r.size)
-    q = (c + smoothing) / (c.sum() + smoothing * c.size)
+    eps = smoothing / min(r.sum(), c.sum())
+    p = (r / r.sum() + eps) / (1 + eps * r.size)
+    q = (c / c.sum() + eps) / (1 + eps * c.size)
     return float(np.sum((q - p) * np.log(q / p)))
 
 
@@ -156,6 +164,62 @@ def _histogram(sketch: dict) -> dict:
         raise DataError(f"drift: {len(sketch['edges'])} edges need {len(sketch['edges']) + 1} counts "
                         f"(under, bins, over), got {len(sketch['counts'])}")
     return sketch
+
+
+def align(sketches: Sequence[dict]) -> list[dict]:
+    """The histograms of ``sketches`` counted on common edges: the widest bins among them (the
+    first such histogram's edges, extended at their width), over the union of their ranges; each
+    bin's count goes to the common bin holding its midpoint, and an underflow (overflow) to the
+    common bin just below its first (above its last) edge, or to the common underflow (overflow)
+    at the union's end: mass beyond a narrower range lies next to it more often than not.
+    Exact for histograms on one grid (the profiler's, ``weir.quality.profile``), whose finer bins
+    nest in coarser ones. Histograms already on one set of edges are returned as they are.
+    Raises ``DataError`` for a histogram whose edges are not equal-width."""
+    hists = [_histogram(s) for s in sketches]
+    if _same_edges(hists):
+        return hists
+    edges, counts = _common(hists)
+    return [{"edges": edges, "counts": [int(c) for c in row], "n": int(h.get("n", sum(h["counts"])))}
+            for h, row in zip(hists, counts)]
+
+
+def _same_edges(hists: list[dict]) -> bool:
+    first = list(hists[0]["edges"])
+    return all(list(h["edges"]) == first for h in hists[1:])
+
+
+def _common(hists: list[dict]) -> tuple[list[float], np.ndarray]:
+    """Common edges of ``hists`` and their counts on them, one row each (see ``align``)."""
+    sizes = np.array([len(h["edges"]) for h in hists])
+    if sizes.min() < 2:
+        raise DataError("drift: a histogram needs at least two edges")
+    edges = np.fromiter(chain.from_iterable(h["edges"] for h in hists), dtype=float, count=int(sizes.sum()))
+    ends = np.cumsum(sizes)
+    lows, highs = edges[ends - sizes], edges[ends - 1]
+    widths = (highs - lows) / (sizes - 1)
+    # each edge where equal-width edges put it (all histograms at once: this runs per comparison)
+    k = np.arange(edges.size) - np.repeat(ends - sizes, sizes)
+    off = np.abs(edges - np.repeat(lows, sizes) - k * np.repeat(widths, sizes))
+    if not np.all(widths > 0) or np.any(off > np.repeat(1e-6 * widths + 1e-9 * np.maximum(abs(lows), abs(highs)), sizes)):
+        raise DataError("drift: histogram edges are not equal-width, so they cannot be re-counted on common edges")
+    widest = int(np.argmax(widths))
+    origin, step = float(lows[widest]), float(widths[widest])
+    lo, hi = float(lows.min()), float(highs.max())
+    while (hi - lo) / step > COMMON_BINS:
+        step *= 2
+    first = math.floor((lo - origin) / step + 1e-6)
+    last = max(math.ceil((hi - origin) / step - 1e-6), first + 1)
+    slots = last - first + 2  # underflow, inner bins, overflow
+    # each bin's midpoint, the underflow and overflow taken as one more bin of the same width
+    counted = sizes + 1
+    j = np.arange(int(counted.sum())) - np.repeat(np.cumsum(counted) - counted, counted)
+    mids = np.repeat(lows, counted) + (j - 0.5) * np.repeat(widths, counted)
+    at = np.minimum(np.maximum(np.floor((mids - origin) / step).astype(np.int64) - first + 1, 0), slots - 1)
+    row = np.repeat(np.arange(len(hists)), counted)
+    weights = np.fromiter(chain.from_iterable(h["counts"] for h in hists), dtype=float, count=j.size)
+    counts = np.bincount(row * slots + at, weights=weights, minlength=len(hists) * slots)
+    common = [origin + step * i for i in range(first, last + 1)]
+    return common, np.rint(counts).astype(np.int64).reshape(len(hists), slots)
 
 
 def _counts(ref: dict, cur: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -234,18 +298,19 @@ def _categories(sketch: dict) -> tuple[dict, int]:
 
 def merge(sketches: Sequence[dict]) -> dict:
     """One reference sketch from several partitions' sketches of a column (e.g. the previous N):
-    histograms sum their counts (same edges required); top values are united and summed, most
-    frequent first. A value that was outside some partition's top is counted in ``other`` for
-    that partition, so the merged total is exact and that value's count is a lower bound."""
+    histograms sum their counts on common edges (``align``); top values are united and summed,
+    most frequent first. A value that was outside some partition's top is counted in ``other``
+    for that partition, so the merged total is exact and that value's count is a lower bound."""
     if not sketches:
         raise DataError("drift: no sketches to merge")
     if all(_kind(s) == "numeric" for s in sketches):
         hists = [_histogram(s) for s in sketches]
-        edges = hists[0]["edges"]
-        if any(list(h["edges"]) != list(edges) for h in hists):
-            raise DataError("drift: cannot merge histograms with different bin edges")
-        counts = np.sum([np.asarray(h["counts"], dtype=np.int64) for h in hists], axis=0)
-        return {"edges": list(edges), "counts": [int(v) for v in counts], "n": int(sum(h.get("n", 0) for h in hists))}
+        n = int(sum(h.get("n", 0) for h in hists))
+        if _same_edges(hists):
+            edges, counts = list(hists[0]["edges"]), np.array([h["counts"] for h in hists], dtype=np.int64)
+        else:
+            edges, counts = _common(hists)
+        return {"edges": edges, "counts": [int(v) for v in counts.sum(axis=0)], "n": n}
     totals: dict = {}
     other = 0
     for s in sketches:
@@ -260,10 +325,13 @@ def merge(sketches: Sequence[dict]) -> dict:
 # -- the verdict -----------------------------------------------------------------------------------
 
 def judge(column: str, ref: dict, cur: dict, *, thresholds: DriftThresholds = DriftThresholds()) -> Drift:
-    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``.
-    Raises ``DataError`` when the sketches cannot be compared."""
+    """Whether ``column`` drifted from ``ref`` (one sketch, see ``merge``) to ``cur``; histograms
+    on different edges are compared on common ones (``align``). Raises ``DataError`` when the
+    sketches cannot be compared."""
     th = thresholds
     numeric = _kind(cur) == "numeric"
+    if numeric:
+        ref, cur = align([ref, cur])
     s = numeric_drift(ref, cur) if numeric else categorical_drift(ref, cur, vanished_share=th.vanished_share)
     effects = [("psi", "PSI", th.psi_warn, th.psi_drift)]
     effects.append(("wasserstein_norm", "W1/σ", th.wasserstein_warn, th.wasserstein_drift) if numeric
@@ -295,15 +363,28 @@ def compare(references: Sequence[dict | None], current: dict, *, column: str,
     """``judge`` of ``current`` against the merged ``references`` (e.g. the previous N partitions'
     sketches of the column); None when there is nothing to compare: no reference sketch, a
     sketch with neither histogram nor top values, kinds that differ, or histograms on
-    different bins."""
+    edges that cannot be aligned (not equal-width)."""
     refs = [r for r in references if r]
     kind = _kind(current)
     if not refs or kind is None or any(_kind(r) != kind for r in refs):
         return None
     try:
+        if kind == "numeric":  # one re-count of all of them, not one for the merge and one for the judge
+            refs, current = _merged_on_common_edges(refs, current)
         return judge(column, merge(refs), current, thresholds=thresholds)
     except DataError:
         return None
+
+
+def _merged_on_common_edges(refs: list[dict], current: dict) -> tuple[list[dict], dict]:
+    """([the merged reference], current), both on common edges (``align``) if theirs differ."""
+    hists = [_histogram(s) for s in (*refs, current)]
+    if _same_edges(hists):
+        return refs, current
+    edges, counts = _common(hists)
+    ref = {"edges": edges, "counts": [int(c) for c in counts[:-1].sum(axis=0)],
+           "n": int(sum(h.get("n", 0) for h in hists[:-1]))}
+    return [ref], {"edges": edges, "counts": [int(c) for c in counts[-1]], "n": int(hists[-1].get("n", 0))}
 
 
 def _kind(sketch: dict) -> str | None:
