@@ -242,8 +242,9 @@ class MonitorEvaluator(DerivedSeries):
         details: dict = {"points": [order[i] for i in sig.points if i < len(order)],
                          "message": patterns.message(column, metric, sig.value, sig.center)}
         if sig.method == "shift":
-            details["message"] = f"level shift on {column + ' ' if column else ''}{metric} since {details['points'][0]}" + (
-                ": the new level is the baseline from here on" if "new normal" in sig.rule else "")
+            what = "change of spread" if sig.rule.startswith("change of spread") else "level shift"
+            details["message"] = f"{what} on {column + ' ' if column else ''}{metric} since {details['points'][0]}" + (
+                ": the new normal is the baseline from here on" if "new normal" in sig.rule else "")
         rule = sig.rule
         if metric in (DRIFT_SCORE, TRAINING_DRIFT):
             verdict = verdicts.get((key, column) if metric == DRIFT_SCORE else (key, column, TRAINING_DRIFT))

@@ -24,8 +24,9 @@ Per point t:
    beyond the largest in-control error of that history, so a series of counts that is usually
    constant and sometimes off by one does not alert for being off by one again.
 5. **New normal**: a flagged point stays out of later baselines, but ``confirm`` flagged points
-   in a row on one side make a level shift: the first raised the alert, the others say the
-   shift goes on, and the baseline re-forms from the shift's onset. Exclusion can never freeze a
+   in a row on one side make a new normal (a level shift; twice as many on both sides, a change
+   of spread): the first raised the alert, the others say the change goes on, and the baseline
+   re-forms from its onset. Exclusion can never freeze a
    baseline for longer than that. An operator's ``reset`` (``weir monitors accept``) starts a
    regime at a chosen point the same way.
 6. **Sustained small shifts**: a CUSUM of the calibrated residuals (clipped, so one outlier
@@ -103,6 +104,10 @@ _DF = np.array([2.0, 2.5, 3, 4, 5, 7, 10, 15, 25, 50, 1e4])
 _RATIO = special.stdtrit(_DF, 0.975) / special.stdtrit(_DF, 0.75)
 
 
+# ...and the share of |t| beyond 3σ (σ from the MAD) falls from 6.8% (2 df) to 0.27% (normal)
+_BEYOND3 = 2 * special.stdtr(_DF, -3 * special.stdtrit(_DF, 0.75) / special.ndtri(0.75))
+
+
 def tail_df(ordered: list[float]) -> float:
     """Degrees of freedom of the Student t whose |t| has the 95%/50% quantile ratio of the
     sorted absolute errors ``ordered``."""
@@ -114,10 +119,20 @@ def tail_df(ordered: list[float]) -> float:
         return 2.0 if q95 > 0 else math.inf
     ratio = q95 / q50
     if ratio <= _RATIO[-1]:
-        return math.inf
-    if ratio >= _RATIO[0]:
-        return 1.0
-    return float(np.interp(-ratio, -_RATIO, _DF))
+        body = math.inf
+    elif ratio >= _RATIO[0]:
+        body = float(_DF[0])
+    else:
+        body = float(np.interp(-ratio, -_RATIO, _DF))
+    # the far tail: how many errors lie beyond 3σ (a t fit on the body alone misses a few big ones)
+    beyond = (sum(1 for v in ordered if v > 3 * q50 / special.ndtri(0.75)) + 0.5) / n
+    if beyond <= _BEYOND3[-1]:
+        far = math.inf
+    elif beyond >= _BEYOND3[0]:
+        far = float(_DF[0])
+    else:
+        far = float(np.interp(-beyond, -_BEYOND3, _DF))
+    return min(body, far)
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -230,7 +245,8 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
     usable: list[int] = []  # in-control points of the current regime
     errors: list[float] = []  # one-step forecast errors of every judged point (not of confirmed shifts)
     error_at: list[int] = []
-    normal: list[bool] = []  # per error: not flagged (the tail is fit on these)
+    seasonal: list[bool] = []  # per error: made by a forecast that knew the season
+    calm: list[bool] = []  # per error: its point was not flagged (the tail is fit on these)
     run: list[int] = []  # consecutive flagged points on one side, oldest first
     run_side = 0
     regime_known = False  # a regime after a shift or reset can re-form from few points
@@ -255,17 +271,22 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
         y = np.array([values[i] for i in base], dtype=float)
         f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha)
         floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
-        past = sorted(abs(e) for e in errors[-c.errors:])
+        recent = list(zip(errors[-c.errors:], seasonal[-c.errors:], calm[-c.errors:]))
+        if f.seasonal:  # errors made before the season was known are no measure of this forecast
+            known = [r for r in recent if r[1]]
+            recent = known if len(known) >= c.min_errors else recent
+        past = sorted(abs(e) for e, _, _ in recent)
         guard = 0.0
         if len(past) >= c.min_errors:
             sigma = MAD_SCALE * _quantile(past, 0.5)
             if sigma <= floor and past[-1] > floor:
-                # mostly exact, sometimes off (counts, rain): the mean error, and never an alert
-                # for a miss the series made twice lately
-                sigma = 1.2533 * sum(past) / len(past)
-                guard = past[-2]
-            calm = sorted(abs(e) for e, ok in zip(errors[-c.errors:], normal[-c.errors:]) if ok)
-            df = min(tail_df(calm), 0.37 * (len(calm) - 1))
+                sigma = 1.2533 * sum(past) / len(past)  # mostly exact, sometimes off (counts, rain): the mean error
+            # the tail's shape from the points that were not anomalies: one anomaly must not
+            # widen the limits the next is judged against
+            df = min(tail_df(sorted(abs(e) for e, _, ok in recent if ok)), 0.37 * (len(past) - 1))
+            # and never an alert for a miss the series made three times lately (fog on a visibility
+            # series that is mostly at its maximum, a count usually exact and sometimes off by one)
+            guard = past[-3] if len(past) >= 30 else 0.0
         else:
             sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
             df = 0.37 * max(len(base) - 1, 1)
@@ -291,17 +312,20 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
         flagged = False
         if "shewhart" in c.methods and beyond_alert:
             flagged = True
-            if run and side == run_side:
+            if run:  # flagged again: on one side a level shift, on both a change of spread
                 run.append(t)
-                if len(run) >= c.confirm:
-                    signal("shift", "level shift: new normal", "warn", tuple(run))
+                run_side = run_side if side == run_side else 0
+                if len(run) >= (c.confirm if run_side else 2 * c.confirm):
+                    what = "level shift" if run_side else "change of spread"
+                    signal("shift", f"{what}: new normal", "warn", tuple(run))
                     usable, regime_known = list(run), True
                     keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
                     errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
-                    normal = [normal[j] for j in keep]
+                    seasonal = [seasonal[j] for j in keep]
+                    calm = [calm[j] for j in keep]
                     run, up, down = [], 0.0, 0.0
                     continue
-                signal("shift", f"still shifted ({len(run)} of {c.confirm} to confirm a new normal)", "warn", tuple(run))
+                signal("shift", f"still out of range ({len(run)} in a row)", "warn", tuple(run))
             else:
                 run, run_side = [t], side
                 signal("shewhart", "outside the expected range", "alert", (t,))
@@ -327,7 +351,8 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             continue
         errors.append(error)  # anomalies too: the spread is robust to them, and an intermittent
         error_at.append(t)  # series (rain) learns that its bursts are normal
-        normal.append(not flagged)
+        seasonal.append(f.seasonal)
+        calm.append(not flagged)
         if flagged:
             continue
         up, down = (0.0, 0.0) if fired else (new_up, new_down)
