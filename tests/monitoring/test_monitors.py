@@ -25,7 +25,7 @@ START = dt.date(2024, 1, 1)  # a Monday
 DAYS = 40  # days of in-control history: well past the 14-point warm-up and 3 weeks of weekdays
 STATES = {"in control", "warn", "alert", "warming up", "muted", "not judged"}
 METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center", "lower",
-               "upper", "signals", "muted", "state"}
+               "upper", "signals", "muted", "state", "model"}
 MONITOR_KEYS = {"asset", "kind", "column", "metric", "state", "points", "last_partition", "last_value", "center", "lower",
                 "upper", "model", "methods", "sigma", "muted"}
 SIGNAL_KEYS = {"asset", "partition", "kind", "column", "metric", "method", "rule", "value", "center", "lower", "upper",

@@ -404,7 +404,7 @@ def test_checks_yml_mapping_form_declares_checks_and_metrics(make_project, works
 
 # -- weir metrics on the command line ------------------------------------------------------------------
 
-METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center", "lower", "upper", "signals", "muted", "state"}
+METRIC_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center", "lower", "upper", "signals", "muted", "state", "model"}
 
 
 

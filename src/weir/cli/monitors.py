@@ -62,7 +62,9 @@ def _render_metrics(name: str, points: list[dict], *, one: bool) -> None:
         series.setdefault((p["column_name"], p["metric"]), []).append(p)
     if one and len(series) == 1:
         (col, m), pts = next(iter(series.items()))
-        t = table("partition", "value", "center", "limits", "", title=f"{name} {_series(col, m)}: {len(pts)} partitions")
+        models = sorted({p["model"] for p in pts if p.get("model")})
+        judged = f", expected values from {' / '.join(models)}" if models else ""
+        t = table("partition", "value", "expected", "limits", "", title=f"{name} {_series(col, m)}: {len(pts)} partitions{judged}")
         lo = min((p["value"] for p in pts if p["value"] is not None), default=0)
         hi = max((p["value"] for p in pts if p["value"] is not None), default=0)
         for p in pts:

@@ -1,5 +1,6 @@
-"""Control charts drawn with matplotlib: the metric per partition, the centre line and limits
-each point was judged against, alerts and warnings marked, quarantined points hollow."""
+"""Control charts drawn with matplotlib: the metric per partition, the expected path and the band
+of limits each point was judged against (with the model that drew them), alerts and warnings
+marked, quarantined points hollow."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ def control_chart(points: list[dict], *, title: str, out: str | Path) -> Path:
         centre = [float("nan") if p.get("center") is None else p["center"] for p in points]
         lower = [float("nan") if p.get("lower") is None else p["lower"] for p in points]
         upper = [float("nan") if p.get("upper") is None else p["upper"] for p in points]
-        ax.step(x, centre, where="mid", color="#2ca02c", lw=1, label="centre line")
-        ax.step(x, lower, where="mid", color="#d62728", lw=0.8, ls="--", label="limits")
-        ax.step(x, upper, where="mid", color="#d62728", lw=0.8, ls="--")
-        ax.fill_between(x, lower, upper, step="mid", color="#2ca02c", alpha=0.06)
+        models = sorted({p["model"] for p in points if p.get("model")})
+        ax.plot(x, centre, color="#2ca02c", lw=1, label="expected" + (f" ({'; '.join(models)})" if models else ""))
+        ax.plot(x, lower, color="#d62728", lw=0.8, ls="--", label="alert limits")
+        ax.plot(x, upper, color="#d62728", lw=0.8, ls="--")
+        ax.fill_between(x, lower, upper, color="#2ca02c", alpha=0.06)
         for kind, colour, marker in (("alert", "#d62728", "X"), ("warn", "#ff7f0e", "^")):
             hits = [(i, v) for i, (p, v) in enumerate(zip(points, values))
                     if v is not None and any(s["severity"] == kind for s in p.get("signals", []))

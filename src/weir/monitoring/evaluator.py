@@ -223,6 +223,7 @@ class MonitorEvaluator(DerivedSeries):
                     "partition_key": key, "column_name": column, "metric": metric,
                     "center": point["center"] if point else None, "lower": point["lower"] if point else None,
                     "upper": point["upper"] if point else None, "state": point_state(point, found),
+                    "model": point.get("model") if point else None,
                 })
         out.signals += self._schema_changes(name, order, new, skip, row)
         out.signals += self._patterns(history, new, row)

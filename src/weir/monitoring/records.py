@@ -19,7 +19,7 @@ def metric_json(name: str, p: dict) -> dict[str, Any]:
         "asset": name, "partition": p["partition_key"], "column": p["column_name"], "metric": p["metric"],
         "value": p["value"], "quarantined": p["quarantined"], "run_id": p["run_id"], "measured_at": iso(p["measured_at"]),
         "center": p.get("center"), "lower": p.get("lower"), "upper": p.get("upper"), "signals": p.get("signals", []),
-        "muted": p.get("muted", False), "state": p.get("state") or "not judged",
+        "muted": p.get("muted", False), "state": p.get("state") or "not judged", "model": p.get("model"),
     }
 
 

@@ -101,7 +101,7 @@ class Metrics(Repository):
 
     def judge(self, project: str, asset: str, judgements: list[dict]) -> None:
         """Store how the monitors judged points: ``{partition_key, column_name, metric, center,
-        lower, upper, state}`` each. Reads show these; they never redraw a chart."""
+        lower, upper, state, model}`` each. Reads show these; they never redraw a chart."""
         if not judgements:
             return
         m = t.metric_points.c
@@ -110,11 +110,11 @@ class Metrics(Repository):
             .where(m.project == project, m.asset == asset, m.partition_key == sa.bindparam("b_key"),
                    m.column_name == sa.bindparam("b_column"), m.metric == sa.bindparam("b_metric"))
             .values(center=sa.bindparam("b_center"), lower=sa.bindparam("b_lower"), upper=sa.bindparam("b_upper"),
-                    state=sa.bindparam("b_state"))
+                    state=sa.bindparam("b_state"), model=sa.bindparam("b_model"))
         )
         self.c.execute(stmt, [
             {"b_key": j["partition_key"], "b_column": j["column_name"], "b_metric": j["metric"], "b_center": j["center"],
-             "b_lower": j["lower"], "b_upper": j["upper"], "b_state": j["state"]}
+             "b_lower": j["lower"], "b_upper": j["upper"], "b_state": j["state"], "b_model": j.get("model")}
             for j in judgements
         ])
 
@@ -143,7 +143,7 @@ class Metrics(Repository):
         weir's key formats by time."""
         m = t.metric_points.c
         q = sa.select(m.partition_key, m.column_name, m.metric, m.value, m.run_id, m.quarantined, m.measured_at,
-                      m.center, m.lower, m.upper, m.state).where(
+                      m.center, m.lower, m.upper, m.state, m.model).where(
             m.project == project, m.asset == asset
         )
         if column is not None:

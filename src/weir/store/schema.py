@@ -132,6 +132,7 @@ metric_points = Table(
     Column("lower", Float),
     Column("upper", Float),
     Column("state", String(12)),  # in control | warn | alert | warming up | muted; None: not judged
+    Column("model", String(40)),  # what drew the expected value and limits, e.g. "level, trend, season"
     Index("ix_metric_points_series", "project", "asset", "metric", "column_name", "partition_key"),
     Index("ix_metric_points_key", "project", "asset", "partition_key"),
 )
