@@ -54,11 +54,11 @@ def test_exclusion_cannot_freeze_the_baseline():
     of the baseline only until ``confirm`` of them in a row say it is the new normal, so the
     centre line follows within the window instead of staying where it was."""
     rng = np.random.default_rng(11)
-    values = list(rng.normal(0, 1, 50)) + [10.0 * (1 + i // 10) + rng.normal(0, 1) for i in range(100)]
+    values = list(rng.normal(0, 1, 50)) + [20.0 * (1 + i // 10) + rng.normal(0, 1) for i in range(100)]
     rows = forecast.chart(values, period=None)
     confirm = forecast.ForecastConfig().confirm
     for r in rows[50:]:
-        level = 10.0 * (1 + (r["index"] - 50) // 10)
+        level = 20.0 * (1 + (r["index"] - 50) // 10)
         since_step = (r["index"] - 50) % 10
         if since_step >= confirm:
             assert abs(r["center"] - level) < 5, (r["index"], r["center"], level)

@@ -181,7 +181,7 @@ class MonitorEvaluator(DerivedSeries):
                 # only blocked data is kept out of every series
                 resets = history.resets_in(col, m, order)
                 rows = forecast.chart(values, exclude=season_exclude, period=season,
-                                      config=forecast_config(settled, m), resets=resets)
+                                      config=forecast_config(settled, m, spread=_spread(history, col)), resets=resets)
             if since:  # chart indices count from ``since``; signals name partitions of the whole history
                 for r in rows:
                     r["signals"] = [dataclasses.replace(g, index=g.index + since, points=tuple(i + since for i in g.points))
@@ -354,6 +354,12 @@ class MonitorEvaluator(DerivedSeries):
 
 
 MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
+
+
+def _spread(history: History, column: str) -> float | None:
+    """The column's usual standard deviation within a partition: the median of its stored std."""
+    spreads = sorted(v for v in history.series.get((column, "std"), {}).values() if v is not None)
+    return spreads[len(spreads) // 2] if spreads else None
 
 
 def signal_events(alerts: list[dict]) -> list[Event]:

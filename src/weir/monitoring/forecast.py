@@ -47,6 +47,7 @@ from weir.errors import ConfigError
 from weir.monitoring.spc import Signal
 
 MAD_SCALE = 1.4826
+BURSTY = 0.05  # share of out-of-range points above which a series' bursts are part of its nature
 MODEL = "level, trend"
 METHODS = ("shewhart", "cusum")
 
@@ -66,7 +67,8 @@ class ForecastConfig:
     warn_rate: float = 2e-3
     confirm: int = 3
     trend: bool = True
-    season_alpha: float = 1e-3
+    season_alpha: float = 0.01  # the rank F-test's level: a weekly pattern is found in 3 weeks
+    season_window: int = 56  # points the season is learnt from (8 weeks of weekdays)
     cusum_k: float = 0.5
     cusum_h: float = 8.5
     cusum_alerts: bool = False
@@ -80,8 +82,9 @@ class ForecastConfig:
     def __post_init__(self) -> None:
         if not set(self.methods) <= set(METHODS):
             raise ConfigError(f"forecast: methods {list(self.methods)} must be among {', '.join(METHODS)}")
-        if not 3 <= self.min_points <= self.window:
-            raise ConfigError(f"forecast: need 3 <= min_points <= window, got {self.min_points} and {self.window}")
+        if not 3 <= self.min_points <= self.window <= self.season_window:
+            raise ConfigError(f"forecast: need 3 <= min_points <= window <= season_window, got {self.min_points}, "
+                              f"{self.window} and {self.season_window}")
         if not 0 < self.alert_rate <= self.warn_rate < 0.5:
             raise ConfigError(f"forecast: need 0 < alert_rate <= warn_rate < 0.5, got {self.alert_rate} and {self.warn_rate}")
         if self.confirm < 2 or self.errors < self.min_errors or self.min_errors < 3:
@@ -98,13 +101,13 @@ def rate_for_sigma(sigma: float) -> float:
     return float(2 * special.ndtr(-sigma))
 
 
-# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 5.0 (2 df) to 2.91
+# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 4.2 (3 df) to 2.91
 # (normal); an observed ratio of |errors|' 95th to 50th percentile picks the df.
-_DF = np.array([2.0, 2.5, 3, 4, 5, 7, 10, 15, 25, 50, 1e4])
+_DF = np.array([5.0, 7, 10, 15, 25, 50, 1e4])
 _RATIO = special.stdtrit(_DF, 0.975) / special.stdtrit(_DF, 0.75)
 
 
-# ...and the share of |t| beyond 3σ (σ from the MAD) falls from 6.8% (2 df) to 0.27% (normal)
+# ...and the share of |t| beyond 3σ (σ from the MAD) falls from 4.2% (3 df) to 0.27% (normal)
 _BEYOND3 = 2 * special.stdtr(_DF, -3 * special.stdtrit(_DF, 0.75) / special.ndtri(0.75))
 
 
@@ -116,7 +119,7 @@ def tail_df(ordered: list[float]) -> float:
         return math.inf
     q50, q95 = _quantile(ordered, 0.5), _quantile(ordered, 0.95)
     if q50 <= 0:  # mostly exact: counts that are usually right, or zero-inflated (rain)
-        return 2.0 if q95 > 0 else math.inf
+        return float(_DF[0]) if q95 > 0 else math.inf
     ratio = q95 / q50
     if ratio <= _RATIO[-1]:
         body = math.inf
@@ -188,28 +191,40 @@ def _theil_sen(pos: np.ndarray, y: np.ndarray) -> float:
     return float(part[k]) if slopes.size % 2 else float(0.5 * (part[k - 1] + part[k]))
 
 
-def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: bool, alpha: float) -> _Fit:
-    """The expected value at position ``at`` from baseline points (``pos``, ``y``)."""
-    slope = _theil_sen(pos, y) if trend and len(y) >= 6 else 0.0
-    level = _median((y - slope * pos).tolist())
-    res = y - (level + slope * pos)
+def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: bool, alpha: float,
+        season: tuple[np.ndarray, np.ndarray] | None = None) -> _Fit:
+    """The expected value at position ``at`` from baseline points (``pos``, ``y``): a level and
+    trend through them, plus the season (when ``period`` is given and a rank F-test finds it)
+    from the medians per season of the detrended ``season`` points (default: the baseline's;
+    flagged points belong there, a season must not be mistaken for anomalies while it is learnt)."""
     seasonal = False
     effect = 0.0
-    if period and len(y) >= 3 * period:
-        groups = pos.astype(int) % period
-        if _seasonal(res, groups, period, alpha):
+    sp, sy = season if season is not None else (pos, y)
+    if period and len(sy) >= 3 * period:
+        slope = _theil_sen(sp, sy) if trend else 0.0
+        res = sy - slope * sp
+        groups = sp.astype(int) % period
+        if _seasonal(_ranks(res), groups, period, alpha):
             by_group: list[list[float]] = [[] for _ in range(period)]
             for g, r in zip(groups.tolist(), res.tolist()):
                 by_group[g].append(r)
-            effects = np.array([_median(v) for v in by_group])
+            effects = np.array([_median(v) if v else 0.0 for v in by_group])
             effects -= _median(effects.tolist())
-            deseason = y - effects[groups]
-            slope = _theil_sen(pos, deseason) if trend and len(y) >= 6 else 0.0
-            level = _median((deseason - slope * pos).tolist())
-            res = deseason - (level + slope * pos)
             effect = float(effects[at % period])
+            y = y - effects[pos.astype(int) % period]
             seasonal = True
+    slope = _theil_sen(pos, y) if trend and len(y) >= 6 else 0.0
+    level = _median((y - slope * pos).tolist())
+    res = y - (level + slope * pos)
     return _Fit(expected=level + slope * at + effect, residuals=res, seasonal=seasonal)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 (ties broken by position): the season test on ranks is not swayed by a
+    holiday or a storm."""
+    r = np.empty(x.size)
+    r[np.argsort(x, kind="stable")] = np.arange(x.size)
+    return r
 
 
 def _seasonal(res: np.ndarray, groups: np.ndarray, period: int, alpha: float) -> bool:
@@ -248,6 +263,9 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
     seasonal: list[bool] = []  # per error: made by a forecast that knew the season
     calm: list[bool] = []  # per error: its point was not flagged (the tail is fit on these)
     run: list[int] = []  # consecutive flagged points on one side, oldest first
+    earlier: list[int] = []  # the baseline before the last new normal, while that one is young
+    seen: list[int] = []  # every point not kept out (flagged ones too): the season is learnt from these
+    regime_from = 0
     run_side = 0
     regime_known = False  # a regime after a shift or reset can re-form from few points
     up = down = 0.0
@@ -255,12 +273,16 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
     rows: list[dict] = []
     for t, x in enumerate(values):
         if t in reset_at:
-            usable, run, regime_known, up, down = [], [], bool(errors), 0.0, 0.0
+            usable, run, earlier, regime_known, up, down = [], [], [], bool(errors), 0.0, 0.0
+            regime_from = t
         row: dict[str, Any] = {"index": t, "value": x, "center": None, "lower": None, "upper": None,
                                "model": None, "z": None, "signals": []}
         rows.append(row)
         if x is None:
             continue
+        if not excluded[t]:
+            seen.append(t)
+        seen_now = seen[:-1] if seen and seen[-1] == t else seen
         base = usable[-c.window:]
         need = c.confirm if regime_known else c.min_points
         if len(base) < need:
@@ -269,7 +291,9 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             continue
         pos = np.array(base, dtype=float)
         y = np.array([values[i] for i in base], dtype=float)
-        f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha)
+        span = [i for i in seen_now[-c.season_window:] if i >= regime_from] if period else []
+        f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha,
+                season=(np.array(span, dtype=float), np.array([values[i] for i in span], dtype=float)) if span else None)
         floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
         recent = list(zip(errors[-c.errors:], seasonal[-c.errors:], calm[-c.errors:]))
         if f.seasonal:  # errors made before the season was known are no measure of this forecast
@@ -281,12 +305,16 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             sigma = MAD_SCALE * _quantile(past, 0.5)
             if sigma <= floor and past[-1] > floor:
                 sigma = 1.2533 * sum(past) / len(past)  # mostly exact, sometimes off (counts, rain): the mean error
-            # the tail's shape from the points that were not anomalies: one anomaly must not
-            # widen the limits the next is judged against
-            df = min(tail_df(sorted(abs(e) for e, _, ok in recent if ok)), 0.37 * (len(past) - 1))
-            # and never an alert for a miss the series made three times lately (fog on a visibility
-            # series that is mostly at its maximum, a count usually exact and sometimes off by one)
-            guard = past[-3] if len(past) >= 30 else 0.0
+            # The tail's shape and the largest misses from the points that were not anomalies, so
+            # that a holiday does not widen the limits the next anomaly is judged against; but on
+            # a bursty series, whose out-of-range points are more than BURSTY of its history (rain,
+            # fog), the bursts are its nature and count too.
+            flagged = sum(1 for _, _, ok in recent if not ok)
+            usual = past if flagged > BURSTY * len(recent) else sorted(abs(e) for e, _, ok in recent if ok)
+            df = min(tail_df(usual), 0.37 * (len(usual) - 1))
+            # and never an alert for a miss the series made three times lately (a count usually
+            # exact and sometimes off by one, fog on a visibility mostly at its maximum)
+            guard = usual[-3] if len(usual) >= 30 else 0.0
         else:
             sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
             df = 0.37 * max(len(base) - 1, 1)
@@ -295,7 +323,7 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
         half = max(k_alert * sigma, guard)
         error = x - f.expected
         z = error / sigma
-        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z,
+        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z, sigma=sigma, df=df, guard=guard,
                    model=MODEL + (", season" if f.seasonal else ""))
         side = 1 if error > 0 else -1
         direction = "up" if side > 0 else "down"
@@ -309,6 +337,21 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
                                          lower=lo, upper=hi, points=points, direction=direction,
                                          severity=severity))
 
+        if beyond_alert and earlier and len(usable) < c.window:
+            # a young new normal: a point back at the level before it ends it (a storm's
+            # cancellations, an outage, are over), quietly
+            old = earlier[-c.window:]
+            before = fit(np.array(old, dtype=float), np.array([values[i] for i in old], dtype=float), t,
+                         period=period, trend=c.trend, alpha=c.season_alpha)
+            if abs(x - before.expected) <= half:
+                signal("shift", "back to the level before the last shift", "warn", (t,))
+                usable, earlier, run = [*earlier, t], [], []
+                regime_from = usable[0]
+                errors.append(x - before.expected)
+                error_at.append(t)
+                seasonal.append(before.seasonal)
+                calm.append(True)
+                continue
         flagged = False
         if "shewhart" in c.methods and beyond_alert:
             flagged = True
@@ -318,7 +361,8 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
                 if len(run) >= (c.confirm if run_side else 2 * c.confirm):
                     what = "level shift" if run_side else "change of spread"
                     signal("shift", f"{what}: new normal", "warn", tuple(run))
-                    usable, regime_known = list(run), True
+                    earlier, usable, regime_known = usable, list(run), True
+                    regime_from = run[0]
                     keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
                     errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
                     seasonal = [seasonal[j] for j in keep]

@@ -32,10 +32,16 @@ CLASSIC = spc.SpcConfig(window=28, alert_sigma=5.0)
 # weir's default model, the forecast chart, with its defaults (see ``forecast.ForecastConfig``).
 DEFAULTS = forecast.ForecastConfig()
 # The smallest change that alerts, per metric (relative to the expected value, absolute): a day
-# one hour short of 72 readings, or a first null in a column, is shown as a warning, not paged.
+# one hour short of 72 readings, a first null in a column, a spread 10% wider, is shown as a
+# warning, not paged. A mean must move by 0.3 of the column's spread within a partition
+# (``MEAN_EFFECT``, a small effect in Cohen's terms): the mean of a 15-row summary moving with
+# which carriers flew that day is not worth a page, a unit change or a 30-minute shift is.
 MATERIAL: dict[str, tuple[float, float]] = {
-    "row_count": (0.05, 0.0), "distinct_count": (0.05, 0.0), "null_fraction": (0.0, 0.02),
+    "row_count": (0.05, 0.0), "distinct_count": (0.05, 0.0), "null_fraction": (0.0, 0.05), "std": (0.3, 0.0),
+    # timestamps measured from the partition's start move by an hour on the days clocks change
+    "min_offset_s": (0.0, 7200.0), "max_offset_s": (0.0, 7200.0),
 }
+MEAN_EFFECT = 0.3
 
 
 def model_of(settings: Monitor) -> str:
@@ -58,11 +64,15 @@ def spc_config(settings: Monitor) -> spc.SpcConfig:
     return config
 
 
-def forecast_config(settings: Monitor, metric: str) -> forecast.ForecastConfig:
+def forecast_config(settings: Monitor, metric: str, spread: float | None = None) -> forecast.ForecastConfig:
     """The forecast chart's settings for one series: ``sigma`` sets the alert limit as the
-    normal-tail rate it stands for (5σ: 5.7e-7 per point), ``min_points`` the warm-up."""
+    normal-tail rate it stands for (5σ: 5.7e-7 per point), ``min_points`` the warm-up;
+    ``spread`` is the column's usual standard deviation within a partition (for a mean's
+    materiality)."""
     config = DEFAULTS
     relative, absolute = MATERIAL.get(metric, (0.0, 0.0))
+    if metric == "mean" and spread:
+        absolute = MEAN_EFFECT * spread
     config = dataclasses.replace(config, material_relative=relative, material_absolute=absolute)
     if settings.methods:
         config = dataclasses.replace(config, methods=tuple(m for m in settings.methods if m in forecast.METHODS))
@@ -82,8 +92,8 @@ LEVEL_METRICS = ("min", "max", "mean", "p01", "p50", "p99")
 # distances) jumps between neighbours on ordinary days. Drift watches the whole distribution.
 TAIL_METRICS = ("min", "max", "p01", "p50", "p99")
 # partitions of history charted before the first new one: the forecast's window and the errors
-# its limits are drawn from (28 + 90)
-TAIL = DEFAULTS.window + DEFAULTS.errors
+# its limits are drawn from (56 + 90)
+TAIL = DEFAULTS.season_window + DEFAULTS.errors
 DRIFT_SCORE = "drift_score"
 TRAINING_DRIFT = "training_drift"  # per model feature: drift vs the model's training data  # per column: the drift effect size over its threshold, vs the reference
 ALERTING = ("shewhart",)  # methods whose signals alert by default; EWMA and CUSUM warn unless named
