@@ -15,6 +15,7 @@ import pytest
 from conftest import land_csv, write_project
 from conftest import weir_cli as weir
 
+from weir.cli.render import plural
 from weir.monitoring.records import group_signals
 from weir.workspace import Workspace
 
@@ -111,7 +112,7 @@ def test_signals_are_one_line_per_asset_partition_and_column_alerts_first(shifte
         assert lead in metrics or (lead == "distribution" and "drift_score" in metrics)
         assert "— also " in message and set(message.split("— also ")[1].split(", ")) <= metrics
     warnings = sum(1 for r in rows if r["group"] in warn_groups)
-    assert f"and {warnings} warnings in {len(warn_groups)} more groups" in text
+    assert f"and {plural(warnings, 'warning')} in {plural(len(warn_groups), 'more group')}" in text
     assert "'weir monitors --signals --all' lists them" in text
     every = lines(weir(shifted["ws"], shifted["project"], "monitors", "--signals", "--all").stdout)
     assert len(every) == len(groups)
