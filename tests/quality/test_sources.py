@@ -291,12 +291,14 @@ def test_weir_ingest_checks_each_delivery_once(tmp_path):
         {"file": "2024-01-02.csv", "line": 4, "column": None, "value": "3,3.0,c,d", "reason": "4 fields, expected 3"},
         {"file": "2024-01-02.csv", "row": 2, "column": "x", "value": "12 min", "reason": "not a float"},
     ]
-    # the same files again: the stored decisions, nothing judged now
-    second = ingest(ws, project, expect=1)
+    # the same files again: the stored decisions, nothing judged now, and nothing new blocked
+    second = ingest(ws, project)
     assert {k: r["checked_now"] for k, r in second.items()} == {"2024-01-01": False, "2024-01-02": False}
     assert {k: (r["state"], r["fingerprint"], r["sample"]) for k, r in second.items()} == {
         k: (r["state"], r["fingerprint"], r["sample"]) for k, r in first.items()
     }
+    assert "1 partition still blocked (2024-01-02): not checked again" in weir(ws, project, "ingest", "raw").stdout
+    assert ingest(ws, project, "--partition", "2024-01-02", "--force", expect=1)["2024-01-02"]["checked_now"] is True
     # a corrected delivery is judged again
     land(project, "2024-01-02", ["1,1.0,a", "2,12.0,b", "3,3.0,c", "4,4.0,d"])
     third = ingest(ws, project)
