@@ -48,7 +48,7 @@ RUN_KEYS = {"run_id", "state", "counts", "assets", "failures", "waiting", "check
 PLAN_KEYS = {"tasks", "waiting", "up_to_date"}
 STATUS_KEYS = {
     "asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last",
-    "published_at", "last_run", "last_run_failed", "downstream_insights",
+    "published_at", "last_run", "last_run_failed", "downstream_insights", "blocked",
 }
 RUNS_KEYS = {
     "id", "project", "state", "trigger", "created_at", "started_at", "finished_at", "environment_id", "request",

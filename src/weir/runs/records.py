@@ -65,7 +65,9 @@ def status_json(r: dict) -> dict[str, Any]:
     """One asset's published state (``weir status --json``)."""
     keys = ("asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last")
     return {**{k: r[k] for k in keys}, "published_at": iso(r["published_at"]), "last_run": r["last_run"],
-            "last_run_failed": r["last_run_failed"], "downstream_insights": r["downstream_insights"]}
+            "last_run_failed": r["last_run_failed"], "downstream_insights": r["downstream_insights"],
+            "blocked": [{"partition": b["partition_key"], "since": iso(b["finished_at"]), "run_id": b["run_id"],
+                         "message": b["reason"]} for b in r["blocked"]]}
 
 
 def version_json(r: dict) -> dict[str, Any]:
