@@ -152,11 +152,16 @@ def test_a_source_partition_above_tolerance_blocks_what_reads_it(backend, make_p
             ws.data.read("clean", "2024-01-03")
         assert ws.data.history("clean", "2024-01-03") == []
         assert ids(ws, "clean", "2024-01-02") == list(range(1, 10))
-        # the decision is remembered per delivery: the next run does not judge again, still fails
+        # the decision is remembered per delivery: the next stale run neither judges the same files
+        # again nor builds what reads them, and fails on nothing new; it names them still blocked
         again = ws.runs.run(RunRequest(executor="inprocess", stale=True))
-        assert again.state == "failed" and again.sources == {}
-        assert {(f["asset"], f["partition"]) for f in again.failures} == {("raw", "2024-01-01"), ("raw", "2024-01-03")}
-        assert again.per_asset["clean"] == {"upstream_failed": 2}
+        assert again.state == "succeeded" and again.sources == {} and again.failures == [] and again.per_asset == {}
+        assert {(b["kind"], b["name"], b["partition"]) for b in again.still_blocked} == {
+            ("source", "raw", "2024-01-01"), ("source", "raw", "2024-01-03"),
+        }
+        # asked for by name, they are built again, and fail again
+        named = ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), first="2024-01-01", last="2024-01-03"))
+        assert named.state == "failed" and named.per_asset["clean"] == {"upstream_failed": 2, "succeeded": 1}
 
 
 def test_a_missing_declared_column_blocks_naming_the_file_and_column(make_project, workspace_dir):
@@ -358,11 +363,12 @@ def test_run_json_summarises_check_outcomes_and_source_admissions(tmp_path):
         "clean": {"passed": 4, "warned": 1, "failed": 1, "blocked": 0},
     }
     assert {(f["asset"], f["partition"]) for f in result["failures"]} >= {("raw", "2024-01-03")}
-    # a second run judges nothing new: no source admissions counted
+    # a second run judges only the new delivery; day 3, blocked and unchanged, fails it no more
     land(project, "2024-01-01", ["1,1.0,a", "2,5.0,b"])
-    again = json.loads(weir(ws, project, "run", "--stale", "--executor", "inprocess", "--json", expect=1).stdout)
+    again = json.loads(weir(ws, project, "run", "--stale", "--executor", "inprocess", "--json").stdout)
     assert again["sources"]["raw"]["accepted"] == 1 and again["sources"]["raw"].get("blocked", 0) == 0
     assert again["checks"]["clean"] == {"passed": 3, "warned": 0, "failed": 0, "blocked": 0}
+    assert [(b["name"], b["partition"]) for b in again["still_blocked"]] == [("raw", "2024-01-03")]
 
 
 def test_run_json_sources_always_has_both_counts(tmp_path):

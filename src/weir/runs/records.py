@@ -58,6 +58,7 @@ def plan_json(plan) -> dict[str, Any]:
         "tasks": [{"asset": t.asset, "partition": t.key, "reason": t.reason} for t in plan.tasks],
         "waiting": {a: [{"partition": k, "why": w} for k, w in items] for a, items in plan.waiting.items()},
         "up_to_date": plan.up_to_date,
+        "still_blocked": [b.to_json() for b in plan.still_blocked],
     }
 
 
