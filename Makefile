@@ -30,7 +30,7 @@ demo: install
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir metrics flights --column dep_delay --metric mean --from 2013-02-01 --to 2013-02-28
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir monitors
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir chart flights_landing --metric row_count --out ../row_count.png
-	@echo "\n== 2013-02-15 and 2013-02-20 stay blocked, so 'weir run --stale' exits 1 until they are delivered again: =="
+	@echo "\n== 2013-02-15 and 2013-02-20 stay blocked until they are delivered again ('weir run --stale' names them): =="
 	@echo "   cd demo/flights"
 	@echo "   ../../$(BIN)/python land.py --repair 2013-02-15 2013-02-20   # the good files arrive"
 	@echo "   ../../$(BIN)/weir -w ../.weir run --stale                    # rebuilds them and what reads them; exit 0"

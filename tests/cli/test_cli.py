@@ -44,11 +44,14 @@ SELECT $partition_key AS day, CAST(sum(total) AS BIGINT) AS revenue, count(*) AS
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
-RUN_KEYS = {"run_id", "state", "counts", "assets", "failures", "waiting", "checks", "sources", "signals", "conflicts", "seconds"}
-PLAN_KEYS = {"tasks", "waiting", "up_to_date"}
+RUN_KEYS = {
+    "run_id", "state", "counts", "assets", "failures", "waiting", "checks", "sources", "signals", "conflicts",
+    "still_blocked", "seconds",
+}
+PLAN_KEYS = {"tasks", "waiting", "up_to_date", "still_blocked"}
 STATUS_KEYS = {
     "asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last",
-    "published_at", "last_run", "last_run_failed", "downstream_insights",
+    "published_at", "last_run", "last_run_failed", "downstream_insights", "blocked",
 }
 RUNS_KEYS = {
     "id", "project", "state", "trigger", "created_at", "started_at", "finished_at", "environment_id", "request",

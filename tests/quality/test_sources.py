@@ -152,11 +152,16 @@ def test_a_source_partition_above_tolerance_blocks_what_reads_it(backend, make_p
             ws.data.read("clean", "2024-01-03")
         assert ws.data.history("clean", "2024-01-03") == []
         assert ids(ws, "clean", "2024-01-02") == list(range(1, 10))
-        # the decision is remembered per delivery: the next run does not judge again, still fails
+        # the decision is remembered per delivery: the next stale run neither judges the same files
+        # again nor builds what reads them, and fails on nothing new; it names them still blocked
         again = ws.runs.run(RunRequest(executor="inprocess", stale=True))
-        assert again.state == "failed" and again.sources == {}
-        assert {(f["asset"], f["partition"]) for f in again.failures} == {("raw", "2024-01-01"), ("raw", "2024-01-03")}
-        assert again.per_asset["clean"] == {"upstream_failed": 2}
+        assert again.state == "succeeded" and again.sources == {} and again.failures == [] and again.per_asset == {}
+        assert {(b["kind"], b["name"], b["partition"]) for b in again.still_blocked} == {
+            ("source", "raw", "2024-01-01"), ("source", "raw", "2024-01-03"),
+        }
+        # asked for by name, they are built again, and fail again
+        named = ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), first="2024-01-01", last="2024-01-03"))
+        assert named.state == "failed" and named.per_asset["clean"] == {"upstream_failed": 2, "succeeded": 1}
 
 
 def test_a_missing_declared_column_blocks_naming_the_file_and_column(make_project, workspace_dir):
@@ -291,12 +296,14 @@ def test_weir_ingest_checks_each_delivery_once(tmp_path):
         {"file": "2024-01-02.csv", "line": 4, "column": None, "value": "3,3.0,c,d", "reason": "4 fields, expected 3"},
         {"file": "2024-01-02.csv", "row": 2, "column": "x", "value": "12 min", "reason": "not a float"},
     ]
-    # the same files again: the stored decisions, nothing judged now
-    second = ingest(ws, project, expect=1)
+    # the same files again: the stored decisions, nothing judged now, and nothing new blocked
+    second = ingest(ws, project)
     assert {k: r["checked_now"] for k, r in second.items()} == {"2024-01-01": False, "2024-01-02": False}
     assert {k: (r["state"], r["fingerprint"], r["sample"]) for k, r in second.items()} == {
         k: (r["state"], r["fingerprint"], r["sample"]) for k, r in first.items()
     }
+    assert "1 partition still blocked (2024-01-02): not checked again" in weir(ws, project, "ingest", "raw").stdout
+    assert ingest(ws, project, "--partition", "2024-01-02", "--force", expect=1)["2024-01-02"]["checked_now"] is True
     # a corrected delivery is judged again
     land(project, "2024-01-02", ["1,1.0,a", "2,12.0,b", "3,3.0,c", "4,4.0,d"])
     third = ingest(ws, project)
@@ -356,11 +363,12 @@ def test_run_json_summarises_check_outcomes_and_source_admissions(tmp_path):
         "clean": {"passed": 4, "warned": 1, "failed": 1, "blocked": 0},
     }
     assert {(f["asset"], f["partition"]) for f in result["failures"]} >= {("raw", "2024-01-03")}
-    # a second run judges nothing new: no source admissions counted
+    # a second run judges only the new delivery; day 3, blocked and unchanged, fails it no more
     land(project, "2024-01-01", ["1,1.0,a", "2,5.0,b"])
-    again = json.loads(weir(ws, project, "run", "--stale", "--executor", "inprocess", "--json", expect=1).stdout)
+    again = json.loads(weir(ws, project, "run", "--stale", "--executor", "inprocess", "--json").stdout)
     assert again["sources"]["raw"]["accepted"] == 1 and again["sources"]["raw"].get("blocked", 0) == 0
     assert again["checks"]["clean"] == {"passed": 3, "warned": 0, "failed": 0, "blocked": 0}
+    assert [(b["name"], b["partition"]) for b in again["still_blocked"]] == [("raw", "2024-01-03")]
 
 
 def test_run_json_sources_always_has_both_counts(tmp_path):

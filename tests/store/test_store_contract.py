@@ -182,6 +182,42 @@ def test_source_partition_decisions_replace_each_other(store):
         assert store.sources.list("p", blocked=True) == []
 
 
+def _tasks(run_id: str, finished_at: float | None, states: dict[tuple[str, str], str]) -> list[dict]:
+    return [{"run_id": run_id, "project": "p", "asset": a, "partition_key": k, "state": s, "attempt": 1,
+             "code_version": "c", "input_versions": {"up": {k: 1}}, "reason": f"{s} in {run_id}",
+             "finished_at": finished_at} for (a, k), s in states.items()]
+
+
+def _blocked_history(store: MetadataStore) -> None:
+    """k1 blocked, then built again; k2 built, then blocked; k3 blocked, then an attempt that
+    never finished; k4 blocked in another project."""
+    with store.transaction():
+        for run_id in ("b1", "b2", "b0"):
+            store.runs.create({"id": run_id, "project": "p", "trigger": "cli", "state": "failed", "created_at": 1.0})
+        # b0 sorts first but finished last: finish times order the builds
+        store.runs.add_tasks(_tasks("b1", 10.0, {("a", "k1"): "blocked", ("a", "k2"): "succeeded", ("a", "k3"): "blocked"}))
+        store.runs.add_tasks(_tasks("b2", 20.0, {("a", "k1"): "succeeded", ("b", "k2"): "blocked"}))
+        store.runs.add_tasks(_tasks("b0", 30.0, {("a", "k2"): "blocked", ("b", "k2"): "skipped"}))
+        store.runs.add_tasks(_tasks("b0", None, {("a", "k3"): "failed"}))
+        store.runs.add_tasks([{**t, "project": "q", "run_id": "b2"} for t in _tasks("b2", 20.0, {("a", "k4"): "blocked"})])
+        store.emit(*(Event(kind=EventKind.PARTITION_BLOCKED, project=p, asset=a, partition_key=k, run_id=r,
+                           data={"message": "m", "checks": f"checks of {r}"})
+                     for p, r, a, k in (("p", "b1", "a", "k1"), ("p", "b1", "a", "k3"), ("p", "b2", "b", "k2"),
+                                        ("p", "b0", "a", "k2"), ("q", "b2", "a", "k4"))))
+
+
+def test_the_blocked_partitions_are_those_whose_newest_finished_build_was_blocked(store):
+    _blocked_history(store)
+    with store.read():
+        blocked = store.runs.blocked("p")
+    assert [(b["asset"], b["partition_key"], b["run_id"]) for b in blocked] == [
+        ("a", "k3", "b1"), ("b", "k2", "b2"), ("a", "k2", "b0"),
+    ]
+    assert blocked[0]["input_versions"] == {"up": {"k3": 1}} and blocked[0]["reason"] == "blocked in b1"
+    assert blocked[0]["code_version"] == "c" and blocked[0]["finished_at"] == 10.0
+    assert blocked[0]["checks"] == "checks of b1"
+
+
 def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     from weir.store.light import LightReader
@@ -200,6 +236,9 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
         assert light.code_version_counts("p", "a") == store.partitions.code_version_counts("p", "a")
         assert light.last_task_states("p", "a") == store.runs.last_task_states("p", "a")
         assert light.last_task_states("p", "zz") == store.runs.last_task_states("p", "zz") == {}
+    _blocked_history(store)
+    with store.read():
+        assert light.blocked("p") == store.runs.blocked("p") != []
     assert light.active_runs() == 0
     light.close()
     store.close()

@@ -22,7 +22,7 @@ class ReadFormat(StrEnum):
 
 @app.command()
 def status(asset: str | None = typer.Argument(None, metavar="ASSET", help="One asset (default: all)."), as_json: bool = JSON_OPT) -> None:
-    """What is published per asset, and what the last run left failed."""
+    """What is published per asset, what is blocked, and what the last run left failed."""
     from weir.cli.render import console, print_json, short_time, table
     from weir.runs.records import status_json
 
@@ -40,6 +40,9 @@ def status(asset: str | None = typer.Argument(None, metavar="ASSET", help="One a
         last = r["last_run"] or "—"
         if r["last_run_failed"]:
             last += f" [red]{r['last_run_failed']} failed[/]"
+        if r["blocked"]:
+            keys = [b["partition_key"] or "—" for b in r["blocked"]]
+            published += f" [magenta]({len(keys)} blocked: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''})[/]"
         t.add_row(r["asset"], r["kind"], r["partitions"].split(" ")[0], published, f"{r['rows']:,}", r["last"] or "—",
                   short_time(r["published_at"]), last)
     console.print(t)

@@ -87,7 +87,7 @@ def ingest(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check landed source partitions without building anything."""
-    from weir.cli.render import cell, console, counting_progress, print_json, styled, table
+    from weir.cli.render import cell, console, counting_progress, plural, print_json, styled, table
     from weir.quality.records import admission_json
 
     ws = open_workspace()
@@ -109,4 +109,10 @@ def ingest(
         for r in rows:
             for bad in r["sample"][:5] if r["state"] == "blocked" else []:
                 console.print(f"  [dim]{r['partition']}[/] {bad}", highlight=False)
-    finish(ws, 1 if any(r["state"] == "blocked" for r in rows) else 0)
+        still = [r["partition"] or "—" for r in rows if r["state"] == "blocked" and not r["checked_now"]]
+        if still:
+            more = f" +{len(still) - 1} more" if len(still) > 1 else ""
+            console.print(f"[magenta]{plural(len(still), 'partition')} still blocked[/] ({still[0]}{more}): not checked "
+                          "again, the same files were judged before (--force checks again)", highlight=False)
+    # blocked by this check, not by one made before on the same files
+    finish(ws, 1 if any(r["state"] == "blocked" and r["checked_now"] for r in rows) else 0)

@@ -82,6 +82,7 @@ def _render_plan(plan, list_waiting: bool) -> None:
     console.print(t)
     if plan.up_to_date:
         console.print("up to date: " + ", ".join(f"{a} ({n})" for a, n in plan.up_to_date.items()))
+    _render_still_blocked([b.to_json() for b in plan.still_blocked])
     waiting = sum(len(items) for items in plan.waiting.values())
     if not waiting:
         return
@@ -128,11 +129,12 @@ def _render_result(result) -> None:
     if len(result.failures) > 10:
         err_console.print(f"... and {len(result.failures) - 10} more; see 'weir runs show {result.run_id} --failed'")
     _render_conflicts(result.conflicts)
+    _render_still_blocked(result.still_blocked)
     waiting = sum(result.waiting.values())
     if waiting:
         console.print(f"[dim]{plural(waiting, 'partition')} wait for inputs ('weir run --plan --waiting' lists them)[/]")
     if not result.per_asset and not waiting:
-        console.print("nothing to build: everything selected is up to date")
+        console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else ""))
 
 
 def _render_conflicts(c: dict) -> None:
@@ -152,6 +154,25 @@ def _render_conflicts(c: dict) -> None:
     if parts:
         runs = ", ".join(c["runs"])
         console.print(f"[yellow]other runs ({runs})[/]: " + "; ".join(parts), highlight=False)
+
+
+def _render_still_blocked(blocked: list[dict]) -> None:
+    """One line on the open blocks a stale run left alone: how many, since when, the first one."""
+    from weir.cli.render import console, plural
+
+    if not blocked:
+        return
+    since = min((b["since"] for b in blocked if b["since"]), default=None)
+    first = blocked[0]
+    message = first["message"] if len(first["message"]) <= 160 else first["message"][:159] + "…"
+    what = f"{'source ' if first['kind'] == 'source' else ''}{first['name']} {first['partition'] or '—'}: {message}"
+    more = f"; +{len(blocked) - 1} more" if len(blocked) > 1 else ""
+    its = "its" if len(blocked) == 1 else "their"
+    key = f" --partition {first['partition']}" if first["partition"] else ""
+    retry = (f"'weir ingest {first['name']}{key} --force' checks it again" if first["kind"] == "source"
+             else f"'weir run {first['name']}{key}' retries it")
+    console.print(f"[magenta]{plural(len(blocked), 'partition')} still blocked{' since ' + since[:10] if since else ''}[/] "
+                  f"({what}{more}); not retried: {its} inputs and code are unchanged ({retry})", highlight=False)
 
 
 @runs_app.callback()

@@ -19,14 +19,17 @@ class ResolvedInputs:
     keys: dict[str, list[str]]  # per parameter
     missing: list[tuple[str, str, str]]  # (kind, upstream, key)
 
-    def describe_missing(self, skip: AbstractSet[tuple[str, str]] = frozenset()) -> str | None:
-        """One line about what is absent, ignoring (upstream, key) pairs in ``skip``; None if nothing."""
+    def describe_missing(self, skip: AbstractSet[tuple[str, str]] = frozenset(),
+                         blocked: AbstractSet[tuple[str, str]] = frozenset()) -> str | None:
+        """One line about what is absent, ignoring (upstream, key) pairs in ``skip`` and saying
+        so of those in ``blocked`` (not built because blocked); None if nothing."""
         absent = [m for m in self.missing if (m[1], m[2]) not in skip]
         if not absent:
             return None
+        absent.sort(key=lambda m: (m[1], m[2]) not in blocked)  # a block is the likelier news
         kind, name, key = absent[0]
         same = [m for m in absent if m[1] == name]
-        what = "has not arrived" if kind == "source" else "is not built"
+        what = "has not arrived" if kind == "source" else "is blocked" if (name, key) in blocked else "is not built"
         more = f" (+{len(same) - 1} more)" if len(same) > 1 else ""
         part = f"partition {key!r}{more}" if key else "data"
         return f"{kind} {name!r} {part} {what}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from weir.engine.blocked import Block, OpenBlocks, normalized
 from weir.engine.inputs import InputResolver
 from weir.errors import PartitionError
 from weir.model.partitions import PartitionScheme, TimeScheme
@@ -99,6 +100,8 @@ class Plan:
     tasks: list[PlannedTask]
     waiting: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # asset -> [(key, why)]
     up_to_date: dict[str, int] = field(default_factory=dict)
+    # open blocks a stale plan leaves out, each once: nothing that decided them changed since
+    still_blocked: list[Block] = field(default_factory=list)
 
     def by_asset(self) -> dict[str, list[PlannedTask]]:
         out: dict[str, list[PlannedTask]] = {}
@@ -114,9 +117,12 @@ def make_plan(
     assets: list[str] | None,
     selection: PartitionSelection,
     stale: bool,
+    blocks: OpenBlocks | None = None,
 ) -> Plan:
     """Tasks in build order. Without ``stale`` every selected partition is built; with it only
-    those missing, built by other code, or whose inputs changed since (and what that ripples to).
+    those missing, built by other code, or whose inputs changed since (and what that ripples to),
+    except those ``blocks`` hold: blocked by checks with the same code, checks and inputs, or
+    reading a blocked source delivery that did not change (``Plan.still_blocked`` names them).
 
     A selection of partitions must name keys of at least one selected partitioned asset, in
     order: else PartitionError naming the keys and the assets' ranges. A model is planned by a
@@ -133,6 +139,9 @@ def make_plan(
     tasks: list[PlannedTask] = []
     waiting: dict[str, list[tuple[str, str]]] = {}
     up_to_date: dict[str, int] = {}
+    still_blocked: dict[tuple[str, str, str], Block] = {}
+    blocks = blocks or OpenBlocks()
+    blocked: set[tuple[str, str]] = set(blocks.partitions)  # and the held ones: what reads them waits
     planned: set[tuple[str, str]] = set()
     matched_any = False
     for name in names:
@@ -158,14 +167,20 @@ def make_plan(
                     reason = "code changed"
                 elif rebuilt_upstream:
                     reason = "upstream rebuilt"
-                elif _normalized(row.get("input_versions")) != _normalized(resolved.versions):
+                elif normalized(row.get("input_versions")) != normalized(resolved.versions):
                     reason = "upstream changed"
                 else:
                     up_to_date[name] = up_to_date.get(name, 0) + 1
                     continue
+                holding = blocks.holding(asset, key, resolved, current_codes, upstream_rebuilt=rebuilt_upstream)
+                if holding:
+                    for b in holding:
+                        still_blocked.setdefault((b.kind, b.name, b.key), b)
+                    blocked.add((name, key))
+                    continue
             else:
                 reason = "requested"
-            absent = resolved.describe_missing(planned)
+            absent = resolved.describe_missing(planned, blocked=blocked)
             if absent:
                 waiting.setdefault(name, []).append((key, absent))
                 continue
@@ -184,10 +199,4 @@ def make_plan(
             raise PartitionError(f"partition {what} was given, but the selected assets are unpartitioned")
         schemes = sorted({project.assets[n].partitions.describe() for n in partitioned})
         raise PartitionError(f"partition {what} is in none of the selected assets' partitions ({'; '.join(schemes)})")
-    return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date)
-
-
-def _normalized(versions) -> dict:
-    if not versions:
-        return {}
-    return {up: {k: v for k, v in sorted(parts.items())} for up, parts in sorted(versions.items()) if parts}
+    return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date, still_blocked=list(still_blocked.values()))

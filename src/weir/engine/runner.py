@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from weir.engine.audit import Auditor, PassAll
+from weir.engine.blocked import checks_version, normalized
 from weir.engine.cancel import CancelSignals, RunTerminated
 from weir.engine.executors import AUTO, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
-from weir.engine.planner import Plan, _normalized
+from weir.engine.planner import Plan
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.envs.snapshot import capture
@@ -67,6 +68,8 @@ class RunResult:
     # wait, so not rebuilt) or skipped, with the runs that held them
     conflicts: dict = field(default_factory=lambda: {"on_conflict": "wait", "runs": [], "waited": 0, "up_to_date": 0,
                                                      "skipped": 0})
+    # open blocks this run left alone: nothing that decided them changed (engine.blocked.Block.to_json)
+    still_blocked: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -86,6 +89,7 @@ class RunResult:
             "sources": self.sources,
             "signals": self.signals,
             "conflicts": self.conflicts,
+            "still_blocked": self.still_blocked,
             "seconds": round(self.seconds, 3),
         }
 
@@ -172,6 +176,7 @@ class Run:
         self._rivals: tuple[float, bool] = (float("-inf"), False)  # (asked at, another run is live)
         self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
         self.result.conflicts["on_conflict"] = on_conflict
+        self.result.still_blocked = [b.to_json() for b in plan.still_blocked]
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, asset: str) -> AssetTable:
@@ -409,7 +414,7 @@ class Run:
             row is not None and row["run_id"] != self.run_id
             and (row["version"], row["run_id"]) != self._planned.get((asset.name, key))
             and row["code_version"] in (asset.code_version, asset.legacy_code_version)
-            and _normalized(row.get("input_versions")) == _normalized(resolved.versions)
+            and normalized(row.get("input_versions")) == normalized(resolved.versions)
         ):
             return resolved, row
         return resolved, None
@@ -614,7 +619,7 @@ class Run:
                 ))
             else:
                 events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
-                                          staged_path=s.path))
+                                          staged_path=s.path, checks=checks_version(asset)))
             self._count(asset.name, state)
         def record() -> dict[str, dict]:
             self.store.runs.update_tasks(self.run_id, task_rows)  # first: on SQLite the write lock is ours from here

@@ -37,6 +37,8 @@ class LastTaskStates(Protocol):
 
     def last_task_states(self, project: str, asset: str) -> dict[str, str | int]: ...
 
+    def blocked(self, project: str) -> list[dict]: ...
+
 
 class PublishedData:
     """Reads the published state of a project's assets from the metadata store and the tables."""
@@ -49,7 +51,8 @@ class PublishedData:
         self._light = light
 
     def status(self, asset: str | None = None) -> list[dict]:
-        """Per asset: partitions expected/published/stale-by-code, rows, newest key, last run's failures."""
+        """Per asset: partitions expected/published/stale-by-code, rows, newest key, last run's
+        failures, and the partitions whose newest build was blocked (``blocked``, oldest first)."""
         project = self._project()
         names = [project.asset(asset).name] if asset else [n for n in project.order if n in project.assets]
         light = self._light()
@@ -66,6 +69,9 @@ class PublishedData:
     def _status(project: Project, names: list[str], partitions: PartitionSummaries, runs: LastTaskStates) -> list[dict]:
         out = []
         summary = partitions.summary(project.name)
+        blocked: dict[str, list[dict]] = {}
+        for b in runs.blocked(project.name):
+            blocked.setdefault(b["asset"], []).append(b)
         for name in names:
             a = project.assets[name]
             s = summary.get(name, {})
@@ -85,6 +91,7 @@ class PublishedData:
                 "last_run": last.get("run_id"),
                 "last_run_failed": sum(int(last.get(k, 0)) for k in ("failed", "upstream_failed", "blocked")),
                 "downstream_insights": project.insights_on(name),
+                "blocked": blocked.get(name, []),
             })
         return out
 

@@ -58,6 +58,7 @@ def plan_json(plan) -> dict[str, Any]:
         "tasks": [{"asset": t.asset, "partition": t.key, "reason": t.reason} for t in plan.tasks],
         "waiting": {a: [{"partition": k, "why": w} for k, w in items] for a, items in plan.waiting.items()},
         "up_to_date": plan.up_to_date,
+        "still_blocked": [b.to_json() for b in plan.still_blocked],
     }
 
 
@@ -65,7 +66,9 @@ def status_json(r: dict) -> dict[str, Any]:
     """One asset's published state (``weir status --json``)."""
     keys = ("asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last")
     return {**{k: r[k] for k in keys}, "published_at": iso(r["published_at"]), "last_run": r["last_run"],
-            "last_run_failed": r["last_run_failed"], "downstream_insights": r["downstream_insights"]}
+            "last_run_failed": r["last_run_failed"], "downstream_insights": r["downstream_insights"],
+            "blocked": [{"partition": b["partition_key"], "since": iso(b["finished_at"]), "run_id": b["run_id"],
+                         "message": b["reason"]} for b in r["blocked"]]}
 
 
 def version_json(r: dict) -> dict[str, Any]:

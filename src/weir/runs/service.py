@@ -12,6 +12,7 @@ from weir.model.runs import FAILED_TASK_STATES, RunState, TaskState
 from weir.runs.request import RunRequest
 
 if TYPE_CHECKING:
+    from weir.engine.blocked import OpenBlocks
     from weir.engine.planner import Plan
     from weir.engine.runner import RunResult
     from weir.project.graph import Project
@@ -40,13 +41,24 @@ class RunService:
             current = store.partitions.current(project.name)
         return InputResolver(project, current)
 
+    def blocks(self) -> OpenBlocks:
+        """The project's open blocks: partitions whose newest build was blocked by its checks,
+        and landed source deliveries blocked on arrival."""
+        from weir.engine.blocked import OpenBlocks
+
+        project = self._project()
+        store = self._store()
+        with store.read():
+            return OpenBlocks.of(store.runs.blocked(project.name), store.sources.list(project.name, blocked=True))
+
     def plan(self, request: RunRequest, resolver=None) -> Plan:
-        """What ``run`` would build and why, from ``resolver``'s view of what is published."""
+        """What ``run`` would build and why, from ``resolver``'s view of what is published. A
+        stale plan leaves out the open blocks nothing has changed for (``Plan.still_blocked``)."""
         from weir.engine.planner import make_plan
 
         return make_plan(
             self._project(), resolver or self._resolver(), assets=list(request.assets) or None,
-            selection=request.selection(), stale=request.stale,
+            selection=request.selection(), stale=request.stale, blocks=self.blocks() if request.stale else None,
         )
 
     def run(self, request: RunRequest, reporter=None, auditor=None) -> RunResult:

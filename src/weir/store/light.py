@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from weir.store.database import DATABASE_ENV, HEAD_REVISION
-from weir.store.summary import fold
+from weir.store.summary import blocked_rows, fold
 
 _SUMMARY = """
 SELECT asset, code_version, count(*), sum(row_count), min(partition_key), max(partition_key), max(published_at)
@@ -23,6 +23,18 @@ SELECT run_id FROM run_tasks WHERE project = :project AND asset = :asset ORDER B
 """
 _LAST_RUN_STATES = """
 SELECT state, count(*) FROM run_tasks WHERE run_id = :run_id AND asset = :asset GROUP BY state
+"""
+_BLOCKED = """
+SELECT b.run_id, b.asset, b.partition_key, b.code_version, b.input_versions, b.reason, b.finished_at, e.data
+FROM events e JOIN run_tasks b ON b.run_id = e.run_id AND b.asset = e.asset AND b.partition_key = e.partition_key
+WHERE e.kind = 'partition_blocked' AND e.project = :project AND b.project = :project AND b.state = 'blocked'
+  AND b.finished_at IS NOT NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM run_tasks later
+    WHERE later.project = b.project AND later.asset = b.asset AND later.partition_key = b.partition_key
+      AND later.state IN ('succeeded', 'failed_check', 'blocked', 'failed') AND later.finished_at IS NOT NULL
+      AND (later.finished_at > b.finished_at OR (later.finished_at = b.finished_at AND later.run_id > b.run_id)))
+ORDER BY b.finished_at, b.asset, b.partition_key
 """
 
 
@@ -68,5 +80,15 @@ class LightReader:
         states = self.c.execute(_LAST_RUN_STATES, {"run_id": row[0], "asset": asset})
         return {"run_id": row[0], **{s: n for s, n in states}}
 
+    def blocked(self, project: str) -> list[dict]:
+        rows = self.c.execute(_BLOCKED, {"project": project})
+        return blocked_rows({**dict(r), "input_versions": _json(r["input_versions"]), "data": _json(r["data"])} for r in rows)
+
     def active_runs(self) -> int:
         return int(self.c.execute("SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0])
+
+
+def _json(text: str | None):
+    import json
+
+    return json.loads(text) if text else None

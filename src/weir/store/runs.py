@@ -9,8 +9,10 @@ import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository
+from weir.store.summary import blocked_rows
 
 ACTIVE_RUN_STATES = ("queued", "running")
+BUILT_STATES = ("succeeded", "failed_check", "blocked", "failed")  # with a finish time: what a build decided
 
 
 class Runs(Repository):
@@ -118,3 +120,26 @@ class Runs(Repository):
         )
         row = self.c.execute(q).mappings().first()
         return dict(row) if row else None
+
+    def blocked(self, project: str) -> builtins.list[dict]:
+        """The partitions whose newest finished build (succeeded, failed a check, blocked or
+        failed) was blocked, oldest block first: run_id, asset, partition_key, code_version,
+        input_versions, reason, finished_at and ``checks`` (the checks version the block was
+        judged by, None if not recorded). Found from their ``partition_blocked`` events, which
+        are indexed by kind where tasks are not by state."""
+        c, e = t.run_tasks.c, t.events.c
+        later = t.run_tasks.alias("later").c
+        newer = sa.exists().where(
+            later.project == c.project, later.asset == c.asset, later.partition_key == c.partition_key,
+            later.state.in_(BUILT_STATES), later.finished_at.is_not(None),
+            sa.or_(later.finished_at > c.finished_at, sa.and_(later.finished_at == c.finished_at, later.run_id > c.run_id)),
+        )
+        q = (
+            sa.select(c.run_id, c.asset, c.partition_key, c.code_version, c.input_versions, c.reason, c.finished_at, e.data)
+            .select_from(t.events.join(t.run_tasks, sa.and_(
+                c.run_id == e.run_id, c.asset == e.asset, c.partition_key == e.partition_key)))
+            .where(e.kind == "partition_blocked", e.project == project, c.project == project, c.state == "blocked",
+                   c.finished_at.is_not(None), ~newer)
+            .order_by(c.finished_at, c.asset, c.partition_key)
+        )
+        return blocked_rows(dict(r) for r in self.c.execute(q).mappings())

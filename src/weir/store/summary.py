@@ -1,5 +1,6 @@
 """Folding the per-(asset, code version) aggregates of the ``partitions`` table into one
-summary per asset. Shared by the repository and the light reader, which must agree."""
+summary per asset, and the rows of blocked partitions into one per partition. Shared by the
+repositories and the light reader, which must agree."""
 
 from __future__ import annotations
 
@@ -21,3 +22,13 @@ def fold(rows: Iterable) -> dict[str, dict]:
         s["code_versions"] += 1
         s["by_code"][code] = n
     return out
+
+
+def blocked_rows(rows: Iterable[dict]) -> list[dict]:
+    """One row per (asset, partition_key), the ``data`` of its blocked event reduced to the
+    checks version the block was judged by (``checks``, None if not recorded)."""
+    out: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        data = r.pop("data") or {}
+        out.setdefault((r["asset"], r["partition_key"]), {**r, "checks": data.get("checks")})
+    return list(out.values())
