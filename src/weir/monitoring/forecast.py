@@ -21,8 +21,12 @@ Per point t:
    ratio of their 95th to 50th percentile, anomalies left out), and the limit is the t quantile for ``alert_rate``
    (``warn_rate`` for warnings): a heavy-tailed series gets wider limits than a well-behaved
    one, each alerting at the same low rate on its own in-control history. A point must also lie
-   beyond the largest in-control error of that history, so a series of counts that is usually
-   constant and sometimes off by one does not alert for being off by one again.
+   beyond the third-largest in-control error of that history, so a series of counts that is
+   usually constant and sometimes off by one does not alert for being off by one again. A bursty
+   series (more than 15% of its recent points out of range: rain, fog) keeps its bursts in that
+   history, and its limit is at least the level a generalised Pareto tail fit to its largest
+   errors puts at ``alert_rate`` (peaks over threshold). Anomalies rarer than that never widen
+   the limits the next one is judged against.
 5. **New normal**: a flagged point stays out of later baselines, but ``confirm`` flagged points
    in a row on one side make a new normal (a level shift; twice as many on both sides, a change
    of spread): the first raised the alert, the others say the change goes on, and the baseline
@@ -47,7 +51,8 @@ from weir.errors import ConfigError
 from weir.monitoring.spc import Signal
 
 MAD_SCALE = 1.4826
-BURSTY = 0.05  # share of out-of-range points above which a series' bursts are part of its nature
+BURSTY = 0.15  # share of out-of-range points above which a series' bursts are part of its nature
+VERY_BURSTY = 0.15  # ... and above which its limits come from a Pareto fit to its largest errors
 MODEL = "level, trend"
 METHODS = ("shewhart", "cusum")
 
@@ -76,6 +81,7 @@ class ForecastConfig:
     floor_absolute: float = 1e-12
     # the smallest change worth an alert, whatever the statistics say (a row count off by one
     # hour of 72, a first null in a column): warnings still show it
+    bursty: bool = False  # its bursts are its nature (drift scores): limits from the tail of every error
     material_relative: float = 0.0
     material_absolute: float = 0.0
 
@@ -136,6 +142,26 @@ def tail_df(ordered: list[float]) -> float:
     else:
         far = float(np.interp(-beyond, -_BEYOND3, _DF))
     return min(body, far)
+
+
+def peaks_over_threshold(ordered: list[float], rate: float, share: float = 0.2) -> float:
+    """The level a bursty series' errors exceed with probability ``rate``: a generalised Pareto
+    tail fit (by moments, shape between 0 and 0.5) to the excesses of the top ``share`` of the
+    sorted absolute errors ``ordered`` (peaks over threshold): rain totals, fog."""
+    u = _quantile(ordered, 1 - share)
+    excess = [v - u for v in ordered if v > u]
+    if len(excess) < 2:
+        return u
+    m = sum(excess) / len(excess)
+    var = sum((e - m) ** 2 for e in excess) / (len(excess) - 1)
+    if m <= 0:
+        return u
+    xi = 0.5 * (1 - m * m / var) if var > 0 else 0.0
+    xi = min(max(xi, 0.0), 0.5)
+    scale = 0.5 * m * (m * m / var + 1) if var > 0 else m
+    if xi < 1e-6:
+        return u + scale * math.log(share / rate)
+    return u + scale / xi * ((share / rate) ** xi - 1)
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -310,11 +336,14 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
             # a bursty series, whose out-of-range points are more than BURSTY of its history (rain,
             # fog), the bursts are its nature and count too.
             flagged = sum(1 for _, _, ok in recent if not ok)
-            usual = past if flagged > BURSTY * len(recent) else sorted(abs(e) for e, _, ok in recent if ok)
+            bursty = c.bursty or flagged > BURSTY * len(recent)
+            usual = past if bursty else sorted(abs(e) for e, _, ok in recent if ok)
             df = min(tail_df(usual), 0.37 * (len(usual) - 1))
             # and never an alert for a miss the series made three times lately (a count usually
             # exact and sometimes off by one, fog on a visibility mostly at its maximum)
             guard = usual[-3] if len(usual) >= 30 else 0.0
+            if (c.bursty or flagged > VERY_BURSTY * len(recent)) and len(usual) >= 30:
+                guard = max(guard, peaks_over_threshold(usual, c.alert_rate))
         else:
             sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
             df = 0.37 * max(len(base) - 1, 1)

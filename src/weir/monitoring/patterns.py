@@ -16,6 +16,7 @@ import math
 NOT_CONTENT = ("min_offset_s", "max_offset_s", "drift_score", "training_drift")
 LOOKBACK = 28  # partitions whose behaviour says what is usual
 USUAL = 0.9  # share of those partitions that must show the usual behaviour
+STUCK_ROWS = 10  # fewer rows than this may well hold one value by chance (three airports' daily maxima)
 
 
 def _fingerprint(series: dict[tuple[str, str], dict[str, float | None]], key: str) -> tuple | None:
@@ -72,12 +73,13 @@ def stuck(order: list[str], series: dict, skip: set[str], new: list[str]) -> dic
             continue
         means = series.get((col, "mean"), {})
         for key in new:
-            if spreads.get(key) != 0 or (rows.get(key) or 0) < 3 or means.get(key) is None:
+            spread, mean = spreads.get(key), means.get(key)
+            if spread is None or mean is None or (rows.get(key) or 0) < STUCK_ROWS or spread > 1e-9 * max(1.0, abs(mean)):
                 continue
             recent = [spreads.get(k) for k in usable if k < key][-LOOKBACK:]
             recent = [v for v in recent if v is not None]
-            if len(recent) >= 7 and sum(1 for v in recent if v > 0) >= USUAL * len(recent):
-                out.setdefault(key, []).append((col, float(means[key] or 0.0)))
+            if len(recent) >= 7 and sum(1 for v in recent if v > 1e-9 * max(1.0, abs(mean))) >= USUAL * len(recent):
+                out.setdefault(key, []).append((col, float(mean)))
     return out
 
 
