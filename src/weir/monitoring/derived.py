@@ -92,7 +92,9 @@ class DerivedSeries:
         change (``drift.judge``). Columns holding one value per partition are not judged."""
         from weir.monitoring import drift
 
-        order, skip = history.order, history.skip
+        # references leave out blocked data only, as a replay of the history does, so the scores a
+        # day was judged on are the ones a replay finds
+        order, skip = history.order, history.quarantined
         constant = partition_constant(history)
         position = {k: i for i, k in enumerate(order)}
         widest = max([7] + [s.window for s in settings if isinstance(s, Drift)])

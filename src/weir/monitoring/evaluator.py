@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from weir.monitoring.policy import (
     LEVEL_METRICS,
     TAIL,
     TAIL_METRICS,
+    MEAN_EFFECT,
     TRAINING_DRIFT,
     forecast_config,
     model_of,
@@ -146,17 +148,20 @@ class MonitorEvaluator(DerivedSeries):
             return None
         return earlier or (scheme.keys()[0] if scheme.is_partitioned else None)
 
-    def charts(self, name: str, history: History, *, since: int = 0,
-               needed_from: int | None = None) -> Iterator[tuple[str, str, Monitor, list[dict | None] | None]]:
+    def charts(self, name: str, history: History, *, since: int = 0, needed_from: int | None = None,
+               states: dict | None = None) -> Iterator[tuple[str, str, Monitor, list[dict | None] | None]]:
         """(column, metric, settings, chart rows or None when muted) per series. With ``since``,
         the chart starts at that partition (rows before it are None): enough history for the
-        baseline window, the seasonal levels and the EWMA/CUSUM to settle, without redrawing
-        a whole year to judge one new day."""
+        baseline window, the season and the forecast errors to settle, without redrawing a whole
+        year to judge one new day. With ``states`` (the saved forecast-chart states, updated in
+        place), a series whose state was saved before ``needed_from`` with the same settings
+        resumes from it: one step per new partition."""
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
         exclude = [k in history.skip for k in history.order][since:]
         season_exclude = [k in history.quarantined for k in history.order][since:]
         order = history.order[since:]
+        index = {k: i for i, k in enumerate(history.order)}
         period = season_of(node.partitions)
         constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
@@ -167,26 +172,48 @@ class MonitorEvaluator(DerivedSeries):
             if settled.mute:
                 yield col, m, settled, None
                 continue
-            values = [by_key.get(k) for k in order]
             # a str seasonality can only be "auto" (Monitor validates it): the scheme's own period
             season = period if isinstance(settled.seasonality, str) else settled.seasonality
             if model_of(settled) == "classic":
+                values = [by_key.get(k) for k in order]
                 needed = range(needed_from - since, len(values)) if needed_from is not None else None
-                rows = judge_series(values, exclude, period=season, config=spc_config(settled), needed=needed,
-                                    season_exclude=season_exclude)
+                rows: list[dict | None] = list(judge_series(values, exclude, period=season, config=spc_config(settled),
+                                                            needed=needed, season_exclude=season_exclude))
                 for r in rows:
+                    assert r is not None
                     r["model"] = "classic"
+                    if since:  # chart indices count from ``since``; signals name partitions of the whole history
+                        r["signals"] = [dataclasses.replace(g, index=g.index + since, points=tuple(i + since for i in g.points))
+                                        for g in r["signals"]]
+                head: list[dict | None] = [None] * since
+                yield col, m, settled, head + rows
+                continue
+            # each series keeps its own anomalies out of its baseline (the chart decides): only
+            # blocked data is kept out of every series
+            config = forecast_config(settled, m)
+            material = _materiality(history, col) if m == "mean" else {}
+            resets = set(history.resets_in(col, m, history.order))
+            fingerprint = hashlib.sha1(repr((config, season, sorted(history.order[i] for i in resets))).encode()).hexdigest()
+            saved = (states or {}).get((col, m))
+            first = since
+            if (saved and saved["settings"] == fingerprint and saved["last_key"] in index
+                    and (needed_from is None or index[saved["last_key"]] < needed_from)):
+                at = index[saved["last_key"]]
+                chart = forecast.Chart.from_json(saved["state"], config, season, shift=at - saved["state"]["last"])
+                first = at + 1
             else:
-                # each series keeps its own anomalies out of its baseline (the chart decides):
-                # only blocked data is kept out of every series
-                resets = history.resets_in(col, m, order)
-                rows = forecast.chart(values, exclude=season_exclude, period=season,
-                                      config=forecast_config(settled, m, spread=_spread(history, col)), resets=resets)
-            if since:  # chart indices count from ``since``; signals name partitions of the whole history
-                for r in rows:
-                    r["signals"] = [dataclasses.replace(g, index=g.index + since, points=tuple(i + since for i in g.points))
-                                    for g in r["signals"]]
-            yield col, m, settled, [None] * since + rows
+                chart = forecast.Chart(config, season)
+            out: list[dict | None] = [None] * len(history.order)
+            newest = len(history.order) - 1
+            for t in range(first, len(history.order)):
+                key = history.order[t]
+                if t == newest and states is not None and chart.last >= 0:
+                    # the state before the newest point: a re-delivery of that partition resumes too
+                    states[(col, m)] = {"last_key": history.order[chart.last], "settings": fingerprint,
+                                        "state": chart.to_json(), "changed": True}
+                out[t] = chart.step(t, by_key.get(key), excluded=key in history.quarantined, reset=t in resets,
+                                    material=material.get(key, 0.0))
+            yield col, m, settled, out
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
         node = self.project.node(name)
@@ -208,7 +235,10 @@ class MonitorEvaluator(DerivedSeries):
 
         first = min((index[k] for k in new), default=0)
         judgements = []
-        for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL), needed_from=first):
+        with self.store.read():
+            states = self.store.metrics.chart_states(self.project.name, name)
+        for column, metric, settled, chart in self.charts(name, history, since=max(0, first - TAIL), needed_from=first,
+                                                          states=states):
             for key in new:
                 if history.series[(column, metric)].get(key) is None:
                     continue
@@ -230,6 +260,9 @@ class MonitorEvaluator(DerivedSeries):
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
             self.store.metrics.judge(self.project.name, name, judgements)
+            self.store.metrics.keep_chart_states(self.project.name, name, [
+                {"column_name": col, "metric": m, "last_key": v["last_key"], "settings": v["settings"], "state": v["state"]}
+                for (col, m), v in states.items() if v.pop("changed", False)])
             self.store.emit(*signal_events(out.alerts()))
         return out
 
@@ -356,10 +389,21 @@ class MonitorEvaluator(DerivedSeries):
 MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
 
 
-def _spread(history: History, column: str) -> float | None:
-    """The column's usual standard deviation within a partition: the median of its stored std."""
-    spreads = sorted(v for v in history.series.get((column, "std"), {}).values() if v is not None)
-    return spreads[len(spreads) // 2] if spreads else None
+def _materiality(history: History, column: str) -> dict[str, float]:
+    """Per partition, the smallest move of the column's mean worth an alert: ``MEAN_EFFECT``
+    times its usual standard deviation within a partition (the median over the 28 partitions
+    before it, so a replay and the day's judgement agree)."""
+    spreads = history.series.get((column, "std"), {})
+    out: dict[str, float] = {}
+    window: list[float] = []
+    for key in history.order:
+        if window:
+            ordered = sorted(window)
+            out[key] = MEAN_EFFECT * ordered[len(ordered) // 2]
+        value = spreads.get(key)
+        if value is not None and key not in history.quarantined:
+            window = [*window[-27:], value]
+    return out
 
 
 def signal_events(alerts: list[dict]) -> list[Event]:

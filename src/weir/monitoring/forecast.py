@@ -275,53 +275,109 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
     alert limits; None in warm-up), ``model``, ``z`` and ``signals`` (list of ``spc.Signal``).
     ``exclude`` marks points never used in a baseline (quarantined); ``resets`` are indices where
     an operator accepted a new normal."""
-    c = config
     values = [None if v is None or not math.isfinite(float(v)) else float(v) for v in series]
-    n = len(values)
-    excluded = [False] * n if exclude is None else [bool(e) for e in exclude]
-    if len(excluded) != n:
-        raise ConfigError(f"forecast: exclude has {len(excluded)} entries for {n} points")
+    excluded = [False] * len(values) if exclude is None else [bool(e) for e in exclude]
+    if len(excluded) != len(values):
+        raise ConfigError(f"forecast: exclude has {len(excluded)} entries for {len(values)} points")
     reset_at = set(resets)
-    z_alert, z_warn = sigma_for_rate(c.alert_rate), sigma_for_rate(c.warn_rate)
-    usable: list[int] = []  # in-control points of the current regime
-    errors: list[float] = []  # one-step forecast errors of every judged point (not of confirmed shifts)
-    error_at: list[int] = []
-    seasonal: list[bool] = []  # per error: made by a forecast that knew the season
-    calm: list[bool] = []  # per error: its point was not flagged (the tail is fit on these)
-    run: list[int] = []  # consecutive flagged points on one side, oldest first
-    earlier: list[int] = []  # the baseline before the last new normal, while that one is young
-    seen: list[int] = []  # every point not kept out (flagged ones too): the season is learnt from these
-    regime_from = 0
-    run_side = 0
-    regime_known = False  # a regime after a shift or reset can re-form from few points
-    up = down = 0.0
-    up_from = down_from = 0
-    rows: list[dict] = []
-    for t, x in enumerate(values):
-        if t in reset_at:
-            usable, run, earlier, regime_known, up, down = [], [], [], bool(errors), 0.0, 0.0
-            regime_from = t
+    state = Chart(config, period)
+    return [state.step(t, x, excluded=excluded[t], reset=t in reset_at) for t, x in enumerate(values)]
+
+
+class Chart:
+    """The forecast chart's state along one series: fed one point at a time (``step``), and
+    saved between evaluations (``to_json``/``from_json``), so that judging a new partition costs
+    one step, not a redrawn history. Positions are the points' indices in the series."""
+
+    def __init__(self, config: ForecastConfig, period: int | None) -> None:
+        self.c, self.period = config, period
+        self.values: dict[int, float] = {}  # the values of the points the state refers to
+        self.usable: list[int] = []  # in-control points of the current regime
+        self.errors: list[float] = []  # one-step forecast errors of judged points (not of confirmed shifts)
+        self.error_at: list[int] = []
+        self.seasonal: list[bool] = []  # per error: made by a forecast that knew the season
+        self.calm: list[bool] = []  # per error: its point was not flagged
+        self.run: list[int] = []  # consecutive flagged points, oldest first
+        self.run_side = 0
+        self.earlier: list[int] = []  # the baseline before the last new normal, while that one is young
+        self.seen: list[int] = []  # every point not kept out (flagged ones too): the season is learnt from these
+        self.regime_from = 0
+        self.regime_known = False  # a regime after a shift or reset can re-form from few points
+        self.up = self.down = 0.0
+        self.up_from = self.down_from = 0
+        self.last = -1  # the last position stepped
+
+    # -- persistence --------------------------------------------------------------------------
+    FIELDS = ("usable", "errors", "error_at", "seasonal", "calm", "run", "run_side", "earlier", "seen", "regime_from",
+              "regime_known", "up", "down", "up_from", "down_from", "last")
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f: (list(v) if isinstance(v := getattr(self, f), list) else v) for f in self.FIELDS}
+        out["values"] = [[k, v] for k, v in sorted(self.values.items())]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], config: ForecastConfig, period: int | None, shift: int = 0) -> Chart:
+        """A saved state, its positions moved by ``shift`` (the series is indexed afresh)."""
+        chart = cls(config, period)
+        for f in cls.FIELDS:
+            setattr(chart, f, data[f])
+        chart.values = {int(k) + shift: float(v) for k, v in data["values"]}
+        for f in ("usable", "error_at", "run", "earlier", "seen"):
+            setattr(chart, f, [int(i) + shift for i in getattr(chart, f)])
+        for f in ("regime_from", "up_from", "down_from", "last"):
+            setattr(chart, f, int(getattr(chart, f)) + shift)
+        return chart
+
+    def _trim(self) -> None:
+        """Keep what later points can use: the windows of positions and errors."""
+        c = self.c
+        self.usable = self.usable[-c.window:]
+        self.earlier = self.earlier[-c.window:]
+        self.seen = self.seen[-c.season_window:]
+        if len(self.errors) > c.errors:
+            cut = len(self.errors) - c.errors
+            self.errors, self.error_at = self.errors[cut:], self.error_at[cut:]
+            self.seasonal, self.calm = self.seasonal[cut:], self.calm[cut:]
+        keep = set(self.usable) | set(self.earlier) | set(self.seen) | set(self.run)
+        self.values = {k: v for k, v in self.values.items() if k in keep}
+
+    # -- one point ----------------------------------------------------------------------------
+    def step(self, t: int, x: float | None, *, excluded: bool = False, reset: bool = False,
+             material: float = 0.0) -> dict[str, Any]:
+        """Judge the point at position ``t`` (after every earlier one) and take it into the state;
+        ``material`` raises the smallest change that alerts for this point."""
+        row = self._judge(t, x, excluded, reset, material)
+        self.last = t
+        self._trim()
+        return row
+
+    def _judge(self, t: int, x: float | None, excluded: bool, reset: bool, material_here: float) -> dict[str, Any]:
+        c, period, values = self.c, self.period, self.values
+        if reset:
+            self.usable, self.run, self.earlier, self.regime_known = [], [], [], bool(self.errors)
+            self.up, self.down, self.regime_from = 0.0, 0.0, t
         row: dict[str, Any] = {"index": t, "value": x, "center": None, "lower": None, "upper": None,
                                "model": None, "z": None, "signals": []}
-        rows.append(row)
         if x is None:
-            continue
-        if not excluded[t]:
-            seen.append(t)
-        seen_now = seen[:-1] if seen and seen[-1] == t else seen
-        base = usable[-c.window:]
-        need = c.confirm if regime_known else c.min_points
+            return row
+        values[t] = x
+        seen_before = list(self.seen)
+        if not excluded:
+            self.seen.append(t)
+        base = self.usable[-c.window:]
+        need = c.confirm if self.regime_known else c.min_points
         if len(base) < need:
-            if not excluded[t]:
-                usable.append(t)
-            continue
+            if not excluded:
+                self.usable.append(t)
+            return row
         pos = np.array(base, dtype=float)
         y = np.array([values[i] for i in base], dtype=float)
-        span = [i for i in seen_now[-c.season_window:] if i >= regime_from] if period else []
+        span = [i for i in seen_before[-c.season_window:] if i >= self.regime_from] if period else []
         f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha,
                 season=(np.array(span, dtype=float), np.array([values[i] for i in span], dtype=float)) if span else None)
         floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
-        recent = list(zip(errors[-c.errors:], seasonal[-c.errors:], calm[-c.errors:]))
+        recent = list(zip(self.errors[-c.errors:], self.seasonal[-c.errors:], self.calm[-c.errors:]))
         if f.seasonal:  # errors made before the season was known are no measure of this forecast
             known = [r for r in recent if r[1]]
             recent = known if len(known) >= c.min_errors else recent
@@ -352,82 +408,84 @@ def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = No
         half = max(k_alert * sigma, guard)
         error = x - f.expected
         z = error / sigma
-        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z, sigma=sigma, df=df, guard=guard,
-                   model=MODEL + (", season" if f.seasonal else ""))
+        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z, sigma=sigma, df=df,
+                   guard=guard, model=MODEL + (", season" if f.seasonal else ""))
         side = 1 if error > 0 else -1
         direction = "up" if side > 0 else "down"
-        material = max(floor, c.material_absolute, c.material_relative * abs(f.expected))
+        material = max(floor, c.material_absolute, material_here, c.material_relative * abs(f.expected))
         beyond_alert = abs(error) > half and abs(error) > material
         beyond_warn = abs(error) > max(k_warn * sigma, guard) and abs(error) > floor
 
         def signal(method: str, rule: str, severity: str, points: tuple[int, ...], value: float = x,
-                   lo: float = f.expected - half, hi: float = f.expected + half) -> None:
+                   lo: float = f.expected - half, hi: float = f.expected + half, way: str = direction) -> None:
             row["signals"].append(Signal(method=method, rule=rule, index=t, value=value, center=f.expected,
-                                         lower=lo, upper=hi, points=points, direction=direction,
-                                         severity=severity))
+                                         lower=lo, upper=hi, points=points, direction=way, severity=severity))
 
-        if beyond_alert and earlier and len(usable) < c.window:
+        if beyond_alert and self.earlier and len(self.usable) < c.window:
             # a young new normal: a point back at the level before it ends it (a storm's
             # cancellations, an outage, are over), quietly
-            old = earlier[-c.window:]
+            old = self.earlier[-c.window:]
             before = fit(np.array(old, dtype=float), np.array([values[i] for i in old], dtype=float), t,
                          period=period, trend=c.trend, alpha=c.season_alpha)
             if abs(x - before.expected) <= half:
                 signal("shift", "back to the level before the last shift", "warn", (t,))
-                usable, earlier, run = [*earlier, t], [], []
-                regime_from = usable[0]
-                errors.append(x - before.expected)
-                error_at.append(t)
-                seasonal.append(before.seasonal)
-                calm.append(True)
-                continue
+                self.usable, self.earlier, self.run = [*self.earlier, t], [], []
+                self.regime_from = self.usable[0]
+                self._keep_error(t, x - before.expected, before.seasonal, calm=True)
+                return row
         flagged = False
         if "shewhart" in c.methods and beyond_alert:
             flagged = True
-            if run:  # flagged again: on one side a level shift, on both a change of spread
-                run.append(t)
-                run_side = run_side if side == run_side else 0
-                if len(run) >= (c.confirm if run_side else 2 * c.confirm):
-                    what = "level shift" if run_side else "change of spread"
-                    signal("shift", f"{what}: new normal", "warn", tuple(run))
-                    earlier, usable, regime_known = usable, list(run), True
-                    regime_from = run[0]
-                    keep = [j for j, i in enumerate(error_at) if i not in run]  # errors against the old level
-                    errors, error_at = [errors[j] for j in keep], [error_at[j] for j in keep]
-                    seasonal = [seasonal[j] for j in keep]
-                    calm = [calm[j] for j in keep]
-                    run, up, down = [], 0.0, 0.0
-                    continue
-                signal("shift", f"still out of range ({len(run)} in a row)", "warn", tuple(run))
+            if self.run:  # flagged again: on one side a level shift, on both a change of spread
+                self.run.append(t)
+                self.run_side = self.run_side if side == self.run_side else 0
+                if len(self.run) >= (c.confirm if self.run_side else 2 * c.confirm):
+                    what = "level shift" if self.run_side else "change of spread"
+                    signal("shift", f"{what}: new normal", "warn", tuple(self.run))
+                    self.earlier, self.usable, self.regime_known = self.usable, list(self.run), True
+                    self.regime_from = self.run[0]
+                    keep = [j for j, i in enumerate(self.error_at) if i not in self.run]  # errors against the old level
+                    self.errors = [self.errors[j] for j in keep]
+                    self.error_at = [self.error_at[j] for j in keep]
+                    self.seasonal = [self.seasonal[j] for j in keep]
+                    self.calm = [self.calm[j] for j in keep]
+                    self.run, self.up, self.down = [], 0.0, 0.0
+                    return row
+                signal("shift", f"still out of range ({len(self.run)} in a row)", "warn", tuple(self.run))
             else:
-                run, run_side = [t], side
+                self.run, self.run_side = [t], side
                 signal("shewhart", "outside the expected range", "alert", (t,))
         else:
-            run = []
+            self.run = []
             if "shewhart" in c.methods and beyond_warn:
                 signal("shewhart", "unusual for this series", "warn", (t,))
         # CUSUM on the calibrated residual, clipped so that one outlier cannot drive it
+        z_alert = sigma_for_rate(c.alert_rate)
         u = max(-4.0, min(4.0, z * z_alert / k_alert)) if not flagged else 0.0
-        new_up, new_down = max(0.0, u - c.cusum_k + up), max(0.0, -u - c.cusum_k + down)
-        up_from = up_from if up > 0 else t
-        down_from = down_from if down > 0 else t
+        new_up, new_down = max(0.0, u - c.cusum_k + self.up), max(0.0, -u - c.cusum_k + self.down)
+        self.up_from = self.up_from if self.up > 0 else t
+        self.down_from = self.down_from if self.down > 0 else t
         fired = False
         if "cusum" in c.methods and not flagged:
-            for s, start, sgn in ((new_up, up_from, 1), (new_down, down_from, -1)):
-                if s > c.cusum_h:
+            for sum_, start, sgn in ((new_up, self.up_from, 1), (new_down, self.down_from, -1)):
+                if sum_ > c.cusum_h:
                     fired = True
-                    direction = "up" if sgn > 0 else "down"
                     signal("cusum", "level creeping away from the forecast", "alert" if c.cusum_alerts else "warn",
-                           tuple(i for i in [*usable, t] if i >= start), value=f.expected + sgn * sigma * s,
-                           lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h)
-        if excluded[t]:
-            continue
-        errors.append(error)  # anomalies too: the spread is robust to them, and an intermittent
-        error_at.append(t)  # series (rain) learns that its bursts are normal
-        seasonal.append(f.seasonal)
-        calm.append(not flagged)
+                           tuple(i for i in [*self.usable, t] if i >= start), value=f.expected + sgn * sigma * sum_,
+                           lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h,
+                           way="up" if sgn > 0 else "down")
+        if excluded:
+            return row
+        # anomalies too: the spread is robust to them, and a bursty series learns its bursts
+        self._keep_error(t, error, f.seasonal, calm=not flagged)
         if flagged:
-            continue
-        up, down = (0.0, 0.0) if fired else (new_up, new_down)
-        usable.append(t)
-    return rows
+            return row
+        self.up, self.down = (0.0, 0.0) if fired else (new_up, new_down)
+        self.usable.append(t)
+        return row
+
+    def _keep_error(self, t: int, error: float, seasonal: bool, *, calm: bool) -> None:
+        self.errors.append(error)
+        self.error_at.append(t)
+        self.seasonal.append(seasonal)
+        self.calm.append(calm)

@@ -64,15 +64,11 @@ def spc_config(settings: Monitor) -> spc.SpcConfig:
     return config
 
 
-def forecast_config(settings: Monitor, metric: str, spread: float | None = None) -> forecast.ForecastConfig:
+def forecast_config(settings: Monitor, metric: str) -> forecast.ForecastConfig:
     """The forecast chart's settings for one series: ``sigma`` sets the alert limit as the
-    normal-tail rate it stands for (5σ: 5.7e-7 per point), ``min_points`` the warm-up;
-    ``spread`` is the column's usual standard deviation within a partition (for a mean's
-    materiality)."""
+    normal-tail rate it stands for (5σ: 5.7e-7 per point), ``min_points`` the warm-up."""
     config = DEFAULTS
     relative, absolute = MATERIAL.get(metric, (0.0, 0.0))
-    if metric == "mean" and spread:
-        absolute = MEAN_EFFECT * spread
     config = dataclasses.replace(config, material_relative=relative, material_absolute=absolute)
     if settings.methods:
         config = dataclasses.replace(config, methods=tuple(m for m in settings.methods if m in forecast.METHODS))

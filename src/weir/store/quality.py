@@ -118,6 +118,19 @@ class Metrics(Repository):
             for j in judgements
         ])
 
+    def chart_states(self, project: str, asset: str) -> dict[tuple[str, str], dict]:
+        """The saved forecast-chart states of ``asset``: (column, metric) -> {last_key, settings, state}."""
+        c = t.chart_states.c
+        q = sa.select(c.column_name, c.metric, c.last_key, c.settings, c.state).where(
+            c.project == project, c.asset == asset)
+        return {(r.column_name, r.metric): {"last_key": r.last_key, "settings": r.settings, "state": r.state}
+                for r in self.c.execute(q)}
+
+    def keep_chart_states(self, project: str, asset: str, rows: list[dict]) -> None:
+        """Save states: ``{column_name, metric, last_key, settings, state}`` each (replacing)."""
+        upsert(self.c, t.chart_states, [{"project": project, "asset": asset, **r} for r in rows],
+               ["project", "asset", "column_name", "metric"])
+
     def bins(self, project: str, asset: str) -> dict[str, list[float]]:
         b = t.histogram_bins.c
         q = sa.select(b.column_name, b.edges).where(b.project == project, b.asset == asset)

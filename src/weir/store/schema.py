@@ -137,6 +137,18 @@ metric_points = Table(
     Index("ix_metric_points_key", "project", "asset", "partition_key"),
 )
 
+chart_states = Table(
+    "chart_states",  # the forecast chart's state per series after its newest judged point
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("column_name", String(200), primary_key=True),
+    Column("metric", String(100), primary_key=True),
+    Column("last_key", String(64), nullable=False),
+    Column("settings", String(64), nullable=False),  # a hash of what the state was drawn with
+    Column("state", JSON, nullable=False),
+)
+
 profiles = Table(
     "profiles",
     metadata,
