@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast typecheck bench lint clean
+.PHONY: install demo test test-fast typecheck bench bench-detection lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "weir needs Python >= 3.11" or 0)'
@@ -47,6 +47,10 @@ typecheck: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-detection: install  # three real data sets delivered day by day; workspaces kept for re-judging (ARGS="--quick" ...)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/detection.py --keep bench/results/workspaces $(ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
