@@ -225,3 +225,22 @@ def test_partitions_judged_one_by_one_are_judged_as_a_replay_judges_them(tmp_pat
                 continue
             assert point["center"] == pytest.approx(row["center"], rel=1e-9), (key, metric)
             assert point["upper"] == pytest.approx(row["upper"], rel=1e-9), (key, metric)
+
+
+def test_a_column_with_no_value_on_one_day_is_no_schema_change(tmp_path):
+    """An all-null column (a gust sensor with no gusts all day) has no type that day; the days
+    around it do not read as retyped."""
+    from conftest import land_csv, write_project
+
+    from weir.workspace import Workspace
+
+    text = ('import weir\ndays = weir.daily(start="2024-01-01", end="2024-12-31")\n'
+            'raw = weir.source("raw", path="landing/{partition}.csv", partitions=days)\n')
+    project = write_project(tmp_path / "p", {"assets.py": text})
+    with Workspace(tmp_path / "ws", project) as ws:
+        for i in range(1, 5):
+            gust = "" if i == 3 else 20.5 + i
+            land_csv(project, f"landing/2024-01-0{i}.csv", [{"v": float(j), "gust": gust} for j in range(5)])
+            ws.quality.ingest("raw", [f"2024-01-0{i}"])
+        schema = [s for s in ws.monitors.signals("raw") if s["kind"] == "schema"]
+    assert schema == []

@@ -371,7 +371,8 @@ class MonitorEvaluator(DerivedSeries):
             prev, cur = profiles[before[-1]]["schema"], profiles[key]["schema"]
             added = sorted(set(cur) - set(prev))
             removed = sorted(set(prev) - set(cur))
-            retyped = sorted(c for c in set(cur) & set(prev) if cur[c] != prev[c])
+            # a column with no value at all in one partition has no type there (null): not a change
+            retyped = sorted(c for c in set(cur) & set(prev) if cur[c] != prev[c] and "null" not in (cur[c], prev[c]))
             if added or removed or retyped:
                 parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else []) + (
                     [f"retyped {', '.join(f'{c} {prev[c]}→{cur[c]}' for c in retyped)}"] if retyped else []
