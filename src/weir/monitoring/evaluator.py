@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from weir.events import Event, EventKind
 from weir.model.monitors import Monitor, settle_monitor
+from weir.model.partitions import Daily, Hourly
 from weir.monitoring import forecast, patterns, spc
 from weir.monitoring.derived import DerivedSeries
 from weir.monitoring.policy import (
@@ -162,6 +164,8 @@ class MonitorEvaluator(DerivedSeries):
         season_exclude = [k in history.quarantined for k in history.order][since:]
         order = history.order[since:]
         index = {k: i for i, k in enumerate(history.order)}
+        positions = calendar_positions(node.partitions, history.order)
+        index_of = {p: i for i, p in enumerate(positions)}
         period = season_of(node.partitions)
         constant = partition_constant(history)
         for (col, m), by_key in sorted(history.series.items()):
@@ -199,7 +203,8 @@ class MonitorEvaluator(DerivedSeries):
             if (saved and saved["settings"] == fingerprint and saved["last_key"] in index
                     and (needed_from is None or index[saved["last_key"]] < needed_from)):
                 at = index[saved["last_key"]]
-                chart = forecast.Chart.from_json(saved["state"], config, season, shift=at - saved["state"]["last"])
+                chart = forecast.Chart.from_json(saved["state"], config, season,
+                                                 shift=positions[at] - saved["state"]["last"])
                 first = at + 1
             else:
                 chart = forecast.Chart(config, season)
@@ -209,10 +214,16 @@ class MonitorEvaluator(DerivedSeries):
                 key = history.order[t]
                 if t == newest and states is not None and chart.last >= 0:
                     # the state before the newest point: a re-delivery of that partition resumes too
-                    states[(col, m)] = {"last_key": history.order[chart.last], "settings": fingerprint,
+                    states[(col, m)] = {"last_key": history.order[index_of[chart.last]], "settings": fingerprint,
                                         "state": chart.to_json(), "changed": True}
-                out[t] = chart.step(t, by_key.get(key), excluded=key in history.quarantined, reset=t in resets,
-                                    material=material.get(key, 0.0))
+                row = chart.step(positions[t], by_key.get(key), excluded=key in history.quarantined, reset=t in resets,
+                                 material=material.get(key, 0.0))
+                # the chart counts in calendar steps (a missing day keeps the weekdays in place);
+                # rows and signals name positions in the history
+                row["index"] = t
+                row["signals"] = [dataclasses.replace(g, index=t, points=tuple(index_of[p] for p in g.points if p in index_of))
+                                  for g in row["signals"]]
+                out[t] = row
             yield col, m, settled, out
 
     def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Evaluation:
@@ -388,6 +399,21 @@ class MonitorEvaluator(DerivedSeries):
 
 
 MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
+
+
+def calendar_positions(scheme, order: list[str]) -> list[int]:
+    """Each key's step on the scheme's calendar (days for daily partitions, hours for hourly):
+    a day with no data does not move the weekdays of the days after it. Other schemes, and keys
+    that do not parse, count by position in ``order``."""
+    try:
+        if isinstance(scheme, Daily):
+            return [dt.date.fromisoformat(k[:10]).toordinal() for k in order]
+        if isinstance(scheme, Hourly):
+            out = [dt.datetime.strptime(k[:13], scheme.key_format) for k in order]
+            return [t.date().toordinal() * 24 + t.hour for t in out]
+    except ValueError:
+        pass
+    return list(range(len(order)))
 
 
 def _materiality(history: History, column: str) -> dict[str, float]:

@@ -73,7 +73,8 @@ class ForecastConfig:
     confirm: int = 3
     trend: bool = True
     season_alpha: float = 0.01  # the rank F-test's level: a weekly pattern is found in 3 weeks
-    season_window: int = 56  # points the season is learnt from (8 weeks of weekdays)
+    season_window: int = 56  # points the season is found in (8 weeks of weekdays)
+    season_memory: int = 8  # the latest points of each season its level is the median of
     cusum_k: float = 0.5
     cusum_h: float = 8.5
     cusum_alerts: bool = False
@@ -218,10 +219,11 @@ def _theil_sen(pos: np.ndarray, y: np.ndarray) -> float:
 
 
 def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: bool, alpha: float,
-        season: tuple[np.ndarray, np.ndarray] | None = None) -> _Fit:
+        season: tuple[np.ndarray, np.ndarray] | None = None, memory: int = 8) -> _Fit:
     """The expected value at position ``at`` from baseline points (``pos``, ``y``): a level and
     trend through them, plus the season (when ``period`` is given and a rank F-test finds it)
-    from the medians per season of the detrended ``season`` points (default: the baseline's;
+    from the medians per season of the last ``memory`` detrended ``season`` points of each season
+    (a schedule that changes on Saturdays is learnt in a few weeks) (default: the baseline's;
     flagged points belong there, a season must not be mistaken for anomalies while it is learnt)."""
     seasonal = False
     effect = 0.0
@@ -234,7 +236,7 @@ def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: b
             by_group: list[list[float]] = [[] for _ in range(period)]
             for g, r in zip(groups.tolist(), res.tolist()):
                 by_group[g].append(r)
-            effects = np.array([_median(v) if v else 0.0 for v in by_group])
+            effects = np.array([_median(v[-memory:]) if v else 0.0 for v in by_group])
             effects -= _median(effects.tolist())
             effect = float(effects[at % period])
             y = y - effects[pos.astype(int) % period]
@@ -374,7 +376,7 @@ class Chart:
         pos = np.array(base, dtype=float)
         y = np.array([values[i] for i in base], dtype=float)
         span = [i for i in seen_before[-c.season_window:] if i >= self.regime_from] if period else []
-        f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha,
+        f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha, memory=c.season_memory,
                 season=(np.array(span, dtype=float), np.array([values[i] for i in span], dtype=float)) if span else None)
         floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
         recent = list(zip(self.errors[-c.errors:], self.seasonal[-c.errors:], self.calm[-c.errors:]))
