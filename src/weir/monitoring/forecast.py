@@ -83,6 +83,7 @@ class ForecastConfig:
     # the smallest change worth an alert, whatever the statistics say (a row count off by one
     # hour of 72, a first null in a column): warnings still show it
     bursty: bool = False  # its bursts are its nature (drift scores): limits from the tail of every error
+    recurring: int = 4  # a miss the series made this many times lately, anomalies counted, never alerts (0: off)
     material_relative: float = 0.0
     material_absolute: float = 0.0
 
@@ -400,6 +401,8 @@ class Chart:
             # and never an alert for a miss the series made three times lately (a count usually
             # exact and sometimes off by one, fog on a visibility mostly at its maximum)
             guard = usual[-3] if len(usual) >= 30 else 0.0
+            if c.recurring and len(past) >= 30:  # nor for one it made ``recurring`` times, anomalies counted (fog)
+                guard = max(guard, past[-c.recurring])
             if (c.bursty or flagged > VERY_BURSTY * len(recent)) and len(usual) >= 30:
                 guard = max(guard, peaks_over_threshold(usual, c.alert_rate))
         else:
