@@ -27,6 +27,9 @@ class EventKind(StrEnum):
     SOURCE_ADMITTED = "source_admitted"
     SOURCE_BLOCKED = "source_blocked"
     SCHEMA_CHANGED = "schema_changed"
+    INCIDENT_OPENED = "incident_opened"
+    INCIDENT_UPDATED = "incident_updated"  # a trigger joined, acknowledged, reopened, severity changed
+    INCIDENT_RESOLVED = "incident_resolved"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``, ``ws.openlineage``, ``ws.health``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self
 from weir.eventlog.feed import EventFeed
 from weir.events import EventBus
 from weir.health.service import HealthService
+from weir.incidents.service import IncidentService
 from weir.lineage.graph import LineageService
 from weir.lineage.openlineage import OpenLineageService
 from weir.monitoring.service import MonitorService
@@ -63,6 +64,7 @@ class Workspace:
         self.events = EventFeed(store=store)
         self.openlineage = OpenLineageService(project=project, store=store, home=self.home)
         self.health = HealthService(project=project, store=store, home=self.home)
+        self.incidents = IncidentService(project=project, store=store)
 
     @property
     def project(self) -> Project:

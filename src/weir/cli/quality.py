@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from weir.cli.context import JSON_OPT, finish, open_workspace, send_lineage
+from weir.cli.incidents import open_after
 
 app = typer.Typer()
 
@@ -96,6 +97,7 @@ def ingest(
     with counting_progress(f"checking {source}", total, enabled=not as_json and total > 1) as advance:
         rows = ws.quality.ingest(source, partitions or None, force=force, on_progress=advance)
     send_lineage(ws)
+    open_after(ws)
     if as_json:
         print_json([admission_json(r) for r in rows])
     elif not rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace, send_lineage
+from weir.cli.incidents import open_after
 from weir.model.runs import RunState, TaskState
 
 app = typer.Typer()
@@ -60,6 +61,7 @@ def run(
         sys.stderr.write("terminated\n")
         sys.exit(143)
     send_lineage(ws)
+    open_after(ws)
     if as_json:
         from weir.cli.render import print_json
 

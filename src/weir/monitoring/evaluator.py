@@ -28,9 +28,9 @@ from weir.monitoring.policy import (
     ALERT,
     DRIFT_SCORE,
     LEVEL_METRICS,
+    MEAN_EFFECT,
     TAIL,
     TAIL_METRICS,
-    MEAN_EFFECT,
     TRAINING_DRIFT,
     forecast_config,
     model_of,
@@ -440,7 +440,7 @@ def signal_events(alerts: list[dict]) -> list[Event]:
               asset=s["asset"], partition_key=s["partition_key"], run_id=s["run_id"],
               data={"kind": s["kind"], "column": s["column_name"], "metric": s["metric"], "method": s["method"],
                     "rule": s["rule"], "value": s["value"], "center": s["center"], "lower": s["lower"],
-                    "upper": s["upper"], "direction": s["direction"],
+                    "upper": s["upper"], "direction": s["direction"], "message": (s["details"] or {}).get("message"),
                     **({"details": s["details"]} if s["kind"] == "schema" else {})})
         for s in alerts
     ]

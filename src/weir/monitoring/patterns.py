@@ -9,6 +9,7 @@ And the plain-words message of a series signal, in the data's own units."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 # statistics that differ between two deliveries of the same rows: time offsets are measured from
@@ -49,7 +50,7 @@ def repeats(order: list[str], series: dict, skip: set[str], new: list[str]) -> d
         if mine is None or previous is None or not _same(mine, previous):
             continue
         recent = before[-LOOKBACK:]
-        pairs = list(zip(recent, recent[1:]))
+        pairs = list(itertools.pairwise(recent))
         if len(pairs) < 7:
             continue
         prints = {k: _fingerprint(series, k) for k in recent}

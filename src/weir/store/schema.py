@@ -285,3 +285,38 @@ baseline_resets = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_baseline_resets_asset", "project", "asset"),
 )
+
+incidents = Table(
+    "incidents",  # one root cause, one incident
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("root_asset", String(200), nullable=False),
+    Column("root_partition", String(64)),
+    Column("state", String(16), nullable=False),  # open | acknowledged | resolved
+    Column("severity", String(16), nullable=False),  # high (blocked or failed data) | medium (suspect data)
+    Column("title", Text, nullable=False),
+    Column("reason", String(16)),  # when resolved: fixed | expected | false-alarm
+    Column("note", Text),
+    Column("opened_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("reopened", Integer, nullable=False, server_default="0"),
+    Index("ix_incidents_state", "project", "state"),
+)
+
+incident_members = Table(
+    "incident_members",  # the triggers that opened or joined an incident, and why they joined
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("event_id", Integer),
+    Column("kind", String(40), nullable=False),  # the event kind
+    Column("asset", String(200)),
+    Column("partition_key", String(64)),
+    Column("run_id", String(40)),
+    Column("summary", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_incident_members_incident", "incident_id"),
+)

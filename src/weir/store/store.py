@@ -21,6 +21,7 @@ from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
 from weir.store.events import EventLog
+from weir.store.incidents import Incidents
 from weir.store.leases import Leases
 from weir.store.monitoring import Signals
 from weir.store.partitions import Partitions
@@ -61,6 +62,7 @@ class MetadataStore:
         self.sources = SourcePartitions(self)
         self.signals = Signals(self)
         self.baselines = Baselines(self)
+        self.incidents = Incidents(self)
         self.events = EventLog(self)
         self.leases = Leases(self)
         self.projects = Projects(self)

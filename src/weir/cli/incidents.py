@@ -1,0 +1,129 @@
+"""``weir incidents``: what opened, what joined it and why, and acting on it."""
+
+from __future__ import annotations
+
+import typer
+
+from weir.cli.context import JSON_OPT, choice, finish, open_workspace
+
+app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve).",
+                  invoke_without_command=True)
+STYLES = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+
+
+@app.callback()
+def incidents(
+    ctx: typer.Context,
+    state: str | None = typer.Option(None, "--state", metavar="S", help="Only incidents in this state: open | acknowledged | resolved."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Incidents, newest first: open ones opened by blocked or failed partitions and monitor alerts,
+    each with the partition it started from and how many triggers joined it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from weir.cli.render import console, print_json, short_time, table
+    from weir.incidents.records import incident_json
+    from weir.incidents.service import State
+
+    wanted = choice(State, state, "--state")
+    ws = open_workspace()
+    rows = ws.incidents.list(wanted)
+    if as_json:
+        print_json([incident_json(r) for r in rows])
+        return finish(ws)
+    if not rows:
+        console.print("no incidents" + (f" {wanted}" if wanted else "") + ": nothing blocked, failed or alerted")
+        return finish(ws)
+    t = table("id", "state", "severity", "root", "triggers", "assets", "opened", "what", title="incidents")
+    for r in rows:
+        colour = STYLES.get(r["state"], "white")
+        root = f"{r['root_asset']} {r['root_partition'] or ''}".strip()
+        state_text = r["state"] + (f" ({r['reason']})" if r["reason"] else "")
+        t.add_row(str(r["id"]), f"[{colour}]{state_text}[/]", r["severity"], root, str(r["members"]),
+                  str(len(r["assets"])), short_time(r["opened_at"]), r["title"])
+    console.print(t)
+    finish(ws)
+
+
+@app.command("show")
+def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+    """One incident: its root, every trigger that joined it and why, and its timeline."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, print_json, short_time, table
+    from weir.incidents.records import incident_detail_json
+
+    ws = open_workspace()
+    ws.incidents.sync()
+    row = ws.incidents.show(incident)
+    if as_json:
+        print_json(incident_detail_json(row))
+        return finish(ws)
+    colour = STYLES.get(row["state"], "white")
+    console.print(f"[bold]incident {row['id']}[/] [{colour}]{row['state']}[/]"
+                  + (f" ({row['reason']})" if row["reason"] else "") + f", severity {row['severity']}", highlight=False)
+    console.print(f"root: {row['root_asset']} {row['root_partition'] or ''}", highlight=False)
+    console.print(escape(row["title"]), highlight=False)
+    if row["note"]:
+        console.print(f"note: {escape(row['note'])}", highlight=False)
+    t = table("at", "trigger", "asset", "partition", "why it joined", "what", title=f"{len(row['member_list'])} triggers")
+    for m in row["member_list"]:
+        t.add_row(short_time(m["at"]), m["kind"], m["asset"] or "", m["partition_key"] or "", m["why"], m["summary"])
+    console.print(t)
+    for e in row["timeline"]:
+        what = e.data.get("change") or str(e.kind).removeprefix("incident_")
+        extra = e.data.get("reason") or e.data.get("why") or ""
+        console.print(f"  {short_time(e.at)}  {what}{': ' + str(extra) if extra else ''}", highlight=False)
+    finish(ws)
+
+
+@app.command("ack")
+def ack(incident: int = typer.Argument(..., metavar="ID"),
+        note: str | None = typer.Option(None, "--note", metavar="TEXT", help="Who is on it, what is being done."),
+        as_json: bool = JSON_OPT) -> None:
+    """Acknowledge an incident: someone is on it."""
+    _act(incident, as_json, lambda ws: ws.incidents.acknowledge(incident, note))
+
+
+@app.command("resolve")
+def resolve(incident: int = typer.Argument(..., metavar="ID"),
+            reason: str = typer.Option(..., "--reason", metavar="R", help="fixed | expected | false-alarm"),
+            note: str | None = typer.Option(None, "--note", metavar="TEXT", help="What was done or found."),
+            as_json: bool = JSON_OPT) -> None:
+    """Resolve an incident: fixed, expected (the world really changed) or a false alarm."""
+    from weir.incidents.service import Reason
+
+    why = choice(Reason, reason, "--reason")
+    _act(incident, as_json, lambda ws: ws.incidents.resolve(incident, why, note))
+
+
+def _act(incident: int, as_json: bool, action) -> None:
+    from weir.cli.render import console, print_json
+    from weir.incidents.records import incident_json
+
+    ws = open_workspace()
+    ws.incidents.sync()
+    row = action(ws)
+    if as_json:
+        print_json(incident_json({**row, "members": None, "assets": []}))
+    else:
+        console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
+                      highlight=False)
+    finish(ws)
+
+
+def open_after(ws) -> None:
+    """After a run or an ingest: open or grow incidents from what it logged; one line each."""
+    from rich.markup import escape
+
+    from weir.cli.render import err_console
+
+    synced = ws.incidents.sync()
+    for incident_id in synced.opened + synced.reopened:
+        row = ws.incidents.show(incident_id)
+        verb = "reopened" if incident_id in synced.reopened else "opened"
+        err_console.print(f"[red]incident {incident_id} {verb}:[/] {escape(row['title'])}"
+                          f" ('weir incidents show {incident_id}')", highlight=False, soft_wrap=True)
+
+
+__all__ = ["app", "open_after"]

@@ -1,0 +1,1 @@
+"""Incidents: one root cause, one incident, grouped by provenance."""

@@ -1,0 +1,70 @@
+"""Which open incident a new trigger belongs to, by provenance rather than by time: the same
+partition, a partition that reads the incident's (or is read by it) through lineage, or the same
+failed run. No I/O here: the service hands in the project's lineage and the incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from weir.events import Event, EventKind
+
+TRIGGERS = (EventKind.PARTITION_BLOCKED, EventKind.PARTITION_FAILED, EventKind.SOURCE_BLOCKED,
+            EventKind.SIGNAL_RAISED, EventKind.SCHEMA_CHANGED)
+BROKEN = {str(EventKind.PARTITION_BLOCKED), str(EventKind.PARTITION_FAILED), str(EventKind.SOURCE_BLOCKED)}
+
+
+@dataclass(frozen=True)
+class Match:
+    incident_id: int
+    why: str
+    new_root: tuple[str, str | None] | None = None  # the trigger lies upstream of the incident's root
+
+
+def related_keys(a: str | None, b: str | None) -> bool:
+    """Partitions that can read one another: the same key, or a key inside the other's period
+    (a monthly "2013-02" and a daily "2013-02-15"; an hourly "2013-02-15T08" and its day)."""
+    if a is None or b is None:
+        return a == b
+    return a == b or a.startswith(b) or b.startswith(a)
+
+
+def summary(event: Event) -> str:
+    """One line saying what the trigger was, in the words of what raised it."""
+    d = event.data
+    where = f"{event.asset} {event.partition_key}" if event.partition_key else str(event.asset)
+    kind = str(event.kind)
+    if kind == EventKind.PARTITION_BLOCKED:
+        return f"{where} blocked: {d.get('message') or 'a check failed'}"
+    if kind == EventKind.PARTITION_FAILED:
+        if d.get("state") == "upstream_failed":
+            return f"{where} not built: {d.get('reason') or 'an upstream partition failed'}"
+        return f"{where} failed: {d.get('error') or 'the build raised'}"
+    if kind == EventKind.SOURCE_BLOCKED:
+        return f"delivery {where} blocked: {d.get('message') or 'it breaks its contract'}"
+    if kind == EventKind.SCHEMA_CHANGED:
+        return f"{where}: {d.get('rule') or 'schema changed'}"
+    return f"{where}: {d.get('message') or d.get('rule') or 'a monitor alerted'}"
+
+
+def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
+          downstream: Callable[[str], set[str]]) -> Match | None:
+    """The active incident ``event`` joins, and why; None when it shares a root with none.
+    ``downstream(asset)`` is every asset that reads ``asset``, directly or through others."""
+    asset, key = event.asset or "", event.partition_key
+    for incident in active:
+        for m in [{"asset": incident["root_asset"], "partition_key": incident["root_partition"], "run_id": None,
+                   "kind": ""}, *members.get(incident["id"], [])]:
+            if not related_keys(key, m["partition_key"]):
+                continue
+            if m["asset"] == asset:
+                return Match(incident["id"], f"the same partition as {m['asset']} {m['partition_key']}")
+            if asset in downstream(m["asset"]):
+                return Match(incident["id"], f"reads {m['asset']} {m['partition_key']} (lineage)")
+            if m["asset"] in downstream(asset):
+                return Match(incident["id"], f"feeds {m['asset']} {m['partition_key']}: the root moves up to it",
+                             new_root=(asset, key))
+        if event.run_id and str(event.kind) == EventKind.PARTITION_FAILED and any(
+                m["run_id"] == event.run_id and m["kind"] == EventKind.PARTITION_FAILED for m in members.get(incident["id"], [])):
+            return Match(incident["id"], f"the same failed run {event.run_id}")
+    return None

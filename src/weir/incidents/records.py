@@ -1,0 +1,27 @@
+"""The documented JSON forms of incidents (``weir incidents --json``, ``weir incidents show --json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weir.model.records import iso
+
+
+def incident_json(r: dict) -> dict[str, Any]:
+    return {
+        "id": r["id"], "state": r["state"], "severity": r["severity"], "root_asset": r["root_asset"],
+        "root_partition": r["root_partition"], "title": r["title"], "reason": r["reason"], "note": r["note"],
+        "opened_at": iso(r["opened_at"]), "updated_at": iso(r["updated_at"]),
+        "resolved_at": iso(r["resolved_at"]) if r["resolved_at"] else None, "reopened": r["reopened"],
+        "members": r.get("members"), "assets": r.get("assets", []),
+    }
+
+
+def incident_detail_json(r: dict) -> dict[str, Any]:
+    return {
+        **incident_json({**r, "members": len(r["member_list"])}),
+        "member_list": [{"kind": m["kind"], "asset": m["asset"], "partition": m["partition_key"], "run_id": m["run_id"],
+                         "event_id": m["event_id"], "summary": m["summary"], "why": m["why"], "at": iso(m["at"])}
+                        for m in r["member_list"]],
+        "timeline": [e.to_json() for e in r["timeline"]],
+    }

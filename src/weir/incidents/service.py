@@ -1,0 +1,194 @@
+"""Incidents as users act on them: opened and grouped from the durable event log, listed, shown,
+acknowledged and resolved.
+
+``sync`` reads the triggers logged since its cursor (a blocked partition or delivery, a failed
+build, a monitor alert, a schema change; warnings never open incidents) and, in the same unit
+of work that moves the cursor, opens an incident or adds the trigger to the open incident it
+shares a root with (``grouping.match``), saying why. A trigger whose root was resolved within
+``REOPEN_WINDOW`` reopens that incident rather than forking a new one. Every change is an event
+(``incident_opened``, ``incident_updated``, ``incident_resolved``) in the same transaction."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from weir.errors import UnknownObjectError, UsageError
+from weir.events import Event, EventKind
+from weir.incidents.grouping import BROKEN, TRIGGERS, match, summary
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+REOPEN_WINDOW = 7 * 86400.0  # seconds after resolution during which the same root reopens an incident
+BATCH = 500
+
+
+class Reason(StrEnum):
+    FIXED = "fixed"
+    EXPECTED = "expected"  # the world really changed
+    FALSE_ALARM = "false-alarm"
+
+
+class State(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass
+class Synced:
+    """What one sync did."""
+
+    opened: list[int] = field(default_factory=list)
+    joined: int = 0
+    reopened: list[int] = field(default_factory=list)
+
+
+def cursor_name(project: str) -> str:
+    return f"incidents:{project}"
+
+
+class IncidentService:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore]) -> None:
+        self._project = project
+        self._store = store
+
+    # -- from the log -------------------------------------------------------------------------
+    def sync(self) -> Synced:
+        """Open or grow incidents from the triggers logged since the last sync. Safe to run from
+        several processes at once: each batch takes the cursor's row first, so a trigger is
+        handled exactly once."""
+        project, store = self._project(), self._store()
+        out = Synced()
+        closure: dict[str, set[str]] = {}
+
+        def downstream(asset: str) -> set[str]:
+            if asset not in closure:
+                try:
+                    closure[asset] = set(project.closure([asset], upstream=False)) - {asset}
+                except Exception:  # noqa: BLE001 - an asset the project no longer has
+                    closure[asset] = set()
+            return closure[asset]
+
+        name = cursor_name(project.name)
+        while True:
+            with store.transaction():
+                store.cursors.advance(name, 0)  # takes the cursor's row: a second syncer waits here
+                position = store.cursors.get(name)
+                events = store.events.after(position, kinds=TRIGGERS, project=project.name, limit=BATCH)
+                for event in events:
+                    self._take(event, downstream, out)
+                if events:
+                    store.cursors.advance(name, int(events[-1].id or position))
+            if len(events) < BATCH:
+                return out
+
+    def _take(self, event: Event, downstream: Callable[[str], set[str]], out: Synced) -> None:
+        store, project = self._store(), self._project().name
+        active = store.incidents.select(project, states=(State.OPEN, State.ACKNOWLEDGED))
+        members = store.incidents.members([i["id"] for i in active])
+        line = summary(event)
+        found = match(event, active, members, downstream)
+        now = event.at
+        if found is not None:
+            incident = next(i for i in active if i["id"] == found.incident_id)
+            changes: dict[str, Any] = {"updated_at": now}
+            if found.new_root is not None:
+                changes.update(root_asset=found.new_root[0], root_partition=found.new_root[1], title=line)
+            if str(event.kind) in BROKEN and incident["severity"] != "high":
+                changes["severity"] = "high"
+            store.incidents.update(incident["id"], **changes)
+            self._member(incident["id"], event, line, found.why)
+            out.joined += 1
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
+                                   why=found.why, asset=event.asset, partition=event.partition_key))
+            return
+        recurrence = [i for i in store.incidents.resolved_since(project, now - REOPEN_WINDOW)
+                      if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
+        if recurrence:
+            incident = recurrence[0]
+            store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
+                                   reopened=incident["reopened"] + 1,
+                                   severity="high" if str(event.kind) in BROKEN else incident["severity"])
+            self._member(incident["id"], event, line, "the same root again: reopened")
+            out.reopened.append(incident["id"])
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="reopened", member=line))
+            return
+        severity = "high" if str(event.kind) in BROKEN else "medium"
+        new = store.incidents.open(project, root_asset=event.asset or "", root_partition=event.partition_key,
+                                   severity=severity, title=line, at=now)
+        self._member(new, event, line, "opened it")
+        out.opened.append(new)
+        store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=severity, asset=event.asset,
+                               partition=event.partition_key))
+
+    def _member(self, incident_id: int, event: Event, line: str, why: str) -> None:
+        self._store().incidents.add_member(
+            incident_id, event_id=event.id, kind=str(event.kind), asset=event.asset, partition_key=event.partition_key,
+            run_id=event.run_id, summary=line, why=why, at=event.at)
+
+    def _event(self, kind: EventKind, incident_id: int, **data: Any) -> Event:
+        incident = self._store().incidents.get(incident_id) or {}
+        return Event(kind=kind, project=self._project().name, asset=incident.get("root_asset"),
+                     partition_key=incident.get("root_partition"), data={"incident": incident_id, **data})
+
+    # -- as users ask -------------------------------------------------------------------------
+    def list(self, state: State | None = None, *, sync: bool = True) -> builtins.list[dict]:
+        """Incidents, newest first, each with its member count (``state``: only those)."""
+        if sync:
+            self.sync()
+        store = self._store()
+        with store.read():
+            rows = store.incidents.select(self._project().name, states=(state,) if state else ())
+            members = store.incidents.members([r["id"] for r in rows])
+        return [{**r, "members": len(members.get(r["id"], [])),
+                 "assets": sorted({m["asset"] for m in members.get(r["id"], []) if m["asset"]})} for r in rows]
+
+    def show(self, incident_id: int) -> dict:
+        """One incident with its members (why each joined) and its timeline."""
+        store = self._store()
+        with store.read():
+            row = store.incidents.get(incident_id)
+            if row is None or row["project"] != self._project().name:
+                raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
+            members = store.incidents.members([incident_id])[incident_id]
+            kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
+            timeline = [e for e in store.events.after(0, kinds=kinds, project=self._project().name, limit=None)
+                        if e.data.get("incident") == incident_id]
+        return {**row, "member_list": members, "timeline": timeline,
+                "assets": sorted({m["asset"] for m in members if m["asset"]})}
+
+    def acknowledge(self, incident_id: int, note: str | None = None) -> dict:
+        return self._change(incident_id, State.ACKNOWLEDGED, note=note)
+
+    def resolve(self, incident_id: int, reason: Reason, note: str | None = None) -> dict:
+        return self._change(incident_id, State.RESOLVED, reason=reason, note=note)
+
+    def _change(self, incident_id: int, state: State, *, reason: Reason | None = None, note: str | None = None) -> dict:
+        store = self._store()
+        with store.transaction():
+            row = store.incidents.get(incident_id)
+            if row is None or row["project"] != self._project().name:
+                raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
+            if row["state"] == State.RESOLVED:
+                raise UsageError(f"incident {incident_id} is already resolved ({row['reason']})")
+            if state == State.ACKNOWLEDGED and row["state"] == State.ACKNOWLEDGED:
+                return row
+            now = time.time()
+            changes: dict[str, Any] = {"state": str(state), "updated_at": now}
+            if note is not None:
+                changes["note"] = note
+            if state == State.RESOLVED:
+                changes.update(reason=str(reason), resolved_at=now)
+                store.incidents.update(incident_id, **changes)
+                store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident_id, reason=str(reason), note=note))
+            else:
+                store.incidents.update(incident_id, **changes)
+                store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="acknowledged", note=note))
+            return store.incidents.get(incident_id) or row

@@ -1,0 +1,67 @@
+"""Incidents and their members. The grouping is the incidents service's; this module only keeps
+what it decided, inside the caller's unit of work."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from weir.store import schema as t
+from weir.store.base import Repository
+
+ACTIVE = ("open", "acknowledged")
+
+
+class Incidents(Repository):
+    def open(self, project: str, *, root_asset: str, root_partition: str | None, severity: str, title: str,
+             at: float | None = None) -> int:
+        """A new open incident; returns its id."""
+        now = at or time.time()
+        row = {"project": project, "root_asset": root_asset, "root_partition": root_partition, "state": "open",
+               "severity": severity, "title": title, "opened_at": now, "updated_at": now, "reopened": 0}
+        return int(self.c.execute(sa.insert(t.incidents).values(**row).returning(t.incidents.c.id)).scalar_one())
+
+    def add_member(self, incident_id: int, *, event_id: int | None, kind: str, asset: str | None,
+                   partition_key: str | None, run_id: str | None, summary: str, why: str, at: float) -> None:
+        self.c.execute(sa.insert(t.incident_members).values(
+            incident_id=incident_id, event_id=event_id, kind=kind, asset=asset, partition_key=partition_key,
+            run_id=run_id, summary=summary, why=why, at=at))
+
+    def update(self, incident_id: int, **values: Any) -> None:
+        """Change an incident's fields (state, severity, root, reason, note...); stamps updated_at."""
+        values.setdefault("updated_at", time.time())
+        self.c.execute(sa.update(t.incidents).where(t.incidents.c.id == incident_id).values(**values))
+
+    def get(self, incident_id: int) -> dict | None:
+        row = self.c.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id)).mappings().first()
+        return dict(row) if row else None
+
+    def select(self, project: str, *, states: tuple[str, ...] = (), limit: int | None = None) -> list[dict]:
+        """Newest first."""
+        c = t.incidents.c
+        q = sa.select(t.incidents).where(c.project == project)
+        if states:
+            q = q.where(c.state.in_(states))
+        q = q.order_by(c.updated_at.desc(), c.id.desc())
+        if limit:
+            q = q.limit(limit)
+        return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def members(self, incident_ids: list[int]) -> dict[int, list[dict]]:
+        """Members per incident, oldest first."""
+        if not incident_ids:
+            return {}
+        m = t.incident_members.c
+        q = sa.select(t.incident_members).where(m.incident_id.in_(incident_ids)).order_by(m.at, m.id)
+        out: dict[int, list[dict]] = {i: [] for i in incident_ids}
+        for r in self.c.execute(q).mappings():
+            out[r["incident_id"]].append(dict(r))
+        return out
+
+    def resolved_since(self, project: str, since: float) -> list[dict]:
+        """Incidents resolved at or after ``since`` (a recurrence may reopen them), newest first."""
+        c = t.incidents.c
+        q = sa.select(t.incidents).where(c.project == project, c.state == "resolved", c.resolved_at >= since)
+        return [dict(r) for r in self.c.execute(q.order_by(c.resolved_at.desc())).mappings()]
