@@ -161,3 +161,17 @@ def test_the_cli_lists_shows_and_resolves_and_refuses_bad_input(history):
     assert "incident 1 resolved (false-alarm)" in weir(home, project, "incidents", "resolve", "1", "--reason",
                                                         "false-alarm").stdout
     assert json.loads(weir(home, project, "incidents", "--state", "open", "--json").stdout) == []
+
+
+def test_a_blocked_day_delivered_again_and_rebuilt_clean_resolves_its_incident_by_itself(history):
+    project, home = history
+    with Workspace(home, project) as ws:
+        deliver(ws, project, range(DAYS, DAYS + 1), {DAYS: {"nulls": True}})
+        [incident] = ws.incidents.list()
+        assert (incident["root_asset"], incident["state"]) == ("clean", "open")
+        deliver(ws, project, range(DAYS, DAYS + 1))  # the good file arrives and is built
+        [healed] = ws.incidents.list()
+        timeline = ws.incidents.show(healed["id"])["timeline"]
+    assert (healed["id"], healed["state"], healed["reason"]) == (incident["id"], "resolved", "fixed")
+    assert "rebuilt and passed its checks and monitors" in healed["note"]
+    assert timeline[-1].kind == "incident_resolved" and timeline[-1].data["automatic"] is True

@@ -113,7 +113,8 @@ def _act(incident: int, as_json: bool, action) -> None:
 
 
 def open_after(ws) -> None:
-    """After a run or an ingest: open or grow incidents from what it logged; one line each."""
+    """After a run or an ingest: open, grow or resolve incidents from what it logged; one line
+    for each opened, reopened or resolved."""
     from rich.markup import escape
 
     from weir.cli.render import err_console
@@ -124,6 +125,10 @@ def open_after(ws) -> None:
         verb = "reopened" if incident_id in synced.reopened else "opened"
         err_console.print(f"[red]incident {incident_id} {verb}:[/] {escape(row['title'])}"
                           f" ('weir incidents show {incident_id}')", highlight=False, soft_wrap=True)
+    for incident_id in synced.resolved:
+        row = ws.incidents.show(incident_id)
+        err_console.print(f"[green]incident {incident_id} resolved (fixed):[/] {escape(row['note'] or '')}",
+                          highlight=False, soft_wrap=True)
 
 
 __all__ = ["app", "open_after"]

@@ -5,7 +5,8 @@ acknowledged and resolved.
 build, a monitor alert, a schema change; warnings never open incidents) and, in the same unit
 of work that moves the cursor, opens an incident or adds the trigger to the open incident it
 shares a root with (``grouping.match``), saying why. A trigger whose root was resolved within
-``REOPEN_WINDOW`` reopens that incident rather than forking a new one. Every change is an event
+``REOPEN_WINDOW`` reopens that incident rather than forking a new one. A root partition that is
+delivered or built again and raises nothing resolves its incident by itself (reason fixed). Every change is an event
 (``incident_opened``, ``incident_updated``, ``incident_resolved``) in the same transaction."""
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from weir.errors import UnknownObjectError, UsageError
 from weir.events import Event, EventKind
 from weir.incidents.grouping import BROKEN, TRIGGERS, match, summary
+
+# a root partition delivered or built again: if nothing is raised on it after, the incident is fixed
+HEALING = (EventKind.PARTITION_PUBLISHED, EventKind.SOURCE_ADMITTED)
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
@@ -48,6 +52,7 @@ class Synced:
     opened: list[int] = field(default_factory=list)
     joined: int = 0
     reopened: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)  # fixed by themselves: their root came back clean
 
 
 def cursor_name(project: str) -> str:
@@ -81,9 +86,16 @@ class IncidentService:
             with store.transaction():
                 store.cursors.advance(name, 0)  # takes the cursor's row: a second syncer waits here
                 position = store.cursors.get(name)
-                events = store.events.after(position, kinds=TRIGGERS, project=project.name, limit=BATCH)
+                events = store.events.after(position, kinds=(*TRIGGERS, *HEALING), project=project.name, limit=BATCH)
+                healed: dict[tuple[str | None, str | None], Event] = {}
                 for event in events:
+                    where = (event.asset, event.partition_key)
+                    if event.kind in HEALING:
+                        healed[where] = event
+                        continue
+                    healed.pop(where, None)  # the new delivery or build raised something again
                     self._take(event, downstream, out)
+                self._heal(healed, out)
                 if events:
                     store.cursors.advance(name, int(events[-1].id or position))
             if len(events) < BATCH:
@@ -127,6 +139,24 @@ class IncidentService:
         out.opened.append(new)
         store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=severity, asset=event.asset,
                                partition=event.partition_key))
+
+    def _heal(self, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
+        """Resolve (reason fixed) the active incidents whose root partition was delivered or built
+        again and raised nothing after: the root passed its checks and monitors."""
+        if not healed:
+            return
+        store = self._store()
+        for incident in store.incidents.select(self._project().name, states=(State.OPEN, State.ACKNOWLEDGED)):
+            event = healed.get((incident["root_asset"], incident["root_partition"]))
+            if event is None or event.at < incident["updated_at"]:
+                continue
+            how = "delivered again" if event.kind == EventKind.SOURCE_ADMITTED else "rebuilt"
+            note = f"{incident['root_asset']} {incident['root_partition']} {how} and passed its checks and monitors"
+            store.incidents.update(incident["id"], state=State.RESOLVED, reason=str(Reason.FIXED), resolved_at=event.at,
+                                   updated_at=event.at, note=note)
+            store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident["id"], reason=str(Reason.FIXED), note=note,
+                                   automatic=True))
+            out.resolved.append(incident["id"])
 
     def _member(self, incident_id: int, event: Event, line: str, why: str) -> None:
         self._store().incidents.add_member(
