@@ -36,6 +36,9 @@ def clean(raw):
 @weir.asset(partitions=days)
 def summary(clean):
     return clean.groupby("category", as_index=False)["value"].mean()
+
+
+daily_dashboard = weir.insight("daily_dashboard", depends_on=["summary"], owners=["ops@example.com"])
 '''
 INCIDENT_KEYS = {"id", "state", "severity", "root_asset", "root_partition", "title", "reason", "note", "opened_at",
                  "updated_at", "resolved_at", "reopened", "members", "assets"}
@@ -175,3 +178,20 @@ def test_a_blocked_day_delivered_again_and_rebuilt_clean_resolves_its_incident_b
     assert (healed["id"], healed["state"], healed["reason"]) == (incident["id"], "resolved", "fixed")
     assert "rebuilt and passed its checks and monitors" in healed["note"]
     assert timeline[-1].kind == "incident_resolved" and timeline[-1].data["automatic"] is True
+
+
+def test_insights_are_trusted_then_suspect_then_broken_then_trusted_again(history):
+    project, home = history
+    with Workspace(home, project) as ws:
+        assert [(r["insight"], r["status"]) for r in ws.incidents.trust()] == [("daily_dashboard", "trusted")]
+        deliver(ws, project, range(DAYS, DAYS + 1), {DAYS: {"scale": 60}})
+        [suspect] = ws.incidents.trust("daily_dashboard")
+        [incident] = ws.incidents.list()
+        assert (suspect["status"], suspect["incidents"], suspect["owners"]) == ("suspect", [incident["id"]], ["ops@example.com"])
+        deliver(ws, project, range(DAYS + 1, DAYS + 2), {DAYS + 1: {"nulls": True}})
+        assert ws.incidents.trust("daily_dashboard")[0]["status"] == "broken"
+        for row in ws.incidents.list():
+            ws.incidents.resolve(row["id"], Reason.EXPECTED)
+        assert ws.incidents.trust()[0]["status"] == "trusted"
+        with pytest.raises(UnknownObjectError, match="unknown insight 'daily'"):
+            ws.incidents.trust("daily")

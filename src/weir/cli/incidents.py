@@ -132,3 +132,32 @@ def open_after(ws) -> None:
 
 
 __all__ = ["app", "open_after"]
+
+
+trust_app = typer.Typer()
+
+
+@trust_app.command("trust")
+def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="One insight."), as_json: bool = JSON_OPT) -> None:
+    """Whether each insight can be trusted: trusted, suspect (an open incident touches its
+    inputs) or broken (blocked or failed data under it), with the incidents and partitions why."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, print_json, table
+
+    ws = open_workspace()
+    rows = ws.incidents.trust(insight)
+    if as_json:
+        print_json(rows)
+        return finish(ws)
+    if not rows:
+        console.print("no insights: declare one with weir.insight(...)")
+        return finish(ws)
+    colours = {"trusted": "green", "suspect": "yellow", "broken": "red"}
+    t = table("insight", "status", "owners", "why", title="trust")
+    for r in rows:
+        why = "; ".join(r["because"][:3]) + (f"; and {len(r['because']) - 3} more incidents" if len(r["because"]) > 3 else "")
+        t.add_row(r["insight"], f"[{colours[r['status']]}]{r['status']}[/]", ", ".join(r["owners"]),
+                  escape(why) or "no open incident touches its inputs")
+    console.print(t)
+    finish(ws)

@@ -25,6 +25,7 @@ for group in (project.app, runs.app, data.app, quality.app, monitors.app, events
 app.add_typer(project.db_app, name="db")
 app.add_typer(events.openlineage_app, name="openlineage")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(incidents.trust_app)
 
 
 @app.callback()

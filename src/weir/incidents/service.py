@@ -194,6 +194,24 @@ class IncidentService:
         return {**row, "member_list": members, "timeline": timeline,
                 "assets": sorted({m["asset"] for m in members if m["asset"]})}
 
+    def trust(self, insight: str | None = None, *, sync: bool = True) -> builtins.list[dict]:
+        """The trust status of every insight (or one): trusted, suspect or broken, and why."""
+        from weir.incidents.trust import trust
+
+        if sync:
+            self.sync()
+        project, store = self._project(), self._store()
+        if insight and insight not in project.insights:
+            from weir.project.graph import suggest
+
+            raise UnknownObjectError(f"unknown insight {insight!r}{suggest(insight, list(project.insights))}")
+        insights = [project.insights[insight]] if insight else list(project.insights.values())
+        upstream = {i.name: set(project.closure(list(i.depends_on), upstream=True)) for i in insights}
+        with store.read():
+            active = store.incidents.select(project.name, states=(State.OPEN, State.ACKNOWLEDGED))
+            members = store.incidents.members([i["id"] for i in active])
+        return trust(insights, upstream, active, members)
+
     def acknowledge(self, incident_id: int, note: str | None = None) -> dict:
         return self._change(incident_id, State.ACKNOWLEDGED, note=note)
 
