@@ -144,6 +144,10 @@ def judge(ds: DataSet, d: Delivery, seen: Observed) -> dict:
         "judged_by": "ws.monitors.replay" if seen.replayed else "signals stored at delivery",
         "replay_disagrees_on": seen.disagreements,
     }
+    from detection_incidents import score_incidents
+
+    ordinary = {day for day in clean if day not in d.events} if d.events else None
+    result["incidents"] = score_incidents(d.days, d.plan, seen.incidents, clean, ordinary, MAX_DELAY)
     w_false, b_false = weir[measure] or 0.0, base[measure] or 0.0
     result["targets"] = {
         "recall": all((k["recall"] or 0) >= TARGET_RECALL for k in weir["kinds"].values()),

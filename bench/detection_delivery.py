@@ -107,6 +107,7 @@ class Observed:
     points: dict[str, list[dict]]  # source or asset -> its metric points
     replayed: bool  # signals re-judged now with ws.monitors.replay, not read as stored
     disagreements: list[str] = field(default_factory=list)  # alert days stored but not replayed, or back
+    incidents: list[dict] = field(default_factory=list)  # from the events logged at delivery
 
 
 def observe(ds: DataSet, delivery: Delivery, *, replay: bool) -> Observed:
@@ -118,9 +119,12 @@ def observe(ds: DataSet, delivery: Delivery, *, replay: bool) -> Observed:
         replayed = [s for n in names for s in ws.monitors.replay(n)]
         stored = replayed if replay else [s for n in names for s in ws.monitors.signals(n)]
         points = {n: ws.monitors.metrics(n) for n in names}
+        from detection_incidents import observe_incidents
+
+        incidents = observe_incidents(ws)
 
     def alert_days(signals: list[dict]) -> set[str]:
         return {s["partition_key"] for s in signals if s["severity"] == "alert"}
 
     differ = sorted(alert_days(stored) ^ alert_days(replayed))
-    return Observed(signals=stored, points=points, replayed=replay, disagreements=differ)
+    return Observed(signals=stored, points=points, replayed=replay, disagreements=differ, incidents=incidents)

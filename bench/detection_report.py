@@ -37,6 +37,10 @@ def dataset_report(r: dict) -> list[str]:
     lines += ["", f"- clean alert-days per 100 clean partitions: weir {_f(w['false_alarms_per_100'], 1)} "
               f"({len(w['false_alarm_days'])} of {w['clean_partitions']}), baseline {_f(b['false_alarms_per_100'], 1)} "
               f"({len(b['false_alarm_days'])})"]
+    if r.get("incidents"):
+        from detection_incidents import incident_lines
+
+        lines += incident_lines(r["incidents"])
     if r["false_alarm_measure"].endswith("ordinary"):
         lines += [f"- on ordinary days (no holiday, <= 5% cancelled: {w['ordinary_partitions']} days): weir "
                   f"{_f(w['false_alarms_per_100_ordinary'], 1)}, baseline {_f(b['false_alarms_per_100_ordinary'], 1)}; "
