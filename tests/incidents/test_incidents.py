@@ -195,3 +195,38 @@ def test_insights_are_trusted_then_suspect_then_broken_then_trusted_again(histor
         assert ws.incidents.trust()[0]["status"] == "trusted"
         with pytest.raises(UnknownObjectError, match="unknown insight 'daily'"):
             ws.incidents.trust("daily")
+
+
+def test_diagnosis_puts_an_anomalous_input_first_and_calls_a_x60_change_a_broken_pipeline(history):
+    project, home = history
+    with Workspace(home, project) as ws:
+        deliver(ws, project, range(DAYS, DAYS + 1), {DAYS: {"scale": 60}})
+        d = ws.incidents.diagnose("clean", key(DAYS))
+        shown = ws.incidents.show(ws.incidents.list()[0]["id"])
+    assert d["causes"][0]["kind"] == "input data" and d["inputs"][0]["asset"] == "raw"
+    assert "delivered again" in d["causes"][0]["fix"]
+    assert d["last_good"]["partition"] == key(DAYS - 1)
+    assert d["classification"]["verdict"] == "the pipeline broke" and "unit change" in d["classification"]["why"]
+    assert shown["diagnosis"]["asset"] == "raw"  # the incident's root: the source
+
+
+def test_diagnosis_ranks_a_code_change_first_with_its_diff(history, tmp_path):
+    project, home = history
+    text = (project / "assets.py").read_text().replace("def clean(raw):\n    return raw",
+                                                        "def clean(raw):\n    raw['value'] = raw['value'] * 1000\n    return raw")
+    (project / "assets.py").write_text(text)
+    with Workspace(home, project) as ws:
+        deliver(ws, project, range(DAYS, DAYS + 1))
+        d = ws.incidents.diagnose("clean", key(DAYS))
+    assert d["code"] is not None and any("* 1000" in line for line in d["code"]["diff"])
+    assert d["causes"][0]["kind"] == "code" and "revert" in d["causes"][0]["fix"]
+    assert d["classification"]["verdict"] == "the pipeline broke"
+
+
+def test_diagnose_refuses_a_partition_never_built(history):
+    project, home = history
+    out = weir(home, project, "diagnose", "clean", "--partition", key(DAYS + 50), expect=2)
+    assert "never been built" in out.stderr
+    data = json.loads(weir(home, project, "diagnose", "raw", "--partition", key(3), "--json").stdout)
+    assert set(data) == {"asset", "partition", "build", "last_good", "moved", "inputs", "code", "packages",
+                         "classification", "causes"}

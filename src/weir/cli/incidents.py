@@ -70,6 +70,8 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     for m in row["member_list"]:
         t.add_row(short_time(m["at"]), m["kind"], m["asset"] or "", m["partition_key"] or "", m["why"], m["summary"])
     console.print(t)
+    if row.get("diagnosis"):
+        _render_diagnosis(row["diagnosis"], incident=row["id"])
     for e in row["timeline"]:
         what = e.data.get("change") or str(e.kind).removeprefix("incident_")
         extra = e.data.get("reason") or e.data.get("why") or ""
@@ -161,3 +163,43 @@ def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="
                   escape(why) or "no open incident touches its inputs")
     console.print(t)
     finish(ws)
+
+
+diagnose_app = typer.Typer()
+
+
+@diagnose_app.command("diagnose")
+def diagnose(asset: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
+             partition: str = typer.Option(..., "--partition", metavar="KEY", help="The partition to explain."),
+             as_json: bool = JSON_OPT) -> None:
+    """What changed since the last good build: input data, code, libraries; the causes ranked
+    with their evidence and the fix for each."""
+    from weir.cli.render import print_json
+
+    ws = open_workspace()
+    result = ws.incidents.diagnose(asset, partition)
+    if as_json:
+        print_json(result)
+    else:
+        _render_diagnosis(result)
+    finish(ws)
+
+
+def _render_diagnosis(d: dict, incident: int | None = None) -> None:
+    from rich.markup import escape
+
+    from weir.cli.render import console
+
+    c = d["classification"]
+    console.print(f"[bold]diagnosis of {d['asset']} {d['partition']}[/]: {c['verdict']} ({escape(c['why'])}; {c['for']})",
+                  highlight=False)
+    if d["last_good"]:
+        g = d["last_good"]
+        console.print(f"  compared with the last good build: run {g['run_id'][:8]}, partition {g['partition']}",
+                      highlight=False)
+    for i, cause in enumerate(d["causes"], 1):
+        console.print(f"  {i}. [bold]{cause['kind']}[/] ({cause['score']:.2f}): {escape(cause['summary'])}", highlight=False)
+        for line in cause["evidence"][:6]:
+            console.print(f"       {escape(line)}", highlight=False)
+        fix = cause["fix"].replace("ID", str(incident)) if incident is not None else cause["fix"]
+        console.print(f"     fix: {escape(fix)}", highlight=False)

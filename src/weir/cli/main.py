@@ -26,6 +26,7 @@ app.add_typer(project.db_app, name="db")
 app.add_typer(events.openlineage_app, name="openlineage")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(incidents.trust_app)
+app.add_typer(incidents.diagnose_app)
 
 
 @app.callback()

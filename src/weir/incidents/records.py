@@ -24,4 +24,5 @@ def incident_detail_json(r: dict) -> dict[str, Any]:
                          "event_id": m["event_id"], "summary": m["summary"], "why": m["why"], "at": iso(m["at"])}
                         for m in r["member_list"]],
         "timeline": [e.to_json() for e in r["timeline"]],
+        "diagnosis": r.get("diagnosis"),
     }

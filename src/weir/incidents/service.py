@@ -191,8 +191,23 @@ class IncidentService:
             kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
             timeline = [e for e in store.events.after(0, kinds=kinds, project=self._project().name, limit=None)
                         if e.data.get("incident") == incident_id]
-        return {**row, "member_list": members, "timeline": timeline,
+        diagnosis = None
+        if row["root_partition"]:
+            try:
+                diagnosis = self.diagnose(row["root_asset"], row["root_partition"])
+            except UnknownObjectError:
+                diagnosis = None  # a root never built (an upstream of it failed): nothing to compare
+        return {**row, "member_list": members, "timeline": timeline, "diagnosis": diagnosis,
                 "assets": sorted({m["asset"] for m in members if m["asset"]})}
+
+    def diagnose(self, asset: str, partition: str) -> dict:
+        """What changed since the last good build of ``asset``, for partition ``partition``."""
+        from weir.incidents.diagnosis import diagnose
+        from weir.project.keys import partition_key
+
+        project = self._project()
+        key = partition_key(project, asset, partition, sources=True)
+        return diagnose(project, self._store(), asset, key)
 
     def trust(self, insight: str | None = None, *, sync: bool = True) -> builtins.list[dict]:
         """The trust status of every insight (or one): trusted, suspect or broken, and why."""

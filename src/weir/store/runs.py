@@ -68,6 +68,26 @@ class Runs(Repository):
             [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
         )
 
+    def builds(self, project: str, asset: str, *, key: str | None = None, states: tuple[str, ...] = (),
+               before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[dict]:
+        """Finished builds of ``asset`` (of partition ``key``, in ``states``, finished before
+        ``before``, of a partition before ``key_before``), newest first (by partition when
+        ``key_before`` is given), each with its run's environment id."""
+        k, r = t.run_tasks.c, t.runs.c
+        q = (sa.select(t.run_tasks, r.environment_id).join(t.runs, r.id == k.run_id)
+             .where(k.project == project, k.asset == asset, k.finished_at.is_not(None)))
+        if key is not None:
+            q = q.where(k.partition_key == key)
+        if states:
+            q = q.where(k.state.in_(states))
+        if before is not None:
+            q = q.where(k.finished_at < before)
+        order = [k.finished_at.desc()]
+        if key_before is not None:
+            q = q.where(k.partition_key < key_before)
+            order.insert(0, k.partition_key.desc())
+        return [dict(x) for x in self.c.execute(q.order_by(*order).limit(limit)).mappings()]
+
     def tasks(self, run_id: str) -> builtins.list[dict]:
         q = sa.select(t.run_tasks).where(t.run_tasks.c.run_id == run_id).order_by(t.run_tasks.c.asset, t.run_tasks.c.partition_key)
         return [dict(r) for r in self.c.execute(q).mappings()]

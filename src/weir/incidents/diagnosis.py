@@ -1,0 +1,183 @@
+"""What changed since the last good build: the bad partition's build beside the newest good build
+of the same asset, from stored facts only (no data is read again). Causes are ranked with their
+evidence and the fix that fits each:
+
+- **input data**: the partitions it read that are themselves blocked or raised alerts, and what
+  moved in its own output (the monitors' messages);
+- **code**: the asset's code version changed (with the definition's diff);
+- **library environment**: packages added, removed, upgraded or downgraded between the two runs;
+- **nothing in the pipeline**: the data itself moved.
+
+And the change is classified: **the pipeline broke** (a blocked or malformed delivery, a schema
+change, rows dropped or doubled with nothing else moving, a unit change, code, library) or **the
+world changed** (several measures moved together and nothing in the pipeline did)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from weir.errors import UnknownObjectError
+
+GOOD = ("succeeded", "failed_check")
+UNIT_RATIO = 10.0  # a mean this many times off (or a tenth of it) reads as a unit change
+
+
+@dataclass
+class Cause:
+    kind: str  # input data | code | library | data
+    score: float
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    fix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "score": round(self.score, 2), "summary": self.summary, "evidence": self.evidence,
+                "fix": self.fix}
+
+
+def package_diff(before: dict[str, str], after: dict[str, str]) -> list[dict]:
+    """Packages added, removed, upgraded or downgraded (major version changes flagged)."""
+    from packaging.version import InvalidVersion, Version
+
+    out = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            out.append({"package": name, "change": "added" if a is None else "removed", "from": a, "to": b,
+                        "major": False})
+            continue
+        try:
+            va, vb = Version(a), Version(b)
+            change = "upgraded" if vb > va else "downgraded"
+            major = va.major != vb.major
+        except InvalidVersion:
+            change, major = "changed", False
+        out.append({"package": name, "change": change, "from": a, "to": b, "major": major})
+    return out
+
+
+def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
+    """The diagnosis of ``asset`` partition ``key`` (a source or an asset)."""
+    name = project.name
+    node = project.node(asset)
+    is_source = node.kind == "source"
+    with store.read():
+        bad = None if is_source else next(iter(store.runs.builds(name, asset, key=key)), None)
+        if not is_source and bad is None:
+            raise UnknownObjectError(f"{asset!r} partition {key!r} has never been built")
+        # the last good build: from an earlier run than this build's (a run that rebuilt everything
+        # with new code is compared with the one before it), of this partition if that run built
+        # it, else of the partition before it (yesterday's), else of any
+        good = None
+        if bad is not None:
+            earlier = [b for b in store.runs.builds(name, asset, states=GOOD, before=bad["finished_at"], limit=500)
+                       if b["run_id"] != bad["run_id"]]
+            same = [b for b in earlier if b["partition_key"] == key]
+            before = sorted((b for b in earlier if b["partition_key"] < key), key=lambda b: b["partition_key"], reverse=True)
+            good = next(iter(same or before or earlier), None)
+        own = store.signals.list(name, asset=asset, partition=key, limit=None)
+        inputs = []
+        if is_source:  # the delivery itself
+            blocked = [r for r in store.sources.list(name, source=asset, blocked=True) if r["partition_key"] == key]
+            if blocked:
+                inputs.append({"asset": asset, "partition": key, "alerts": [], "blocked": blocked})
+        for up, parts in ((bad or {}).get("input_versions") or {}).items():
+            for part in parts:
+                alerts = [s for s in store.signals.list(name, asset=up, partition=part, limit=None) if s["severity"] == "alert"]
+                blocked = [r for r in store.sources.list(name, source=up, blocked=True) if r["partition_key"] == part]
+                if alerts or blocked:
+                    inputs.append({"asset": up, "partition": part, "alerts": alerts, "blocked": blocked})
+        code = None
+        if bad and good and bad["code_version"] != good["code_version"]:
+            old = store.code.get(name, asset, good["code_version"] or "")
+            new = store.code.get(name, asset, bad["code_version"] or "")
+            code = {"from": good["code_version"], "to": bad["code_version"],
+                    "diff": list(difflib.unified_diff((old or {}).get("definition", "").splitlines(),
+                                                      (new or {}).get("definition", "").splitlines(),
+                                                      "last good", "this build", lineterm="", n=1))}
+        packages: list[dict] = []
+        if bad and good and bad["environment_id"] and good["environment_id"] and bad["environment_id"] != good["environment_id"]:
+            before_env, after_env = store.envs.get(good["environment_id"]), store.envs.get(bad["environment_id"])
+            packages = package_diff((before_env or {}).get("packages") or {}, (after_env or {}).get("packages") or {})
+    causes = _rank(asset, key, bad, own, inputs, code, packages, is_source)
+    return {
+        "asset": asset, "partition": key,
+        "build": None if bad is None else {"run_id": bad["run_id"], "state": bad["state"], "code_version": bad["code_version"],
+                                           "environment_id": bad["environment_id"]},
+        "last_good": None if good is None else {"run_id": good["run_id"], "partition": good["partition_key"],
+                                                 "code_version": good["code_version"], "environment_id": good["environment_id"]},
+        "moved": [_said(s) for s in own if s["severity"] == "alert"],
+        "inputs": [{"asset": i["asset"], "partition": i["partition"], "blocked": bool(i["blocked"]),
+                    "alerts": [_said(s) for s in i["alerts"]]} for i in inputs],
+        "code": code, "packages": packages,
+        "classification": _classify(own, inputs, code, packages, bad),
+        "causes": [c.to_json() for c in causes],
+    }
+
+
+def _said(s: dict) -> str:
+    return (s.get("details") or {}).get("message") or f"{s['column_name']} {s['metric']}: {s['rule']}".strip()
+
+
+def _rank(asset, key, bad, own, inputs, code, packages, is_source) -> list[Cause]:
+    causes = []
+    blocked_inputs = [i for i in inputs if i["blocked"]]
+    if inputs:
+        first = blocked_inputs[0] if blocked_inputs else inputs[0]
+        own_delivery = is_source and first["asset"] == asset
+        causes.append(Cause(
+            "input data", 0.95 if own_delivery else 0.9 if blocked_inputs else 0.8,
+            f"the delivery of {asset} {key} was blocked" if own_delivery else
+            f"{len(inputs)} input partition(s) it read are themselves {'blocked' if blocked_inputs else 'anomalous'}",
+            [f"{i['asset']} {i['partition']}: " + (
+                "blocked: " + str(i["blocked"][0].get("message") or "") if i["blocked"] else
+                "; ".join(_said(s) for s in i["alerts"][:3])) for i in inputs[:5]],
+            f"have {first['asset']} {first['partition']} delivered again (or fixed upstream), then 'weir run --stale'"))
+    if code:
+        causes.append(Cause("code", 0.95 if not inputs else 0.7, f"{asset}'s code changed since the last good build "
+                            f"({code['from']} → {code['to']})", code["diff"][:40],
+                            f"revert the change to {asset}, then 'weir run {asset} --partition {key}'"))
+    if packages:
+        majors = [p for p in packages if p["major"]]
+        causes.append(Cause("library", (0.85 if majors else 0.6) if not (inputs or code) else 0.5,
+                            f"{len(packages)} package(s) changed between the last good build and this one"
+                            + (f", {len(majors)} across a major version" if majors else ""),
+                            [f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'} ({p['change']})" for p in packages[:10]],
+                            "rebuild in the earlier environment: pin "
+                            + ", ".join(f"{p['package']}=={p['from']}" for p in packages[:5] if p["from"])
+                            + f", then 'weir run {asset} --partition {key}'"))
+    if not causes:
+        what = "; ".join(_said(s) for s in own if s["severity"] == "alert")[:300] or "nothing raised"
+        causes.append(Cause("data", 0.5, "nothing in the pipeline changed: the data itself moved",
+                            [what], "if the world really changed, 'weir incidents resolve ID --reason expected'; "
+                            "otherwise have the delivery checked at its source"))
+    return sorted(causes, key=lambda c: -c.score)
+
+
+def _classify(own, inputs, code, packages, bad) -> dict[str, str]:
+    alerts = [s for s in own if s["severity"] == "alert"]
+    why = ""
+    if code or packages:
+        why = "the code or its libraries changed"
+    elif any(i["blocked"] for i in inputs) or (bad and bad["state"] in ("blocked", "failed")):
+        why = "a build or a delivery was blocked or failed"
+    elif any(s["kind"] in ("schema", "repeat", "stuck") for s in alerts):
+        why = "a schema change, a repeated delivery or a stuck column"
+    else:
+        for s in alerts:
+            v, c = s.get("value"), s.get("center")
+            if s["metric"] == "mean" and v and c and (abs(v / c) >= UNIT_RATIO or abs(v / c) <= 1 / UNIT_RATIO):
+                why = f"{s['column_name']} is ×{v / c:.3g} of its expected value: a unit change"
+                break
+        columns = {s["column_name"] for s in alerts if s["column_name"]}
+        if not why and any(s["metric"] == "row_count" for s in alerts) and len(columns) <= 1:
+            why = "the row count moved with nothing else moving: rows dropped or loaded twice"
+    if why:
+        return {"verdict": "the pipeline broke", "why": why, "for": "the data team to fix"}
+    return {"verdict": "the world changed", "why": "several measures moved together and nothing in the pipeline did"
+            if len({s['column_name'] for s in alerts}) > 1 else "nothing in the pipeline changed",
+            "for": "a caution for the business"}
