@@ -244,3 +244,15 @@ def test_a_column_with_no_value_on_one_day_is_no_schema_change(tmp_path):
             ws.quality.ingest("raw", [f"2024-01-0{i}"])
         schema = [s for s in ws.monitors.signals("raw") if s["kind"] == "schema"]
     assert schema == []
+
+
+def test_a_point_resolved_as_a_false_alarm_goes_back_into_the_baseline():
+    rng = np.random.default_rng(9)
+    values = list(rng.normal(100, 1, 60)) + [130.0]
+    kept, freed = forecast.Chart(forecast.ForecastConfig(), 7), forecast.Chart(forecast.ForecastConfig(), 7)
+    for t, v in enumerate(values):
+        row = kept.step(t, v)
+        freed.step(t, v, normal=t == 60)
+    assert alerts([row]) == [60]  # it alerted when it came
+    assert 60 not in kept.usable and 60 in freed.usable
+    assert freed.calm[-1] is True and kept.calm[-1] is False

@@ -52,6 +52,7 @@ class History:
     series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
     skip: set[str]  # keys kept out of baselines: quarantined or alerted before
     quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
+    normal: set[str] = field(default_factory=set)  # keys whose alerts were resolved as false alarms
     # operators' accepted new normals: (column or None for all, metric or None for all, first key)
     resets: list[tuple[str | None, str | None, str]] = field(default_factory=list)
 
@@ -135,8 +136,10 @@ class MonitorEvaluator(DerivedSeries):
             points = self.store.metrics.series(self.project.name, name, column=column, metric=metric, start=start)
             alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
             resets = [(r["column_name"], r["metric"], r["from_key"]) for r in self.store.baselines.list(self.project.name, name)]
+            normal = self.store.incidents.resolved_partitions(self.project.name, name, "false-alarm")
         order, series, quarantined = load_series(points)
-        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined, resets=resets)
+        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined, resets=resets,
+                       normal=normal)
 
     @staticmethod
     def _start(node, keys: list[str]) -> str | None:
@@ -197,7 +200,8 @@ class MonitorEvaluator(DerivedSeries):
             config = forecast_config(settled, m)
             material = _materiality(history, col) if m == "mean" else {}
             resets = set(history.resets_in(col, m, history.order))
-            fingerprint = hashlib.sha1(repr((config, season, sorted(history.order[i] for i in resets))).encode()).hexdigest()
+            fingerprint = hashlib.sha1(repr((config, season, sorted(history.order[i] for i in resets),
+                                             sorted(history.normal))).encode()).hexdigest()
             saved = (states or {}).get((col, m))
             first = since
             if (saved and saved["settings"] == fingerprint and saved["last_key"] in index
@@ -217,7 +221,7 @@ class MonitorEvaluator(DerivedSeries):
                     states[(col, m)] = {"last_key": history.order[index_of[chart.last]], "settings": fingerprint,
                                         "state": chart.to_json(), "changed": True}
                 row = chart.step(positions[t], by_key.get(key), excluded=key in history.quarantined, reset=t in resets,
-                                 material=material.get(key, 0.0))
+                                 material=material.get(key, 0.0), normal=key in history.normal)
                 # the chart counts in calendar steps (a missing day keeps the weekdays in place);
                 # rows and signals name positions in the history
                 row["index"] = t

@@ -347,10 +347,17 @@ class Chart:
 
     # -- one point ----------------------------------------------------------------------------
     def step(self, t: int, x: float | None, *, excluded: bool = False, reset: bool = False,
-             material: float = 0.0) -> dict[str, Any]:
+             material: float = 0.0, normal: bool = False) -> dict[str, Any]:
         """Judge the point at position ``t`` (after every earlier one) and take it into the state;
-        ``material`` raises the smallest change that alerts for this point."""
+        ``material`` raises the smallest change that alerts for this point; a ``normal`` point (an
+        operator resolved its alert as a false alarm) goes into the baseline whatever it shows."""
         row = self._judge(t, x, excluded, reset, material)
+        if normal and x is not None and not excluded and t not in self.usable and row["center"] is not None:
+            if self.run and self.run[-1] == t:
+                self.run = []
+            self.usable.append(t)
+            if self.calm and self.error_at and self.error_at[-1] == t:
+                self.calm[-1] = True
         self.last = t
         self._trim()
         return row

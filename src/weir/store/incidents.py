@@ -65,3 +65,11 @@ class Incidents(Repository):
         c = t.incidents.c
         q = sa.select(t.incidents).where(c.project == project, c.state == "resolved", c.resolved_at >= since)
         return [dict(r) for r in self.c.execute(q.order_by(c.resolved_at.desc())).mappings()]
+
+    def resolved_partitions(self, project: str, asset: str, reason: str) -> set[str]:
+        """Partitions of ``asset`` that triggered incidents resolved with ``reason``."""
+        i, m = t.incidents.c, t.incident_members.c
+        q = (sa.select(m.partition_key).join(t.incidents, i.id == m.incident_id)
+             .where(i.project == project, i.state == "resolved", i.reason == reason, m.asset == asset,
+                    m.partition_key.is_not(None)))
+        return {r[0] for r in self.c.execute(q)}
