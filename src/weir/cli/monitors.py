@@ -148,6 +148,8 @@ def monitors(
             _render_signals(rows, every=every)
         return finish(ws)
     rows = ws.monitors.states(name)
+    if not as_json:
+        _lead_with_incidents(ws, name)
     if as_json:
         print_json([series_state_json(r) for r in rows])
     elif not rows:
@@ -155,6 +157,22 @@ def monitors(
     else:
         _render_states(rows)
     finish(ws)
+
+
+def _lead_with_incidents(ws, name: str | None) -> None:
+    """What is actionable first: the open incidents (of ``name``), then the series."""
+    from rich.markup import escape
+
+    from weir.cli.render import console
+
+    active = [r for r in ws.incidents.list(sync=False) if r["state"] != "resolved" and (name is None or name in r["assets"])]
+    if not active:
+        return
+    console.print(f"[red]{len(active)} open incident{'s' if len(active) != 1 else ''}[/] ('weir incidents'):", highlight=False)
+    for r in active[:3]:
+        console.print(f"  {r['id']}: {escape(r['title'])}", highlight=False, soft_wrap=True)
+    if len(active) > 3:
+        console.print(f"  and {len(active) - 3} more", highlight=False)
 
 
 def _range(first: str | None, last: str | None) -> str:
