@@ -426,7 +426,8 @@ class Chart:
         direction = "up" if side > 0 else "down"
         material = max(floor, c.material_absolute, material_here, c.material_relative * abs(f.expected))
         beyond_alert = abs(error) > half and abs(error) > material
-        if beyond_alert and len(past) >= c.min_errors and past[-1] <= floor and not (c.material_absolute or material_here):
+        constant = (not past or past[-1] <= floor) and float(y.max() - y.min()) <= floor
+        if beyond_alert and constant and not (c.material_absolute or c.material_relative or material_here):
             # constant so far: its first move has no history to be judged by; it alerts only when
             # a rule says what is material (row counts, nulls) or it moves by half its level, and
             # is a warning otherwise (the first rain after a dry month, a spread away from 0)

@@ -40,6 +40,8 @@ MATERIAL: dict[str, tuple[float, float]] = {
     "row_count": (0.05, 0.0), "distinct_count": (0.05, 0.0), "null_fraction": (0.0, 0.05), "std": (0.3, 0.0),
     # timestamps measured from the partition's start move by an hour on the days clocks change
     "min_offset_s": (0.0, 7200.0), "max_offset_s": (0.0, 7200.0),
+    # a drift score is the effect size over its threshold: below 1 the distribution did not move enough
+    "drift_score": (0.0, 1.0), "training_drift": (0.0, 1.0),
 }
 MEAN_EFFECT = 0.3
 
