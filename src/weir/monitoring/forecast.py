@@ -413,7 +413,10 @@ class Chart:
             if (c.bursty or flagged > VERY_BURSTY * len(recent)) and len(usual) >= 30:
                 guard = max(guard, peaks_over_threshold(usual, c.alert_rate))
         else:
-            sigma = 1.25 * MAD_SCALE * _median(np.abs(f.residuals).tolist()) * math.sqrt(1 + 1 / len(base))
+            spread = np.abs(f.residuals)
+            sigma = 1.25 * MAD_SCALE * _median(spread.tolist()) * math.sqrt(1 + 1 / len(base))
+            if sigma <= floor and spread.size and float(spread.max()) > floor:
+                sigma = 1.25 * 1.2533 * float(spread.mean())  # mostly constant in its first weeks, not always
             df = 0.37 * max(len(base) - 1, 1)
         sigma = max(sigma, floor)
         k_alert, k_warn = limit_for(c.alert_rate, df), limit_for(c.warn_rate, df)
@@ -427,7 +430,7 @@ class Chart:
         material = max(floor, c.material_absolute, material_here, c.material_relative * abs(f.expected))
         beyond_alert = abs(error) > half and abs(error) > material
         constant = (not past or past[-1] <= floor) and float(y.max() - y.min()) <= floor
-        if beyond_alert and constant and not (c.material_absolute or c.material_relative or material_here):
+        if beyond_alert and constant and material <= floor:
             # constant so far: its first move has no history to be judged by; it alerts only when
             # a rule says what is material (row counts, nulls) or it moves by half its level, and
             # is a warning otherwise (the first rain after a dry month, a spread away from 0)

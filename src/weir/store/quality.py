@@ -169,8 +169,8 @@ class Metrics(Repository):
             q = q.where(m.partition_key <= end)
         q = q.order_by(m.column_name, m.metric, m.partition_key)
         names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at",
-                 "center", "lower", "upper", "state")
-        return [dict(zip(names, r)) for r in self.c.execute(q)]
+                 "center", "lower", "upper", "state", "model")
+        return [dict(zip(names, r, strict=True)) for r in self.c.execute(q)]
 
     def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:
         p = t.profiles.c
