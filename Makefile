@@ -30,10 +30,12 @@ demo: install
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir metrics flights --column dep_delay --metric mean --from 2013-02-01 --to 2013-02-28
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir monitors
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir chart flights_landing --metric row_count --out ../row_count.png
-	@echo "\n== 2013-02-15 and 2013-02-20 stay blocked until they are delivered again ('weir run --stale' names them): =="
-	@echo "   cd demo/flights"
-	@echo "   ../../$(BIN)/python land.py --repair 2013-02-15 2013-02-20   # the good files arrive"
-	@echo "   ../../$(BIN)/weir -w ../.weir run --stale                    # rebuilds them and what reads them; exit 0"
+	@echo "\n== what changed, and which dashboards to treat with care =="
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir diagnose flights --partition 2013-02-15
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir trust
+	@echo "\n== the good files arrive: the two days are rebuilt and their incidents resolve themselves =="
+	cd demo/flights && ../../$(BIN)/python land.py --repair 2013-02-15 2013-02-20
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run --stale
 
 test: install
 	$(BIN)/mypy

@@ -9,6 +9,7 @@ from weir.cli.context import JSON_OPT, choice, finish, open_workspace
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve).",
                   invoke_without_command=True)
 STYLES = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
+SHOWN = 5  # incidents named one by one after a run; more are counted in one line
 
 
 @app.callback()
@@ -122,7 +123,12 @@ def open_after(ws) -> None:
     from weir.cli.render import err_console
 
     synced = ws.incidents.sync()
-    for incident_id in synced.opened + synced.reopened:
+    changed = synced.opened + synced.reopened
+    if len(changed) > SHOWN:  # a backfill: one line for all of them, then the newest
+        err_console.print(f"[red]{len(synced.opened)} incidents opened, {len(synced.reopened)} reopened[/] "
+                          "('weir incidents' lists them); the newest:", highlight=False)
+        changed = changed[-SHOWN:]
+    for incident_id in changed:
         row = ws.incidents.show(incident_id)
         verb = "reopened" if incident_id in synced.reopened else "opened"
         err_console.print(f"[red]incident {incident_id} {verb}:[/] {escape(row['title'])}"
