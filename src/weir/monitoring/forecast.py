@@ -128,22 +128,20 @@ def tail_df(ordered: list[float]) -> float:
     q50, q95 = _quantile(ordered, 0.5), _quantile(ordered, 0.95)
     if q50 <= 0:  # mostly exact: counts that are usually right, or zero-inflated (rain)
         return float(_DF[0]) if q95 > 0 else math.inf
-    ratio = q95 / q50
-    if ratio <= _RATIO[-1]:
-        body = math.inf
-    elif ratio >= _RATIO[0]:
-        body = float(_DF[0])
-    else:
-        body = float(np.interp(-ratio, -_RATIO, _DF))
-    # the far tail: how many errors lie beyond 3σ (a t fit on the body alone misses a few big ones)
+    # the body (the 95/50 ratio), and the far tail: how many errors lie beyond 3σ (a t fit on
+    # the body alone misses a few big ones); the heavier of the two
     beyond = (sum(1 for v in ordered if v > 3 * q50 / special.ndtri(0.75)) + 0.5) / n
-    if beyond <= _BEYOND3[-1]:
-        far = math.inf
-    elif beyond >= _BEYOND3[0]:
-        far = float(_DF[0])
-    else:
-        far = float(np.interp(-beyond, -_BEYOND3, _DF))
-    return min(body, far)
+    return min(_df_for(q95 / q50, _RATIO), _df_for(beyond, _BEYOND3))
+
+
+def _df_for(value: float, table: np.ndarray) -> float:
+    """The df whose entry in ``table`` (falling as df grows, one per ``_DF``) is ``value``:
+    inf at or below the normal's entry, the heaviest df at or above its entry."""
+    if value <= table[-1]:
+        return math.inf
+    if value >= table[0]:
+        return float(_DF[0])
+    return float(np.interp(-value, -table, _DF))
 
 
 def peaks_over_threshold(ordered: list[float], rate: float, share: float = 0.2) -> float:
