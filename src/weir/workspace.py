@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from weir.alerts.service import AlertService
 from weir.eventlog.feed import EventFeed
 from weir.events import EventBus
 from weir.health.service import HealthService
@@ -64,7 +65,8 @@ class Workspace:
         self.events = EventFeed(store=store)
         self.openlineage = OpenLineageService(project=project, store=store, home=self.home)
         self.health = HealthService(project=project, store=store, home=self.home)
-        self.incidents = IncidentService(project=project, store=store)
+        self.alerts = AlertService(project=project, store=store, incidents=lambda: self.incidents)
+        self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue)
 
     @property
     def project(self) -> Project:

@@ -112,6 +112,9 @@ def _act(incident: int, as_json: bool, action) -> None:
     else:
         console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
                       highlight=False)
+    from weir.cli.alerts import deliver_after
+
+    deliver_after(ws)  # the all-clear to the business, when it was resolved
     finish(ws)
 
 
@@ -137,6 +140,9 @@ def open_after(ws) -> None:
         row = ws.incidents.show(incident_id)
         err_console.print(f"[green]incident {incident_id} resolved (fixed):[/] {escape(row['note'] or '')}",
                           highlight=False, soft_wrap=True)
+    from weir.cli.alerts import deliver_after
+
+    deliver_after(ws)
 
 
 __all__ = ["app", "open_after"]

@@ -10,7 +10,7 @@ from typing import Protocol, TypeGuard
 
 import typer
 
-from weir.cli import data, events, health, incidents, monitors, project, quality, runs
+from weir.cli import alerts, data, events, health, incidents, monitors, project, quality, runs
 from weir.cli.context import G, show_help
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ for group in (project.app, runs.app, data.app, quality.app, monitors.app, events
 app.add_typer(project.db_app, name="db")
 app.add_typer(events.openlineage_app, name="openlineage")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(incidents.trust_app)
 app.add_typer(incidents.diagnose_app)
 

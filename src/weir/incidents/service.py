@@ -60,9 +60,12 @@ def cursor_name(project: str) -> str:
 
 
 class IncidentService:
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore]) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore],
+                 notify: Callable[[int, str], object] | None = None) -> None:
         self._project = project
         self._store = store
+        # queues the notifications of a change (opened, reopened, resolved) in the change's own unit of work
+        self._notify = notify or (lambda incident_id, change: None)
 
     # -- from the log -------------------------------------------------------------------------
     def sync(self) -> Synced:
@@ -131,6 +134,7 @@ class IncidentService:
             self._member(incident["id"], event, line, "the same root again: reopened")
             out.reopened.append(incident["id"])
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="reopened", member=line))
+            self._notify(incident["id"], "reopened")
             return
         severity = "high" if str(event.kind) in BROKEN else "medium"
         new = store.incidents.open(project, root_asset=event.asset or "", root_partition=event.partition_key,
@@ -139,6 +143,7 @@ class IncidentService:
         out.opened.append(new)
         store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=severity, asset=event.asset,
                                partition=event.partition_key))
+        self._notify(new, "opened")
 
     def _heal(self, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
         """Resolve (reason fixed) the active incidents whose root partition was delivered or built
@@ -156,6 +161,7 @@ class IncidentService:
                                    updated_at=event.at, note=note)
             store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident["id"], reason=str(Reason.FIXED), note=note,
                                    automatic=True))
+            self._notify(incident["id"], "resolved")
             out.resolved.append(incident["id"])
 
     def _member(self, incident_id: int, event: Event, line: str, why: str) -> None:
@@ -251,6 +257,7 @@ class IncidentService:
                 changes.update(reason=str(reason), resolved_at=now)
                 store.incidents.update(incident_id, **changes)
                 store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident_id, reason=str(reason), note=note))
+                self._notify(incident_id, "resolved")
             else:
                 store.incidents.update(incident_id, **changes)
                 store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="acknowledged", note=note))

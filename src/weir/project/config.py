@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weir.alerts.config import AlertsConfig, parse_alerts
 from weir.errors import ConfigError
 from weir.model.definitions import NAME_PATTERN, Retry
 
@@ -15,7 +16,7 @@ CONFIG_FILE = "weir.toml"
 
 _PROJECT_KEYS = {"name", "description", "modules", "sql"}
 _DEFAULT_KEYS = {"owners", "retry"}
-_TOP_KEYS = {"project", "defaults", "openlineage", "run"}
+_TOP_KEYS = {"project", "defaults", "openlineage", "run", "alerts"}
 _RUN_KEYS = {"on_conflict"}
 # What a run does with a partition another live run is building: wait for it (then build it
 # only if it is still out of date), or skip it and what reads it.
@@ -58,6 +59,7 @@ class ProjectConfig:
     retry: Retry = field(default_factory=Retry)
     openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def file(self) -> Path:
@@ -129,6 +131,7 @@ def load_config(root: Path) -> ProjectConfig:
         root=root,
         openlineage=_openlineage(data.get("openlineage", {}), where),
         run=_run(data.get("run", {}), where),
+        alerts=parse_alerts(data.get("alerts", {}), where),
         name=name,
         description=str(project.get("description", "")),
         modules=modules,

@@ -3,7 +3,7 @@ bodies for the rest. Migrations in ``store/migrations`` must match this module."
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -319,4 +319,27 @@ incident_members = Table(
     Column("why", Text, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_incident_members_incident", "incident_id"),
+)
+
+alert_outbox = Table(
+    "alert_outbox",  # notifications, written with the incident change they announce, delivered later
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("key", String(200), nullable=False),  # idempotency: one per incident, route, audience and change
+    Column("incident_id", Integer, nullable=False),
+    Column("route", String(100), nullable=False),
+    Column("audience", String(16), nullable=False),  # business | team
+    Column("change", String(16), nullable=False),  # opened | reopened | resolved
+    Column("state", String(16), nullable=False),  # pending | sending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("next_at", Float, nullable=False),  # not before: backoff and Retry-After
+    Column("lease_until", Float),  # a sender holds it until then; a dead sender's lease runs out
+    Column("delivered_at", Float),
+    Column("last_error", Text),
+    Column("message", Text),  # JSON, composed on the first attempt so every retry sends the same words
+    UniqueConstraint("key", name="uq_alert_outbox_key"),
+    Index("ix_alert_outbox_due", "state", "next_at"),
+    Index("ix_alert_outbox_incident", "incident_id"),
 )

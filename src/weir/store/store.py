@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weir.events import Event, EventBus
+from weir.store.alerts import Outbox
 from weir.store.baselines import Baselines
 from weir.store.code import CodeVersions
 from weir.store.cursors import ConsumerCursors
@@ -63,6 +64,7 @@ class MetadataStore:
         self.signals = Signals(self)
         self.baselines = Baselines(self)
         self.incidents = Incidents(self)
+        self.outbox = Outbox(self)
         self.events = EventLog(self)
         self.leases = Leases(self)
         self.projects = Projects(self)

@@ -1,0 +1,149 @@
+"""What each audience is told, in its own words.
+
+- **Business owners** of the impacted insights get a caution: which insight, which period to
+  treat with care, why in one plain sentence, and when they will hear again; then a second
+  message when it can be trusted again. No metric names, no stack traces.
+- **The data team** gets the diagnosis: the causes ranked with their evidence, the impact
+  (assets and insights), and the exact commands to look and to fix.
+
+Composed from stored facts only (the incident, its members, its diagnosis, the lineage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from weir.incidents.grouping import BROKEN
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str  # plain text: the email body, the webhook's Slack-compatible ``text``
+    recipients: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)  # the structured form, for webhooks and files
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "text": self.text, "recipients": list(self.recipients), "data": self.data}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Message:
+        return cls(subject=d["subject"], text=d["text"], recipients=tuple(d.get("recipients") or ()),
+                   data=d.get("data") or {})
+
+
+def when(key: str | None) -> str:
+    """A partition key as people say it: 15 February 2013, February 2013, 15 February 2013 08:00."""
+    if not key:
+        return "the latest data"
+    for fmt, out in (("%Y-%m-%d", "{d.day} {d:%B %Y}"), ("%Y-%m", "{d:%B %Y}"),
+                     ("%Y-%m-%dT%H", "{d.day} {d:%B %Y %H}:00"), ("%Y", "{d:%Y}")):
+        try:
+            return out.format(d=datetime.strptime(key, fmt))
+        except ValueError:
+            continue
+    try:
+        return when(date.fromisoformat(key[:10]).isoformat())
+    except ValueError:
+        return key
+
+
+def _period(insight: Any, incident: dict, members: list[dict]) -> str:
+    """The period of ``insight`` to treat with care: the partition of what it reads directly that
+    the incident reached, else the incident's root partition."""
+    direct = [m["partition_key"] for m in members if m["asset"] in insight.depends_on and m["partition_key"]]
+    return when(min(direct) if direct else incident["root_partition"])
+
+
+def _plain_why(incident: dict, members: list[dict], diagnosis: dict | None, label: str) -> str:
+    """One sentence, no metric names: what happened to the data, as the business would say it."""
+    day = when(incident["root_partition"])
+    kinds = {m["kind"] for m in members}
+    if "source_blocked" in kinds or "partition_blocked" in kinds:
+        return (f"the {label} data for {day} arrived damaged and was held back, so what you see still rests on the "
+                "last good version and misses that day")
+    if "partition_failed" in kinds:
+        return f"the figures for {day} could not be refreshed, so what you see may be out of date"
+    verdict = (diagnosis or {}).get("classification", {}).get("verdict")
+    if verdict == "the world changed":
+        return (f"the {label} data for {day} moved sharply in a way that looks like a real change in the world, "
+                "not an error; read those figures with that in mind")
+    return (f"the {label} data for {day} changed suddenly in a way that looks like a processing or delivery "
+            "problem, and the data team is checking it")
+
+
+def business(change: str, incident: dict, members: list[dict], insights: list[Any], diagnosis: dict | None,
+             *, team: tuple[str, ...], to: tuple[str, ...] = ()) -> Message:
+    """The caution (opened, reopened) or the all-clear (resolved) for the owners of ``insights``."""
+    names = ", ".join(i.name for i in insights)
+    recipients = to or tuple(dict.fromkeys(o for i in insights for o in i.owners))
+    contact = f" Questions: {', '.join(team)}." if team else ""
+    label = incident["root_asset"].replace("_", " ")
+    links = [f"{i.name}: {i.url}" for i in insights if i.url]
+    if change == "resolved":
+        how = {"fixed": "the data has been corrected and checked",
+               "expected": "the change was confirmed as real: the figures are right",
+               "false-alarm": "on checking, nothing was wrong with it"}.get(incident.get("reason") or "", "it was checked")
+        subject = f"{names}: can be trusted again"
+        text = (f"{names} can be trusted again for {_period(insights[0], incident, members)}: {how}. "
+                "No need to do anything." + contact)
+    else:
+        period = _period(insights[0], incident, members)
+        subject = f"Treat {names} with care for {period}"
+        why = _plain_why(incident, members, diagnosis, label)
+        again = "It happened again after it had been fixed: " if change == "reopened" else ""
+        text = (f"{again}Please treat {names} with care for {period}: {why}. "
+                "We will write again as soon as it can be trusted." + contact)
+    if links:
+        text += "\n" + "\n".join(links)
+    data = {"insights": [{"name": i.name, "url": i.url, "owners": list(i.owners)} for i in insights]}
+    return Message(subject=subject, text=text, recipients=recipients, data=data)
+
+
+def team_message(change: str, incident: dict, members: list[dict], diagnosis: dict | None, impact: dict,
+                 *, recipients: tuple[str, ...]) -> Message:
+    """The data team's message: what opened (or was resolved), the diagnosis, the impact, the commands."""
+    n = incident["id"]
+    root = f"{incident['root_asset']} {incident['root_partition'] or ''}".strip()
+    if change == "resolved":
+        subject = f"incident {n} resolved ({incident.get('reason')}): {root}"
+        lines = [f"incident {n} resolved ({incident.get('reason')}): {incident['title']}"]
+        if incident.get("note"):
+            lines.append(f"note: {incident['note']}")
+        if impact["insights"]:
+            lines.append("trust restored on: " + ", ".join(i["name"] for i in impact["insights"]))
+        return Message(subject=subject, text="\n".join(lines), recipients=recipients,
+                       data={"impact": impact, "commands": [f"weir incidents show {n}"]})
+    verb = "reopened" if change == "reopened" else "opened"
+    subject = f"incident {n} {verb} ({incident['severity']}): {incident['title']}"
+    lines = [f"incident {n} {verb}, severity {incident['severity']}: {incident['title']}",
+             f"root: {root}; {len(members)} trigger(s) joined it"]
+    commands = [f"weir incidents show {n}"]
+    if diagnosis:
+        c = diagnosis["classification"]
+        lines.append(f"diagnosis: {c['verdict']} ({c['why']}; {c['for']})")
+        for i, cause in enumerate(diagnosis["causes"][:3], 1):
+            lines.append(f"  {i}. {cause['kind']} ({cause['score']:.2f}): {cause['summary']}")
+            lines.extend(f"       {e}" for e in cause["evidence"][:4])
+            fix = cause["fix"].replace("ID", str(n))
+            lines.append(f"     fix: {fix}")
+        commands.append(f"weir diagnose {diagnosis['asset']} --partition {diagnosis['partition']}")
+    else:
+        lines.extend(f"  - {m['summary']}" for m in members[:5])
+    assets = ", ".join(impact["assets"]) or incident["root_asset"]
+    lines.append(f"impact: {assets}")
+    for i in impact["insights"]:
+        lines.append(f"  insight {i['name']} is {i['status']} (owners: {', '.join(i['owners']) or 'none'})")
+    commands += [f"weir incidents ack {n}", f"weir incidents resolve {n} --reason fixed|expected|false-alarm"]
+    lines.append("commands:")
+    lines.extend(f"  {c}" for c in commands)
+    data = {"impact": impact, "diagnosis": diagnosis, "commands": commands,
+            "broken": any(m["kind"] in BROKEN for m in members)}
+    return Message(subject=subject, text="\n".join(lines), recipients=recipients, data=data)
+
+
+def test_message(route: str, project: str) -> Message:
+    return Message(subject=f"weir test message for route {route}",
+                   text=f"This is a test from weir (project {project}, route {route}): this route works.",
+                   data={"test": True})

@@ -1,0 +1,21 @@
+"""The documented JSON form of an alert (``weir alerts --json``, ``weir alerts show --json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from weir.model.records import iso
+
+
+def alert_json(r: dict) -> dict[str, Any]:
+    out = {
+        "id": r["id"], "incident": r["incident_id"], "route": r["route"], "audience": r["audience"],
+        "change": r["change"], "state": r["state"], "attempts": r["attempts"], "key": r["key"],
+        "created_at": iso(r["created_at"]), "next_at": iso(r["next_at"]) if r["state"] == "pending" else None,
+        "delivered_at": iso(r["delivered_at"]) if r["delivered_at"] else None, "last_error": r["last_error"],
+        "subject": json.loads(r["message"])["subject"] if r.get("message") else None,
+    }
+    if "composed" in r:
+        out["message"] = r["composed"]
+    return out

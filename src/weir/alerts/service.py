@@ -1,0 +1,260 @@
+"""The alert outbox as users and senders see it.
+
+``queue`` runs inside the unit of work of an incident change (the incidents service calls it):
+one row per route that should hear of it, keyed ``project:incident:route:change:n`` so the same
+change is never queued twice. ``deliver`` claims what is due, composes each message once (so
+retries send the same words), sends it, and marks it delivered, or due again later (backoff
+doubling from ``[alerts] backoff``, or the endpoint's ``Retry-After``), or dead after
+``max_attempts`` or a rejection that cannot change. A route that fails is not tried again in the
+same pass, so an endpoint that is down costs one timeout, never one per message."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from weir.alerts.channels import DeliveryError, send
+from weir.alerts.config import Route
+from weir.alerts.messages import Message, business, team_message, test_message
+from weir.errors import UnknownObjectError, UsageError
+
+if TYPE_CHECKING:
+    from weir.incidents.service import IncidentService
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+LEASE = 120.0  # seconds a sender holds a claimed message; a killed sender's messages are taken again after
+
+
+class State(StrEnum):
+    PENDING = "pending"  # due now or after its backoff
+    SENDING = "sending"  # claimed by a sender (a killed sender's lease runs out, then it is due again)
+    DELIVERED = "delivered"
+    DEAD = "dead"  # gave up: 'weir alerts retry ID'
+
+
+@dataclass
+class Delivered:
+    """What one delivery pass did."""
+
+    sent: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)  # due again later
+    dead: list[dict] = field(default_factory=list)
+
+
+class AlertService:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore],
+                 incidents: Callable[[], IncidentService]) -> None:
+        self._project = project
+        self._store = store
+        self._incidents = incidents
+
+    # -- queued with the incident change --------------------------------------------------------
+    def queue(self, incident_id: int, change: str) -> int:
+        """Queue the notifications of one incident change, in the caller's unit of work. Business
+        routes hear only of incidents that reach an insight (and of the all-clear only after a
+        caution); team routes hear of every one. Returns how many were queued."""
+        project, store = self._project(), self._store()
+        routes = project.config.alerts.routes
+        if not routes:
+            return 0
+        incident = store.incidents.get(incident_id)
+        if incident is None:
+            return 0
+        n = incident["reopened"]
+        queued = 0
+        earlier = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)} if change == "resolved" else set()
+        touched: builtins.list[Any] | None = None
+        for route in routes:
+            if route.audience == "business":
+                if change == "resolved":
+                    if route.name not in earlier:
+                        continue
+                else:
+                    if touched is None:
+                        members = store.incidents.members([incident_id])[incident_id]
+                        touched = self._insights(incident, members)
+                    if not touched:
+                        continue
+            key = f"{project.name}:{incident_id}:{route.name}:{change}:{n}"
+            queued += store.outbox.enqueue(project.name, key=key, incident_id=incident_id, route=route.name,
+                                           audience=route.audience, change=change)
+        return queued
+
+    def _insights(self, incident: dict, members: builtins.list[dict]) -> builtins.list[Any]:
+        """The insights that rest on the incident's root or any of its members."""
+        project = self._project()
+        touched = {incident["root_asset"], *(m["asset"] for m in members if m["asset"])}
+        out = []
+        for insight in project.insights.values():
+            try:
+                above = set(project.closure(list(insight.depends_on), upstream=True))
+            except Exception:  # noqa: BLE001, S112 - an insight on an asset the project no longer has
+                continue
+            if above & touched:
+                out.append(insight)
+        return out
+
+    # -- composed and sent ----------------------------------------------------------------------
+    def compose(self, row: dict) -> Message:
+        """The message of one outbox row, from the incident as it stands now."""
+        project, store = self._project(), self._store()
+        config = project.config.alerts
+        route = config.route(row["route"])
+        with store.read():
+            incident = store.incidents.get(row["incident_id"]) or {}
+            members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
+        diagnosis = None
+        if incident.get("root_partition"):
+            try:
+                diagnosis = self._incidents().diagnose(incident["root_asset"], incident["root_partition"])
+            except Exception:  # noqa: BLE001 - a root never built, or no longer in the project: say what is known
+                diagnosis = None
+        insights = self._insights(incident, members)
+        to = route.to if route else ()
+        if row["audience"] == "business":
+            return business(row["change"], incident, members, insights, diagnosis, team=self._team(members), to=to)
+        impact = self._impact(incident, members, insights)
+        return team_message(row["change"], incident, members, diagnosis, impact, recipients=to or self._team(members))
+
+    def _team(self, members: builtins.list[dict]) -> tuple[str, ...]:
+        project = self._project()
+        if project.config.alerts.team:
+            return project.config.alerts.team
+        owners: list[str] = list(project.config.owners)
+        for m in members:
+            node = project.assets.get(m["asset"] or "") or project.sources.get(m["asset"] or "")
+            owners.extend(getattr(node, "owners", ()) or ())
+        return tuple(dict.fromkeys(owners))
+
+    def _impact(self, incident: dict, members: builtins.list[dict], insights: builtins.list[Any]) -> dict:
+        """Every asset below the root (lineage), the partitions the incident reached, and the trust
+        of each insight it touches."""
+        project = self._project()
+        try:
+            below = project.closure([incident["root_asset"]], upstream=False)
+        except Exception:  # noqa: BLE001
+            below = [incident["root_asset"]]
+        statuses = {r["insight"]: r for r in self._incidents().trust(sync=False)} if insights else {}
+        return {
+            "assets": below,
+            "partitions": sorted({f"{m['asset']} {m['partition_key']}" for m in members if m["partition_key"]}),
+            "insights": [{"name": i.name, "status": statuses.get(i.name, {}).get("status", "suspect"),
+                          "owners": list(i.owners), "url": i.url} for i in insights],
+        }
+
+    def deliver(self, *, now: float | None = None, limit: int = 200) -> Delivered:
+        """Send what is due (at most ``limit``). Never raises for an endpoint's failure."""
+        project, store = self._project(), self._store()
+        config = project.config.alerts
+        now = time.time() if now is None else now
+        out = Delivered()
+        down: dict[str, str] = {}  # routes that failed in this pass: not tried again until the next
+        while limit > 0:
+            with store.transaction():
+                rows = store.outbox.claim(project.name, now=now, lease=LEASE, limit=min(50, limit))
+            if not rows:
+                break
+            limit -= len(rows)
+            for row in rows:
+                route = config.route(row["route"])
+                if route is None:
+                    self._failed(row, DeliveryError(f"route {row['route']!r} is no longer in weir.toml",
+                                                    permanent=True), now, out)
+                    continue
+                if route.name in down:
+                    with store.transaction():  # not tried: the attempt does not count
+                        store.outbox.failed(row["id"], down[route.name], next_at=now + config.backoff)
+                        store.outbox.uncount(row["id"])
+                    out.failed.append({**row, "last_error": down[route.name]})
+                    continue
+                try:
+                    message = self._message(row)
+                    where = send(route, message, row["key"], root=project.root)
+                except DeliveryError as exc:
+                    self._failed(row, exc, now, out)
+                    if not exc.permanent:
+                        down[route.name] = f"not tried: {route.name} failed a moment before ({exc})"
+                    continue
+                at = time.time()
+                with store.transaction():
+                    store.outbox.delivered(row["id"], at)
+                out.sent.append({**row, "where": where, "subject": message.subject})
+        return out
+
+    def _message(self, row: dict) -> Message:
+        """The row's message: composed on its first attempt and kept, so a retry says the same."""
+        if row["message"]:
+            return Message.from_json(json.loads(row["message"]))
+        message = self.compose(row)
+        store = self._store()
+        with store.transaction():
+            store.outbox.compose(row["id"], json.dumps(message.to_json(), default=str))
+        return message
+
+    def _failed(self, row: dict, exc: DeliveryError, now: float, out: Delivered) -> None:
+        config = self._project().config.alerts
+        attempts = row["attempts"]
+        dead = exc.permanent or attempts >= config.max_attempts
+        if exc.retry_after is not None:
+            wait = min(exc.retry_after, 86400.0)
+        else:
+            wait = min(config.backoff * 2 ** max(0, attempts - 1), config.max_backoff)
+        with self._store().transaction():
+            self._store().outbox.failed(row["id"], str(exc), next_at=None if dead else now + wait)
+        (out.dead if dead else out.failed).append({**row, "last_error": str(exc), "next_at": now + wait})
+
+    # -- as users ask ---------------------------------------------------------------------------
+    def list(self, state: State | None = None, *, incident: int | None = None, limit: int | None = None) -> builtins.list[dict]:
+        store = self._store()
+        with store.read():
+            return store.outbox.select(self._project().name, states=(state,) if state else (), incident_id=incident,
+                                       limit=limit)
+
+    def show(self, outbox_id: int) -> dict:
+        """One message with its words (composed now if it was never attempted)."""
+        row = self._get(outbox_id)
+        message = Message.from_json(json.loads(row["message"])) if row["message"] else self.compose(row)
+        return {**row, "composed": message.to_json()}
+
+    def retry(self, outbox_id: int) -> dict:
+        """Send a dead (or waiting) message again on the next delivery."""
+        row = self._get(outbox_id)
+        if row["state"] == "delivered":
+            raise UsageError(f"alert {outbox_id} was already delivered")
+        store = self._store()
+        with store.transaction():
+            store.outbox.retry(outbox_id, now=time.time())
+        return self._get(outbox_id)
+
+    def test(self, route_name: str) -> str:
+        """Send a test message over one route now, outside the outbox; returns where it went.
+        Raises DeliveryError when it cannot be sent."""
+        project = self._project()
+        route = self.route(route_name)
+        message = test_message(route.name, project.name)
+        if route.channel == "email":
+            message = Message(message.subject, message.text, route.to or project.config.alerts.team
+                              or project.config.owners, message.data)
+        return send(route, message, f"{project.name}:test:{route.name}:{time.time():.0f}", root=project.root)
+
+    def route(self, name: str) -> Route:
+        config = self._project().config.alerts
+        route = config.route(name)
+        if route is None:
+            known = ", ".join(r.name for r in config.routes) or "none: add [alerts.routes.NAME] to weir.toml"
+            raise UsageError(f"unknown route {name!r} (routes: {known})")
+        return route
+
+    def _get(self, outbox_id: int) -> dict:
+        store = self._store()
+        with store.read():
+            row = store.outbox.get(outbox_id)
+        if row is None or row["project"] != self._project().name:
+            raise UnknownObjectError(f"no alert {outbox_id} in project {self._project().name!r}")
+        return row
