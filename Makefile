@@ -33,9 +33,14 @@ demo: install
 	@echo "\n== what changed, and which dashboards to treat with care =="
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir diagnose flights --partition 2013-02-15
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir trust
+	@echo "\n== what the ops lead was told (route ops-lead, outbox/business.txt) =="
+	cd demo/flights && cat outbox/business.txt
+	@echo "\n== what the data team was told about the newest incident (route data-team, outbox/team.txt) =="
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir alerts show --audience team
 	@echo "\n== the good files arrive: the two days are rebuilt and their incidents resolve themselves =="
 	cd demo/flights && ../../$(BIN)/python land.py --repair 2013-02-15 2013-02-20
 	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir run --stale
+	cd demo/flights && ../../$(BIN)/weir --workspace ../.weir alerts --audience business
 
 test: install
 	$(BIN)/mypy

@@ -59,9 +59,9 @@ def key(i: int) -> str:
     return (START + dt.timedelta(days=i)).isoformat()
 
 
-def land(project: Path, i: int, *, nulls: bool = False) -> None:
+def land(project: Path, i: int, *, nulls: bool = False, scale: float = 1.0) -> None:
     rng = np.random.default_rng(100 + i)
-    values = rng.normal(100, 10, 60)
+    values = rng.normal(100, 10, 60) * scale
     rows = [{"id": j, "value": None if nulls and j < 5 else round(float(values[j]), 3), "category": "abc"[j % 3]}
             for j in range(60)]
     land_csv(project, f"landing/{key(i)}.csv", rows)
@@ -378,3 +378,27 @@ def test_bad_alert_routes_are_one_line_naming_the_field(make_project, workspace_
         Workspace(workspace_dir, project).project  # noqa: B018 - loading is the point
     result = weir(workspace_dir, project, "alerts", expect=2)
     assert message in result.stderr and "weir.toml" in result.stderr
+
+
+def test_a_route_hears_only_incidents_at_its_severity_and_hears_when_one_escalates(make_project, workspace_dir):
+    routes = FILE_ROUTES.replace('audience = "business"\n', 'audience = "business"\nmin_severity = "high"\nformat = "text"\n'
+                                 ).replace('path = "out/alerts.jsonl"', 'path = "out/business.txt"', 1)
+    project = make_project({"assets.py": PROJECT, "weir.toml": toml(routes)})
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(20):
+            deliver(ws, project, i)
+        land(project, 20, scale=60)  # a monitor alert: a medium incident
+        ws.quality.ingest("raw", [key(20)])
+        ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        ws.incidents.sync()
+        [incident] = ws.incidents.list()
+        assert incident["severity"] == "medium"
+        assert [r["audience"] for r in ws.alerts.list()] == ["team"]  # the owner does not hear of a medium one
+        deliver(ws, project, 20, nulls=True)  # the same day again, now blocked: the incident escalates
+        ws.incidents.sync()
+        [incident] = ws.incidents.list()
+        assert incident["severity"] == "high"
+        assert sorted(r["audience"] for r in ws.alerts.list()) == ["business", "team"]  # one opening message each
+        ws.alerts.deliver()
+    text = (project / "out" / "business.txt").read_text()
+    assert text.startswith("=== ") and "subject: Treat daily_dashboard with care for 21 January 2024" in text

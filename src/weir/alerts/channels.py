@@ -128,8 +128,13 @@ def _email(route: Route, message: Message, key: str) -> str:
 def _file(route: Route, message: Message, key: str, root: Path) -> str:
     path = Path(route.path)
     path = path if path.is_absolute() else root / path
-    line = json.dumps({"key": key, "at": time.time(), "route": route.name, "audience": route.audience,
-                       **message.to_json()}, default=str, sort_keys=True)
+    if route.format == "text":  # a readable mailbox: one block per message
+        to = f"to: {', '.join(message.recipients)}\n" if message.recipients else ""
+        line = (f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} · {route.name} ({route.audience}) · {key}\n{to}"
+                f"subject: {message.subject}\n\n{message.text}\n")
+    else:
+        line = json.dumps({"key": key, "at": time.time(), "route": route.name, "audience": route.audience,
+                           **message.to_json()}, default=str, sort_keys=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as f:  # one write per line: a reader never sees half of one

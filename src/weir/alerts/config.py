@@ -29,12 +29,14 @@ from weir.errors import ConfigError
 
 CHANNELS = ("email", "webhook", "file")
 AUDIENCES = ("business", "team")
+SEVERITIES = ("low", "medium", "high", "critical")  # in order: a route hears of incidents at or above its min_severity
+FILE_FORMATS = ("jsonl", "text")
 _ALERTS_KEYS = {"team", "routes", "max_attempts", "backoff", "max_backoff"}
-_COMMON = {"channel", "audience", "to", "timeout"}
+_COMMON = {"channel", "audience", "to", "timeout", "min_severity"}
 _CHANNEL_KEYS = {
     "email": _COMMON | {"smtp_host", "smtp_port", "starttls", "username", "password_env", "sender"},
     "webhook": _COMMON | {"url", "secret_env", "headers"},
-    "file": _COMMON | {"path"},
+    "file": _COMMON | {"path", "format"},
 }
 
 
@@ -57,6 +59,13 @@ class Route:
     secret_env: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     path: str = "alerts.jsonl"  # file channel: relative to the project folder
+    format: str = "jsonl"  # file channel: one JSON line per message, or readable text blocks
+    min_severity: str = "low"
+
+    def hears(self, severity: str) -> bool:
+        """Whether an incident of ``severity`` is for this route."""
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        return rank.get(severity, 1) >= rank[self.min_severity]
 
     def describe(self) -> str:
         where = {"email": f"smtp://{self.smtp_host}:{self.smtp_port}", "webhook": self.url or "",
@@ -116,6 +125,11 @@ def _route(name: str, body: Any, where: str) -> Route:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:
         raise ConfigError(f"{at}.timeout must be seconds between 0 and 120, got {timeout!r}", where=where)
     values["timeout"] = float(timeout)
+    for key, allowed in (("min_severity", SEVERITIES), ("format", FILE_FORMATS)):
+        if key in body:
+            if body[key] not in allowed:
+                raise ConfigError(f"{at}.{key} {body[key]!r} must be one of: {', '.join(allowed)}", where=where)
+            values[key] = body[key]
     for key in ("smtp_host", "username", "password_env", "sender", "secret_env", "path"):
         if key in body:
             if not isinstance(body[key], str) or not body[key].strip():
@@ -158,4 +172,4 @@ def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-__all__ = ["AUDIENCES", "CHANNELS", "AlertsConfig", "Route", "parse_alerts"]
+__all__ = ["AUDIENCES", "CHANNELS", "FILE_FORMATS", "SEVERITIES", "AlertsConfig", "Route", "parse_alerts"]

@@ -56,9 +56,11 @@ class AlertService:
 
     # -- queued with the incident change --------------------------------------------------------
     def queue(self, incident_id: int, change: str) -> int:
-        """Queue the notifications of one incident change, in the caller's unit of work. Business
-        routes hear only of incidents that reach an insight (and of the all-clear only after a
-        caution); team routes hear of every one. Returns how many were queued."""
+        """Queue the notifications of one incident change, in the caller's unit of work. A route
+        hears of incidents at or above its ``min_severity``; business routes only of incidents
+        that reach an insight, and of the all-clear only after a caution. ``escalated`` (the
+        severity rose) queues the opening message on the routes that now hear of it. Returns
+        how many were queued."""
         project, store = self._project(), self._store()
         routes = project.config.alerts.routes
         if not routes:
@@ -67,20 +69,24 @@ class AlertService:
         if incident is None:
             return 0
         n = incident["reopened"]
+        told = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)}
+        if change == "escalated":
+            routes = tuple(r for r in routes if r.name not in told)
+            change = "reopened" if n else "opened"
         queued = 0
-        earlier = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)} if change == "resolved" else set()
         touched: builtins.list[Any] | None = None
         for route in routes:
-            if route.audience == "business":
-                if change == "resolved":
-                    if route.name not in earlier:
-                        continue
-                else:
-                    if touched is None:
-                        members = store.incidents.members([incident_id])[incident_id]
-                        touched = self._insights(incident, members)
-                    if not touched:
-                        continue
+            if change == "resolved":
+                if route.name not in told:  # the all-clear only to those who heard of it
+                    continue
+            elif not route.hears(incident["severity"]):
+                continue
+            elif route.audience == "business":
+                if touched is None:
+                    members = store.incidents.members([incident_id])[incident_id]
+                    touched = self._insights(incident, members)
+                if not touched:
+                    continue
             key = f"{project.name}:{incident_id}:{route.name}:{change}:{n}"
             queued += store.outbox.enqueue(project.name, key=key, incident_id=incident_id, route=route.name,
                                            audience=route.audience, change=change)
@@ -109,12 +115,10 @@ class AlertService:
         with store.read():
             incident = store.incidents.get(row["incident_id"]) or {}
             members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
-        diagnosis = None
-        if incident.get("root_partition"):
-            try:
-                diagnosis = self._incidents().diagnose(incident["root_asset"], incident["root_partition"])
-            except Exception:  # noqa: BLE001 - a root never built, or no longer in the project: say what is known
-                diagnosis = None
+        try:
+            diagnosis = self._incidents().diagnose_incident(incident, members) if incident else None
+        except Exception:  # noqa: BLE001 - a root no longer in the project: say what is known
+            diagnosis = None
         insights = self._insights(incident, members)
         to = route.to if route else ()
         if row["audience"] == "business":
@@ -210,11 +214,12 @@ class AlertService:
         (out.dead if dead else out.failed).append({**row, "last_error": str(exc), "next_at": now + wait})
 
     # -- as users ask ---------------------------------------------------------------------------
-    def list(self, state: State | None = None, *, incident: int | None = None, limit: int | None = None) -> builtins.list[dict]:
+    def list(self, state: State | None = None, *, incident: int | None = None, audience: str | None = None,
+             limit: int | None = None) -> builtins.list[dict]:
         store = self._store()
         with store.read():
             return store.outbox.select(self._project().name, states=(state,) if state else (), incident_id=incident,
-                                       limit=limit)
+                                       audience=audience, limit=limit)
 
     def show(self, outbox_id: int) -> dict:
         """One message with its words (composed now if it was never attempted)."""

@@ -16,6 +16,7 @@ def alerts(
     ctx: typer.Context,
     state: str | None = typer.Option(None, "--state", metavar="S", help="Only alerts in this state: pending | sending | delivered | dead."),
     incident: int | None = typer.Option(None, "--incident", metavar="ID", help="Only the alerts of this incident."),
+    audience: str | None = typer.Option(None, "--audience", metavar="A", help="Only those to this audience: business | team."),
     limit: int = typer.Option(50, "--limit", metavar="N", help="At most N, newest first."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -25,14 +26,18 @@ def alerts(
         return
     from rich.markup import escape
 
+    from weir.alerts.config import AUDIENCES
     from weir.alerts.records import alert_json
     from weir.alerts.service import State
     from weir.cli.render import console, print_json, short_time, table
+    from weir.errors import UsageError
 
     wanted = choice(State, state, "--state")
+    if audience is not None and audience not in AUDIENCES:
+        raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
     ws.incidents.sync()
-    rows = ws.alerts.list(wanted, incident=incident, limit=limit)
+    rows = ws.alerts.list(wanted, incident=incident, audience=audience, limit=limit)
     if as_json:
         print_json([alert_json(r) for r in rows])
         return finish(ws)
@@ -56,14 +61,27 @@ def alerts(
 
 
 @app.command("show")
-def show(alert: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default: the newest alert."),
+         audience: str | None = typer.Option(None, "--audience", metavar="A",
+                                             help="Without ID: the newest to this audience (business | team)."),
+         as_json: bool = JSON_OPT) -> None:
     """One alert with its words as they were (or will be) sent."""
     from rich.markup import escape
 
+    from weir.alerts.config import AUDIENCES
     from weir.alerts.records import alert_json
     from weir.cli.render import console, print_json
+    from weir.errors import UnknownObjectError, UsageError
 
+    if audience is not None and audience not in AUDIENCES:
+        raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
+    if alert is None:
+        ws.incidents.sync()
+        newest = ws.alerts.list(audience=audience, limit=1)
+        if not newest:
+            raise UnknownObjectError("no alerts yet" + (f" to the {audience} audience" if audience else ""))
+        alert = newest[0]["id"]
     row = ws.alerts.show(alert)
     if as_json:
         print_json(alert_json(row))

@@ -116,9 +116,12 @@ class IncidentService:
             changes: dict[str, Any] = {"updated_at": now}
             if found.new_root is not None:
                 changes.update(root_asset=found.new_root[0], root_partition=found.new_root[1], title=line)
-            if str(event.kind) in BROKEN and incident["severity"] != "high":
+            escalated = str(event.kind) in BROKEN and incident["severity"] != "high"
+            if escalated:
                 changes["severity"] = "high"
             store.incidents.update(incident["id"], **changes)
+            if escalated:  # routes that hear only of broken data hear of it now
+                self._notify(incident["id"], "escalated")
             self._member(incident["id"], event, line, found.why)
             out.joined += 1
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
@@ -197,14 +200,24 @@ class IncidentService:
             kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
             timeline = [e for e in store.events.after(0, kinds=kinds, project=self._project().name, limit=None)
                         if e.data.get("incident") == incident_id]
-        diagnosis = None
-        if row["root_partition"]:
-            try:
-                diagnosis = self.diagnose(row["root_asset"], row["root_partition"])
-            except UnknownObjectError:
-                diagnosis = None  # a root never built (an upstream of it failed): nothing to compare
-        return {**row, "member_list": members, "timeline": timeline, "diagnosis": diagnosis,
+        return {**row, "member_list": members, "timeline": timeline, "diagnosis": self.diagnose_incident(row, members),
                 "assets": sorted({m["asset"] for m in members if m["asset"]})}
+
+    def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
+        """The diagnosis of an incident: of its root partition, and a pipeline that broke when any
+        of its members is blocked or failed data, whatever the root's own measures say (a
+        truncated delivery moves many measures together, as the world does, but its check blocked it)."""
+        if not row["root_partition"]:
+            return None
+        try:
+            diagnosis = self.diagnose(row["root_asset"], row["root_partition"])
+        except UnknownObjectError:
+            return None  # a root never built (an upstream of it failed): nothing to compare
+        broken = [m for m in members if m["kind"] in BROKEN]
+        if broken and diagnosis["classification"]["verdict"] != "the pipeline broke":
+            diagnosis["classification"] = {"verdict": "the pipeline broke", "why": broken[0]["summary"],
+                                           "for": "the data team to fix"}
+        return diagnosis
 
     def diagnose(self, asset: str, partition: str) -> dict:
         """What changed since the last good build of ``asset``, for partition ``partition``."""

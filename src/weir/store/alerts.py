@@ -75,7 +75,7 @@ class Outbox(Repository):
         return dict(row) if row else None
 
     def select(self, project: str, *, states: tuple[str, ...] = (), incident_id: int | None = None,
-               limit: int | None = None) -> list[dict]:
+               audience: str | None = None, limit: int | None = None) -> list[dict]:
         """Newest first."""
         c = t.alert_outbox.c
         q = sa.select(t.alert_outbox).where(c.project == project)
@@ -83,6 +83,8 @@ class Outbox(Repository):
             q = q.where(c.state.in_(states))
         if incident_id is not None:
             q = q.where(c.incident_id == incident_id)
+        if audience is not None:
+            q = q.where(c.audience == audience)
         q = q.order_by(c.created_at.desc(), c.id.desc())
         if limit:
             q = q.limit(limit)
