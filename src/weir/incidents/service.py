@@ -217,7 +217,36 @@ class IncidentService:
         if broken and diagnosis["classification"]["verdict"] != "the pipeline broke":
             diagnosis["classification"] = {"verdict": "the pipeline broke", "why": broken[0]["summary"],
                                            "for": "the data team to fix"}
+        elif not broken and not diagnosis["code"] and not diagnosis["packages"] and (
+                diagnosis["classification"]["verdict"] == "the world changed"
+                or diagnosis["classification"]["why"].startswith("the row count moved")):  # a storm's cancellations
+            witnesses = self._independent(row["root_asset"], row["root_partition"])
+            if witnesses:  # another source, not in this one's lineage, saw the same day move
+                diagnosis["classification"] = {
+                    "verdict": "the world changed", "for": "a caution for the business",
+                    "why": f"an independent source moved the same day ({'; '.join(witnesses[:2])}) and nothing "
+                           "in the pipeline changed"}
+                diagnosis["independent"] = witnesses
         return diagnosis
+
+    def _independent(self, asset: str, key: str) -> builtins.list[str]:
+        """Alerts on ``key`` (or the day it falls in) in sources outside ``asset``'s lineage: the
+        same event seen by a witness that shares no pipeline with it (a storm in the weather and
+        in the flights)."""
+        project, store = self._project(), self._store()
+        try:
+            related = set(project.closure([asset], upstream=True)) | set(project.closure([asset], upstream=False))
+        except Exception:  # noqa: BLE001 - an asset no longer in the project
+            return []
+        out = []
+        with store.read():
+            for source in sorted(set(project.sources) - related):
+                alerts = [s for s in store.signals.list(project.name, asset=source, partition=key[:10], limit=None)
+                          if s["severity"] == "alert"]
+                if alerts:
+                    columns = sorted({s["column_name"] or s["metric"] for s in alerts})
+                    out.append(f"{source} {key[:10]}: {', '.join(columns[:4])} moved")
+        return out
 
     def diagnose(self, asset: str, partition: str) -> dict:
         """What changed since the last good build of ``asset``, for partition ``partition``."""
