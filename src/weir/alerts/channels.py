@@ -19,8 +19,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
-from weir.alerts.config import Route
 from weir.alerts.messages import Message
+from weir.project.alerts import Route
 
 SIGNATURE_HEADER = "X-Weir-Signature"
 TIMESTAMP_HEADER = "X-Weir-Timestamp"

@@ -19,9 +19,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from weir.alerts.channels import DeliveryError, send
-from weir.alerts.config import Route
 from weir.alerts.messages import Message, business, team_message, test_message
 from weir.errors import UnknownObjectError, UsageError
+from weir.project.alerts import Route
 
 if TYPE_CHECKING:
     from weir.incidents.service import IncidentService

@@ -26,11 +26,11 @@ def alerts(
         return
     from rich.markup import escape
 
-    from weir.alerts.config import AUDIENCES
     from weir.alerts.records import alert_json
     from weir.alerts.service import State
     from weir.cli.render import console, print_json, short_time, table
     from weir.errors import UsageError
+    from weir.project.alerts import AUDIENCES
 
     wanted = choice(State, state, "--state")
     if audience is not None and audience not in AUDIENCES:
@@ -68,10 +68,10 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
     """One alert with its words as they were (or will be) sent."""
     from rich.markup import escape
 
-    from weir.alerts.config import AUDIENCES
     from weir.alerts.records import alert_json
     from weir.cli.render import console, print_json
     from weir.errors import UnknownObjectError, UsageError
+    from weir.project.alerts import AUDIENCES
 
     if audience is not None and audience not in AUDIENCES:
         raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weir.alerts.config import AlertsConfig, parse_alerts
 from weir.errors import ConfigError
 from weir.model.definitions import NAME_PATTERN, Retry
+from weir.project.alerts import AlertsConfig, parse_alerts
 
 CONFIG_FILE = "weir.toml"
 
