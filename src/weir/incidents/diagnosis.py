@@ -101,7 +101,8 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
                                                       "last good", "this build", lineterm="", n=1))}
         packages: list[dict] = []
         if bad and good and bad["environment_id"] and good["environment_id"] and bad["environment_id"] != good["environment_id"]:
-            before_env, after_env = store.envs.get(good["environment_id"]), store.envs.get(bad["environment_id"])
+            before_env = store.environments.get(good["environment_id"])
+            after_env = store.environments.get(bad["environment_id"])
             packages = package_diff((before_env or {}).get("packages") or {}, (after_env or {}).get("packages") or {})
     causes = _rank(asset, key, bad, own, inputs, code, packages, is_source)
     return {
