@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from weir.events import Event, EventBus
 from weir.store.baselines import Baselines
 from weir.store.code import CodeVersions
+from weir.store.configurations import Configurations
 from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
@@ -56,6 +57,7 @@ class MetadataStore:
         self.runs = Runs(self)
         self.partitions = Partitions(self)
         self.environments = Environments(self)
+        self.configurations = Configurations(self)
         self.code = CodeVersions(self)
         self.checks = CheckResults(self)
         self.metrics = Metrics(self)
