@@ -154,3 +154,18 @@ def test_a_weir_toml_change_is_shown_but_ranks_below_the_data_it_cannot_decide(m
     assert change["setting"] == "weir.toml" and change["added"] == ["", "[defaults]", 'owners = ["data@example.com"]']
     assert [c["kind"] for c in d["causes"]] == ["data", "configuration"]
     assert d["classification"]["verdict"] == "the world changed"
+
+
+def test_narrowed_monitor_limits_are_the_configuration_when_the_partition_alerts(make_project, workspace_dir):
+    project, home = started(make_project, workspace_dir, days=25)
+    text = (project / "assets.py").read_text().replace(
+        "checks=[", 'monitors=[weir.monitor("mean", column="value", model="classic", sigma=0.01)], checks=[')
+    (project / "assets.py").write_text(text)
+    with Workspace(home, project) as ws:
+        deliver(ws, project, range(25, 26))  # an ordinary day: only the limits it is judged by moved
+        d = ws.incidents.diagnose("clean", key(25))
+    assert d["moved"] and d["inputs"] == [] and d["code"] is None
+    assert d["config"]["changes"] == [{"setting": "monitors", "removed": [],
+                                       "added": ["monitor: metric='mean', column='value', sigma=0.01, model='classic'"]}]
+    assert d["causes"][0]["kind"] == "configuration" and "weir monitors replay clean" in d["causes"][0]["fix"]
+    assert d["classification"]["verdict"] == "the pipeline broke"
