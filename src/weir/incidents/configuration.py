@@ -20,6 +20,7 @@ SHAPING = ("partitions", "inputs", "model")  # what a partition contains (hashed
 JUDGING = ("checks", "schema", "contract")  # what passes, fails or blocks a partition
 WATCHING = ("monitors", "metrics")  # what the monitors measure and signal on
 PROJECT_FILE = "weir.toml"
+RANGE_FIELDS = ("start", "end", "values")  # as Asset.code_settings leaves them out
 
 
 def configuration_diff(store: MetadataStore, asset: str, bad: dict | None, good: dict | None, old_code: dict | None,
@@ -47,11 +48,14 @@ def configuration_diff(store: MetadataStore, asset: str, bad: dict | None, good:
 
 
 def _setting_lines(settings: dict) -> dict[str, list[str]]:
-    """A code version's settings as lines per setting: one per input, one per partition field."""
+    """A code version's settings as lines per setting: one per input, one per partition field.
+    A partition range is left out: it decides which partitions exist, not what one contains (code
+    versions kept before ranges left the hash still have it)."""
     out: dict[str, list[str]] = {}
     for name, value in settings.items():
         if isinstance(value, dict):
-            out[name] = [f"{k} = {json.dumps(v, sort_keys=True)}" for k, v in sorted(value.items())]
+            out[name] = [f"{k} = {json.dumps(v, sort_keys=True)}" for k, v in sorted(value.items())
+                         if not (name == "partitions" and k in RANGE_FIELDS)]
         else:
             out[name] = [json.dumps(value, sort_keys=True)]
     return out
