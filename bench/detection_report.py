@@ -21,8 +21,15 @@ def summary(per_set: dict[str, dict]) -> list[dict]:
                      "weir_alert_days_per_100_all_clean": r["weir"]["false_alarms_per_100"],
                      "warnings_per_clean_day": r["warnings_per_clean_day"],
                      "kinds_at_target": sum(1 for k in r["weir"]["kinds"].values() if (k["recall"] or 0) >= 0.95),
+                     "diagnosis_first_cause_right": _first_cause_right(r),
                      "delivery_seconds": r["delivery_seconds"]})
     return rows
+
+
+def _first_cause_right(r: dict) -> str:
+    """``right/diagnosed`` over the faults whose incident has a diagnosis ("—" without incidents)."""
+    d = (r.get("incidents") or {}).get("diagnosis")
+    return f"{d['top1_right']}/{d['diagnosed']}" if d else "—"
 
 
 def dataset_report(r: dict) -> list[str]:
@@ -71,12 +78,14 @@ def report(result: dict) -> str:
     for r in result["datasets"].values():
         lines += dataset_report(r) + [""]
     lines += ["### summary", "",
-              "| data set | weir clean alert-days/100 | baseline | weir warnings per clean day | kinds at recall >= 0.95 | delivery |",
-              "|---|---|---|---|---|---|"]
+              "| data set | weir clean alert-days/100 | baseline | weir warnings per clean day | kinds at recall >= 0.95 | "
+              "diagnosis first cause right | delivery |",
+              "|---|---|---|---|---|---|---|"]
     for s in result["summary"]:
         lines.append(f"| {s['dataset']} ({s['measured_on']}) | {_f(s['weir_alert_days_per_100'], 1)} | "
                      f"{_f(s['baseline_alert_days_per_100'], 1)} | {_f(s['warnings_per_clean_day'], 1)} | "
-                     f"{s['kinds_at_target']}/{len(KINDS)} | {s['delivery_seconds']:.0f} s |")
+                     f"{s['kinds_at_target']}/{len(KINDS)} | {s.get('diagnosis_first_cause_right', '—')} | "
+                     f"{s['delivery_seconds']:.0f} s |")
     lines += ["", "targets: recall >= 0.95 per kind, <= 2 clean alert-days per 100 (flights: ordinary days), "
               "better than the baseline on both"]
     lines += [f"- missed: {m}" for m in result["misses"]] or ["- all met"]

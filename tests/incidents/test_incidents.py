@@ -228,5 +228,5 @@ def test_diagnose_refuses_a_partition_never_built(history):
     out = weir(home, project, "diagnose", "clean", "--partition", key(DAYS + 50), expect=2)
     assert "never been built" in out.stderr
     data = json.loads(weir(home, project, "diagnose", "raw", "--partition", key(3), "--json").stdout)
-    assert set(data) == {"asset", "partition", "build", "last_good", "moved", "inputs", "code", "packages",
+    assert set(data) == {"asset", "partition", "build", "last_good", "moved", "inputs", "code", "config", "packages",
                          "classification", "causes"}

@@ -184,8 +184,8 @@ diagnose_app = typer.Typer()
 def diagnose(asset: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
              partition: str = typer.Option(..., "--partition", metavar="KEY", help="The partition to explain."),
              as_json: bool = JSON_OPT) -> None:
-    """What changed since the last good build: input data, code, libraries; the causes ranked
-    with their evidence and the fix for each."""
+    """What changed since the last good build: input data, code, configuration, libraries; the
+    causes ranked with their evidence and the fix for each."""
     from weir.cli.render import print_json
 
     ws = open_workspace()

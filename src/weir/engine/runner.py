@@ -30,6 +30,7 @@ from weir.model.definitions import Asset, Source
 from weir.model.mappings import Previous
 from weir.model.partitions import TimeScheme
 from weir.project.config import ON_CONFLICT
+from weir.project.configuration import capture as capture_configuration
 from weir.project.graph import Project
 from weir.reporting import Reporter, SilentReporter
 from weir.storage.catalog import TableCatalog
@@ -206,15 +207,17 @@ class Run:
     def _execute(self) -> RunResult:
         started = time.perf_counter()
         env = capture()
+        configuration = capture_configuration(self.project)
         now = time.time()
 
         def record_start() -> None:  # done again if a run starting at once saved the same environment first
             self.store.environments.save(env.to_row())
+            self.store.configurations.save(configuration.to_row())
             self.store.runs.create(
                 {
                     "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
                     "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env.id,
-                    "request": self.request, "heartbeat_at": now,
+                    "configuration_id": configuration.id, "request": self.request, "heartbeat_at": now,
                 }
             )
             self.store.runs.add_tasks(

@@ -4,37 +4,30 @@ evidence and the fix that fits each:
 
 - **input data**: the partitions it read that are themselves blocked or raised alerts, and what
   moved in its own output (the monitors' messages);
-- **code**: the asset's code version changed (with the definition's diff);
+- **code**: the asset's definition changed (with its diff);
+- **configuration**: its settings (partition grid, inputs, model), checks, monitor settings or
+  metrics changed, or weir.toml did (``incidents.configuration``);
 - **library environment**: packages added, removed, upgraded or downgraded between the two runs;
 - **nothing in the pipeline**: the data itself moved.
 
 And the change is classified: **the pipeline broke** (a blocked or malformed delivery, a schema
-change, rows dropped or doubled with nothing else moving, a unit change, code, library) or **the
-world changed** (several measures moved together and nothing in the pipeline did)."""
+change, rows dropped or doubled with nothing else moving, a unit change, code, configuration,
+library) or **the world changed** (several measures moved together and nothing in the pipeline
+did)."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from weir.errors import UnknownObjectError
+from weir.incidents.configuration import configuration_cause, configuration_diff, shapes_data
+from weir.incidents.records import Cause
 
 GOOD = ("succeeded", "failed_check")
 UNIT_RATIO = 10.0  # a mean this many times off (or a tenth of it) reads as a unit change
-
-
-@dataclass
-class Cause:
-    kind: str  # input data | code | library | data
-    score: float
-    summary: str
-    evidence: list[str] = field(default_factory=list)
-    fix: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "score": round(self.score, 2), "summary": self.summary, "evidence": self.evidence,
-                "fix": self.fix}
 
 
 def package_diff(before: dict[str, str], after: dict[str, str]) -> list[dict]:
@@ -91,19 +84,32 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
                 blocked = [r for r in store.sources.list(name, source=up, blocked=True) if r["partition_key"] == part]
                 if alerts or blocked:
                     inputs.append({"asset": up, "partition": part, "alerts": alerts, "blocked": blocked})
-        code = None
+        code, old, new = None, None, None
         if bad and good and bad["code_version"] != good["code_version"]:
             old = store.code.get(name, asset, good["code_version"] or "")
             new = store.code.get(name, asset, bad["code_version"] or "")
-            code = {"from": good["code_version"], "to": bad["code_version"],
-                    "diff": list(difflib.unified_diff((old or {}).get("definition", "").splitlines(),
-                                                      (new or {}).get("definition", "").splitlines(),
-                                                      "last good", "this build", lineterm="", n=1))}
+            if not (old and new and old["definition"] == new["definition"]):  # else only its settings changed
+                code = {"from": good["code_version"], "to": bad["code_version"],
+                        "diff": list(difflib.unified_diff((old or {}).get("definition", "").splitlines(),
+                                                          (new or {}).get("definition", "").splitlines(),
+                                                          "last good", "this build", lineterm="", n=1))}
+        config = configuration_diff(store, asset, bad, good, old, new)
+        failing = set() if bad is None or config is None else {
+            r["check_name"] for r in store.checks.list(name, asset=asset, partition=key, run_id=bad["run_id"],
+                                                       failed=True, latest=False)}
         packages: list[dict] = []
         if bad and good and bad["environment_id"] and good["environment_id"] and bad["environment_id"] != good["environment_id"]:
-            before_env, after_env = store.envs.get(good["environment_id"]), store.envs.get(bad["environment_id"])
+            before_env = store.environments.get(good["environment_id"])
+            after_env = store.environments.get(bad["environment_id"])
             packages = package_diff((before_env or {}).get("packages") or {}, (after_env or {}).get("packages") or {})
     causes = _rank(asset, key, bad, own, inputs, code, packages, is_source)
+    if config is not None:
+        causes.append(configuration_cause(
+            asset, key, config, failing=failing, alerted=any(s["severity"] == "alert" for s in own),
+            others=bool(inputs or code), location="" if is_source else _declared_at(project, node)))
+    if not any(c.score >= 0.5 for c in causes):  # nothing in the pipeline explains it
+        causes.append(_data_moved(own))
+    causes.sort(key=lambda c: -c.score)
     return {
         "asset": asset, "partition": key,
         "build": None if bad is None else {"run_id": bad["run_id"], "state": bad["state"], "code_version": bad["code_version"],
@@ -113,10 +119,19 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
         "moved": [_said(s) for s in own if s["severity"] == "alert"],
         "inputs": [{"asset": i["asset"], "partition": i["partition"], "blocked": bool(i["blocked"]),
                     "alerts": [_said(s) for s in i["alerts"]]} for i in inputs],
-        "code": code, "packages": packages,
-        "classification": _classify(own, inputs, code, packages, bad),
+        "code": code, "config": config, "packages": packages,
+        "classification": _classify(own, inputs, code, shapes_data(config), packages, bad),
         "causes": [c.to_json() for c in causes],
     }
+
+
+def _declared_at(project, node) -> str:
+    """Where ``node`` is declared, relative to the project folder when it is inside it."""
+    where = node.location
+    try:
+        return str(dataclasses.replace(where, file=str(Path(where.file).relative_to(project.root))))
+    except ValueError:
+        return str(where)
 
 
 def _said(s: dict) -> str:
@@ -130,39 +145,45 @@ def _rank(asset, key, bad, own, inputs, code, packages, is_source) -> list[Cause
         first = blocked_inputs[0] if blocked_inputs else inputs[0]
         own_delivery = is_source and first["asset"] == asset
         causes.append(Cause(
-            "input data", 0.95 if own_delivery else 0.9 if blocked_inputs else 0.8,
-            f"the delivery of {asset} {key} was blocked" if own_delivery else
+            kind="input data", score=0.95 if own_delivery else 0.9 if blocked_inputs else 0.8,
+            summary=f"the delivery of {asset} {key} was blocked" if own_delivery else
             f"{len(inputs)} input partition(s) it read are themselves {'blocked' if blocked_inputs else 'anomalous'}",
-            [f"{i['asset']} {i['partition']}: " + (
+            evidence=[f"{i['asset']} {i['partition']}: " + (
                 "blocked: " + str(i["blocked"][0].get("message") or "") if i["blocked"] else
                 "; ".join(_said(s) for s in i["alerts"][:3])) for i in inputs[:5]],
-            f"have {first['asset']} {first['partition']} delivered again (or fixed upstream), then 'weir run --stale'"))
+            fix=f"have {first['asset']} {first['partition']} delivered again (or fixed upstream), then 'weir run --stale'"))
     if code:
-        causes.append(Cause("code", 0.95 if not inputs else 0.7, f"{asset}'s code changed since the last good build "
-                            f"({code['from']} → {code['to']})", code["diff"][:40],
-                            f"revert the change to {asset}, then 'weir run {asset} --partition {key}'"))
+        causes.append(Cause(kind="code", score=0.95 if not inputs else 0.7,
+                            summary=f"{asset}'s code changed since the last good build ({code['from']} → {code['to']})",
+                            evidence=code["diff"][:40],
+                            fix=f"revert the change to {asset}, then 'weir run {asset} --partition {key}'"))
     if packages:
         majors = [p for p in packages if p["major"]]
-        causes.append(Cause("library", (0.85 if majors else 0.6) if not (inputs or code) else 0.5,
-                            f"{len(packages)} package(s) changed between the last good build and this one"
+        causes.append(Cause(kind="library", score=(0.85 if majors else 0.6) if not (inputs or code) else 0.5,
+                            summary=f"{len(packages)} package(s) changed between the last good build and this one"
                             + (f", {len(majors)} across a major version" if majors else ""),
-                            [f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'} ({p['change']})" for p in packages[:10]],
-                            "rebuild in the earlier environment: pin "
+                            evidence=[f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'} ({p['change']})"
+                                      for p in packages[:10]],
+                            fix="rebuild in the earlier environment: pin "
                             + ", ".join(f"{p['package']}=={p['from']}" for p in packages[:5] if p["from"])
                             + f", then 'weir run {asset} --partition {key}'"))
-    if not causes:
-        what = "; ".join(_said(s) for s in own if s["severity"] == "alert")[:300] or "nothing raised"
-        causes.append(Cause("data", 0.5, "nothing in the pipeline changed: the data itself moved",
-                            [what], "if the world really changed, 'weir incidents resolve ID --reason expected'; "
-                            "otherwise have the delivery checked at its source"))
-    return sorted(causes, key=lambda c: -c.score)
+    return causes
 
 
-def _classify(own, inputs, code, packages, bad) -> dict[str, str]:
+def _data_moved(own: list[dict]) -> Cause:
+    what = "; ".join(_said(s) for s in own if s["severity"] == "alert")[:300] or "nothing raised"
+    return Cause(kind="data", score=0.5, summary="nothing in the pipeline changed: the data itself moved",
+                 evidence=[what], fix="if the world really changed, 'weir incidents resolve ID --reason expected'; "
+                 "otherwise have the delivery checked at its source")
+
+
+def _classify(own, inputs, code, settings, packages, bad) -> dict[str, str]:
     alerts = [s for s in own if s["severity"] == "alert"]
     why = ""
     if code or packages:
         why = "the code or its libraries changed"
+    elif settings:
+        why = f"its configuration changed ({', '.join(settings)})"
     elif any(i["blocked"] for i in inputs) or (bad and bad["state"] in ("blocked", "failed")):
         why = "a build or a delivery was blocked or failed"
     elif any(s["kind"] in ("schema", "repeat", "stuck") for s in alerts):

@@ -1,10 +1,34 @@
-"""The documented JSON forms of incidents (``weir incidents --json``, ``weir incidents show --json``)."""
+"""The documented JSON forms of incidents (``weir incidents --json``, ``weir incidents show --json``)
+and the cause a diagnosis ranks (``weir diagnose --json``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from weir.model.records import iso
+
+CAUSE_KINDS = ("input data", "code", "configuration", "library", "data")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cause:
+    """One likely cause of a bad partition: its kind, how likely (0..1), what it is, the facts
+    behind it and the fix that fits it."""
+
+    kind: str
+    score: float
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in CAUSE_KINDS:
+            raise ValueError(f"a cause is one of {', '.join(CAUSE_KINDS)}, not {self.kind!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "score": round(self.score, 2), "summary": self.summary, "evidence": self.evidence,
+                "fix": self.fix}
 
 
 def incident_json(r: dict) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class ProjectConfig:
     openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
     run: RunConfig = field(default_factory=RunConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    text: str = field(default="", repr=False, compare=False)  # the file as read: each run keeps it
 
     @property
     def file(self) -> Path:
@@ -96,8 +97,9 @@ def load_config(root: Path) -> ProjectConfig:
     where = str(path)
     if not path.is_file():
         raise ConfigError(f"no {CONFIG_FILE} here; pass --project DIR or run 'weir init DIR'", where=str(root))
+    text = path.read_text()
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", where=where) from None
     _unknown(where, data, _TOP_KEYS, "")
@@ -138,6 +140,7 @@ def load_config(root: Path) -> ProjectConfig:
         sql_dirs=_str_list(project.get("sql", ["sql"]), "project.sql", where),
         owners=_str_list(defaults.get("owners", []), "defaults.owners", where),
         retry=retry,
+        text=text,
     )
 
 

@@ -72,9 +72,9 @@ class Runs(Repository):
                before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[dict]:
         """Finished builds of ``asset`` (of partition ``key``, in ``states``, finished before
         ``before``, of a partition before ``key_before``), newest first (by partition when
-        ``key_before`` is given), each with its run's environment id."""
+        ``key_before`` is given), each with its run's environment and configuration ids."""
         k, r = t.run_tasks.c, t.runs.c
-        q = (sa.select(t.run_tasks, r.environment_id).join(t.runs, r.id == k.run_id)
+        q = (sa.select(t.run_tasks, r.environment_id, r.configuration_id).join(t.runs, r.id == k.run_id)
              .where(k.project == project, k.asset == asset, k.finished_at.is_not(None)))
         if key is not None:
             q = q.where(k.partition_key == key)

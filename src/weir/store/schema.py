@@ -17,6 +17,16 @@ environments = Table(
     Column("packages", JSON, nullable=False),  # {name: version}
 )
 
+configurations = Table(
+    "configurations",  # what configured runs besides code, stored once per content hash
+    metadata,
+    Column("id", String(64), primary_key=True),  # content hash
+    Column("project", String(200), nullable=False),
+    Column("project_file", Text, nullable=False),  # weir.toml as read
+    Column("nodes", JSON, nullable=False),  # {asset or source: {checks | monitors | metrics | ...: [line]}}
+    Column("created_at", Float, nullable=False),
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -31,6 +41,7 @@ runs = Table(
     Column("host", String(200)),
     Column("pid", Integer),
     Column("environment_id", String(64)),
+    Column("configuration_id", String(64)),  # weir.toml, checks and monitors it ran with (configurations)
     Column("request", JSON),  # what was asked: assets, partitions, flags
     Column("summary", JSON),  # counts per task state
     Column("error", Text),

@@ -18,6 +18,7 @@ from weir.events import Event, EventBus
 from weir.store.alerts import Outbox
 from weir.store.baselines import Baselines
 from weir.store.code import CodeVersions
+from weir.store.configurations import Configurations
 from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
@@ -57,6 +58,7 @@ class MetadataStore:
         self.runs = Runs(self)
         self.partitions = Partitions(self)
         self.environments = Environments(self)
+        self.configurations = Configurations(self)
         self.code = CodeVersions(self)
         self.checks = CheckResults(self)
         self.metrics = Metrics(self)
