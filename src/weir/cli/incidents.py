@@ -6,7 +6,7 @@ import typer
 
 from weir.cli.context import JSON_OPT, choice, finish, open_workspace
 
-app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve).",
+app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve, severity).",
                   invoke_without_command=True)
 STYLES = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
 SHOWN = 5  # incidents named one by one after a run; more are counted in one line
@@ -40,7 +40,8 @@ def incidents(
         colour = STYLES.get(r["state"], "white")
         root = f"{r['root_asset']} {r['root_partition'] or ''}".strip()
         state_text = r["state"] + (f" ({r['reason']})" if r["reason"] else "")
-        t.add_row(str(r["id"]), f"[{colour}]{state_text}[/]", r["severity"], root, str(r["members"]),
+        level = r["severity"] + (" (by hand)" if r["severity_by_hand"] else "")
+        t.add_row(str(r["id"]), f"[{colour}]{state_text}[/]", level, root, str(r["members"]),
                   str(len(r["assets"])), short_time(r["opened_at"]), r["title"])
     console.print(t)
     finish(ws)
@@ -62,7 +63,8 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         return finish(ws)
     colour = STYLES.get(row["state"], "white")
     console.print(f"[bold]incident {row['id']}[/] [{colour}]{row['state']}[/]"
-                  + (f" ({row['reason']})" if row["reason"] else "") + f", severity {row['severity']}", highlight=False)
+                  + (f" ({row['reason']})" if row["reason"] else "") + f", severity {row['severity']}"
+                  + (" (set by hand)" if row["severity_by_hand"] else ""), highlight=False)
     console.print(f"root: {row['root_asset']} {row['root_partition'] or ''}", highlight=False)
     console.print(escape(row["title"]), highlight=False)
     if row["note"]:
@@ -75,7 +77,9 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         _render_diagnosis(row["diagnosis"], incident=row["id"])
     for e in row["timeline"]:
         what = e.data.get("change") or str(e.kind).removeprefix("incident_")
-        extra = e.data.get("reason") or e.data.get("why") or ""
+        if what == "severity":
+            what = f"severity {e.data.get('was')} → {e.data.get('severity')} ({'by hand' if e.data.get('by') == 'hand' else 'graded'})"
+        extra = e.data.get("reason") or e.data.get("why") or e.data.get("note") or ""
         console.print(f"  {short_time(e.at)}  {what}{': ' + str(extra) if extra else ''}", highlight=False)
     finish(ws)
 
@@ -100,7 +104,20 @@ def resolve(incident: int = typer.Argument(..., metavar="ID"),
     _act(incident, as_json, lambda ws: ws.incidents.resolve(incident, why, note))
 
 
-def _act(incident: int, as_json: bool, action) -> None:
+@app.command("severity")
+def severity(incident: int = typer.Argument(..., metavar="ID"),
+             level: str = typer.Argument(..., metavar="LEVEL", help="low | medium | high | critical"),
+             note: str | None = typer.Option(None, "--note", metavar="TEXT", help="Why this level."),
+             as_json: bool = JSON_OPT) -> None:
+    """Set an incident's severity by hand; weir no longer grades it by itself."""
+    from weir.incidents.severity import Severity
+
+    chosen = choice(Severity, level, "LEVEL")
+    _act(incident, as_json, lambda ws: ws.incidents.set_severity(incident, chosen, note),
+         said=lambda row: f"incident {row['id']} severity {row['severity']} (set by hand)")
+
+
+def _act(incident: int, as_json: bool, action, said=None) -> None:
     from weir.cli.render import console, print_json
     from weir.incidents.records import incident_json
 
@@ -109,6 +126,8 @@ def _act(incident: int, as_json: bool, action) -> None:
     row = action(ws)
     if as_json:
         print_json(incident_json({**row, "members": None, "assets": []}))
+    elif said is not None:
+        console.print(said(row), highlight=False)
     else:
         console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
                       highlight=False)
