@@ -165,9 +165,11 @@ trust_app = typer.Typer()
 
 
 @trust_app.command("trust")
-def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="One insight."), as_json: bool = JSON_OPT) -> None:
+def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="One insight, with its history."),
+          as_json: bool = JSON_OPT) -> None:
     """Whether each insight can be trusted: trusted, suspect (an open incident touches its
-    inputs) or broken (blocked or failed data under it), with the incidents and partitions why."""
+    inputs), stale (data it depends on is past its fresh_within deadline) or broken (blocked or
+    failed data under it), why, and the partition it is trusted through."""
     from rich.markup import escape
 
     from weir.cli.render import console, print_json, table
@@ -180,14 +182,38 @@ def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="
     if not rows:
         console.print("no insights: declare one with weir.insight(...)")
         return finish(ws)
-    colours = {"trusted": "green", "suspect": "yellow", "broken": "red"}
-    t = table("insight", "status", "owners", "why", title="trust")
+    colours = {"trusted": "green", "suspect": "yellow", "stale": "magenta", "broken": "red"}
+    t = table("insight", "status", "trusted through", "owners", "why", title="trust")
     for r in rows:
-        why = "; ".join(r["because"][:3]) + (f"; and {len(r['because']) - 3} more incidents" if len(r["because"]) > 3 else "")
-        t.add_row(r["insight"], f"[{colours[r['status']]}]{r['status']}[/]", ", ".join(r["owners"]),
-                  escape(why) or "no open incident touches its inputs")
+        why = "; ".join(r["because"][:3]) + (f"; and {len(r['because']) - 3} more" if len(r["because"]) > 3 else "")
+        t.add_row(r["insight"], f"[{colours[r['status']]}]{r['status']}[/]", r["trusted_through"] or "—",
+                  ", ".join(r["owners"]), escape(why) or "no open incident touches its inputs")
     console.print(t)
+    if insight:
+        _render_history(rows[0]["history"], colours)
     finish(ws)
+
+
+def _render_history(history: list[dict], colours: dict[str, str]) -> None:
+    """One line per change: ``2013-02-15 10:02  suspect  incident 3 opened: ...``; the date only
+    when the day changes."""
+    from datetime import datetime
+
+    from rich.markup import escape
+
+    from weir.cli.render import console
+
+    if not history:
+        console.print("history: trusted throughout (no incident has touched what it rests on)", highlight=False)
+        return
+    console.print("history:", highlight=False)
+    day = ""
+    for h in history:
+        at = datetime.fromisoformat(h["at"]).astimezone()
+        when = at.strftime("%H:%M") if at.strftime("%Y-%m-%d") == day else at.strftime("%Y-%m-%d %H:%M")
+        day = at.strftime("%Y-%m-%d")
+        console.print(f"  {'→ ' if h is not history[0] else '  '}{when:>16}  [{colours[h['status']]}]{h['status']:<7}[/]  "
+                      f"{escape(h['because'])}", highlight=False, soft_wrap=True)
 
 
 diagnose_app = typer.Typer()

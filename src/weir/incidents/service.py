@@ -15,6 +15,7 @@ import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -231,9 +232,11 @@ class IncidentService:
         key = partition_key(project, asset, partition, sources=True)
         return diagnose(project, self._store(), asset, key)
 
-    def trust(self, insight: str | None = None, *, sync: bool = True) -> builtins.list[dict]:
-        """The trust status of every insight (or one): trusted, suspect or broken, and why."""
-        from weir.incidents.trust import trust
+    def trust(self, insight: str | None = None, *, sync: bool = True, now: datetime | None = None) -> builtins.list[dict]:
+        """The trust status of every insight (or one): trusted, suspect, stale or broken, why,
+        the partition it is trusted through and its history (``trust.py``); ``now`` (default:
+        the clock) is the moment deadlines are judged at."""
+        from weir.incidents.trust import read_facts, trust
 
         if sync:
             self.sync()
@@ -243,11 +246,9 @@ class IncidentService:
 
             raise UnknownObjectError(f"unknown insight {insight!r}{suggest(insight, list(project.insights))}")
         insights = [project.insights[insight]] if insight else list(project.insights.values())
-        upstream = {i.name: set(project.closure(list(i.depends_on), upstream=True)) for i in insights}
         with store.read():
-            active = store.incidents.select(project.name, states=(State.OPEN, State.ACKNOWLEDGED))
-            members = store.incidents.members([i["id"] for i in active])
-        return trust(insights, upstream, active, members)
+            facts = read_facts(project, store, insights, now or datetime.now(UTC))
+        return trust(insights, facts)
 
     def acknowledge(self, incident_id: int, note: str | None = None) -> dict:
         return self._change(incident_id, State.ACKNOWLEDGED, note=note)
