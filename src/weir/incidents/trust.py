@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 STATUSES = ("trusted", "suspect", "stale", "broken")  # from best to worst
 INCIDENT_EVENTS = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
+ACTIVE = ("open", "acknowledged")  # the incident states that weigh on trust
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +59,7 @@ def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], 
     """The facts about ``insights``, read inside the caller's unit of work: only the partitions
     of what they depend on and of the sources above them that have a deadline."""
     upstream = {i.name: set(project.closure(list(i.depends_on), upstream=True)) for i in insights}
-    above = set().union(set(), *upstream.values())
+    above: set[str] = set().union(*upstream.values())
     deadlines = {s.name: s.fresh_within for s in project.sources.values() if s.fresh_within and s.name in above}
     wanted = {d for i in insights for d in i.depends_on} | set(deadlines)
     published: dict[str, dict[str, float]] = {name: {} for name in wanted}
@@ -67,7 +68,7 @@ def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], 
     for row in store.sources.list(project.name):
         if row["source"] in wanted and row["state"] == "accepted":
             published[row["source"]][row["partition_key"]] = row["checked_at"]
-    active = store.incidents.select(project.name, states=("open", "acknowledged"))
+    active = store.incidents.select(project.name, states=ACTIVE)
     events = store.events.after(0, kinds=INCIDENT_EVENTS, project=project.name, limit=None)
     ids = {i["id"] for i in active} | {int(e.data["incident"]) for e in events if e.data.get("incident")}
     return Facts(now=now, upstream=upstream, active=active, members=store.incidents.members(sorted(ids)),
