@@ -40,7 +40,7 @@ def summary(clean):
 
 daily_dashboard = weir.insight("daily_dashboard", depends_on=["summary"], owners=["ops@example.com"])
 '''
-INCIDENT_KEYS = {"id", "state", "severity", "root_asset", "root_partition", "title", "reason", "note", "opened_at",
+INCIDENT_KEYS = {"id", "state", "severity", "severity_by_hand", "root_asset", "root_partition", "title", "reason", "note", "opened_at",
                  "updated_at", "resolved_at", "reopened", "members", "assets"}
 
 

@@ -6,7 +6,7 @@ import typer
 
 from weir.cli.context import JSON_OPT, choice, finish, open_workspace
 
-app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve).",
+app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve, severity).",
                   invoke_without_command=True)
 STYLES = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
 SHOWN = 5  # incidents named one by one after a run; more are counted in one line
@@ -40,7 +40,8 @@ def incidents(
         colour = STYLES.get(r["state"], "white")
         root = f"{r['root_asset']} {r['root_partition'] or ''}".strip()
         state_text = r["state"] + (f" ({r['reason']})" if r["reason"] else "")
-        t.add_row(str(r["id"]), f"[{colour}]{state_text}[/]", r["severity"], root, str(r["members"]),
+        level = r["severity"] + (" (by hand)" if r["severity_by_hand"] else "")
+        t.add_row(str(r["id"]), f"[{colour}]{state_text}[/]", level, root, str(r["members"]),
                   str(len(r["assets"])), short_time(r["opened_at"]), r["title"])
     console.print(t)
     finish(ws)
@@ -62,7 +63,8 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         return finish(ws)
     colour = STYLES.get(row["state"], "white")
     console.print(f"[bold]incident {row['id']}[/] [{colour}]{row['state']}[/]"
-                  + (f" ({row['reason']})" if row["reason"] else "") + f", severity {row['severity']}", highlight=False)
+                  + (f" ({row['reason']})" if row["reason"] else "") + f", severity {row['severity']}"
+                  + (" (set by hand)" if row["severity_by_hand"] else ""), highlight=False)
     console.print(f"root: {row['root_asset']} {row['root_partition'] or ''}", highlight=False)
     console.print(escape(row["title"]), highlight=False)
     if row["note"]:
@@ -75,7 +77,9 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         _render_diagnosis(row["diagnosis"], incident=row["id"])
     for e in row["timeline"]:
         what = e.data.get("change") or str(e.kind).removeprefix("incident_")
-        extra = e.data.get("reason") or e.data.get("why") or ""
+        if what == "severity":
+            what = f"severity {e.data.get('was')} → {e.data.get('severity')} ({'by hand' if e.data.get('by') == 'hand' else 'graded'})"
+        extra = e.data.get("reason") or e.data.get("why") or e.data.get("note") or ""
         console.print(f"  {short_time(e.at)}  {what}{': ' + str(extra) if extra else ''}", highlight=False)
     finish(ws)
 
@@ -100,7 +104,20 @@ def resolve(incident: int = typer.Argument(..., metavar="ID"),
     _act(incident, as_json, lambda ws: ws.incidents.resolve(incident, why, note))
 
 
-def _act(incident: int, as_json: bool, action) -> None:
+@app.command("severity")
+def severity(incident: int = typer.Argument(..., metavar="ID"),
+             level: str = typer.Argument(..., metavar="LEVEL", help="low | medium | high | critical"),
+             note: str | None = typer.Option(None, "--note", metavar="TEXT", help="Why this level."),
+             as_json: bool = JSON_OPT) -> None:
+    """Set an incident's severity by hand; weir no longer grades it by itself."""
+    from weir.incidents.severity import Severity
+
+    chosen = choice(Severity, level, "LEVEL")
+    _act(incident, as_json, lambda ws: ws.incidents.set_severity(incident, chosen, note),
+         said=lambda row: f"incident {row['id']} severity {row['severity']} (set by hand)")
+
+
+def _act(incident: int, as_json: bool, action, said=None) -> None:
     from weir.cli.render import console, print_json
     from weir.incidents.records import incident_json
 
@@ -109,6 +126,8 @@ def _act(incident: int, as_json: bool, action) -> None:
     row = action(ws)
     if as_json:
         print_json(incident_json({**row, "members": None, "assets": []}))
+    elif said is not None:
+        console.print(said(row), highlight=False)
     else:
         console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
                       highlight=False)
@@ -152,9 +171,11 @@ trust_app = typer.Typer()
 
 
 @trust_app.command("trust")
-def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="One insight."), as_json: bool = JSON_OPT) -> None:
+def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="One insight, with its history."),
+          as_json: bool = JSON_OPT) -> None:
     """Whether each insight can be trusted: trusted, suspect (an open incident touches its
-    inputs) or broken (blocked or failed data under it), with the incidents and partitions why."""
+    inputs), stale (data it depends on is past its fresh_within deadline) or broken (blocked or
+    failed data under it), why, and the partition it is trusted through."""
     from rich.markup import escape
 
     from weir.cli.render import console, print_json, table
@@ -167,14 +188,38 @@ def trust(insight: str | None = typer.Argument(None, metavar="[INSIGHT]", help="
     if not rows:
         console.print("no insights: declare one with weir.insight(...)")
         return finish(ws)
-    colours = {"trusted": "green", "suspect": "yellow", "broken": "red"}
-    t = table("insight", "status", "owners", "why", title="trust")
+    colours = {"trusted": "green", "suspect": "yellow", "stale": "magenta", "broken": "red"}
+    t = table("insight", "status", "trusted through", "owners", "why", title="trust")
     for r in rows:
-        why = "; ".join(r["because"][:3]) + (f"; and {len(r['because']) - 3} more incidents" if len(r["because"]) > 3 else "")
-        t.add_row(r["insight"], f"[{colours[r['status']]}]{r['status']}[/]", ", ".join(r["owners"]),
-                  escape(why) or "no open incident touches its inputs")
+        why = "; ".join(r["because"][:3]) + (f"; and {len(r['because']) - 3} more" if len(r["because"]) > 3 else "")
+        t.add_row(r["insight"], f"[{colours[r['status']]}]{r['status']}[/]", r["trusted_through"] or "—",
+                  ", ".join(r["owners"]), escape(why) or "no open incident touches its inputs")
     console.print(t)
+    if insight:
+        _render_history(rows[0]["history"], colours)
     finish(ws)
+
+
+def _render_history(history: list[dict], colours: dict[str, str]) -> None:
+    """One line per change: ``2013-02-15 10:02  suspect  incident 3 opened: ...``; the date only
+    when the day changes."""
+    from datetime import datetime
+
+    from rich.markup import escape
+
+    from weir.cli.render import console
+
+    if not history:
+        console.print("history: trusted throughout (no incident has touched what it rests on)", highlight=False)
+        return
+    console.print("history:", highlight=False)
+    day = ""
+    for h in history:
+        at = datetime.fromisoformat(h["at"]).astimezone()
+        when = at.strftime("%H:%M") if at.strftime("%Y-%m-%d") == day else at.strftime("%Y-%m-%d %H:%M")
+        day = at.strftime("%Y-%m-%d")
+        console.print(f"  {'→ ' if h is not history[0] else '  '}{when:>16}  [{colours[h['status']]}]{h['status']:<7}[/]  "
+                      f"{escape(h['because'])}", highlight=False, soft_wrap=True)
 
 
 diagnose_app = typer.Typer()

@@ -33,7 +33,8 @@ class Cause:
 
 def incident_json(r: dict) -> dict[str, Any]:
     return {
-        "id": r["id"], "state": r["state"], "severity": r["severity"], "root_asset": r["root_asset"],
+        "id": r["id"], "state": r["state"], "severity": r["severity"], "severity_by_hand": bool(r["severity_by_hand"]),
+        "root_asset": r["root_asset"],
         "root_partition": r["root_partition"], "title": r["title"], "reason": r["reason"], "note": r["note"],
         "opened_at": iso(r["opened_at"]), "updated_at": iso(r["updated_at"]),
         "resolved_at": iso(r["resolved_at"]) if r["resolved_at"] else None, "reopened": r["reopened"],

@@ -15,12 +15,14 @@ import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import UnknownObjectError, UsageError
 from weir.events import Event, EventKind
 from weir.incidents.grouping import BROKEN, TRIGGERS, match, summary
+from weir.incidents.severity import Severity, assess, rank, severity
 
 # a root partition delivered or built again: if nothing is raised on it after, the incident is fixed
 HEALING = (EventKind.PARTITION_PUBLISHED, EventKind.SOURCE_ADMITTED)
@@ -99,6 +101,8 @@ class IncidentService:
                     healed.pop(where, None)  # the new delivery or build raised something again
                     self._take(event, downstream, out)
                 self._heal(healed, out)
+                if len(events) < BATCH:
+                    self._regrade_active(downstream)  # an incident that has lasted is graded up
                 if events:
                     store.cursors.advance(name, int(events[-1].id or position))
             if len(events) < BATCH:
@@ -116,37 +120,56 @@ class IncidentService:
             changes: dict[str, Any] = {"updated_at": now}
             if found.new_root is not None:
                 changes.update(root_asset=found.new_root[0], root_partition=found.new_root[1], title=line)
-            escalated = str(event.kind) in BROKEN and incident["severity"] != "high"
-            if escalated:
-                changes["severity"] = "high"
             store.incidents.update(incident["id"], **changes)
-            if escalated:  # routes that hear only of broken data hear of it now
-                self._notify(incident["id"], "escalated")
             self._member(incident["id"], event, line, found.why)
             out.joined += 1
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
                                    why=found.why, asset=event.asset, partition=event.partition_key))
+            self._regrade(incident["id"], downstream)
             return
         recurrence = [i for i in store.incidents.resolved_since(project, now - REOPEN_WINDOW)
                       if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
         if recurrence:
             incident = recurrence[0]
             store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
-                                   reopened=incident["reopened"] + 1,
-                                   severity="high" if str(event.kind) in BROKEN else incident["severity"])
+                                   reopened=incident["reopened"] + 1)
             self._member(incident["id"], event, line, "the same root again: reopened")
             out.reopened.append(incident["id"])
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="reopened", member=line))
+            self._regrade(incident["id"], downstream, notify=False)
             self._notify(incident["id"], "reopened")
             return
-        severity = "high" if str(event.kind) in BROKEN else "medium"
+        level = severity(assess([{"kind": event.kind, "asset": event.asset}], self._project().insights.values(),
+                                downstream, time.time() - now))
         new = store.incidents.open(project, root_asset=event.asset or "", root_partition=event.partition_key,
-                                   severity=severity, title=line, at=now)
+                                   severity=str(level), title=line, at=now)
         self._member(new, event, line, "opened it")
         out.opened.append(new)
-        store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=severity, asset=event.asset,
+        store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=str(level), asset=event.asset,
                                partition=event.partition_key))
         self._notify(new, "opened")
+
+    def _regrade(self, incident_id: int, downstream: Callable[[str], set[str]], *, notify: bool = True) -> None:
+        """Set the severity the incident's impact calls for (``severity.py``), unless an operator
+        set it by hand; a change is an ``incident_updated`` event (change severity), and a rise
+        is told to the alert routes that hear of it only from now (``escalated``)."""
+        store = self._store()
+        row = store.incidents.get(incident_id)
+        if row is None or row["severity_by_hand"]:
+            return
+        members = store.incidents.members([incident_id])[incident_id]
+        impact = assess(members, self._project().insights.values(), downstream, time.time() - row["opened_at"])
+        level = severity(impact)
+        if level != row["severity"]:
+            store.incidents.update(incident_id, severity=str(level), updated_at=row["updated_at"])
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="severity", severity=str(level),
+                                   was=row["severity"], by="weir", why=impact.describe()))
+            if notify and rank(level) > rank(row["severity"]):
+                self._notify(incident_id, "escalated")
+
+    def _regrade_active(self, downstream: Callable[[str], set[str]]) -> None:
+        for incident in self._store().incidents.select(self._project().name, states=(State.OPEN, State.ACKNOWLEDGED)):
+            self._regrade(incident["id"], downstream)
 
     def _heal(self, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
         """Resolve (reason fixed) the active incidents whose root partition was delivered or built
@@ -257,9 +280,11 @@ class IncidentService:
         key = partition_key(project, asset, partition, sources=True)
         return diagnose(project, self._store(), asset, key)
 
-    def trust(self, insight: str | None = None, *, sync: bool = True) -> builtins.list[dict]:
-        """The trust status of every insight (or one): trusted, suspect or broken, and why."""
-        from weir.incidents.trust import trust
+    def trust(self, insight: str | None = None, *, sync: bool = True, now: datetime | None = None) -> builtins.list[dict]:
+        """The trust status of every insight (or one): trusted, suspect, stale or broken, why,
+        the partition it is trusted through and its history (``trust.py``); ``now`` (default:
+        the clock) is the moment deadlines are judged at."""
+        from weir.incidents.trust import read_facts, trust
 
         if sync:
             self.sync()
@@ -269,11 +294,9 @@ class IncidentService:
 
             raise UnknownObjectError(f"unknown insight {insight!r}{suggest(insight, list(project.insights))}")
         insights = [project.insights[insight]] if insight else list(project.insights.values())
-        upstream = {i.name: set(project.closure(list(i.depends_on), upstream=True)) for i in insights}
         with store.read():
-            active = store.incidents.select(project.name, states=(State.OPEN, State.ACKNOWLEDGED))
-            members = store.incidents.members([i["id"] for i in active])
-        return trust(insights, upstream, active, members)
+            facts = read_facts(project, store, insights, now or datetime.now(UTC))
+        return trust(insights, facts)
 
     def acknowledge(self, incident_id: int, note: str | None = None) -> dict:
         return self._change(incident_id, State.ACKNOWLEDGED, note=note)
@@ -281,12 +304,32 @@ class IncidentService:
     def resolve(self, incident_id: int, reason: Reason, note: str | None = None) -> dict:
         return self._change(incident_id, State.RESOLVED, reason=reason, note=note)
 
+    def set_severity(self, incident_id: int, level: Severity, note: str | None = None) -> dict:
+        """Set an incident's severity by hand (any state): automatic grading leaves it as set from
+        then on. An ``incident_updated`` event (change severity, by hand)."""
+        store = self._store()
+        with store.transaction():
+            row = self._own(incident_id)
+            changes: dict[str, Any] = {"severity": str(level), "severity_by_hand": True, "updated_at": time.time()}
+            if note is not None:
+                changes["note"] = note
+            store.incidents.update(incident_id, **changes)
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="severity", severity=str(level),
+                                   was=row["severity"], by="hand", note=note))
+            if row["state"] != State.RESOLVED and rank(level) > rank(row["severity"]):
+                self._notify(incident_id, "escalated")
+            return store.incidents.get(incident_id) or row
+
+    def _own(self, incident_id: int) -> dict:
+        row = self._store().incidents.get(incident_id)
+        if row is None or row["project"] != self._project().name:
+            raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
+        return row
+
     def _change(self, incident_id: int, state: State, *, reason: Reason | None = None, note: str | None = None) -> dict:
         store = self._store()
         with store.transaction():
-            row = store.incidents.get(incident_id)
-            if row is None or row["project"] != self._project().name:
-                raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
+            row = self._own(incident_id)
             if row["state"] == State.RESOLVED:
                 raise UsageError(f"incident {incident_id} is already resolved ({row['reason']})")
             if state == State.ACKNOWLEDGED and row["state"] == State.ACKNOWLEDGED:

@@ -1,33 +1,187 @@
-"""Trust on insights: an insight is **broken** when an open incident has blocked or failed data
-upstream of it, **suspect** when an open incident touches its inputs otherwise, and **trusted**
-when none does. Derived from the incidents and the lineage on each read: nothing to keep in
-sync."""
+"""Trust on insights, derived on each read from the open incidents, the lineage and what was
+published (``read_facts`` reads them, the rest is pure): nothing to keep in sync. An insight is
+
+- **broken** when an open incident has blocked or failed data upstream of it;
+- **stale** when data it depends on has not arrived by its deadline (``fresh_within`` on the
+  insight, for the inputs it depends on, or on a source upstream of it; see ``freshness``);
+- **suspect** when an open incident touches what it rests on otherwise;
+- **trusted** when none of these holds.
+
+The status is the worst that holds, in that order: wrong or missing data under an insight
+outranks old data, and old data shown as today's outranks data that is only questioned.
+``because`` lists every reason, the worst first.
+
+**Trusted through** is the newest published partition of an input up to which no open
+incident touches anything the insight rests on (through lineage, by partition: a day, its
+month, its hours); for the insight, the earliest over its time-partitioned inputs.
+
+**History** replays the incident events (opened, joined, reopened, resolved) against the
+insight's lineage: each change between trusted, suspect and broken, when and which incident
+made it. Staleness is a matter of the clock, not of events, and is judged on read only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from weir.incidents.grouping import BROKEN
+from weir.events import Event, EventKind
+from weir.incidents.freshness import Late, lateness
+from weir.incidents.grouping import BROKEN, related_keys
+from weir.model.partitions import PartitionScheme, TimeScheme
+from weir.model.records import iso
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+STATUSES = ("trusted", "suspect", "stale", "broken")  # from best to worst
+INCIDENT_EVENTS = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
+ACTIVE = ("open", "acknowledged")  # the incident states that weigh on trust
 
 
-def trust(insights: Iterable[Any], upstream: dict[str, set[str]], active: list[dict],
-          members: dict[int, list[dict]]) -> list[dict]:
-    """Per insight: ``{insight, status, owners, url, incidents, because}`` where ``upstream``
-    maps an insight to every asset and source it rests on."""
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What trust is derived from, read by the service in one unit of work."""
+
+    now: datetime
+    upstream: Mapping[str, set[str]]  # insight -> every asset and source it rests on
+    active: Sequence[dict]  # open and acknowledged incidents
+    members: Mapping[int, list[dict]]  # incident -> its members (of every incident in ``events`` too)
+    published: Mapping[str, dict[str, float]]  # asset or source -> partition -> when published or admitted
+    schemes: Mapping[str, PartitionScheme]
+    deadlines: Mapping[str, timedelta] = field(default_factory=dict)  # sources with fresh_within
+    events: Sequence[Event] = ()  # incident events, oldest first
+
+
+def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], now: datetime) -> Facts:
+    """The facts about ``insights``, read inside the caller's unit of work: only the partitions
+    of what they depend on and of the sources above them that have a deadline."""
+    upstream = {i.name: set(project.closure(list(i.depends_on), upstream=True)) for i in insights}
+    above: set[str] = set().union(*upstream.values())
+    deadlines = {s.name: s.fresh_within for s in project.sources.values() if s.fresh_within and s.name in above}
+    wanted = {d for i in insights for d in i.depends_on} | set(deadlines)
+    published: dict[str, dict[str, float]] = {name: {} for name in wanted}
+    for (asset, key), row in store.partitions.current(project.name, sorted(wanted & set(project.assets))).items():
+        published[asset][key] = row["published_at"]
+    for row in store.sources.list(project.name):
+        if row["source"] in wanted and row["state"] == "accepted":
+            published[row["source"]][row["partition_key"]] = row["checked_at"]
+    active = store.incidents.select(project.name, states=ACTIVE)
+    events = store.events.after(0, kinds=INCIDENT_EVENTS, project=project.name, limit=None)
+    ids = {i["id"] for i in active} | {int(e.data["incident"]) for e in events if e.data.get("incident")}
+    return Facts(now=now, upstream=upstream, active=active, members=store.incidents.members(sorted(ids)),
+                 published=published, schemes={n: project.node(n).partitions for n in above}, deadlines=deadlines,
+                 events=events)
+
+
+def trust(insights: Iterable[Any], facts: Facts) -> list[dict]:
+    """Per insight: ``{insight, status, owners, url, incidents, partitions, because,
+    trusted_through, inputs, late, history}`` (the documented JSON form of ``weir trust``)."""
     out = []
     for insight in insights:
-        above = upstream.get(insight.name, set())
-        hits: list[tuple[dict, list[dict]]] = []
-        for incident in active:
-            touching = [m for m in members.get(incident["id"], []) if m["asset"] in above]
-            if touching:
-                hits.append((incident, touching))
-        broken = any(m["kind"] in BROKEN for _, touching in hits for m in touching)
-        status = "broken" if broken else "suspect" if hits else "trusted"
-        because = [f"incident {i['id']}: {i['title']}" for i, _ in hits]
-        out.append({"insight": insight.name, "status": status, "owners": list(insight.owners), "url": insight.url,
-                    "incidents": [i["id"] for i, _ in hits],
-                    "partitions": sorted({f"{m['asset']} {m['partition_key']}" for _, t in hits for m in t}),
-                    "because": because})
+        above = facts.upstream.get(insight.name, set())
+        hits = [(i, touching) for i in facts.active
+                if (touching := [m for m in facts.members.get(i["id"], []) if m["asset"] in above])]
+        broken = {i["id"] for i, t in hits if any(m["kind"] in BROKEN for m in t)}
+        late = _late(insight, above, facts)
+        status = "broken" if broken else "stale" if late else "suspect" if hits else "trusted"
+        touched = [m for _, t in hits for m in t]
+        inputs = [{"asset": dep, "newest": max(facts.published.get(dep, {}), default=None),
+                   "trusted_through": _through(facts.schemes.get(dep), facts.published.get(dep, {}), touched, facts)}
+                  for dep in insight.depends_on]
+        out.append({
+            "insight": insight.name, "status": status, "owners": list(insight.owners), "url": insight.url,
+            "incidents": [i["id"] for i, _ in hits],
+            "partitions": sorted({f"{m['asset']} {m['partition_key']}" for m in touched}),
+            "because": ([f"incident {i['id']}: {i['title']}" for i, _ in hits if i["id"] in broken]
+                        + [x.line() for x in late]
+                        + [f"incident {i['id']}: {i['title']}" for i, _ in hits if i["id"] not in broken]),
+            "trusted_through": _earliest(insight.depends_on, inputs, facts.schemes),
+            "inputs": inputs,
+            "late": [x.to_json() for x in late],
+            "history": history(above, facts.events, facts.members),
+        })
     return out
+
+
+def _late(insight: Any, above: set[str], facts: Facts) -> list[Late]:
+    """The inputs past their deadline: those the insight depends on (its own ``fresh_within``),
+    then every source above it with one of its own."""
+    wanted = [(dep, insight.fresh_within) for dep in insight.depends_on if insight.fresh_within]
+    wanted += [(src, within) for src, within in sorted(facts.deadlines.items()) if src in above]
+    out: dict[str, Late] = {}
+    for name, within in wanted:
+        scheme = facts.schemes.get(name)
+        if name in out or scheme is None:
+            continue
+        found = lateness(name, scheme, within, facts.now, facts.published.get(name, {}))
+        if found is not None:
+            out[name] = found
+    return list(out.values())
+
+
+def _through(scheme: PartitionScheme | None, published: dict[str, float], touched: list[dict], facts: Facts) -> str | None:
+    """The newest published partition with no touched partition at or before it (None: not
+    time-partitioned, nothing published, or touched from the first)."""
+    if not isinstance(scheme, TimeScheme):
+        return None
+    keys: list[str] = []
+    for m in touched:
+        if not isinstance(facts.schemes.get(m["asset"]), TimeScheme) or not m["partition_key"]:
+            return None  # a partition the time grid cannot place touches every one
+        keys.append(m["partition_key"])
+    for key in sorted(published, reverse=True):
+        if not any(t <= key or related_keys(t, key) for t in keys):
+            return key
+    return None
+
+
+def _earliest(depends_on: Iterable[str], inputs: list[dict], schemes: Mapping[str, PartitionScheme]) -> str | None:
+    """The earliest trusted-through partition over the time-partitioned inputs (by window end);
+    None when one of them has none."""
+    ends = []
+    for dep, row in zip(depends_on, inputs, strict=True):
+        scheme = schemes.get(dep)
+        if not isinstance(scheme, TimeScheme):
+            continue
+        if row["trusted_through"] is None:
+            return None
+        ends.append((scheme.window(row["trusted_through"])[1], row["trusted_through"]))
+    return min(ends)[1] if ends else None
+
+
+def history(above: set[str], events: Sequence[Event], members: Mapping[int, list[dict]]) -> list[dict]:
+    """The insight's changes between trusted, suspect and broken, oldest first: ``[{at, status,
+    incident, because}]``, replayed from the incident events against the assets it rests on."""
+    touching: dict[int, list[bool]] = {}  # incident -> whether each member above it is broken data
+    active: set[int] = set()
+    status, out = "trusted", []
+    for e in events:
+        incident, d = int(e.data.get("incident") or 0), e.data
+        change = d.get("change")
+        if e.kind == EventKind.INCIDENT_RESOLVED:
+            active.discard(incident)
+            because = f"incident {incident} resolved: {d.get('reason')}"
+        elif e.kind == EventKind.INCIDENT_OPENED or change in ("joined", "reopened"):
+            active.add(incident)
+            line = d.get("title") if e.kind == EventKind.INCIDENT_OPENED else d.get("member")
+            asset = d.get("asset") if "asset" in d else e.asset
+            if asset in above:
+                touching.setdefault(incident, []).append(_broken(members.get(incident, []), line))
+            verb = "opened" if e.kind == EventKind.INCIDENT_OPENED else str(change)
+            because = f"incident {incident} {verb}: {line}"
+        else:
+            continue  # acknowledged, severity: trust does not move
+        now = ("broken" if any(any(touching.get(i, [])) for i in active)
+               else "suspect" if any(touching.get(i) for i in active) else "trusted")
+        if now != status:
+            status = now
+            out.append({"at": iso(e.at), "status": now, "incident": incident, "because": because})
+    return out
+
+
+def _broken(members: list[dict], line: str | None) -> bool:
+    """Whether the member the event names (by its summary line) is blocked or failed data."""
+    return any(m["kind"] in BROKEN for m in members if m["summary"] == line)

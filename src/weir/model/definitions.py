@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from weir.errors import ConfigError
@@ -27,6 +28,22 @@ def check_name(name: str, what: str, where: str | None = None) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ConfigError(f"{what} name {name!r} must be letters, digits and '_', not starting with a digit", where=where)
     return name
+
+
+def deadline(value: timedelta | str | None, what: str, where: Location) -> timedelta | None:
+    """A ``fresh_within`` setting (``36h``, ``2d`` or a ``timedelta``) as a positive timedelta;
+    ConfigError naming ``what`` otherwise."""
+    from weir.model.checks import parse_duration
+
+    if value is None:
+        return None
+    try:
+        parsed = parse_duration(value) if isinstance(value, (str, timedelta)) else None
+    except ConfigError:
+        parsed = None
+    if parsed is None or parsed <= timedelta(0):
+        raise ConfigError(f"{what}: fresh_within={value!r} must be a duration like 90m, 36h or 2d", where=str(where))
+    return parsed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,9 +108,11 @@ class Source:
     max_malformed: float = 0.0  # share of malformed rows above which the partition is blocked
     profile: bool = True
     monitors: tuple = ()
+    fresh_within: timedelta | None = None  # each partition is due this long after its window ends
 
     def __post_init__(self) -> None:
         check_name(self.name, "source", str(self.location))
+        object.__setattr__(self, "fresh_within", deadline(self.fresh_within, f"source {self.name!r}", self.location))
         if not isinstance(self.max_malformed, (int, float)) or not 0 <= self.max_malformed <= 1:
             raise ConfigError(
                 f"source {self.name!r}: max_malformed={self.max_malformed!r} must be a share between 0 and 1",
@@ -209,10 +228,14 @@ class Insight:
     description: str = ""
     project: str = ""
     location: Location = field(default_factory=Location)
+    # the newest partition of each input is due this long after its window ends (unpartitioned:
+    # published at most this long ago); later, the insight is stale
+    fresh_within: timedelta | None = None
 
     kind = "insight"
 
     def __post_init__(self) -> None:
         check_name(self.name, "insight", str(self.location))
+        object.__setattr__(self, "fresh_within", deadline(self.fresh_within, f"insight {self.name!r}", self.location))
         if not self.depends_on:
             raise ConfigError(f"insight {self.name!r} must depend on at least one asset", where=str(self.location))

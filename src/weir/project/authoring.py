@@ -9,10 +9,11 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from weir.errors import ConfigError
-from weir.model.definitions import Asset, Input, Insight, Location, Retry, Source
+from weir.model.definitions import Asset, Input, Insight, Location, Retry, Source, deadline
 from weir.model.mappings import PartitionMapping
 from weir.model.partitions import PartitionScheme, Unpartitioned
 
@@ -268,6 +269,7 @@ def source(
     metrics: Mapping[str, str] | None = None,
     max_malformed: float = 0.0,
     monitors: Iterable[Any] = (),
+    fresh_within: timedelta | str | None = None,
 ) -> Source:
     """Declare files landing in a folder: ``path`` is relative to the project, with ``{partition}``
     (or ``{start:%Y/%m/%d}``) for partitioned sources, and may hold glob characters.
@@ -275,7 +277,10 @@ def source(
     The input contract: ``columns`` maps column names to types (int, float, string, bool,
     timestamp, date); values that do not parse, and rows with the wrong number of fields, are
     malformed: counted, sampled and left out. Above ``max_malformed`` (a share of rows) the
-    partition is blocked, as it is when a ``block`` check fails; nothing downstream reads it."""
+    partition is blocked, as it is when a ``block`` check fails; nothing downstream reads it.
+
+    ``fresh_within`` (``36h``, ``2d``): each partition is due that long after its window ends;
+    while the newest admitted delivery is older than the one due, insights on it are stale."""
     where = _caller()
     fmt = format or _format_of(path, where)
     return Source(
@@ -292,6 +297,7 @@ def source(
         metrics=_metrics(metrics, where),
         max_malformed=max_malformed,
         monitors=_monitors(monitors, where),
+        fresh_within=deadline(fresh_within, f"source {name!r}", where),
     )
 
 
@@ -341,10 +347,16 @@ def insight(
     owners: Iterable[str] | str | None = None,
     url: str = "",
     description: str = "",
+    fresh_within: timedelta | str | None = None,
 ) -> Insight:
-    """Declare a business-facing output (dashboard, report) and who owns it."""
+    """Declare a business-facing output (dashboard, report) and who owns it. ``fresh_within``
+    (``36h``, ``2d``): the newest partition of each input it depends on is due that long after
+    its window ends (an unpartitioned input: published at most that long ago); later, the
+    insight is stale. Raises ConfigError naming the insight for a duration that is not one."""
     deps = (depends_on,) if isinstance(depends_on, str) else tuple(depends_on)
-    return Insight(name=name, depends_on=deps, owners=_owners(owners), url=url, description=description, location=_caller())
+    where = _caller()
+    return Insight(name=name, depends_on=deps, owners=_owners(owners), url=url, description=description, location=where,
+                   fresh_within=deadline(fresh_within, f"insight {name!r}", where))
 
 
 def regression_metrics(prediction: str = "prediction", label: str = "label") -> dict[str, str]:

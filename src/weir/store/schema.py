@@ -3,7 +3,20 @@ bodies for the rest. Migrations in ``store/migrations`` must match this module."
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 
 metadata = MetaData()
 
@@ -305,7 +318,8 @@ incidents = Table(
     Column("root_asset", String(200), nullable=False),
     Column("root_partition", String(64)),
     Column("state", String(16), nullable=False),  # open | acknowledged | resolved
-    Column("severity", String(16), nullable=False),  # high (blocked or failed data) | medium (suspect data)
+    Column("severity", String(16), nullable=False),  # low | medium | high | critical (incidents/severity.py)
+    Column("severity_by_hand", Boolean, nullable=False, server_default=false()),  # an operator set it: it stays
     Column("title", Text, nullable=False),
     Column("reason", String(16)),  # when resolved: fixed | expected | false-alarm
     Column("note", Text),
