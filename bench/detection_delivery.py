@@ -62,7 +62,9 @@ def folder_name(ds: DataSet, seed: int, quick: bool, assets: bool) -> str:
 
 def write_project(ds: DataSet, project: Path, assets: bool) -> None:
     project.mkdir(parents=True)
-    (project / "weir.toml").write_text(f'[project]\nname = "detect_{ds.name}"\nmodules = ["assets"]\n')
+    # the data team hears of every incident, through a file: what the notifications cost is measured too
+    (project / "weir.toml").write_text(f'[project]\nname = "detect_{ds.name}"\nmodules = ["assets"]\n\n'
+                                       '[alerts.routes.team]\nchannel = "file"\naudience = "team"\npath = "outbox.jsonl"\n')
     (project / "assets.py").write_text(ds.source_code + (ds.asset_code if assets else ""))
     (project / "landing").mkdir()
 
@@ -90,6 +92,8 @@ def deliver(ds: DataSet, delivery: Delivery, progress=None) -> Delivery:
                     for f in result.failures:  # a blocked source partition fails every run until it is delivered again
                         why = f["error"].strip().splitlines()[-1] if f["error"] else "failed"
                         delivery.flags.setdefault(f["partition"], {}).setdefault(f["asset"], why)
+                ws.incidents.sync()  # as 'weir run' and 'weir ingest' do when they finish
+                ws.alerts.deliver()
             except Exception as exc:  # noqa: BLE001 - a day weir could not take is a finding, not the end of the year
                 delivery.errors[d] = f"{type(exc).__name__}: {exc}"
             if progress is not None:

@@ -21,29 +21,36 @@ RIGHT_CAUSES = ("input data", "data")
 
 
 def observe_incidents(ws) -> list[dict]:
-    """Every incident with its members' partitions and its root's diagnosis: the first cause's
-    kind, the verdict and how long the diagnosis took (None when the root was never built)."""
-    from weir.errors import UnknownObjectError
+    """Every incident with its members' partitions and its diagnosis as the data team gets it
+    (``weir incidents show``): the first cause's kind, the verdict and how long the diagnosis took
+    (None when the root was never built); and how long after its first trigger was logged its
+    notification was queued (None when the history was delivered without routes)."""
+    from weir.incidents.grouping import BROKEN
 
     ws.incidents.sync()
+    store = ws.store
+    with store.read():
+        queued = {}
+        for row in store.outbox.select(ws.project.name):
+            if row["change"] == "opened":
+                queued[row["incident_id"]] = min(row["created_at"], queued.get(row["incident_id"], row["created_at"]))
     out = []
     for row in ws.incidents.list(sync=False):
         detail = ws.incidents.show(row["id"])
+        members = detail["member_list"]
         cause = verdict = seconds = None
         if row["root_partition"]:
             t0 = time.perf_counter()
-            try:
-                diagnosis = ws.incidents.diagnose(row["root_asset"], row["root_partition"])
-            except UnknownObjectError:  # a root never built: nothing to compare
-                diagnosis = None
+            diagnosis = ws.incidents.diagnose_incident(row, members)
             seconds = time.perf_counter() - t0
             if diagnosis is not None:
                 cause = diagnosis["causes"][0]["kind"] if diagnosis["causes"] else None
                 verdict = diagnosis["classification"]["verdict"]
+        latency = queued[row["id"]] - members[0]["at"] if row["id"] in queued and members else None
         out.append({"id": row["id"], "root": row["root_partition"], "root_asset": row["root_asset"],
-                    "partitions": sorted({m["partition_key"] for m in detail["member_list"] if m["partition_key"]}),
-                    "broken": row["severity"] == "high", "cause": cause, "verdict": verdict,
-                    "diagnosis_seconds": seconds})
+                    "partitions": sorted({m["partition_key"] for m in members if m["partition_key"]}),
+                    "broken": any(m["kind"] in BROKEN for m in members), "cause": cause, "verdict": verdict,
+                    "diagnosis_seconds": seconds, "queued_seconds": latency})
     return out
 
 
@@ -98,6 +105,8 @@ def score_incidents(days: list[str], plan: dict[str, str], incidents: list[dict]
         on_ordinary = [i for i in on_clean if i["root"] in ordinary]
         out["incidents_per_100_ordinary"] = 100 * len(on_ordinary) / len(ordinary) if ordinary else None
     out["diagnosis"] = score_diagnoses(days, plan, incidents, max_delay)
+    waits = sorted(i["queued_seconds"] for i in incidents if i.get("queued_seconds") is not None)
+    out["queued_seconds"] = {"median": waits[len(waits) // 2], "max": waits[-1], "n": len(waits)} if waits else None
     return out
 
 
@@ -107,6 +116,10 @@ def incident_lines(s: dict) -> list[str]:
              f"- caught faults with exactly one incident (day or the next two): {s['one_incident_per_fault']:.2f}; incidents opened on "
              f"clean days per 100 clean partitions: {s['incidents_per_100_clean']:.1f}"
              + (f" (ordinary days: {s['incidents_per_100_ordinary']:.1f})" if s.get("incidents_per_100_ordinary") is not None else "")]
+    q = s.get("queued_seconds")
+    if q:
+        lines.append(f"- from a trigger logged to its notification queued (the run's end, then the sync): "
+                     f"median {q['median']:.2f} s, max {q['max']:.2f} s over {q['n']} incidents")
     d = s.get("diagnosis")
     if d:
         lines += diagnosis_lines(d)

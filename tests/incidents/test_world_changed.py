@@ -69,3 +69,22 @@ def test_the_same_drop_with_the_witness_quiet_is_rows_dropped(make_project, work
     diagnosis = run(make_project, workspace_dir, witness=False)
     assert "independent" not in diagnosis
     assert diagnosis["classification"]["verdict"] == "the pipeline broke"
+
+
+def test_a_unit_change_and_values_lost_are_a_pipeline_that_broke():
+    from weir.incidents.diagnosis import _classify
+
+    def signal(column, metric, value, center, severity="alert"):
+        return {"column_name": column, "metric": metric, "value": value, "center": center, "severity": severity,
+                "kind": "spc", "rule": ""}
+
+    fahrenheit_to_celsius = [signal("temp", "mean", 8.0, 47.0), signal("temp", "std", 5.1, 9.4, "warn"),
+                             signal("dewp", "mean", 30.0, 31.0, "warn")]
+    verdict = _classify(fahrenheit_to_celsius, [], None, [], [], None)
+    assert verdict["verdict"] == "the pipeline broke" and "unit change" in verdict["why"] and "temp" in verdict["why"]
+    lost = [signal("wind", "null_fraction", 0.4, 0.01), signal("temp", "mean", 40.0, 47.0)]
+    verdict = _classify(lost, [], None, [], [], None)
+    assert verdict["verdict"] == "the pipeline broke" and "wind is missing on 40% of rows" in verdict["why"]
+    cold_snap = [signal("temp", "mean", 20.0, 47.0), signal("temp", "std", 9.0, 9.4, "warn"),
+                 signal("dewp", "mean", 5.0, 31.0)]
+    assert _classify(cold_snap, [], None, [], [], None)["verdict"] == "the world changed"

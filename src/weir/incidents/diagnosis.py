@@ -177,6 +177,39 @@ def _data_moved(own: list[dict]) -> Cause:
                  "otherwise have the delivery checked at its source")
 
 
+# factors between common units (°F/°C spread, inch/cm, feet/m, mile/km, lb/kg, m/s to km/h, knots):
+# a column whose spread moved by one of them (or its inverse) while its mean alerted was converted
+# (round factors, ×10 and up, are left to the mean's ×10 rule: a bursty series' spread moves by them naturally)
+UNIT_FACTORS = (1.8, 2.54, 3.28084, 1.609344, 2.20462, 3.6, 1.852, 1.94384)
+UNIT_TOLERANCE = 0.12  # relative: a day's spread is itself a little off its expected value
+MISSING = 0.05  # a null fraction this much above its expected value: values went missing
+
+
+def _units(own: list[dict], alerts: list[dict]) -> str:
+    """A unit change: a column whose mean alerted and whose std moved by a known unit factor."""
+    stds = {s["column_name"]: s for s in own if s["metric"] == "std" and s.get("value") and s.get("center")}
+    for s in alerts:
+        std = stds.get(s["column_name"])
+        if s["metric"] != "mean" or std is None:
+            continue
+        ratio = abs(std["value"] / std["center"])
+        for factor in UNIT_FACTORS:
+            for f in (factor, 1 / factor):
+                if abs(ratio / f - 1) <= UNIT_TOLERANCE:
+                    return (f"{s['column_name']}'s spread is ×{ratio:.3g} of its expected value, near a unit factor "
+                            f"(×{f:.4g}), and its mean moved: a unit change")
+    return ""
+
+
+def _missing(alerts: list[dict]) -> str:
+    """Values gone missing: a null fraction well above its expected value."""
+    for s in alerts:
+        v, c = s.get("value"), s.get("center") or 0.0
+        if s["metric"] == "null_fraction" and v is not None and v - c >= MISSING:
+            return f"{s['column_name']} is missing on {v:.0%} of rows (expected {c:.0%}): values were lost"
+    return ""
+
+
 def _classify(own, inputs, code, settings, packages, bad) -> dict[str, str]:
     alerts = [s for s in own if s["severity"] == "alert"]
     why = ""
@@ -194,6 +227,8 @@ def _classify(own, inputs, code, settings, packages, bad) -> dict[str, str]:
             if s["metric"] == "mean" and v and c and (abs(v / c) >= UNIT_RATIO or abs(v / c) <= 1 / UNIT_RATIO):
                 why = f"{s['column_name']} is ×{v / c:.3g} of its expected value: a unit change"
                 break
+        if not why:
+            why = _units(own, alerts) or _missing(alerts)
         columns = {s["column_name"] for s in alerts if s["column_name"]}
         if not why and any(s["metric"] == "row_count" for s in alerts) and len(columns) <= 1:
             why = "the row count moved with nothing else moving: rows dropped or loaded twice"
