@@ -59,7 +59,7 @@ def run(make_project, workspace_dir, *, witness: bool) -> dict:
 
 def test_an_independent_source_moving_the_same_day_makes_it_the_world(make_project, workspace_dir):
     diagnosis = run(make_project, workspace_dir, witness=True)
-    assert diagnosis["classification"]["verdict"] == "the world changed"
+    assert diagnosis["classification"]["verdict"] == "the world changed", diagnosis["classification"]
     assert "independent source" in diagnosis["classification"]["why"]
     [witness] = diagnosis["independent"]
     assert witness.startswith(f"weather {key(29)}: ") and "wind" in witness

@@ -186,7 +186,10 @@ MISSING = 0.05  # a null fraction this much above its expected value: values wen
 
 
 def _units(own: list[dict], alerts: list[dict]) -> str:
-    """A unit change: a column whose mean alerted and whose std moved by a known unit factor."""
+    """A unit change: a column whose mean alerted and whose std moved by a known unit factor, on a
+    day whose row count did not move (rows dropped or added move the spread of an id column too)."""
+    if any(s["metric"] == "row_count" for s in alerts):
+        return ""
     stds = {s["column_name"]: s for s in own if s["metric"] == "std" and s.get("value") and s.get("center")}
     for s in alerts:
         std = stds.get(s["column_name"])
