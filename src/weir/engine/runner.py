@@ -23,7 +23,6 @@ from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
-from weir.envs.snapshot import capture
 from weir.errors import UsageError
 from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
@@ -109,7 +108,8 @@ class Run:
     registered executor or ``auto``; an unknown name raises UsageError before anything is
     written. A built partition waits at most ``publish_every`` seconds for its publish batch.
     ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
-    live run holds; anything else raises UsageError."""
+    live run holds; anything else raises UsageError. ``environment`` is the snapshot row the run
+    is recorded with (None records none)."""
 
     def __init__(
         self,
@@ -130,6 +130,7 @@ class Run:
         monitor=None,
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
+        environment: dict | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -142,6 +143,7 @@ class Run:
         self.catalog = catalog
         self.plan = plan
         self.resolver = resolver
+        self.environment = environment
         self.executor_name = choose_executor(executor, len(plan.tasks))
         self.workers = workers
         self.publish_every = publish_every
@@ -205,15 +207,16 @@ class Run:
 
     def _execute(self) -> RunResult:
         started = time.perf_counter()
-        env = capture()
+        env_id = self.environment["id"] if self.environment else None
         now = time.time()
 
         def record_start() -> None:  # done again if a run starting at once saved the same environment first
-            self.store.environments.save(env.to_row())
+            if self.environment:
+                self.store.environments.save(self.environment)
             self.store.runs.create(
                 {
                     "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
-                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env.id,
+                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env_id,
                     "request": self.request, "heartbeat_at": now,
                 }
             )
@@ -232,7 +235,7 @@ class Run:
             for a in self.project.assets.values():  # partitions built when the range was hashed too
                 self.store.partitions.adopt_code_version(self.project.name, a.name, a.legacy_code_version, a.code_version)
             self.store.emit(self._event(
-                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
+                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env_id,
                 assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
             ))
 

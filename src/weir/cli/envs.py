@@ -1,0 +1,108 @@
+"""``weir envs``, ``weir envs show``, ``weir envs diff``: the environments runs used."""
+
+from __future__ import annotations
+
+import typer
+
+from weir.cli.context import JSON_OPT, finish, open_workspace
+
+app = typer.Typer()
+envs_app = typer.Typer(help="Environments runs used; 'weir envs show ID|RUN', 'weir envs diff A B'.",
+                       invoke_without_command=True)
+app.add_typer(envs_app, name="envs")
+
+
+@envs_app.callback()
+def envs(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+    """List the environments runs used, with the runs and assets that used them."""
+    if ctx.invoked_subcommand:
+        return
+    from weir.cli.render import console, plural, short_time, table
+    from weir.envs.records import environment_json
+
+    ws = open_workspace(needs_project=False)
+    rows = ws.envs.list()
+    if as_json:
+        from weir.cli.render import print_json
+
+        print_json([environment_json(e) for e in rows])
+        return finish(ws)
+    t = table("environment", "python", "packages", "runs", "first used", "last used", "last run", "assets")
+    for e in rows:
+        assets = e["assets"]
+        shown = ", ".join(assets[:4]) + (f" +{len(assets) - 4}" if len(assets) > 4 else "")
+        t.add_row(e["id"], e["python"], str(len(e["packages"] or {})), str(e["runs"]), short_time(e["first_used"]),
+                  short_time(e["last_used"]), e["last_run"], shown)
+    console.print(t if rows else "no run has recorded an environment yet")
+    if rows:
+        console.print(f"{plural(len(rows), 'environment')}; 'weir envs diff A B' compares two (ids or run ids)")
+    finish(ws)
+
+
+@envs_app.command("show")
+def envs_show(
+    ref: str = typer.Argument(..., metavar="ID|RUN", help="Environment id, a run id, or a unique prefix of either."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """One environment: interpreter, platform, weir, every package with where it came from, and its runs."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, plural, short_time, table
+    from weir.envs.records import environment_detail_json
+
+    ws = open_workspace(needs_project=False)
+    e = ws.envs.show(ref)
+    if as_json:
+        from weir.cli.render import print_json
+
+        print_json(environment_detail_json(e))
+        return finish(ws)
+    d = environment_detail_json(e)
+    via = f" (used by run {d['run_id']})" if d["run_id"] else ""
+    console.print(f"environment [bold]{d['id']}[/]{via}: Python {d['python']} on {d['platform']}, weir {d['weir'] or '?'}",
+                  highlight=False)
+    console.print(f"interpreter {d['interpreter'] or '?'}; used by {plural(d['runs'], 'run')}, "
+                  f"first {short_time(e['first_used'])}, last {short_time(e['last_used'])}", highlight=False)
+    if d["assets"]:
+        console.print("assets built: " + ", ".join(d["assets"]), highlight=False)
+    t = table("package", "version", "from")
+    for p in d["packages"]:
+        from weir.envs.snapshot import Origin
+
+        t.add_row(p["name"], p["version"], escape(Origin.from_json(p["origin"]).describe()))
+    console.print(t)
+    finish(ws)
+
+
+@envs_app.command("diff")
+def envs_diff(
+    a: str = typer.Argument(..., metavar="A", help="Environment id or run id (the earlier)."),
+    b: str = typer.Argument(..., metavar="B", help="Environment id or run id (the later)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """What changed from environment A to B: packages added, removed, upgraded, downgraded (major changes flagged)."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, table
+
+    ws = open_workspace(needs_project=False)
+    d = ws.envs.diff(a, b)
+    if as_json:
+        from weir.cli.render import print_json
+
+        print_json(d)
+        return finish(ws)
+    name = {side: d[side]["id"] + (f" (run {d[side]['run_id']})" if d[side]["run_id"] else "") for side in ("from", "to")}
+    console.print(f"{name['from']} → {name['to']}", highlight=False)
+    for what in ("python", "platform", "weir"):
+        if d[what]:
+            console.print(f"{what}: {d[what]['from']} → {d[what]['to']}", highlight=False)
+    if not d["packages"]:
+        console.print("the same packages, from the same places")
+        return finish(ws)
+    t = table("package", "change", "from", "to", "")
+    for p in d["packages"]:
+        note = "[red]major[/]" if p["major"] else escape(p["origin_to"] or "") if p["change"] == "origin changed" else ""
+        t.add_row(p["package"], p["change"], p["from"] or "—", p["to"] or "—", note)
+    console.print(t)
+    finish(ws)

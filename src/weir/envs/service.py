@@ -1,0 +1,91 @@
+"""Environments: which ones runs used, one in full, what differs between two."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weir.errors import UnknownObjectError
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.runs.service import RunService
+    from weir.store.store import MetadataStore
+
+RUNS_SHOWN = 20
+
+
+class EnvironmentService:
+    """Reads the environment snapshots runs recorded."""
+
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], runs: RunService,
+                 home: Path) -> None:
+        self._project = project
+        self._store = store
+        self._runs = runs
+        self.cache = home / "envs"
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every environment a run used, most recently used first, with ``runs`` (how many),
+        ``first_used``, ``last_used``, ``last_run``, ``projects`` and ``assets`` (``project.asset``)."""
+        store = self._store()
+        with store.read():
+            envs = store.environments.list()
+            assets = store.environments.assets([e["id"] for e in envs])
+        return [{**e, "assets": assets.get(e["id"], [])} for e in envs]
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """One environment (by id, id prefix, or a run that used it) with its usage, its newest
+        runs and the assets they built; ``run_id`` is the run ``ref`` named, if it named one.
+        Raises UnknownObjectError."""
+        store = self._store()
+        with store.read():
+            env, run_id = self.resolve(ref)
+            usage = store.environments.usage(env["id"])
+            runs = store.environments.runs(env["id"], limit=RUNS_SHOWN)
+            assets = store.environments.assets([env["id"]]).get(env["id"], [])
+        return {**env, **usage, "run_id": run_id, "run_list": runs, "assets": assets}
+
+    def diff(self, a: str, b: str) -> dict[str, Any]:
+        """What changed from environment (or run) ``a`` to ``b``: see ``envs.diff.environment_diff``;
+        with ``from`` and ``to`` as ``{id, run_id}``. Raises UnknownObjectError."""
+        from weir.envs.diff import environment_diff
+
+        store = self._store()
+        with store.read():
+            before, run_a = self.resolve(a)
+            after, run_b = self.resolve(b)
+        return {"from": {"id": before["id"], "run_id": run_a}, "to": {"id": after["id"], "run_id": run_b},
+                **environment_diff(before, after)}
+
+    def resolve(self, ref: str) -> tuple[dict, str | None]:
+        """The stored environment ``ref`` names (an id or unique prefix of one, else of a run:
+        the environment that run used), and the run's id when it named a run."""
+        store = self._store()
+        with store.read():
+            env = store.environments.get(ref)
+            if env is not None:
+                return env, None
+            ids = store.environments.find(ref)
+            if len(ids) > 1:
+                raise UnknownObjectError(f"environment id {ref!r} is ambiguous: {', '.join(ids)}")
+            if ids:
+                return self._get(ids[0]), None
+            run = store.runs.get(ref)
+            if run is None:
+                runs = store.runs.find(ref)
+                if len(runs) > 1:
+                    raise UnknownObjectError(f"run id {ref!r} is ambiguous: {', '.join(runs)}")
+                run = store.runs.get(runs[0]) if runs else None
+            if run is None:
+                raise UnknownObjectError(f"no environment or run {ref!r}; 'weir envs' and 'weir runs' list them")
+            if not run["environment_id"]:
+                raise UnknownObjectError(f"run {run['id']} recorded no environment")
+            return self._get(run["environment_id"]), run["id"]
+
+    def _get(self, env_id: str) -> dict:
+        env = self._store().environments.get(env_id)
+        if env is None:
+            raise UnknownObjectError(f"environment {env_id} was not kept")
+        return env
