@@ -1,6 +1,6 @@
 """Environment snapshots as runs record them, and reading them back: ``weir envs``, ``weir envs
-show``, ``weir envs diff``. Everything in process: the later environment a run records is
-handed to it."""
+show``, ``weir envs diff``; ``weir rebuild`` in this environment. Everything in process: the
+earlier environment a run recorded is handed to it, as the rebuild in another one does."""
 
 from __future__ import annotations
 
@@ -156,3 +156,33 @@ def test_the_same_version_from_another_wheel_is_a_change(two_environments):
     diff = json.loads(weir_cli(b.home, b.project, "envs", "diff", b.second, rebuilt.id, "--json").stdout)
     assert [(p["package"], p["change"], p["origin_to"]) for p in diff["packages"]] == [
         ("tiny-units", "origin changed", "file:///elsewhere/tiny_units-2.0-py3-none-any.whl")]
+
+
+def test_rebuild_builds_the_partitions_and_with_downstream_what_depends_on_them(tmp_path, make_project):
+    project = make_project({"assets.py": ASSETS})
+    home = tmp_path / "ws"
+    weir_cli(home, project, "run")
+    out = json.loads(weir_cli(home, project, "rebuild", "distances", "--partition", "2024-01-02", "--json").stdout)
+    assert out["state"] == "succeeded" and out["environment"] is None and len(out["runs"]) == 1
+    assert out["runs"][0]["assets"] == {"distances": {"succeeded": 1}}
+    both = json.loads(weir_cli(home, project, "rebuild", "distances", "--from", "2024-01-02", "--to", "2024-01-03",
+                               "--downstream", "--json").stdout)
+    assert both["runs"][0]["assets"] == {"distances": {"succeeded": 2}, "totals": {"succeeded": 2}}
+    runs = json.loads(weir_cli(home, project, "runs", "--json").stdout)
+    assert [r["trigger"] for r in runs] == ["rebuild", "rebuild", "cli"]
+    assert runs[0]["environment_id"] == capture().id
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["distances"], "say which partitions to rebuild"),
+    (["distances", "--partition", "2024-01-02", "--env-of", "r", "--env", "e"], "either --env-of RUN or --env ID"),
+    (["nowhere", "--partition", "2024-01-02"], "unknown asset 'nowhere'"),
+    (["distances", "--partition", "2024-01-02", "--env-of", "no-such-run"], "no environment or run 'no-such-run'"),
+])
+def test_a_rebuild_asked_wrongly_is_one_line_and_changes_nothing(two_environments, args, said):
+    b = two_environments
+    before = weir_cli(b.home, b.project, "runs", "--json").stdout
+    failed = weir_cli(b.home, b.project, "rebuild", *args, expect=2)
+    assert said in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    assert weir_cli(b.home, b.project, "runs", "--json").stdout == before
+    assert not (Path(b.home) / "envs").exists()

@@ -1,10 +1,11 @@
-"""``weir envs``, ``weir envs show``, ``weir envs diff``: the environments runs used."""
+"""``weir envs``, ``weir envs show``, ``weir envs diff``: the environments runs used; ``weir
+rebuild``: partitions built again, in an earlier run's environment if asked."""
 
 from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace
+from weir.cli.context import JSON_OPT, finish, open_workspace, send_lineage
 
 app = typer.Typer()
 envs_app = typer.Typer(help="Environments runs used; 'weir envs show ID|RUN', 'weir envs diff A B'.",
@@ -106,3 +107,46 @@ def envs_diff(
         t.add_row(p["package"], p["change"], p["from"] or "—", p["to"] or "—", note)
     console.print(t)
     finish(ws)
+
+
+@app.command()
+def rebuild(
+    asset: str = typer.Argument(..., metavar="ASSET", help="The asset whose partitions to rebuild."),
+    partition: str | None = typer.Option(None, "--partition", metavar="KEY", help="One partition key."),
+    first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key of a range."),
+    last: str | None = typer.Option(None, "--to", metavar="KEY", help="Last partition key of a range."),
+    downstream: bool = typer.Option(False, "--downstream", help="Rebuild the same partitions of what depends on ASSET too (in this environment)."),
+    env_of: str | None = typer.Option(None, "--env-of", metavar="RUN", help="Build in the environment run RUN used."),
+    env: str | None = typer.Option(None, "--env", metavar="ID", help="Build in environment ID."),
+    workers: int | None = typer.Option(None, "--workers", min=1, metavar="N", help="Worker processes."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Rebuild partitions of an asset (and what depends on them), in an earlier environment if asked."""
+    from weir.cli.incidents import open_after
+    from weir.cli.render import ProgressReporter, console
+    from weir.cli.runs import render_result
+    from weir.envs.rebuild import RebuildRequest
+
+    request = RebuildRequest(asset=asset, partition=partition, first=first, last=last, downstream=downstream,
+                             env_of=env_of, env=env, workers=workers)
+    ws = open_workspace(recover=True)
+    result = ws.envs.rebuild(request, reporter=None if as_json else ProgressReporter())
+    send_lineage(ws)
+    open_after(ws)
+    if as_json:
+        from weir.cli.render import print_json
+
+        print_json(result.to_json())
+        return finish(ws, 0 if result.ok else 1)
+    e = result.environment
+    if e:
+        made = "reused" if e["venv"]["reused"] else f"made in {e['venv']['seconds']:.1f}s"
+        console.print(f"environment {e['requested']}" + (f" of run {e['run_id']}" if e["run_id"] else "")
+                      + f": {made} at {e['venv']['path']}", highlight=False)
+        if not e["same"]:
+            changed = ", ".join(f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'}" for p in e["differences"][:5])
+            console.print(f"[yellow]built in {e['used']}, which differs from {e['requested']}[/]: {changed or 'see weir envs diff'}",
+                          highlight=False)
+    for run in result.runs:
+        render_result(run)
+    finish(ws, 0 if result.ok else 1)

@@ -109,7 +109,9 @@ class Run:
     written. A built partition waits at most ``publish_every`` seconds for its publish batch.
     ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
     live run holds; anything else raises UsageError. ``environment`` is the snapshot row the run
-    is recorded with (None records none)."""
+    is recorded with (None records none); with ``interpreter``, the partitions are built in
+    worker processes of that Python (an environment materialized for a rebuild), whatever
+    ``executor`` says."""
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class Run:
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
         environment: dict | None = None,
+        interpreter: str | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -144,7 +147,8 @@ class Run:
         self.plan = plan
         self.resolver = resolver
         self.environment = environment
-        self.executor_name = choose_executor(executor, len(plan.tasks))
+        self.interpreter = interpreter
+        self.executor_name = "venv" if interpreter else choose_executor(executor, len(plan.tasks))
         self.workers = workers
         self.publish_every = publish_every
         self.trigger = trigger
@@ -249,7 +253,7 @@ class Run:
         state, error = "failed", None
         try:
             if self.plan.tasks:
-                executor = make_executor(self.executor_name, self.project, self.workers)
+                executor = self._executor()
                 graph = TaskGraph.of(self.project, self.plan, self.resolver)
                 Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every, poll=POLL_SECONDS).run()
             state = "failed" if self._failed or self._check_failed else "succeeded"
@@ -273,6 +277,14 @@ class Run:
                 finally:
                     self.store.bus.unsubscribe(self.reporter)
         return self.result
+
+    def _executor(self):
+        if self.interpreter:
+            from weir.engine.executors.venv import VenvExecutor
+
+            workers = self.workers or min(len(self.plan.tasks), os.cpu_count() or 1, 8)
+            return VenvExecutor(self.project, python=self.interpreter, workers=workers)
+        return make_executor(self.executor_name, self.project, self.workers)
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
         def record_end() -> dict[str, int]:

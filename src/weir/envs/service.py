@@ -1,4 +1,5 @@
-"""Environments: which ones runs used, one in full, what differs between two."""
+"""Environments: which ones runs used, one in full, what differs between two, and making one
+again (a venv under the workspace) to rebuild partitions in it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from weir.errors import UnknownObjectError
 
 if TYPE_CHECKING:
+    from weir.envs.rebuild import RebuildRequest, RebuildResult
+    from weir.envs.uv import MaterializedEnvironment
     from weir.project.graph import Project
     from weir.runs.service import RunService
     from weir.store.store import MetadataStore
@@ -17,7 +20,7 @@ RUNS_SHOWN = 20
 
 
 class EnvironmentService:
-    """Reads the environment snapshots runs recorded."""
+    """Reads the environment snapshots runs recorded; materializes one into ``<home>/envs``."""
 
     def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], runs: RunService,
                  home: Path) -> None:
@@ -89,3 +92,20 @@ class EnvironmentService:
         if env is None:
             raise UnknownObjectError(f"environment {env_id} was not kept")
         return env
+
+    def materialize(self, ref: str) -> MaterializedEnvironment:
+        """A venv of environment (or run) ``ref`` under ``<workspace>/envs/<id>/``, made with uv
+        if not made yet. Raises UnknownObjectError, or EnvironmentUnavailable naming a package
+        version that cannot be obtained (nothing is left behind then)."""
+        from weir.envs.snapshot import EnvironmentSnapshot
+        from weir.envs.uv import materialize
+
+        env, _ = self.resolve(ref)
+        return materialize(EnvironmentSnapshot.from_row(env), env["id"], self.cache)
+
+    def rebuild(self, request: RebuildRequest, reporter=None) -> RebuildResult:
+        """Rebuild partitions (and what depends on them), in an earlier environment if asked:
+        see ``envs.rebuild``."""
+        from weir.envs.rebuild import rebuild
+
+        return rebuild(self, self._runs, self._project(), request, reporter)

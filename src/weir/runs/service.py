@@ -61,9 +61,11 @@ class RunService:
             selection=request.selection(), stale=request.stale, blocks=self.blocks() if request.stale else None,
         )
 
-    def run(self, request: RunRequest, reporter=None, auditor=None, *, environment: dict | None = None) -> RunResult:
+    def run(self, request: RunRequest, reporter=None, auditor=None, *, environment: dict | None = None,
+            interpreter: str | None = None) -> RunResult:
         """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``). The run
-        records ``environment`` (a snapshot row; default: this interpreter's)."""
+        records ``environment`` (a snapshot row; default: this interpreter's); with
+        ``interpreter`` its partitions are built in worker processes of that Python."""
         from weir.engine.runner import Run
         from weir.envs.snapshot import capture
         from weir.store.projects import claim_project
@@ -78,7 +80,7 @@ class RunService:
             request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
             gate=self._quality.gate(), monitor=self._monitors.runner(),
             on_conflict=request.on_conflict or project.config.run.on_conflict,
-            environment=environment or capture().to_row(),
+            environment=environment or capture().to_row(), interpreter=interpreter,
         )
         return run.execute()
 
