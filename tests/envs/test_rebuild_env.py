@@ -14,9 +14,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 from pathlib import Path
 
@@ -38,11 +40,17 @@ METRES_BY_MISTAKE = '''def km(miles):
     return miles * 1609.344  # metres: the unit conversion broke in 2.0
 '''
 
+# ``distances`` waits while a file ``hold`` lies in the project, after writing its pid to ``held``.
 ASSETS = '''
+import os
+import time
+from pathlib import Path
+
 import pandas as pd
 import weir
 import weirtest_units
 
+HERE = Path(__file__).parent
 days = weir.daily(start="2024-01-01", end="2024-01-03")
 
 
@@ -53,6 +61,10 @@ def trips(context):
 
 @weir.asset(partitions=days)
 def distances(trips):
+    deadline = time.monotonic() + 120
+    while (HERE / "hold").exists() and time.monotonic() < deadline:
+        (HERE / "held").write_text(str(os.getpid()))
+        time.sleep(0.05)
     return trips.assign(km=trips["miles"].map(weirtest_units.km))
 
 
@@ -226,3 +238,49 @@ def test_a_version_that_cannot_be_obtained_fails_with_one_line_and_changes_nothi
     assert story.total() == total_before
     assert list((story.home / "envs").iterdir()) == []  # no venv half-made
     assert EnvironmentSnapshot.from_row(wanted.to_row()).id == wanted.id
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_a_rebuild_in_an_earlier_environment_leaves_published_data_intact(story):
+    if not story.home.exists():
+        story.weir("run")
+    first = story.json("runs", "--limit", "100")[-1]["id"]
+    runs_before = {r["id"] for r in story.json("runs", "--limit", "100")}
+    total_before = story.total()
+    hold, held = story.project / "hold", story.project / "held"
+    hold.touch()
+    held.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [str(story.venv / "bin/python"), "-m", "weir.cli.main", "--workspace", str(story.home), "--project",
+         str(story.project), "rebuild", "distances", "--partition", DAY, "--downstream", "--env-of", first],
+        env={**_clean_env(), "NO_COLOR": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (held.exists() and held.read_text()):  # the worker in the earlier environment is building
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the rebuild never reached its build"
+            time.sleep(0.05)
+        worker = int(held.read_text())
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        deadline = time.monotonic() + 30
+        while not _gone(worker):  # the worker dies with the run's process
+            assert time.monotonic() < deadline, "the worker outlived the killed rebuild"
+            time.sleep(0.05)
+    finally:
+        hold.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert story.total() == total_before  # readers see what was published before
+    killed = [r for r in story.json("runs", "--limit", "100") if r["id"] not in runs_before]
+    assert [(r["trigger"], r["state"]) for r in killed] == [("rebuild", "failed")]  # closed as dead
+    assert story.json("rebuild", "distances", "--partition", DAY, "--env-of", first)["state"] == "succeeded"
