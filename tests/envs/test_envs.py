@@ -1,5 +1,5 @@
 """Environment snapshots as runs record them, and reading them back: ``weir envs``, ``weir envs
-show``, ``weir envs diff``; ``weir rebuild`` in this environment. Everything in process: the
+show``, ``weir envs diff``, ``weir deps``, ``weir env lock``; ``weir rebuild`` in this environment. Everything in process: the
 earlier environment a run recorded is handed to it, as the rebuild in another one does."""
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def distances(trips):
 @weir.asset(partitions=days)
 def totals(distances):
     return distances.groupby("day", as_index=False)["km"].sum()
+
+
+board = weir.insight("board", depends_on=["totals"], owners=["ops@example.com"])
 '''
 
 
@@ -156,6 +159,40 @@ def test_the_same_version_from_another_wheel_is_a_change(two_environments):
     diff = json.loads(weir_cli(b.home, b.project, "envs", "diff", b.second, rebuilt.id, "--json").stdout)
     assert [(p["package"], p["change"], p["origin_to"]) for p in diff["packages"]] == [
         ("tiny-units", "origin changed", "file:///elsewhere/tiny_units-2.0-py3-none-any.whl")]
+
+
+def test_deps_names_the_assets_built_with_each_version_and_the_insights_resting_on_them(two_environments):
+    b = two_environments
+    mine = b.here.packages["pandas"]
+    d = json.loads(weir_cli(b.home, b.project, "deps", "pandas", "--json").stdout)
+    rows = {(a["asset"], a["version"]): a for a in d["assets"]}
+    assert set(rows) == {("distances", mine), ("distances", "99.0.0"), ("totals", mine), ("trips", mine)}
+    assert rows[("distances", mine)]["partitions"] == 2 and rows[("distances", "99.0.0")]["partitions"] == 1
+    assert rows[("totals", mine)]["insights"] == ["board"] and rows[("distances", "99.0.0")]["insights"] == ["board"]
+    assert rows[("trips", mine)]["kind"] == "asset" and rows[("trips", mine)]["last_published"].endswith("+00:00")
+    assert d["packages"] == [{"package": "pandas", "versions": {mine: {"assets": 3, "partitions": 8},
+                                                                 "99.0.0": {"assets": 1, "partitions": 1}},
+                              "projects_on_several": {"demo": sorted([mine, "99.0.0"])}}]
+    major = json.loads(weir_cli(b.home, b.project, "deps", "pandas>=99", "--json").stdout)
+    assert major["spec"] == ">=99" and [(a["asset"], a["version"]) for a in major["assets"]] == [("distances", "99.0.0")]
+    every = json.loads(weir_cli(b.home, b.project, "deps", "--json").stdout)
+    assert every["assets"] == [] and {p["package"] for p in every["packages"]} >= {"pandas", "deltalake", "tiny-units"}
+    text = weir_cli(b.home, b.project, "deps").stdout
+    assert "pandas" in text and "more than one version in demo" in text and "deltalake" not in text
+    assert "not a package name" in weir_cli(b.home, b.project, "deps", "pandas<<2", expect=2).stderr
+
+
+def test_env_lock_writes_the_pins_of_this_environment(two_environments, tmp_path):
+    b = two_environments
+    written = json.loads(weir_cli(b.home, b.project, "env", "lock", "--out", str(tmp_path / "weir.lock"), "--json").stdout)
+    here = capture()
+    assert written == {"path": str(tmp_path / "weir.lock"), "id": here.id, "python": here.python,
+                       "packages": len(here.packages)}
+    lines = (tmp_path / "weir.lock").read_text().splitlines()
+    assert lines[0].startswith(f"# weir.lock: environment {here.id}")
+    assert f"deltalake=={here.packages['deltalake']}" in lines and not any(ln.startswith("weir==") for ln in lines)
+    weir_cli(b.home, b.project, "env", "lock")
+    assert (b.project / "weir.lock").read_text().splitlines()[3:] == lines[3:]
 
 
 def test_rebuild_builds_the_partitions_and_with_downstream_what_depends_on_them(tmp_path, make_project):

@@ -179,6 +179,10 @@ def test_an_upgrade_is_seen_diffed_and_undone_by_rebuilding_in_the_earlier_envir
     assert [(p["package"], p["change"], p["from"], p["to"], p["major"]) for p in diff["packages"]] == [
         (PACKAGE, "upgraded", "1.0", "2.0", True)]
     assert PACKAGE in story.weir("envs", "diff", first["run_id"], v2_run).stdout
+    deps = story.json("deps", PACKAGE)  # which assets rest on which version
+    assert {(a["asset"], a["version"], a["partitions"]) for a in deps["assets"] if a["asset"] == "distances"} == {
+        ("distances", "1.0", 2), ("distances", "2.0", 1)}
+    assert deps["packages"][0]["projects_on_several"] == {"trips": ["1.0", "2.0"]}
 
     # one command rebuilds the partition in the earlier environment: v1's output, v1 recorded
     rebuilt = story.json("rebuild", "distances", "--partition", DAY, "--downstream", "--env-of", first["run_id"])

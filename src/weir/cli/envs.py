@@ -1,5 +1,6 @@
 """``weir envs``, ``weir envs show``, ``weir envs diff``: the environments runs used; ``weir
-rebuild``: partitions built again, in an earlier run's environment if asked."""
+rebuild``: partitions built again, in an earlier run's environment if asked; ``weir env lock``:
+the pins of this one; ``weir deps``: which assets rest on which version of a package."""
 
 from __future__ import annotations
 
@@ -150,3 +151,63 @@ def rebuild(
     for run in result.runs:
         render_result(run)
     finish(ws, 0 if result.ok else 1)
+
+
+env_app = typer.Typer(help="The environment this project runs in: 'weir env lock'.")
+
+
+@env_app.command("lock")
+def env_lock(
+    out: str = typer.Option("weir.lock", "--out", metavar="FILE", help="Where to write the pins (default: weir.lock in the project folder)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write the exact pins of the environment the project runs in, for a deployment to reproduce."""
+    from pathlib import Path
+
+    from weir.cli.render import console
+
+    ws = open_workspace(needs_project=False)
+    path = Path(out) if Path(out).is_absolute() else ws.project_dir / out
+    written = ws.envs.lock(path)
+    if as_json:
+        from weir.cli.render import print_json
+
+        print_json(written)
+        return finish(ws)
+    console.print(f"wrote {written['packages']} pins of environment {written['id']} (Python {written['python']}) "
+                  f"to {written['path']}", highlight=False)
+    finish(ws)
+
+
+@app.command()
+def deps(
+    package: str | None = typer.Argument(None, metavar="PACKAGE[SPEC]", help="A package, optionally with a version spec: 'pandas<2'."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Which assets of every project were built with which version of a package."""
+    from weir.cli.render import console, plural, short_time, table
+
+    ws = open_workspace(needs_project=False)
+    d = ws.envs.deps(package)
+    if as_json:
+        from weir.cli.render import print_json
+        from weir.envs.records import deps_json
+
+        print_json(deps_json(d))
+        return finish(ws)
+    if d["package"] is not None:
+        t = table("project", "asset", "kind", "version", "partitions", "last published", "insights")
+        for a in d["assets"]:
+            t.add_row(a["project"], a["asset"], a["kind"], a["version"], str(a["partitions"]),
+                      short_time(a["last_published"]), ", ".join(a["insights"]))
+        what = d["package"] + (d["spec"] or "")
+        console.print(t if d["assets"] else f"no published partition was built with {what}", highlight=False)
+    several = [p for p in d["packages"] if len(p["versions"]) > 1 or p["projects_on_several"]]
+    for p in several if d["package"] is None else d["packages"]:
+        versions = ", ".join(f"{v} ({plural(n['assets'], 'asset')})" for v, n in p["versions"].items())
+        on = "; ".join(f"{proj} on {', '.join(vs)}" for proj, vs in p["projects_on_several"].items())
+        console.print(f"{p['package']}: {versions}" + (f"; [yellow]more than one version in {on}[/]" if on else ""),
+                      highlight=False)
+    if d["package"] is None:
+        console.print(f"{plural(len(d['packages']), 'package')} in use; {len(several)} in more than one version")
+    finish(ws)

@@ -23,6 +23,7 @@ app = typer.Typer(
 for group in (project.app, runs.app, envs.app, data.app, quality.app, monitors.app, events.app, health.app):
     app.add_typer(group)
 app.add_typer(project.db_app, name="db")
+app.add_typer(envs.env_app, name="env")
 app.add_typer(events.openlineage_app, name="openlineage")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(alerts.app, name="alerts")

@@ -31,3 +31,8 @@ def environment_detail_json(e: dict) -> dict[str, Any]:
                       "created_at": iso(r["created_at"])} for r in e["run_list"]],
         "assets": e["assets"],
     }
+
+
+def deps_json(d: dict) -> dict[str, Any]:
+    """The dependency inventory (``weir deps --json``), its times as ISO 8601."""
+    return {**d, "assets": [{**a, "last_published": iso(a["last_published"])} for a in d["assets"]]}

@@ -103,6 +103,42 @@ class EnvironmentService:
         env, _ = self.resolve(ref)
         return materialize(EnvironmentSnapshot.from_row(env), env["id"], self.cache)
 
+    def lock(self, path: Path) -> dict[str, Any]:
+        """Write the pins of the environment this project runs in (this interpreter's) to
+        ``path``; returns ``{path, id, python, packages}`` (``packages`` counted)."""
+        from weir.envs.lock import lock_text
+        from weir.envs.snapshot import capture
+
+        here = capture()
+        path.write_text(lock_text(here))
+        return {"path": str(path), "id": here.id, "python": here.python, "packages": len(here.packages)}
+
+    def deps(self, spec: str | None = None) -> dict[str, Any]:
+        """Which assets of every project were built with which version of a package: see
+        ``envs.deps.inventory``. ``spec`` is ``PACKAGE`` or ``PACKAGE<SPEC>`` (e.g. ``pandas<2``);
+        the kinds (asset or model) and insights are known for the current project's assets when
+        it loads. Raises UsageError for a spec that does not parse."""
+        from weir.envs.deps import inventory, parse_spec
+        from weir.errors import WeirError
+
+        package, specifier = parse_spec(spec) if spec else (None, None)
+        store = self._store()
+        with store.read():
+            published = store.environments.published()
+            packages = store.environments.packages(sorted({r["environment_id"] for r in published}))
+        kinds: dict[tuple[str, str], str] = {}
+        insights: dict[tuple[str, str], list[str]] = {}
+        try:
+            project = self._project()
+        except WeirError:  # no project here, or one that does not load: names only
+            project = None
+        if project is not None:
+            kinds = {(project.name, a.name): "model" if a.model is not None else "asset" for a in project.assets.values()}
+            for insight in project.insights.values():
+                for name in project.closure(list(insight.depends_on), upstream=True):
+                    insights.setdefault((project.name, name), []).append(insight.name)
+        return inventory(published, packages, package=package, spec=specifier, kinds=kinds, insights=insights)
+
     def rebuild(self, request: RebuildRequest, reporter=None) -> RebuildResult:
         """Rebuild partitions (and what depends on them), in an earlier environment if asked:
         see ``envs.rebuild``."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from weir.envs.lock import requirement
 from weir.envs.snapshot import EnvironmentSnapshot, Origin, canonical
 from weir.errors import EnvironmentUnavailable
 
@@ -183,17 +184,6 @@ def _layers(snapshot: EnvironmentSnapshot) -> tuple[list[str], set[str]]:
             layers.append(site)
             reused |= held
     return layers, reused
-
-
-def requirement(name: str, version: str, origin: Origin) -> str:
-    """The line of a requirements file that installs ``name`` ``version`` from ``origin``."""
-    if origin.kind == "index" or not origin.url:
-        return f"{name}=={version}"
-    if origin.kind == "dir" and origin.editable:
-        return f"-e {_path_of(origin.url)}"
-    if origin.kind == "vcs" and origin.commit:
-        return f"{name} @ {origin.url}@{origin.commit}"
-    return f"{name} @ {origin.url}"
 
 
 def _install(snapshot: EnvironmentSnapshot, wanted: dict[str, str], python: Path) -> None:

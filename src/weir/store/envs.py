@@ -81,3 +81,20 @@ class Environments(Repository):
         for env_id, project, asset in self.c.execute(q):
             out.setdefault(env_id, []).append(f"{project}.{asset}")
         return {e: sorted(names) for e, names in out.items()}
+
+    def published(self) -> builtins.list[dict]:
+        """Per project, asset and environment: how many of the asset's published partitions runs
+        in that environment wrote (``partitions``), and the newest (``last_published``)."""
+        p, r = t.partitions, t.runs
+        q = (sa.select(p.c.project, p.c.asset, r.c.environment_id, sa.func.count().label("partitions"),
+                       sa.func.max(p.c.published_at).label("last_published"))
+             .join(r, r.c.id == p.c.run_id).where(r.c.environment_id.is_not(None))
+             .group_by(p.c.project, p.c.asset, r.c.environment_id))
+        return [dict(x) for x in self.c.execute(q).mappings()]
+
+    def packages(self, env_ids: builtins.list[str]) -> dict[str, dict[str, str]]:
+        """``{environment id: {package: version}}``."""
+        if not env_ids:
+            return {}
+        q = sa.select(t.environments.c.id, t.environments.c.packages).where(t.environments.c.id.in_(env_ids))
+        return {i: dict(pk or {}) for i, pk in self.c.execute(q)}
