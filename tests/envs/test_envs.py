@@ -223,3 +223,37 @@ def test_a_rebuild_asked_wrongly_is_one_line_and_changes_nothing(two_environment
     assert said in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
     assert weir_cli(b.home, b.project, "runs", "--json").stdout == before
     assert not (Path(b.home) / "envs").exists()
+
+
+def test_snapshots_kept_before_origins_were_recorded_still_read(tmp_path, monkeypatch, make_project):
+    """A store at revision 0013 (before migration 0016) with a snapshot of the old shape: the
+    migration keeps it, and it reads as every package from the index, under its old id."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from weir.store import database
+
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    home = tmp_path / "ws"
+    home.mkdir()
+    engine = sa.create_engine(database.database_url(home))
+    with engine.connect() as c:
+        config = Config()
+        config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+        config.attributes["connection"] = c
+        command.upgrade(config, "0013")
+        c.execute(sa.text("INSERT INTO environments (id, python, platform, created_at, packages) "
+                          "VALUES ('0ld5nap5h0t00000', '3.11.7 (cpython)', 'Linux', 1.0, :p)"),
+                  {"p": json.dumps({"pandas": "1.5.3"})})
+        c.commit()
+    engine.dispose()
+    project = make_project({"assets.py": ASSETS})
+    shown = json.loads(weir_cli(home, project, "envs", "show", "0ld5nap5h0t00000", "--json").stdout)
+    assert shown["packages"] == [{"name": "pandas", "version": "1.5.3", "origin": {
+        "kind": "index", "url": None, "commit": None, "editable": False, "site": None}}]
+    assert shown["interpreter"] is None and shown["weir"] is None and shown["runs"] == 0
+    weir_cli(home, project, "run", "trips", "--partition", "2024-01-01")
+    diff = json.loads(weir_cli(home, project, "envs", "diff", "0ld5nap5h0t00000", capture().id, "--json").stdout)
+    changes = {p["package"]: p["change"] for p in diff["packages"]}
+    assert changes["pandas"] == "upgraded" and "origin changed" not in changes.values()  # it knew no origins
