@@ -208,6 +208,13 @@ def test_rebuild_builds_the_partitions_and_with_downstream_what_depends_on_them(
     runs = json.loads(weir_cli(home, project, "runs", "--json").stdout)
     assert [r["trigger"] for r in runs] == ["rebuild", "rebuild", "cli"]
     assert runs[0]["environment_id"] == capture().id
+    # the environment of a run in this very environment: nothing to make, one run in process
+    same = json.loads(weir_cli(home, project, "rebuild", "distances", "--partition", "2024-01-01", "--downstream",
+                               "--env-of", runs[-1]["id"], "--json").stdout)
+    assert same["environment"] == {"requested": capture().id, "run_id": runs[-1]["id"], "used": capture().id,
+                                   "same": True, "differences": [], "python": None, "venv": None}
+    assert [r["assets"] for r in same["runs"]] == [{"distances": {"succeeded": 1}, "totals": {"succeeded": 1}}]
+    assert not (home / "envs").exists()
 
 
 @pytest.mark.parametrize(("args", "said"), [

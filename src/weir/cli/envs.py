@@ -141,9 +141,11 @@ def rebuild(
         return finish(ws, 0 if result.ok else 1)
     e = result.environment
     if e:
-        made = "reused" if e["venv"]["reused"] else f"made in {e['venv']['seconds']:.1f}s"
-        console.print(f"environment {e['requested']}" + (f" of run {e['run_id']}" if e["run_id"] else "")
-                      + f": {made} at {e['venv']['path']}", highlight=False)
+        venv = e["venv"]
+        made = ("the one this command runs in" if venv is None else
+                f"reused at {venv['path']}" if venv["reused"] else f"made in {venv['seconds']:.1f}s at {venv['path']}")
+        console.print(f"environment {e['requested']}" + (f" of run {e['run_id']}" if e["run_id"] else "") + f": {made}",
+                      highlight=False)
         if not e["same"]:
             changed = ", ".join(f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'}" for p in e["differences"][:5])
             console.print(f"[yellow]built in {e['used']}, which differs from {e['requested']}[/]: {changed or 'see weir envs diff'}",

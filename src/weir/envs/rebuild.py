@@ -81,10 +81,19 @@ def rebuild(envs: EnvironmentService, runs: RunService, project: Project, reques
         result = runs.run(request.run_request([request.asset, *below]), reporter)
         return RebuildResult(asset=request.asset, runs=[result])
     from weir.envs.diff import environment_diff
+    from weir.envs.snapshot import capture
 
     target, run_id = envs.resolve(request.environment)
     first = request.run_request([request.asset], environment=target["id"])
     runs.plan(first)  # keys that select nothing fail here, before an environment is made
+    here = capture()
+    if here.id == target["id"]:  # the earlier environment is this one: nothing to make
+        outcome = RebuildResult(asset=request.asset, environment={
+            "requested": target["id"], "run_id": run_id, "used": here.id, "same": True, "differences": [],
+            "python": None, "venv": None})
+        outcome.runs.append(runs.run(request.run_request([request.asset, *below], environment=target["id"]), reporter,
+                                     environment=here.to_row()))
+        return outcome
     made = envs.materialize(target["id"])
     used = capture_in(made.python, target["id"])
     differences = environment_diff(target, used.to_row())

@@ -120,7 +120,9 @@ def link_weir(venv: Path, site: str) -> None:
         os.replace(spare, link)
     pth = venv / site / "_weir.pth"
     if not pth.is_file() or pth.read_text().strip() != str(folder):
-        pth.write_text(f"{folder}\n")
+        spare_pth = pth.with_name(f".weir-{secrets.token_hex(4)}.pth.tmp")
+        spare_pth.write_text(f"{folder}\n")
+        os.replace(spare_pth, pth)  # a worker starting meanwhile reads the old line or the new
 
 
 def _ready(venv: Path) -> dict | None:
