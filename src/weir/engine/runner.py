@@ -16,7 +16,7 @@ from typing import Any
 from weir.engine.audit import Auditor, PassAll
 from weir.engine.blocked import checks_version, normalized
 from weir.engine.cancel import CancelSignals, RunTerminated
-from weir.engine.executors import AUTO, choose_executor, make_executor
+from weir.engine.executors import AUTO, Executor, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
@@ -109,9 +109,8 @@ class Run:
     written. A built partition waits at most ``publish_every`` seconds for its publish batch.
     ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
     live run holds; anything else raises UsageError. ``environment`` is the snapshot row the run
-    is recorded with (None records none); with ``interpreter``, the partitions are built in
-    worker processes of that Python (an environment materialized for a rebuild), whatever
-    ``executor`` says."""
+    is recorded with (None records none). ``executor`` may also be an executor already started
+    (a rebuild's workers in another environment): the run uses it and closes it when it ends."""
 
     def __init__(
         self,
@@ -122,7 +121,7 @@ class Run:
         resolver: InputResolver,
         data_root: Path | None = None,
         catalog: TableCatalog | None = None,
-        executor: str = AUTO,
+        executor: str | Executor = AUTO,
         workers: int | None = None,
         trigger: str = "cli",
         request: dict | None = None,
@@ -133,7 +132,6 @@ class Run:
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
         environment: dict | None = None,
-        interpreter: str | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -147,8 +145,8 @@ class Run:
         self.plan = plan
         self.resolver = resolver
         self.environment = environment
-        self.interpreter = interpreter
-        self.executor_name = "venv" if interpreter else choose_executor(executor, len(plan.tasks))
+        self._started = None if isinstance(executor, str) else executor
+        self.executor_name = choose_executor(executor, len(plan.tasks)) if isinstance(executor, str) else executor.name
         self.workers = workers
         self.publish_every = publish_every
         self.trigger = trigger
@@ -253,7 +251,7 @@ class Run:
         state, error = "failed", None
         try:
             if self.plan.tasks:
-                executor = self._executor()
+                executor = self._started or make_executor(self.executor_name, self.project, self.workers)
                 graph = TaskGraph.of(self.project, self.plan, self.resolver)
                 Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every, poll=POLL_SECONDS).run()
             state = "failed" if self._failed or self._check_failed else "succeeded"
@@ -277,14 +275,6 @@ class Run:
                 finally:
                     self.store.bus.unsubscribe(self.reporter)
         return self.result
-
-    def _executor(self):
-        if self.interpreter:
-            from weir.engine.executors.venv import VenvExecutor
-
-            workers = self.workers or min(len(self.plan.tasks), os.cpu_count() or 1, 8)
-            return VenvExecutor(self.project, python=self.interpreter, workers=workers)
-        return make_executor(self.executor_name, self.project, self.workers)
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
         def record_end() -> dict[str, int]:

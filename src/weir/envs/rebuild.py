@@ -6,6 +6,7 @@ them is rebuilt afterwards, in this environment, by a second run."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from weir.engine.runner import RunResult
     from weir.envs.service import EnvironmentService
     from weir.envs.snapshot import EnvironmentSnapshot
+    from weir.envs.uv import MaterializedEnvironment
     from weir.project.graph import Project
     from weir.runs.service import RunService
 
@@ -80,31 +82,40 @@ def rebuild(envs: EnvironmentService, runs: RunService, project: Project, reques
     if request.environment is None:
         result = runs.run(request.run_request([request.asset, *below]), reporter)
         return RebuildResult(asset=request.asset, runs=[result])
-    from weir.envs.diff import environment_diff
+    from weir.engine.executors.venv import VenvExecutor
     from weir.envs.snapshot import capture
 
     target, run_id = envs.resolve(request.environment)
     first = request.run_request([request.asset], environment=target["id"])
-    runs.plan(first)  # keys that select nothing fail here, before an environment is made
+    planned = runs.plan(first)  # keys that select nothing fail here, before an environment is made
     here = capture()
     if here.id == target["id"]:  # the earlier environment is this one: nothing to make
-        outcome = RebuildResult(asset=request.asset, environment={
-            "requested": target["id"], "run_id": run_id, "used": here.id, "same": True, "differences": [],
-            "python": None, "venv": None})
+        outcome = RebuildResult(asset=request.asset, environment=_environment(target, run_id, here, None))
         outcome.runs.append(runs.run(request.run_request([request.asset, *below], environment=target["id"]), reporter,
                                      environment=here.to_row()))
         return outcome
     made = envs.materialize(target["id"])
-    used = capture_in(made.python, target["id"])
-    differences = environment_diff(target, used.to_row())
-    outcome = RebuildResult(asset=request.asset, environment={
-        "requested": target["id"], "run_id": run_id, "used": used.id, "same": used.id == target["id"],
-        "differences": differences["packages"], "python": differences["python"], "venv": made.to_json(),
-    })
-    outcome.runs.append(runs.run(first, reporter, environment=used.to_row(), interpreter=str(made.python)))
+    # the workers start now: their imports overlap taking the snapshot and recording the run
+    workers = VenvExecutor(project, python=str(made.python),
+                           workers=request.workers or max(1, min(len(planned.tasks), os.cpu_count() or 1, 8)))
+    try:
+        used = capture_in(made.python, target["id"])
+        outcome = RebuildResult(asset=request.asset, environment=_environment(target, run_id, used, made))
+        outcome.runs.append(runs.run(first, reporter, environment=used.to_row(), executor=workers))
+    finally:
+        workers.close()  # the run closed them already, unless it never started building
     if below and outcome.ok:
         outcome.runs.append(runs.run(request.run_request(below), reporter))
     return outcome
+
+
+def _environment(target: dict, run_id: str | None, used: EnvironmentSnapshot, made: MaterializedEnvironment | None) -> dict:
+    from weir.envs.diff import environment_diff
+
+    differences = environment_diff(target, used.to_row())
+    return {"requested": target["id"], "run_id": run_id, "used": used.id, "same": used.id == target["id"],
+            "differences": differences["packages"], "python": differences["python"],
+            "venv": made.to_json() if made else None}
 
 
 def capture_in(python: Path, env_id: str) -> EnvironmentSnapshot:

@@ -106,6 +106,7 @@ class VenvExecutor:
         self._outbox: queue.Queue = queue.Queue()
         self._pool = [_Worker(python, str(project.root), self._inbox, self._outbox) for _ in range(self.workers)]
         self._in_flight = 0
+        self._closed = False
 
     def submit(self, spec: TaskSpec) -> None:
         self._in_flight += 1
@@ -130,6 +131,10 @@ class VenvExecutor:
         return done
 
     def close(self, *, cancel: bool = False) -> None:
+        """Stop the workers (killed with ``cancel``); closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if cancel:
             while True:  # specs not started yet are dropped
                 try:
