@@ -172,7 +172,7 @@ def test_an_upgrade_is_seen_diffed_and_undone_by_rebuilding_in_the_earlier_envir
     shown = {p["name"]: p for p in story.json("envs", "show", v2_run)["packages"]}
     assert shown[PACKAGE]["version"] == "2.0"
     assert shown[PACKAGE]["origin"]["kind"] == "file" and shown[PACKAGE]["origin"]["url"].endswith(story.v2.name)
-    assert shown["pandas"]["origin"]["site"] == sysconfig.get_paths()["purelib"]  # reached through the shared site
+    assert shown["pandas"]["origin"]["site"] == os.path.realpath(sysconfig.get_paths()["purelib"])  # the shared site
 
     # which package changed
     diff = story.json("envs", "diff", first["run_id"], v2_run)
