@@ -42,6 +42,11 @@ class DataError(WeirError):
     """Input data is malformed, corrupted or does not match what was declared."""
 
 
+class EnvironmentUnavailable(WeirError):
+    """An environment cannot be materialized: a recorded package version (or the interpreter)
+    cannot be obtained. The message names it; nothing was changed."""
+
+
 class StoreError(WeirError):
     """The metadata store is unreachable or inconsistent."""
 

@@ -1,7 +1,7 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from weir.alerts.service import AlertService
+from weir.envs.service import EnvironmentService
 from weir.eventlog.feed import EventFeed
 from weir.events import EventBus
 from weir.health.service import HealthService
@@ -60,6 +61,7 @@ class Workspace:
                                       evaluate=self.monitors.evaluate)
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
                                monitors=self.monitors)
+        self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=project)
         self.events = EventFeed(store=store)

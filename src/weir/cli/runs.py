@@ -67,7 +67,7 @@ def run(
 
         print_json(result_json(result))
     else:
-        _render_result(result)
+        render_result(result)
     finish(ws, 0 if result.ok else 1)
 
 
@@ -102,7 +102,8 @@ def _render_plan(plan, list_waiting: bool) -> None:
 _STATES = ("succeeded", "failed_check", "blocked", "failed", "upstream_failed", "skipped")
 
 
-def _render_result(result) -> None:
+def render_result(result) -> None:
+    """What a run did: counts per asset, check outcomes, monitors, failures, conflicts, waits."""
     from weir.cli.render import console, err_console, plural, styled, table
 
     t = table("asset", *_STATES, title=f"run {result.run_id}: {styled(result.state)} in {result.seconds:.1f}s")

@@ -16,14 +16,13 @@ from typing import Any
 from weir.engine.audit import Auditor, PassAll
 from weir.engine.blocked import checks_version, normalized
 from weir.engine.cancel import CancelSignals, RunTerminated
-from weir.engine.executors import AUTO, choose_executor, make_executor
+from weir.engine.executors import AUTO, Executor, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
-from weir.envs.snapshot import capture
 from weir.errors import UsageError
 from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
@@ -110,7 +109,9 @@ class Run:
     registered executor or ``auto``; an unknown name raises UsageError before anything is
     written. A built partition waits at most ``publish_every`` seconds for its publish batch.
     ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
-    live run holds; anything else raises UsageError."""
+    live run holds; anything else raises UsageError. ``environment`` is the snapshot row the run
+    is recorded with (None records none). ``executor`` may also be an executor already started
+    (a rebuild's workers in another environment): the run uses it and closes it when it ends."""
 
     def __init__(
         self,
@@ -121,7 +122,7 @@ class Run:
         resolver: InputResolver,
         data_root: Path | None = None,
         catalog: TableCatalog | None = None,
-        executor: str = AUTO,
+        executor: str | Executor = AUTO,
         workers: int | None = None,
         trigger: str = "cli",
         request: dict | None = None,
@@ -131,6 +132,7 @@ class Run:
         monitor=None,
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
+        environment: dict | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -143,7 +145,9 @@ class Run:
         self.catalog = catalog
         self.plan = plan
         self.resolver = resolver
-        self.executor_name = choose_executor(executor, len(plan.tasks))
+        self.environment = environment
+        self._started = None if isinstance(executor, str) else executor
+        self.executor_name = choose_executor(executor, len(plan.tasks)) if isinstance(executor, str) else executor.name
         self.workers = workers
         self.publish_every = publish_every
         self.trigger = trigger
@@ -206,17 +210,18 @@ class Run:
 
     def _execute(self) -> RunResult:
         started = time.perf_counter()
-        env = capture()
+        env_id = self.environment["id"] if self.environment else None
         configuration = capture_configuration(self.project)
         now = time.time()
 
         def record_start() -> None:  # done again if a run starting at once saved the same environment first
-            self.store.environments.save(env.to_row())
+            if self.environment:
+                self.store.environments.save(self.environment)
             self.store.configurations.save(configuration.to_row())
             self.store.runs.create(
                 {
                     "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
-                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env.id,
+                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env_id,
                     "configuration_id": configuration.id, "request": self.request, "heartbeat_at": now,
                 }
             )
@@ -235,7 +240,7 @@ class Run:
             for a in self.project.assets.values():  # partitions built when the range was hashed too
                 self.store.partitions.adopt_code_version(self.project.name, a.name, a.legacy_code_version, a.code_version)
             self.store.emit(self._event(
-                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env.id,
+                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env_id,
                 assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
             ))
 
@@ -249,7 +254,7 @@ class Run:
         state, error = "failed", None
         try:
             if self.plan.tasks:
-                executor = make_executor(self.executor_name, self.project, self.workers)
+                executor = self._started or make_executor(self.executor_name, self.project, self.workers)
                 graph = TaskGraph.of(self.project, self.plan, self.resolver)
                 Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every, poll=POLL_SECONDS).run()
             state = "failed" if self._failed or self._check_failed else "succeeded"

@@ -102,7 +102,7 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
             before_env = store.environments.get(good["environment_id"])
             after_env = store.environments.get(bad["environment_id"])
             packages = package_diff((before_env or {}).get("packages") or {}, (after_env or {}).get("packages") or {})
-    causes = _rank(asset, key, bad, own, inputs, code, packages, is_source)
+    causes = _rank(asset, key, bad, own, inputs, code, packages, is_source, good)
     if config is not None:
         causes.append(configuration_cause(
             asset, key, config, failing=failing, alerted=any(s["severity"] == "alert" for s in own),
@@ -138,7 +138,7 @@ def _said(s: dict) -> str:
     return (s.get("details") or {}).get("message") or f"{s['column_name']} {s['metric']}: {s['rule']}".strip()
 
 
-def _rank(asset, key, bad, own, inputs, code, packages, is_source) -> list[Cause]:
+def _rank(asset, key, bad, own, inputs, code, packages, is_source, good=None) -> list[Cause]:
     causes = []
     blocked_inputs = [i for i in inputs if i["blocked"]]
     if inputs:
@@ -164,9 +164,10 @@ def _rank(asset, key, bad, own, inputs, code, packages, is_source) -> list[Cause
                             + (f", {len(majors)} across a major version" if majors else ""),
                             evidence=[f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'} ({p['change']})"
                                       for p in packages[:10]],
-                            fix="rebuild in the earlier environment: pin "
-                            + ", ".join(f"{p['package']}=={p['from']}" for p in packages[:5] if p["from"])
-                            + f", then 'weir run {asset} --partition {key}'"))
+                            fix=(f"rebuild in the environment of the last good build: 'weir rebuild {asset} --partition "
+                                 f"{key} --downstream --env-of {good['run_id']}'" if good else
+                                 "rebuild in the earlier environment: pin "
+                                 + ", ".join(f"{p['package']}=={p['from']}" for p in packages[:5] if p["from"]))))
     return causes
 
 

@@ -19,6 +19,7 @@ class RunRequest:
     trigger: str = "cli"
     publish_every: float = 10.0  # seconds a finished partition may wait for others to share its Delta commit
     on_conflict: str | None = None  # wait | skip for a partition another run is building; None: weir.toml's [run]
+    environment: str | None = None  # the environment asked for (weir rebuild --env-of/--env); None: this one
 
     def __post_init__(self) -> None:
         from weir.project.config import ON_CONFLICT

@@ -13,6 +13,7 @@ from weir.runs.request import RunRequest
 
 if TYPE_CHECKING:
     from weir.engine.blocked import OpenBlocks
+    from weir.engine.executors import Executor
     from weir.engine.planner import Plan
     from weir.engine.runner import RunResult
     from weir.project.graph import Project
@@ -61,9 +62,13 @@ class RunService:
             selection=request.selection(), stale=request.stale, blocks=self.blocks() if request.stale else None,
         )
 
-    def run(self, request: RunRequest, reporter=None, auditor=None) -> RunResult:
-        """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``)."""
+    def run(self, request: RunRequest, reporter=None, auditor=None, *, environment: dict | None = None,
+            executor: Executor | None = None) -> RunResult:
+        """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``). The run
+        records ``environment`` (a snapshot row; default: this interpreter's); ``executor``, an
+        executor already started, builds its partitions instead of ``request.executor``'s."""
         from weir.engine.runner import Run
+        from weir.envs.snapshot import capture
         from weir.store.projects import claim_project
 
         project = self._project()
@@ -72,10 +77,11 @@ class RunService:
         auditor = auditor if auditor is not None else self._quality.auditor()
         run = Run(
             project=project, store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
-            resolver=resolver, executor=request.executor, workers=request.workers, trigger=request.trigger,
+            resolver=resolver, executor=executor or request.executor, workers=request.workers, trigger=request.trigger,
             request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
             gate=self._quality.gate(), monitor=self._monitors.runner(),
             on_conflict=request.on_conflict or project.config.run.on_conflict,
+            environment=environment or capture().to_row(),
         )
         return run.execute()
 

@@ -28,6 +28,10 @@ environments = Table(
     Column("platform", String(200), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("packages", JSON, nullable=False),  # {name: version}
+    Column("origins", JSON),  # {name: {kind, url, commit, editable, site}}: where each came from
+    Column("interpreter", Text),  # the interpreter's path, and the one a venv was made from
+    Column("base_interpreter", Text),
+    Column("weir_version", String(64)),
 )
 
 configurations = Table(
