@@ -79,5 +79,5 @@ def test_nulls_match_nulls_and_nan_matches_nan():
 
 def test_the_json_form_has_stable_keys():
     d = diff_tables(_flights(), _flights(km=[1.0, 20.0, 30.0]), key=["carrier", "flight"]).to_json()
-    assert list(d) == ["schema", "rows", "key", "note", "added", "removed", "changed", "columns", "sample"]
+    assert list(d) == ["identical", "schema", "rows", "key", "note", "added", "removed", "changed", "columns", "sample"]
     assert d["rows"] == {"before": 3, "after": 3} and d["key"] == ["carrier", "flight"]

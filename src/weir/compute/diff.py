@@ -42,7 +42,7 @@ class TableDiff:
         return not any(self.schema.values()) and not (self.added or self.removed or self.changed)
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": self.schema, "rows": {"before": self.rows_before, "after": self.rows_after},
+        return {"identical": self.identical, "schema": self.schema, "rows": {"before": self.rows_before, "after": self.rows_after},
                 "key": list(self.key) or None, "note": self.note, "added": self.added, "removed": self.removed,
                 "changed": self.changed, "columns": self.columns, "sample": self.sample}
 
