@@ -115,7 +115,7 @@ def rehearse(*, project: Project, store: MetadataStore, catalog: TableCatalog, r
     rehearsal.path = str(root)
     try:
         rehearsal.partitions = _rehearse_plan(project, store, catalog, references, resolver, plan, root, rehearsal.id,
-                                              executor)
+                                              executor, here.id)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)  # an interrupted rehearsal leaves nothing behind
         raise
@@ -150,14 +150,14 @@ def choose(project: Project, resolver: InputResolver, request: RehearsalRequest)
 
 
 def _rehearse_plan(project, store, catalog, references, resolver, plan, root: Path, rehearsal_id: str,
-                   executor) -> list[PartitionRehearsal]:
+                   executor, here: str) -> list[PartitionRehearsal]:
     from weir.engine.shadow import ShadowBuild
 
     auditor = ShadowAuditor(project, store, catalog, references)
     build = ShadowBuild(project=project, plan=plan, resolver=resolver, catalog=catalog, root=root, auditor=auditor,
                         build_id=rehearsal_id)
     built = build.execute(executor)
-    return [compare(project, store, build, auditor, built[(t.asset, t.key)]) for t in plan.tasks]
+    return [compare(project, store, build, auditor, built[(t.asset, t.key)], here) for t in plan.tasks]
 
 
 class ShadowAuditor:
@@ -187,9 +187,11 @@ class ShadowAuditor:
         pass  # a rehearsal records nothing
 
 
-def compare(project: Project, store: MetadataStore, build, auditor: ShadowAuditor,
-            shadow: ShadowPartition) -> PartitionRehearsal:
-    """One shadow partition against the version published now, with its verdict."""
+def compare(project: Project, store: MetadataStore, build, auditor: ShadowAuditor, shadow: ShadowPartition,
+            here: str) -> PartitionRehearsal:
+    """One shadow partition against the version published now, with its verdict. Its notes say
+    what else than the upgrade differs from the published build: the code, the environment
+    (``here`` is the one the rehearsal started from), what it read."""
     import pyarrow.parquet as pq
 
     from weir.compute.diff import diff_tables
@@ -199,6 +201,14 @@ def compare(project: Project, store: MetadataStore, build, auditor: ShadowAudito
     out = PartitionRehearsal(asset=shadow.asset, partition=shadow.key, verdict="", state=shadow.state,
                              error=shadow.error, notes=shadow.notes, output=shadow.path,
                              published_version=row.get("version"), published_run=row.get("run_id"))
+    with store.read():
+        published_run = store.runs.get(row["run_id"]) if row.get("run_id") else None
+    if row and row.get("code_version") not in (asset.code_version, asset.legacy_code_version):
+        out.notes.insert(0, "its code changed since the published build: the diff shows that change too")
+    env = (published_run or {}).get("environment_id")
+    if env and env != here:
+        out.notes.insert(0, f"its published version was built in environment {env}, not this one ({here}): the diff "
+                            f"shows those changes too (weir envs diff {env} {here})")
     audit = auditor.audits.get((shadow.asset, shadow.key))
     if audit is not None:
         with store.read():
