@@ -124,3 +124,31 @@ def test_what_cannot_be_rehearsed_is_one_line_exit_2(built, args, said):
     out = weir_cli(home, project, "rehearse", *args, expect=2)
     assert out.stderr.strip().splitlines() == [f"error: {said}"]
     assert not (home / "rehearsals").exists()
+
+
+MEASURED = '''
+import numpy as np
+import pandas as pd
+import weir
+
+days = weir.daily(start="2024-01-01", end="2024-01-21")
+
+
+@weir.asset(partitions=days)
+def trips(context):
+    rng = np.random.default_rng(int(context.partition_key.replace("-", "")))
+    return pd.DataFrame({"miles": rng.normal(10.0, 1.0, 200)})
+'''
+
+
+def test_a_metric_outside_the_limits_the_monitors_judged_the_published_version_against_is_reported(tmp_path):
+    project = write_project(tmp_path / "trips", {"assets.py": MEASURED}, name="trips")
+    home = tmp_path / "ws"
+    weir_cli(home, project, "run")
+    (project / "assets.py").write_text(MEASURED.replace("rng.normal(10.0, 1.0, 200)", "rng.normal(10.0, 1.0, 200) * 1.609344"))
+    [p] = cli_json(home, project, "rehearse", "--upgrade", PIN)["partitions"]
+    assert (p["partition"], p["verdict"]) == ("2024-01-21", "changes output")
+    mean = next(m for m in p["monitors"] if (m["column"], m["metric"]) == ("miles", "mean"))
+    assert mean["value"] > mean["upper"] and mean["lower"] <= mean["published"] <= mean["upper"]
+    assert any(s.startswith("monitors: miles mean ") and "is outside" in s for s in p["summary"])
+    assert not any(m["column"] == "" and m["metric"] == "row_count" for m in p["monitors"])  # 200 rows as before

@@ -177,6 +177,8 @@ def describe(d: dict[str, Any], metrics: list[dict[str, Any]]) -> list[str]:
         mean = means.get(column)
         moved = f"; mean {_num(mean['before'])} -> {_num(mean['after'])}" if mean else ""
         out.append(f"{column} changed in {n} of {_rows(rows['before'])}{moved}")
+    if not d["key"]:  # rows compared as multisets: which columns moved, their means say
+        out += [f"{c} mean {_num(m['before'])} -> {_num(m['after'])}" for c, m in means.items() if c][:5]
     if d["note"]:
         out.append(d["note"])
     return out
