@@ -152,3 +152,42 @@ def test_a_metric_outside_the_limits_the_monitors_judged_the_published_version_a
     assert mean["value"] > mean["upper"] and mean["lower"] <= mean["published"] <= mean["upper"]
     assert any(s.startswith("monitors: miles mean ") and "is outside" in s for s in p["summary"])
     assert not any(m["column"] == "" and m["metric"] == "row_count" for m in p["monitors"])  # 200 rows as before
+
+
+MODELLED = '''
+import pandas as pd
+import weir
+
+days = weir.daily(start="2024-01-01", end="2024-01-03")
+
+
+@weir.asset(partitions=days)
+def trips(context):
+    day = int(context.partition_key[-2:])
+    return pd.DataFrame({"miles": [1.0 * day, 2.0 * day, 3.0 * day], "minutes": [2.0 * day, 4.1 * day, 5.9 * day]})
+
+
+@weir.model(features=["miles"], target="minutes", inputs={"train": weir.upstream("trips", weir.window("2024-01-01", "2024-01-02"))})
+def pace(train):
+    from sklearn.linear_model import LinearRegression
+    return LinearRegression().fit(train[["miles"]], train["minutes"])
+
+
+@weir.asset(partitions=days)
+def predicted(pace, trips):
+    return trips.assign(minutes_predicted=pace.predict(trips[["miles"]]))
+'''
+
+
+def test_models_are_rehearsed_only_when_named_and_what_reads_one_reads_the_published_model(tmp_path):
+    project = write_project(tmp_path / "trips", {"assets.py": MODELLED}, name="trips")
+    home = tmp_path / "ws"
+    weir_cli(home, project, "run")
+    r = cli_json(home, project, "rehearse", "--upgrade", PIN)
+    assert [(p["asset"], p["partition"], p["verdict"]) for p in r["partitions"]] == [
+        ("trips", "2024-01-03", "identical"), ("predicted", "2024-01-03", "identical")]
+    named = cli_json(home, project, "rehearse", "--upgrade", PIN, "pace")
+    [pace] = named["partitions"]
+    assert (pace["asset"], pace["verdict"]) == ("pace", "identical")  # the same fit: the same artifact hash
+    assert pace["notes"] == ["a model's rows are compared without artifact, run_id (where and by which build its "
+                             "artifact is stored)"]

@@ -79,7 +79,7 @@ def _sample(p: dict[str, Any]) -> None:
     d = p["diff"]
     if p["verdict"] != "changes output" or not d or not d["sample"]:
         return
-    console.print(f"{p['asset']} {p['partition']}: sample of changed rows", highlight=False)
+    console.print(f"{p['asset']}{' ' + p['partition'] if p['partition'] else ''}: sample of changed rows", highlight=False)
     for row in d["sample"].get("changed", [])[:SAMPLE_SHOWN]:
         key = ", ".join(f"{k}={v}" for k, v in row["key"].items())
         values = "; ".join(f"{c}: {cell(v['before'])} → {cell(v['after'])}" for c, v in row["values"].items())

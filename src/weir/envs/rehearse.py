@@ -125,11 +125,14 @@ def rehearse(*, project: Project, store: MetadataStore, catalog: TableCatalog, r
 
 
 def choose(project: Project, resolver: InputResolver, request: RehearsalRequest) -> Plan:
-    """The partitions to rehearse, in build order: the selected keys of the chosen assets that
-    are published, else the newest published partition of each. Raises UsageError when none is."""
+    """The partitions to rehearse, in build order: the selected keys of the chosen assets (by
+    default every asset but the models) that are published, else the newest published partition
+    of each. Raises UsageError when none is."""
     from weir.engine.planner import Plan, PlannedTask, make_plan
 
-    names = [project.asset(a).name for a in request.assets] if request.assets else None
+    # a model is retrained only when named: never as the side effect of rehearsing the rest
+    names = ([project.asset(a).name for a in request.assets] if request.assets else
+             [n for n in project.order if n in project.assets and project.assets[n].model is None])
     published = resolver.current
     if request.selected:
         selection = RunRequest(partition=request.partition, first=request.first, last=request.last).selection()
@@ -137,7 +140,7 @@ def choose(project: Project, resolver: InputResolver, request: RehearsalRequest)
         tasks = [t for t in planned.tasks if (t.asset, t.key) in published]
     else:
         tasks = []
-        for name in [n for n in project.order if n in project.assets and (names is None or n in names)]:
+        for name in [n for n in project.order if n in names]:
             keys = [k for a, k in published if a == name]
             if keys:
                 order = {k: i for i, k in enumerate(project.assets[name].partitions.keys())}
@@ -221,6 +224,12 @@ def compare(project: Project, store: MetadataStore, build, auditor: ShadowAudito
         table = build.table(shadow.asset)
         before = table.read([shadow.key], version=row.get("version")) if table.exists() else _empty()
         after = pq.read_table(shadow.path)
+        if asset.model is not None:  # the same model from another build is the same model
+            from weir.storage.models import BOOKKEEPING
+
+            before, after = (t.drop_columns([c for c in BOOKKEEPING if c in t.column_names]) for t in (before, after))
+            out.notes.append(f"a model's rows are compared without {', '.join(BOOKKEEPING)} (where and by which "
+                             f"build its artifact is stored)")
         diff = diff_tables(before, after, key=asset.key)
         out.diff = diff.to_json()
         if audit is not None and audit.profile is not None:
