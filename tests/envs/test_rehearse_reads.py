@@ -48,12 +48,13 @@ def cli_json(home, project, *args, expect=0):
 
 
 def recorded(home, project) -> dict:
-    """What a rehearsal must not touch: table versions, published partitions, runs, events,
-    check results, metrics."""
+    """What a rehearsal must not touch: table versions and files, published partitions, runs,
+    events, check results, metrics."""
     from deltalake import DeltaTable
 
     return {
         "versions": {a: DeltaTable(str(home / "data" / "trips" / a)).version() for a in ("trips", "distances")},
+        "files": sorted(str(f.relative_to(home)) for f in (home / "data").rglob("*")),  # not one staged file more
         "status": cli_json(home, project, "status"),
         "runs": cli_json(home, project, "runs", "--limit", "100"),
         "events": cli_json(home, project, "events", "--limit", "100000"),

@@ -32,7 +32,8 @@ from weir.storage.catalog import TableCatalog
 from weir.storage.delta import AssetTable, StagedPartition
 from weir.storage.sources import fingerprint
 
-SHADOW_STATES = ("built", "blocked", "failed", "upstream_failed", "skipped")
+# what became of a partition; "building" until its outcome is in
+SHADOW_STATES = ("building", "built", "blocked", "failed", "upstream_failed", "skipped")
 
 
 @dataclass(kw_only=True)
@@ -51,6 +52,10 @@ class ShadowPartition:
     traceback: str | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.state not in SHADOW_STATES:
+            raise ValueError(f"shadow partition state {self.state!r} is not one of {', '.join(SHADOW_STATES)}")
 
 
 class ShadowBuild:
