@@ -81,3 +81,11 @@ def test_the_json_form_has_stable_keys():
     d = diff_tables(_flights(), _flights(km=[1.0, 20.0, 30.0]), key=["carrier", "flight"]).to_json()
     assert list(d) == ["identical", "schema", "rows", "key", "note", "added", "removed", "changed", "columns", "sample"]
     assert d["rows"] == {"before": 3, "after": 3} and d["key"] == ["carrier", "flight"]
+
+
+def test_a_side_without_columns_is_all_rows_added_or_removed_and_nested_values_compare():
+    d = diff_tables(pa.table({}), pa.table({"x": [1, 2]}), key=["x"])
+    assert (d.added, d.removed, d.sample) == (2, 0, {"added": [{"x": 1}, {"x": 2}]})
+    assert d.schema["added"] == [{"column": "x", "type": "int64"}]
+    nested = diff_tables(pa.table({"k": [1], "x": [[1, 2]]}), pa.table({"k": [1], "x": [[1, 3]]}), key=["k"])
+    assert nested.sample["changed"] == [{"key": {"k": 1}, "values": {"x": {"before": [1, 2], "after": [1, 3]}}}]

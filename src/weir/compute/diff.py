@@ -55,6 +55,11 @@ def diff_tables(before: pa.Table, after: pa.Table, *, key: Sequence[str] = (), s
 
     schema = schema_diff(before.schema, after.schema)
     common = [c for c in before.column_names if c in after.column_names]
+    if not before.num_columns or not after.num_columns:  # nothing to join on (DuckDB takes no table without columns)
+        return TableDiff(schema=schema, rows_before=before.num_rows, rows_after=after.num_rows, added=after.num_rows,
+                         removed=before.num_rows, sample={kind: [{c: _plain(v) for c, v in r.items()}
+                                                                 for r in t.slice(0, sample).to_pylist()]
+                                                          for kind, t in (("added", after), ("removed", before)) if t.num_rows})
     con = duckdb.connect()
     try:
         con.register(_BEFORE, before)
