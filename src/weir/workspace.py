@@ -61,7 +61,8 @@ class Workspace:
                                       evaluate=self.monitors.evaluate)
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
                                monitors=self.monitors)
-        self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home)
+        self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home, tables=self.tables,
+                                       quality=self.quality)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=project)
         self.events = EventFeed(store=store)

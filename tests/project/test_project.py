@@ -618,3 +618,45 @@ def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
     assert "project name 'shop' is already used in this workspace by" in refused.stderr and str(first) in refused.stderr
     assert "two/weir.toml" in refused.stderr
     assert json.loads(weir_cli(ws, first, "read", "a", "--format", "json").stdout) == [{"x": 1}]  # untouched
+
+
+def test_an_asset_key_is_kept_as_a_tuple_and_a_sql_header_can_declare_one(make_project):
+    root = make_project({
+        "assets.py": """
+            import pandas as pd
+            import weir
+
+            @weir.asset(key=["carrier", "flight"])
+            def flights():
+                return pd.DataFrame({"carrier": ["AA"], "flight": [1]})
+        """,
+        "sql/per_carrier.sql": "-- key: carrier\nSELECT carrier, count(*) AS n FROM flights GROUP BY carrier\n",
+    })
+    project = load_project(root)
+    assert project.assets["flights"].key == ("carrier", "flight")
+    assert project.assets["per_carrier"].key == ("carrier",)
+
+
+@pytest.mark.parametrize(("key", "fragment"), [
+    ('"carrier"', None),
+    ('[]', None),
+    ('["carrier", "carrier"]', "names column 'carrier' twice"),
+    ('["partition_key"]', "reserves for the partition key"),
+    ('[1]', "must be a list of column names"),
+    ('[""]', "must be a list of column names"),
+])
+def test_a_bad_asset_key_is_an_error_naming_the_file(make_project, key, fragment):
+    root = make_project({"assets.py": f"""
+        import pandas as pd
+        import weir
+
+        @weir.asset(key={key})
+        def flights():
+            return pd.DataFrame({{"carrier": ["AA"]}})
+    """})
+    if fragment is None:  # one name is a key of one column; an empty list is no key
+        assert load_project(root).assets["flights"].key == (("carrier",) if key != "[]" else ())
+        return
+    with pytest.raises(ConfigError) as err:
+        load_project(root)
+    assert fragment in str(err.value) and "assets.py" in str(err.value)

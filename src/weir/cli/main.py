@@ -10,7 +10,7 @@ from typing import Protocol, TypeGuard
 
 import typer
 
-from weir.cli import alerts, data, envs, events, health, incidents, monitors, project, quality, runs
+from weir.cli import alerts, data, envs, events, health, incidents, monitors, project, quality, rehearse, runs
 from weir.cli.context import G, show_help
 
 app = typer.Typer(
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: no Rich import, no type tag on flags
 )
-for group in (project.app, runs.app, envs.app, data.app, quality.app, monitors.app, events.app, health.app):
+for group in (project.app, runs.app, envs.app, rehearse.app, data.app, quality.app, monitors.app, events.app, health.app):
     app.add_typer(group)
 app.add_typer(project.db_app, name="db")
 app.add_typer(envs.env_app, name="env")

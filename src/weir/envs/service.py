@@ -1,5 +1,5 @@
-"""Environments: which ones runs used, one in full, what differs between two, and making one
-again (a venv under the workspace) to rebuild partitions in it."""
+"""Environments: which ones runs used, one in full, what differs between two, making one again
+(a venv under the workspace) to rebuild partitions in it, and rehearsing an upgrade."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from weir.errors import UnknownObjectError
 
 if TYPE_CHECKING:
     from weir.envs.rebuild import RebuildRequest, RebuildResult
+    from weir.envs.rehearsal import Rehearsal
+    from weir.envs.rehearse import RehearsalRequest
     from weir.envs.uv import MaterializedEnvironment
     from weir.project.graph import Project
     from weir.runs.service import RunService
@@ -23,10 +25,13 @@ class EnvironmentService:
     """Reads the environment snapshots runs recorded; materializes one into ``<home>/envs``."""
 
     def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], runs: RunService,
-                 home: Path) -> None:
+                 home: Path, tables, quality) -> None:
         self._project = project
         self._store = store
         self._runs = runs
+        self._tables = tables
+        self._quality = quality
+        self.home = home
         self.cache = home / "envs"
 
     def list(self) -> list[dict[str, Any]]:
@@ -145,3 +150,12 @@ class EnvironmentService:
         from weir.envs.rebuild import rebuild
 
         return rebuild(self, self._runs, self._project(), request, reporter)
+
+    def rehearse(self, request: RehearsalRequest) -> Rehearsal:
+        """Try an upgrade on real data in a shadow environment and location, publishing nothing:
+        see ``envs.rehearse``."""
+        from weir.envs.rehearse import rehearse
+
+        project = self._project()
+        return rehearse(project=project, store=self._store(), catalog=self._tables.catalog,
+                        references=self._quality.references(), cache=self.cache, home=self.home, request=request)

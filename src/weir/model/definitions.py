@@ -22,6 +22,7 @@ FRAME_KINDS = ("pandas", "polars", "arrow")
 # new columns are added. "evolve" declares that a table column may widen (int to double, int32 to
 # int64) when a partition brings the wider type.
 SCHEMA_POLICIES = ("strict", "evolve")
+RESERVED_COLUMN = "partition_key"  # weir stores each partition's key in it (storage.arrow.PARTITION_COLUMN)
 
 
 def check_name(name: str, what: str, where: str | None = None) -> str:
@@ -44,6 +45,23 @@ def deadline(value: timedelta | str | None, what: str, where: Location) -> timed
     if parsed is None or parsed <= timedelta(0):
         raise ConfigError(f"{what}: fresh_within={value!r} must be a duration like 90m, 36h or 2d", where=str(where))
     return parsed
+
+
+def row_key(value: object, what: str, where: Location) -> tuple[str, ...]:
+    """A ``key=`` setting as a tuple of distinct column names; ConfigError naming ``what`` otherwise."""
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(f"{what}: key={value!r} must be a list of column names, e.g. key=[\"carrier\", \"flight\"]",
+                          where=str(where))
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ConfigError(f"{what}: key names column {doubled[0]!r} twice", where=str(where))
+    if RESERVED_COLUMN in names:
+        raise ConfigError(f"{what}: key cannot name {RESERVED_COLUMN!r}, which weir reserves for the partition key "
+                          f"(rows of one partition share it)", where=str(where))
+    return tuple(names)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +182,9 @@ class Asset:
     model: ModelSpec | None = None  # set for models: the function returns a trained estimator
     monitors: tuple = ()  # weir.monitor / weir.mute / weir.drift settings
     schema: str = "strict"  # one of SCHEMA_POLICIES
+    # the columns that identify a row (``key=["carrier", "flight"]``): outputs are compared row by
+    # row on them (``weir rehearse``); without a key, as multisets of rows
+    key: tuple[str, ...] = ()
 
     kind = "asset"
 
@@ -176,6 +197,7 @@ class Asset:
                 f"asset {self.name!r}: schema={self.schema!r} must be one of {', '.join(map(repr, SCHEMA_POLICIES))}",
                 where=str(self.location),
             )
+        object.__setattr__(self, "key", row_key(self.key, f"asset {self.name!r}", self.location))
 
     @property
     def upstream_names(self) -> list[str]:

@@ -70,6 +70,7 @@ def asset(
     profile: bool = True,
     monitors: Iterable[Any] = (),
     schema: str = "strict",
+    key: Iterable[str] | None = None,
     _model: Any = None,
 ) -> Any:
     """Declare a Python asset. Upstreams are named by the function's parameters.
@@ -78,6 +79,8 @@ def asset(
     ``inputs`` maps a parameter to another upstream or a mapping such as ``weir.previous(1)``.
     ``schema="evolve"`` declares that a table column may widen (int to double, int32 to int64)
     when a partition brings the wider type, instead of the partition being blocked.
+    ``key`` names the columns that identify a row (``key=["carrier", "flight"]``): outputs are
+    compared row by row on them (``weir rehearse``).
     Returns the :class:`Asset` (the function stays reachable as ``.fn``).
     """
 
@@ -126,6 +129,7 @@ def asset(
             model=_model,
             monitors=_monitors(monitors, where),
             schema=schema,
+            key=_key(key),
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -209,6 +213,7 @@ def sql_asset(
     profile: bool = True,
     monitors: Iterable[Any] = (),
     schema: str = "strict",
+    key: Iterable[str] | None = None,
     _location: Location | None = None,
 ) -> Asset:
     """Declare a SQL asset run by DuckDB. Upstream assets are visible as tables; the partition
@@ -232,7 +237,13 @@ def sql_asset(
         profile=profile,
         monitors=_monitors(monitors, where),
         schema=schema,
+        key=_key(key),
     )
+
+
+def _key(key: Iterable[str] | str | None) -> Any:
+    """A key as given, a list or tuple made a tuple (``Asset`` validates it and names what is wrong)."""
+    return tuple(key) if isinstance(key, list | tuple) else key
 
 
 _TABLE_REF = re.compile(r"\b(?:from|join)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)

@@ -19,7 +19,7 @@ from weir.project.config import ProjectConfig, load_config
 from weir.project.graph import Project, validate
 
 _Definition = TypeVar("_Definition", bound=Source | Asset | Insight)
-_SQL_HEADER_KEYS = {"partitions", "description", "owners", "depends_on", "retry"}
+_SQL_HEADER_KEYS = {"partitions", "description", "owners", "depends_on", "retry", "key"}
 
 
 def load_project(root: str | Path) -> Project:
@@ -182,6 +182,7 @@ def _sql_file(path: Path, schemes: dict[str, PartitionScheme]) -> Asset:
         owners=listed("owners"),
         description=header.get("description", ("", 0))[0],
         retry=retry,
+        key=listed("key"),
         _location=Location(file=str(path), line=1),
     )
 

@@ -22,7 +22,7 @@ from weir.model.definitions import Asset
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: assets carry a key
 _WATCHED = (".py", ".sql", ".toml", ".yml", ".yaml")
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "venv", "site-packages"}
 

@@ -270,36 +270,59 @@ class CheckAuditor:
         return self._tables[table_dir].schema()
 
     def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
-        judged = judge_schemas(self.table_schema(table_dir), staged, evolve=asset.schema == "evolve")
-        conflicts = judged.problems
-        for s in staged:
-            if s.key not in conflicts:
-                conform(table_dir, s, judged.types)
-        if not asset.checks and not asset.profile and not conflicts:
-            return {s.key: AuditVerdict() for s in staged}
+        table = self.table_schema(table_dir)
+        if not asset.checks and not asset.profile:
+            judged = judge_schemas(table, staged, evolve=asset.schema == "evolve")
+            if not judged.problems:
+                for s in staged:
+                    conform(table_dir, s, judged.types)
+                return {s.key: AuditVerdict() for s in staged}
         with self.store.read():
             bins = self.store.metrics.bins(self.project.name, asset.name)
+        audits = audit_staged(asset, table, table_dir, staged, project=self.project.name, run_id=run_id,
+                              references=self.references, bins=bins, stats=self.stats)
         verdicts, rows, measured, new_bins = {}, [], [], {}
         for s in staged:
-            if asset.checks or asset.profile:
-                columns = {f.name: str(f.type) for f in s.schema} | {c: "null" for c in s.empty if c not in s.schema.names}
-                data = ScanInput(files=[os.path.join(table_dir, s.path)], schema=columns)
-                audit = audit_partition(asset, s.key, data, project=self.project.name, run_id=run_id,
-                                        references=self.references, bins=bins, profile=asset.profile, stats=self.stats)
-            else:
-                audit = PartitionAudit(key=s.key, results=[], rows=[], verdict=AuditVerdict())
-            if s.key in conflicts:
-                found = schema_result(conflicts[s.key], s.rows)
-                audit.results.insert(0, found)
-                audit.rows += result_rows(self.project.name, asset.name, s.key, run_id, [found])
-                audit.verdict = verdict_of(audit.results)
+            audit = audits[s.key]
             verdict = verdicts[s.key] = audit.verdict
             if audit.results:
                 tally(self.outcomes, asset.name, audit.results)
             rows += audit.rows
             if audit.profile is not None:
                 measured.append((s.key, audit.profile, not verdict.publish))
-                for col, edges in audit.profile.new_bins.items():
-                    bins[col] = new_bins[col] = edges
+                new_bins.update(audit.profile.new_bins)
         self._pending.append((asset.name, run_id, rows, new_bins, measured))
         return verdicts
+
+
+def audit_staged(asset: Asset, table: pa.Schema | None, table_dir: str, staged: list[StagedPartition], *,
+                 project: str, run_id: str | None, references: ReferencesOf | None = None,
+                 bins: dict[str, list[float]] | None = None, stats: ScanStats | None = None) -> dict[str, PartitionAudit]:
+    """Audit staged partitions of ``asset`` under ``table_dir`` against ``table`` (the schema of
+    the table they would be published to): what it cannot take blocks them; the others are
+    conformed to its column types, then checked and measured (``audit_partition``). Bins fixed by
+    one partition are added to ``bins`` for the next. Returns the audits by partition key."""
+    judged = judge_schemas(table, staged, evolve=asset.schema == "evolve")
+    conflicts = judged.problems
+    bins = bins if bins is not None else {}
+    for s in staged:
+        if s.key not in conflicts:
+            conform(table_dir, s, judged.types)
+    out = {}
+    for s in staged:
+        if asset.checks or asset.profile:
+            columns = {f.name: str(f.type) for f in s.schema} | {c: "null" for c in s.empty if c not in s.schema.names}
+            data = ScanInput(files=[os.path.join(table_dir, s.path)], schema=columns)
+            audit = audit_partition(asset, s.key, data, project=project, run_id=run_id, references=references,
+                                    bins=bins, profile=asset.profile, stats=stats)
+        else:
+            audit = PartitionAudit(key=s.key, results=[], rows=[], verdict=AuditVerdict())
+        if s.key in conflicts:
+            found = schema_result(conflicts[s.key], s.rows)
+            audit.results.insert(0, found)
+            audit.rows += result_rows(project, asset.name, s.key, run_id, [found])
+            audit.verdict = verdict_of(audit.results)
+        if audit.profile is not None:
+            bins.update(audit.profile.new_bins)
+        out[s.key] = audit
+    return out

@@ -16,6 +16,9 @@ import pyarrow as pa
 from weir.errors import DataError
 
 ARTIFACTS = "_models"
+# columns of a model's row that say where and by which build its artifact is stored, not what
+# the model is (its sha256 does): two builds of the same model differ only in these
+BOOKKEEPING = ("artifact", "run_id")
 
 
 def save_model(table_dir: str, estimator: Any, asset, *, run_id: str, key: str, trained_on: dict[str, list[str]]) -> pa.Table:
