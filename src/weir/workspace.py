@@ -1,7 +1,8 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``, ``ws.scenarios``).
+Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from weir.quality.service import QualityService
 from weir.runs.published import PublishedData
 from weir.runs.request import RunRequest
 from weir.runs.service import RunService
+from weir.scenarios.service import ScenarioService
+from weir.scenarios.steps import Services
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
@@ -69,6 +72,9 @@ class Workspace:
         self.health = HealthService(project=project, store=store, home=self.home)
         self.alerts = AlertService(project=project, store=store, incidents=lambda: self.incidents)
         self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue)
+        self.scenarios = ScenarioService(Services(project=project, store=store, runs=self.runs, quality=self.quality,
+                                                  incidents=lambda: self.incidents, envs=self.envs,
+                                                  workspace=lambda: self))
 
     @property
     def project(self) -> Project:

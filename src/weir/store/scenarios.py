@@ -31,7 +31,7 @@ class TickWriter(Protocol):
 
     def claim(self, project: str, holder: str, *, now: float, lease: float) -> tuple[dict, dict] | None: ...
 
-    def update(self, tick_id: int, holder: str, **values: Any) -> bool: ...
+    def update(self, tick_id: int, by: str, **values: Any) -> bool: ...
 
 
 class Ticks(Repository):
@@ -71,13 +71,23 @@ class Ticks(Repository):
                   "started_at": now}
         return int(self.c.execute(t.scenario_ticks.insert().values(**values).returning(t.scenario_ticks.c.id)).scalar_one())
 
-    def update(self, tick_id: int, holder: str, **values: Any) -> bool:
-        """Change a tick ``holder`` still holds; False when it does not (its lease lapsed and
+    def update(self, tick_id: int, by: str, **values: Any) -> bool:
+        """Change a tick holder ``by`` still holds; False when it does not (its lease lapsed and
         another took it)."""
         c = t.scenario_ticks.c
-        result = self.c.execute(sa.update(t.scenario_ticks).where(c.id == tick_id, c.holder == holder,
+        result = self.c.execute(sa.update(t.scenario_ticks).where(c.id == tick_id, c.holder == by,
                                                                   c.state == "running").values(**values))
         return bool(result.rowcount)
+
+    def note(self, tick_id: int, **values: Any) -> None:
+        """Set columns of a tick whoever holds it (what its reporters did, after it finished)."""
+        self.c.execute(sa.update(t.scenario_ticks).where(t.scenario_ticks.c.id == tick_id).values(**values))
+
+    def runs(self, tick_id: int) -> list[str]:
+        """The runs a tick's steps started (their trigger is ``tick:<id>``), oldest first."""
+        r = t.runs.c
+        q = sa.select(r.id).where(r.trigger == f"tick:{tick_id}").order_by(r.created_at, r.id)
+        return [row[0] for row in self.c.execute(q)]
 
     def renew(self, holder: str, *, until: float) -> int:
         c = t.scenario_ticks.c

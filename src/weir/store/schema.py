@@ -395,6 +395,7 @@ scenario_ticks = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("outcome", Text),  # one line
+    Column("incidents", JSON),  # the incidents its work opened or reopened: [{id, title, severity}]
     Column("reports", JSON),  # [{route, condition, where or error}]
     UniqueConstraint("project", "scenario", "scheduled_for", name="uq_scenario_ticks_occurrence"),
     Index("ix_scenario_ticks_due", "state", "due_at"),

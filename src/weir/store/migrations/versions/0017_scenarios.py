@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.Float),
         sa.Column("finished_at", sa.Float),
         sa.Column("outcome", sa.Text),
+        sa.Column("incidents", sa.JSON),
         sa.Column("reports", sa.JSON),
         sa.UniqueConstraint("project", "scenario", "scheduled_for", name="uq_scenario_ticks_occurrence"),
     )
