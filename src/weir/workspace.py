@@ -28,6 +28,7 @@ from weir.scenarios.service import ScenarioService
 from weir.scenarios.steps import Services
 
 if TYPE_CHECKING:
+    from weir.daemon.loop import Daemon
     from weir.project.graph import Project
     from weir.storage.delta import AssetTable
     from weir.store.light import LightReader
@@ -117,6 +118,27 @@ class Workspace:
         """Close runs whose process died, recording what they published; returns those runs.
         Shells call it before commands that read or write run state."""
         return self.runs.recover()
+
+    def daemon(self, *, interval: float, log: Callable[[str], None]) -> Daemon:
+        """A daemon serving this project and every other project registered in the workspace
+        (a project that does not load is left out, in one line of ``log``)."""
+        from weir.daemon.loop import Daemon
+        from weir.errors import WeirError
+
+        sites = [self]
+        with self.store.read():
+            known = self.store.projects.all()
+        for name, root in sorted(known.items()):
+            if Path(root).resolve() == self.project.root or not (Path(root) / "weir.toml").is_file():
+                continue
+            other = Workspace(self.home, root)
+            try:
+                _ = other.project
+            except WeirError as exc:
+                log(f"project {name} ({root}) is left out: {exc}")
+                continue
+            sites.append(other)
+        return Daemon(sites, interval=interval, log=log)
 
     def close(self) -> None:
         if self._store is not None:
