@@ -146,6 +146,8 @@ def _function(ref: Any, project: str, where: str) -> Any:
 
 
 def _reporter(data: Any, where: str, project: str) -> Reporter:
+    if isinstance(data, dict):  # YAML 1.1 reads a bare `on` key as true
+        data = {("on" if k is True else k): v for k, v in data.items()}
     if not isinstance(data, dict) or "route" not in data or set(data) - {"route", "on"}:
         raise ConfigError("each reporter is a mapping like '- {route: data-team, on: [failed]}'", where=where)
     on = data.get("on", ["failed"])
