@@ -101,12 +101,13 @@ class Daemon:
         """Register, then pass after pass until SIGTERM/SIGINT (or one pass with ``once``).
         Raises UsageError when another daemon already runs on a SQLite store."""
         names = [s.project.name for s in self.sites]
-        register(self.store, self.id, names)
+        dead = register(self.store, self.id, names)
         keeper = LeaseKeeper(self.store, self.id, lease=self.lease, beat=self._beat).start()
         restore = self._catch_signals()
         alone = " (SQLite: the only daemon)" if self.store.backend == "sqlite" else ""
         self.log(f"{stamp()} daemon {self.id} started: {', '.join(names)}; a pass every {self.interval:g} s; "
                  f"store {self.store.backend}{alone}")
+        self._dead(dead)
         why = "stopped"
         try:
             while not self.stopping.is_set():
@@ -125,8 +126,7 @@ class Daemon:
 
     def run_pass(self) -> None:
         """One pass over every project; an error in one is one line, and the next pass tries again."""
-        for closed in reap(self.store, me=self.id):
-            self.log(f"{stamp()} daemon {closed['id']} is dead ({closed['why']}): its ticks are free to take on")
+        self._dead(reap(self.store, me=self.id))
         for site in self.sites:
             if self.stopping.is_set():
                 return
@@ -183,6 +183,10 @@ class Daemon:
             done = site.alerts.deliver()
             if done.sent or done.failed or done.dead:
                 self.log(f"{stamp()} alerts: {len(done.sent)} sent, {len(done.failed)} to retry, {len(done.dead)} dead")
+
+    def _dead(self, closed: list[dict]) -> None:
+        for row in closed:
+            self.log(f"{stamp()} daemon {row['id']} is dead ({row['why']}): its ticks are free to take on")
 
     def _beat(self, now: float) -> None:
         self.store.daemons.beat(self.id, at=now, doing=self._doing)

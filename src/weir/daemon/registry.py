@@ -46,18 +46,19 @@ def reap(store: MetadataStore, *, me: str | None = None, now: float | None = Non
     return closed
 
 
-def register(store: MetadataStore, daemon_id: str, projects: list[str]) -> None:
-    """Record this daemon. On SQLite, UsageError naming the live daemon if there is one."""
+def register(store: MetadataStore, daemon_id: str, projects: list[str]) -> list[dict]:
+    """Record this daemon; returns the dead daemons it found (as ``reap``). On SQLite,
+    UsageError naming the live daemon if there is one."""
     now = time.time()
     row = {"id": daemon_id, "host": this_host(), "pid": os.getpid(), "started_at": now, "heartbeat_at": now,
            "projects": projects, "doing": "starting"}
     with store.transaction():
-        reap(store, me=daemon_id, now=now)
+        closed = reap(store, me=daemon_id, now=now)
         if store.backend != "sqlite":
             store.daemons.register(row)
-            return
+            return closed
         if store.daemons.register(row, alone_unless_dead_before=now - DEAD_AFTER):
-            return
+            return closed
         others = [r for r in store.daemons.running() if r["id"] != daemon_id]
     other = others[0] if others else None
     who = (f"pid {other['pid']} on {other['host']}, started {_at(other['started_at'])}, last heartbeat "

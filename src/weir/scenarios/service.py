@@ -160,6 +160,7 @@ class ScenarioService:
             try:
                 outcome = run_step(step, self._s, scenario, {**tick, "steps": records}, rec)
             except KeyboardInterrupt:
+                runs += [r for r in self._runs_of(tick["id"]) if r not in runs]  # the run it cancelled
                 if on_interrupt == "hand back":
                     rec.update(state="handed back", finished_at=time.time())
                     self._hand_back(tick, records, index, runs)
