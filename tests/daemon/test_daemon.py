@@ -6,6 +6,7 @@ time missed."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -160,11 +161,11 @@ def _seconds(ticks: list[dict]) -> list[datetime]:
         out.append(fired["scheduled_for"])
         out.extend(fired["missed_times"])
         assert len(fired["missed_times"]) == fired["missed"]
-    return sorted(datetime.fromisoformat(s.replace("Z", "+00:00")) for s in out)
+    return sorted(datetime.fromisoformat(s) for s in out)
 
 
 def _gaps(seconds: list[datetime]) -> list[str]:
-    return [f"{a:%H:%M:%S}..{b:%H:%M:%S}" for a, b in zip(seconds, seconds[1:], strict=False)
+    return [f"{a:%H:%M:%S}..{b:%H:%M:%S}" for a, b in itertools.pairwise(seconds)
             if b - a != timedelta(seconds=1)]
 
 
