@@ -6,6 +6,7 @@ back, and is taken on after its holder died without doing a step twice."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import land_csv
 from conftest import weir_cli as weir
 
 from weir.events import Event, EventKind
+from weir.scenarios import landing
 from weir.workspace import Workspace
 
 TOML = '''
@@ -149,9 +151,21 @@ def test_a_burst_of_deliveries_is_one_tick_and_a_file_delivered_again_is_a_new_o
     [tick] = [t for t in ws.scenarios.evaluate() if t["scenario"] == "landing"]
     assert tick["fired_by"]["partitions"] == {"raw": ["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-06"]}
     drain(ws)
-    land(project, 4, values=(5.0, 6.0, 7.0))  # delivered again, bigger
+    staged = land(project, 4, values=(5.0, 6.0, 7.0), folder="staging")  # delivered again, bigger, renamed in
+    os.replace(staged, project / "landing" / "raw" / staged.name)
     [again] = [t for t in ws.scenarios.evaluate() if t["scenario"] == "landing"]
     assert again["fired_by"]["partitions"] == {"raw": ["2024-01-04"]}
+
+
+def test_a_file_rewritten_in_place_is_noticed_at_the_next_full_look(ws, project, monkeypatch):
+    ws.scenarios.evaluate()
+    land(project, 3)
+    assert [t["scenario"] for t in ws.scenarios.evaluate()] == ["landing"]
+    land(project, 3, values=(8.0, 9.0, 10.0))  # rewritten in place: its folder does not change
+    assert ws.scenarios.evaluate() == []  # the folder is not listed again for a few seconds
+    monkeypatch.setattr(landing, "FULL_LOOK_SECONDS", 0.0)
+    [again] = ws.scenarios.evaluate()
+    assert again["fired_by"]["partitions"] == {"raw": ["2024-01-03"]}
 
 
 def test_a_landing_trigger_waits_for_quiet_before_firing(make_project, workspace_dir, monkeypatch):

@@ -4,8 +4,9 @@ Each pass, for every project it serves: close runs whose process died; evaluate 
 of every enabled scenario into ticks (each occurrence once); claim the ticks that are due and
 run them, one at a time, renewing their leases from a background thread; then bring incidents
 up to date with the log, send OpenLineage events and deliver the alert outbox. Between passes
-it sleeps ``interval`` seconds (a landing is seen within one interval, plus the trigger's
-debounce).
+it sleeps ``interval`` seconds, less when a data trigger's debounce ends sooner; and it looks at
+the landing folders it watches several times a second (one stat each), starting the next pass
+as soon as a file lands.
 
 SIGTERM or SIGINT: the current step finishes (a build in progress is cancelled as ``weir run``
 cancels it), the tick is handed back at the step it stands at for the next daemon, and the
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from weir.store.store import MetadataStore
 
 DEFAULT_INTERVAL = 1.0  # seconds between passes
-HOUSEKEEPING_SECONDS = 5.0  # the alert outbox is delivered at least this often (retries come due)
+WATCH_SECONDS = 0.2  # between passes, how often the landing folders are looked at (one stat each)
+HOUSEKEEPING_SECONDS = 5.0  # the outbox is delivered (retries come due) and dead daemons looked for this often
 
 
 class Site(Protocol):
@@ -92,6 +94,7 @@ class Daemon:
         self._doing = "idle"
         self._events_seen: dict[str, int] = {}
         self._delivered_at: dict[str, float] = {}
+        self._reaped_at = 0.0
 
     @property
     def store(self) -> MetadataStore:
@@ -114,7 +117,7 @@ class Daemon:
                 self.run_pass()
                 if once:
                     break
-                self.stopping.wait(self.interval)
+                self._sleep()
         except KeyboardInterrupt:
             why = "interrupted"
         finally:
@@ -126,7 +129,9 @@ class Daemon:
 
     def run_pass(self) -> None:
         """One pass over every project; an error in one is one line, and the next pass tries again."""
-        self._dead(reap(self.store, me=self.id))
+        if time.monotonic() - self._reaped_at >= HOUSEKEEPING_SECONDS:  # dead daemons: looked for now and then
+            self._reaped_at = time.monotonic()
+            self._dead(reap(self.store, me=self.id))
         for site in self.sites:
             if self.stopping.is_set():
                 return
@@ -183,6 +188,20 @@ class Daemon:
             done = site.alerts.deliver()
             if done.sent or done.failed or done.dead:
                 self.log(f"{stamp()} alerts: {len(done.sent)} sent, {len(done.failed)} to retry, {len(done.dead)} dead")
+
+    def _sleep(self) -> None:
+        """Until the next pass: ``interval`` seconds, less when a data trigger's debounce ends
+        sooner, or as soon as a file lands in a watched folder."""
+        end = time.time() + self.interval
+        ready = [s.scenarios.ready_at for s in self.sites if s.scenarios.ready_at is not None]
+        if ready:
+            end = min(end, min(ready))
+        while not self.stopping.is_set():
+            left = end - time.time()
+            if left <= 0 or self.stopping.wait(min(left, WATCH_SECONDS)):
+                return
+            if any(s.scenarios.arrivals() for s in self.sites):
+                return
 
     def _dead(self, closed: list[dict]) -> None:
         for row in closed:

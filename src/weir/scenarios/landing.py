@@ -1,19 +1,24 @@
 """What has landed for a source, looked at often and cheaply: the daemon asks every second.
 
 A source whose path template names one folder (``landing/flights/{partition}.csv``) is read
-with one directory listing; the fingerprint of a file is computed again only when its size or
-modification time changed since the last look. Other templates (glob characters, a partition
-in the folder part) are resolved partition by partition."""
+with one directory listing, and not even that while the folder's modification time stays the
+same (a file created, renamed or deleted changes it), except for a full look every
+``FULL_LOOK_SECONDS`` that notices a file rewritten in place. The fingerprint of a file is
+computed again only when its size or modification time changed. Other templates (glob
+characters, a partition in the folder part) are resolved partition by partition."""
 
 from __future__ import annotations
 
 import glob
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from weir.model.definitions import Source
+
+FULL_LOOK_SECONDS = 5.0  # a file rewritten in place (its folder unchanged) is noticed within this
 
 
 class LandingScanner:
@@ -24,6 +29,9 @@ class LandingScanner:
         self.root = root
         self._paths: dict[str, tuple[int, dict[str, str]]] = {}  # source -> (key count, {path: key})
         self._stats: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, fingerprint)
+        # source -> (its folder's mtime_ns, when it was listed, what was found)
+        self._looked: dict[str, tuple[int, float, dict[str, tuple[str, float]]]] = {}
+        self._folders: dict[str, tuple[int, float, dict]] = {}  # folder -> the newest look at it
 
     def landed(self, source: Source) -> dict[str, tuple[str, float]]:
         """{partition key: (fingerprint of its files, newest modification time)} for every
@@ -33,7 +41,12 @@ class LandingScanner:
             return self._one_by_one(source)
         paths = self._expected(source)
         out: dict[str, tuple[str, float]] = {}
+        now = time.monotonic()
         try:
+            folder_mtime = os.stat(folder).st_mtime_ns
+            looked = self._looked.get(source.name)
+            if looked is not None and looked[0] == folder_mtime and now - looked[1] < FULL_LOOK_SECONDS:
+                return dict(looked[2])
             entries = list(os.scandir(folder))
         except OSError:
             return out
@@ -48,7 +61,19 @@ class LandingScanner:
             if not entry.is_file():
                 continue
             out[key] = (self._fingerprint(entry.path, st.st_size, st.st_mtime_ns), st.st_mtime_ns / 1e9)
+        self._looked[source.name] = self._folders[folder] = (folder_mtime, now, dict(out))
         return out
+
+    def changed(self) -> bool:
+        """Whether a folder looked at before was changed since (a file landed, or was renamed or
+        removed there): one stat per folder, cheap enough to ask several times a second."""
+        for folder, (mtime, _, _) in self._folders.items():
+            try:
+                if os.stat(folder).st_mtime_ns != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
 
     def _single_folder(self, source: Source) -> str | None:
         head, _, tail = source.path.replace("\\", "/").rpartition("/")

@@ -46,6 +46,12 @@ class ScenarioService:
         self._s = services
         self._evaluator = TriggerEvaluator()
         self._scanner: LandingScanner | None = None
+        self.ready_at: float | None = None  # when a trigger now waiting out its debounce may fire
+
+    def arrivals(self) -> bool:
+        """Whether files landed in a watched folder since the triggers last looked (cheap: a
+        daemon asks between passes, to look again at once)."""
+        return self._scanner is not None and self._scanner.changed()
 
     # -- as users ask -----------------------------------------------------------------------
     def get(self, name: str) -> Scenario:
@@ -112,6 +118,7 @@ class ScenarioService:
                         created.append({**row, "id": tick_id})
                 if after is not state:
                     store.trigger_states.save(project.name, scenario.name, after)
+        self.ready_at = min(facts.ready) if facts.ready else None
         return created
 
     # -- ticks claimed and run --------------------------------------------------------------

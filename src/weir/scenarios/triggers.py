@@ -55,6 +55,7 @@ class Facts:
     _landed: dict[str, dict[str, tuple[str, float]]] = field(default_factory=dict)
     _admitted: dict[str, dict[str, str]] = field(default_factory=dict)
     _events: dict[tuple[int, tuple[str, ...]], list[Event]] = field(default_factory=dict)
+    ready: list[float] = field(default_factory=list)  # when triggers waiting out their debounce may fire
 
     def landed(self, source: str) -> dict[str, tuple[str, float]]:
         if source not in self._landed:
@@ -146,6 +147,7 @@ def _landed(trigger: Landed, before: dict | None, facts: Facts) -> tuple[Firing 
         return None, after
     newest = max(m for items in fresh.values() for _, m in items.values())
     if facts.now - newest < trigger.debounce:
+        facts.ready.append(newest + trigger.debounce)
         return None, after  # still arriving: fire once it has been quiet for the debounce
     for s, items in fresh.items():
         for key, (fp, _) in items.items():
@@ -169,7 +171,9 @@ def _from_log(kinds: tuple[str, ...], matches: Callable[[Event], str | None], de
     matched = [(e, why) for e in events for why in [matches(e)] if why is not None]
     if not matched:
         return None, {"cursor": int(events[-1].id or cursor)}
-    if facts.now - max(e.at for e, _ in matched) < debounce:
+    newest = max(e.at for e, _ in matched)
+    if facts.now - newest < debounce:
+        facts.ready.append(newest + debounce)
         return None, None
     first, last = matched[0][0].id, matched[-1][0].id
     firing = Firing(trigger=name, scheduled_for=f"{name}:{first}-{last}", due_at=facts.now,
