@@ -138,7 +138,7 @@ def main(quick: bool = False) -> dict:
     return {
         "landings": landings,
         "latency_median_s": statistics.median(latencies),
-        "latency_p90_s": latencies[max(0, int(round(0.9 * len(latencies))) - 1)],
+        "latency_p90_s": latencies[max(0, round(0.9 * len(latencies)) - 1)],
         "latency_max_s": latencies[-1],
         "to_tick_median_s": statistics.median(to_tick),
         "floor_s": 0.5,  # the landing trigger's default debounce
