@@ -98,6 +98,16 @@ class Workspace:
                 write_manifest(self._project, self.home / "cache")
         return self._project
 
+    def reload(self) -> Project:
+        """Load the project again from its files (a long-lived daemon after they changed); if
+        it no longer loads, the project as it was stays and the ConfigError is raised."""
+        before, self._project = self._project, None
+        try:
+            return self._load_project()
+        except BaseException:
+            self._project = before
+            raise
+
     def light(self) -> LightReader | None:
         """A reader of the embedded store that needs no SQLAlchemy (quick read-only answers), or
         None when the store is elsewhere, not there yet, or needs a migration."""

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from weir.daemon.registry import reap, register
@@ -46,12 +47,15 @@ class Site(Protocol):
     @property
     def store(self) -> MetadataStore: ...
 
+    home: Path  # the workspace folder (left out of the project's fingerprint when inside it)
     scenarios: ScenarioService
     incidents: IncidentService
     alerts: AlertService
     openlineage: OpenLineageService
 
     def recover(self) -> list[dict]: ...
+
+    def reload(self) -> Project: ...
 
 
 def stamp(at: float | None = None) -> str:
@@ -95,6 +99,7 @@ class Daemon:
         self._events_seen: dict[str, int] = {}
         self._delivered_at: dict[str, float] = {}
         self._reaped_at = 0.0
+        self._files: dict[int, tuple[str, float]] = {}  # site -> (fingerprint of its project's files, when taken)
 
     @property
     def store(self) -> MetadataStore:
@@ -142,6 +147,7 @@ class Daemon:
                 self.log(f"{stamp()} error in project {_name(site)}: {text}")
 
     def _serve(self, site: Site) -> None:
+        self._reload_if_changed(site)
         for run in site.recover():
             self.log(f"{stamp()} run {run['id']} was closed as failed: {run['error']}")
         site.scenarios.evaluate()
@@ -188,6 +194,30 @@ class Daemon:
             done = site.alerts.deliver()
             if done.sent or done.failed or done.dead:
                 self.log(f"{stamp()} alerts: {len(done.sent)} sent, {len(done.failed)} to retry, {len(done.dead)} dead")
+
+    def _reload_if_changed(self, site: Site) -> None:
+        """Every few seconds: if the project's files changed (code, weir.toml, scenarios.yml),
+        load it again, so new ticks run what is there now. A project that no longer loads is
+        one line, and the daemon goes on with it as it was."""
+        from weir.project.manifest import fingerprint
+
+        now = time.monotonic()
+        known = self._files.get(id(site))
+        if known is not None and now - known[1] < HOUSEKEEPING_SECONDS:
+            return
+        root = site.project.root
+        key = fingerprint(root, skip=site.home)
+        self._files[id(site)] = (key, now)
+        if known is None or known[0] == key:
+            return
+        try:
+            site.reload()
+        except Exception as exc:  # noqa: BLE001 - a project being edited: keep serving it as it was
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.log(f"{stamp()} project {site.project.name} changed but does not load: {text}; going on with it as it was")
+            return
+        self.log(f"{stamp()} project {site.project.name} changed: loaded again "
+                 f"({len(site.project.scenarios)} scenario(s))")
 
     def _sleep(self) -> None:
         """Until the next pass: ``interval`` seconds, less when a data trigger's debounce ends

@@ -88,7 +88,9 @@ def load_scenarios_file(root: Path, project_name: str) -> list[Scenario]:
 
 
 def _one(data: Any, where: str, what: str, known: dict) -> tuple[str, dict]:
-    if isinstance(data, str) and data in known:
+    if isinstance(data, str):
+        if data not in known:
+            raise ConfigError(f"unknown {what} {data!r} (known: {', '.join(known)})", where=where)
         return data, {}
     if not isinstance(data, dict) or len(data) != 1:
         raise ConfigError(f"each {what} is one mapping like '- {next(iter(known))}: {{...}}'", where=where)
