@@ -21,7 +21,7 @@ def new_holder(kind: str) -> str:
     """A holder id: what holds (daemon, cli), on which host and process, and a token."""
     from weir.engine.heartbeat import this_host
 
-    return f"{kind}:{this_host()}:{os.getpid()}:{secrets.token_hex(3)}"
+    return f"{kind}:{this_host()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class LeaseKeeper:

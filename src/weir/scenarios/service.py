@@ -202,7 +202,7 @@ class ScenarioService:
         project, store = self._s.project(), self._s.store()
         holder = new_holder("cli")
         now = time.time()
-        row = {"project": project.name, "scenario": scenario.name, "scheduled_for": f"manual:{holder}:{now:.6f}",
+        row = {"project": project.name, "scenario": scenario.name, "scheduled_for": f"manual:{now:.6f}:{holder[-6:]}",
                "trigger": "manual", "fired_by": {"kind": "manual", "by": _who()}, "created_at": now,
                "due_at": now, "steps": [], "run_ids": []}
         with store.transaction():
