@@ -20,7 +20,7 @@ _STEPS = (Ingest, Build, Check, Rebuild, Diagnose, Call, Wait)
 class Reporter:
     """Tell alert route ``route`` (``[alerts.routes.NAME]`` in weir.toml) when a tick ends in
     one of ``on``: ``failed``, ``succeeded``, ``incident_opened`` (the tick's work opened or
-    reopened an incident)."""
+    reopened an incident; one it only grew is named in the report, but does not call for one)."""
 
     route: str
     on: tuple[str, ...] = ("failed",)

@@ -112,7 +112,8 @@ class Rebuild:
 
 @dataclass(frozen=True, kw_only=True)
 class Diagnose:
-    """Bring incidents up to date with the log, and diagnose those opened or grown during the tick."""
+    """Bring incidents up to date with the log, and diagnose those opened, reopened or grown
+    (a new trigger joined) during the tick."""
 
     kind: ClassVar[str] = "diagnose"
     continue_on_failure: bool = False

@@ -53,7 +53,7 @@ def scenario_json(scenario: Scenario, last: dict | None = None, active: int = 0)
 
 def tick_json(row: dict) -> dict[str, Any]:
     """One tick: what it stands for, what fired it, its state, each step, the runs it started,
-    the incidents its work opened and what its reporters did."""
+    the incidents its work opened, reopened or grew, and what its reporters did."""
     started, finished = row.get("started_at"), row.get("finished_at")
     return {
         "id": row["id"],

@@ -22,7 +22,7 @@ def conditions(tick: dict) -> list[str]:
     met = []
     if tick["state"] in ("succeeded", "failed"):
         met.append(tick["state"])
-    if tick.get("incidents"):
+    if any(i.get("change") in ("opened", "reopened") for i in tick.get("incidents") or []):
         met.append("incident_opened")
     return met
 
@@ -36,7 +36,8 @@ def message(project: Project, scenario: Scenario, tick: dict, condition: str, to
     for rec in tick.get("steps") or []:
         lines.append(f"- {rec.get('name')}: {rec.get('state')}{' - ' + rec['message'] if rec.get('message') else ''}")
     for incident in tick.get("incidents") or []:
-        lines.append(f"- incident {incident['id']}: {incident['title']} ('weir incidents show {incident['id']}')")
+        lines.append(f"- incident {incident['id']} {incident.get('change', 'opened')}: {incident['title']} "
+                     f"('weir incidents show {incident['id']}')")
     if tick.get("run_ids"):
         lines.append(f"Runs: {', '.join(tick['run_ids'])} ('weir runs show ID')")
     lines.append(f"History: weir scenario history {scenario.name}")

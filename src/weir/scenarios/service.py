@@ -242,8 +242,7 @@ class ScenarioService:
         incidents: builtins.list[dict] = []
         if state in ("succeeded", "failed"):
             try:
-                incidents = [{"id": r["id"], "title": r["title"], "severity": r["severity"]}
-                             for r in incidents_since(self._s, tick["started_at"] or tick["created_at"])]
+                incidents = incidents_since(self._s, tick["started_at"] or tick["created_at"])
             except WeirError:
                 incidents = []
         outcome = note or "; ".join(r["message"] for r in records if r.get("message")) or state

@@ -73,6 +73,8 @@ def _ingest(step: Ingest, services: Services, scenario: Scenario, tick: dict, re
     accepted = blocked = 0
     per_source: dict[str, dict[str, int]] = {}
     for source in sources:
+        if landed and source not in landed:  # a landing of other sources: nothing of this one to check
+            continue
         keys = landed.get(source)
         judged = services.quality.ingest(source, keys or None)
         counts = per_source.setdefault(source, {"accepted": 0, "blocked": 0, "checked_now": 0})
@@ -132,10 +134,28 @@ def _rebuild(step: Rebuild, services: Services, scenario: Scenario, tick: dict, 
 
 
 def incidents_since(services: Services, since: float) -> list[dict]:
-    """Open incidents opened (or reopened) at or after ``since``, after a sync with the log."""
-    rows = services.incidents().list(sync=True)
-    return [r for r in rows if r["state"] != "resolved"
-            and (r["opened_at"] >= since or (r["reopened"] and r["updated_at"] >= since))]
+    """Incidents not resolved that were opened, reopened or joined by a new trigger at or after
+    ``since`` (after a sync with the log), each with ``change``: ``opened``, ``reopened`` or
+    ``grew``; oldest first."""
+    from weir.events import EventKind
+
+    project, store = services.project(), services.store()
+    services.incidents().sync()
+    kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED)
+    with store.read():
+        events = [e for e in store.events.after(0, kinds=kinds, project=project.name, limit=None) if e.at >= since]
+        changes: dict[int, str] = {}
+        for e in events:
+            incident = e.data.get("incident")
+            if not isinstance(incident, int):
+                continue
+            change = "opened" if e.kind == EventKind.INCIDENT_OPENED else {
+                "reopened": "reopened", "joined": "grew"}.get(str(e.data.get("change")))
+            if change is not None and changes.get(incident) not in ("opened", "reopened"):
+                changes[incident] = change
+        rows = [store.incidents.get(i) for i in changes]
+    return [{"id": r["id"], "title": r["title"], "severity": r["severity"], "change": changes[r["id"]]}
+            for r in rows if r is not None and r["state"] != "resolved"]
 
 
 def _diagnose(step: Diagnose, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:
@@ -144,12 +164,12 @@ def _diagnose(step: Diagnose, services: Services, scenario: Scenario, tick: dict
         shown = services.incidents().show(row["id"])
         diagnosis = shown.get("diagnosis") or {}
         causes = diagnosis.get("causes") or []
-        found.append({"id": row["id"], "title": row["title"], "severity": row["severity"],
-                      "verdict": (diagnosis.get("classification") or {}).get("verdict"),
+        found.append({**row, "verdict": (diagnosis.get("classification") or {}).get("verdict"),
                       "cause": causes[0]["summary"] if causes else None,
                       "fix": causes[0].get("fix") if causes else None})
-    message = "diagnose: no incident opened" if not found else "diagnose: " + "; ".join(
-        f"incident {i['id']} {i['title']}" + (f" ({i['verdict']})" if i["verdict"] else "") for i in found)
+    message = "diagnose: no incident opened or grown" if not found else "diagnose: " + "; ".join(
+        f"incident {i['id']} {i['change']}: {i['title']}" + (f" ({i['verdict']})" if i["verdict"] else "")
+        for i in found)
     return StepOutcome(state="succeeded", message=message, details={"incidents": found})
 
 
