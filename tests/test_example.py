@@ -78,10 +78,11 @@ def test_flights_model_is_trained_on_january_and_scored_when_labels_land(tmp_pat
         # monthly_retrain, run by hand: the model is trained again and what it predicted is built again with it
         tick = ws.scenarios.run("monthly_retrain")
         assert tick["state"] == "succeeded", tick["outcome"]
-        first, second = tick["steps"]
-        assert first["counts"] == {"succeeded": 1} and second["counts"]["succeeded"] >= 2
-        assert {t["asset"] for t in ws.runs.detail(second["run_id"])["tasks"]} == {"delay_predictions",
-                                                                                    "prediction_quality"}
+        [step] = tick["steps"]
+        assert step["trained"] == {"succeeded": 1} and step["downstream"]["succeeded"] >= 2
+        trained, below = (ws.runs.detail(r) for r in step["runs"])
+        assert {t["asset"] for t in trained["tasks"]} == {"delay_model"}
+        assert {t["asset"] for t in below["tasks"]} == {"delay_predictions", "prediction_quality"}
 
 
 def test_flights_daily_delivery_runs_when_a_day_of_flights_and_weather_lands(tmp_path):

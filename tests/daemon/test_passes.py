@@ -45,10 +45,10 @@ def test_a_project_that_changes_is_loaded_again_and_one_that_breaks_is_served_as
         daemon.run_pass()
         assert sorted(ws.project.scenarios) == ["first", "second"]
         assert lines[-1].endswith("project demo changed: loaded again (2 scenario(s))")
-        (project / "scenarios.yml").write_text("second:\n  steps: [retrain]\n")
+        (project / "scenarios.yml").write_text("second:\n  steps: [explode]\n")
         daemon.run_pass()
         assert sorted(ws.project.scenarios) == ["first", "second"]
-        assert "project demo changed but does not load" in lines[-1] and "unknown step 'retrain'" in lines[-1]
+        assert "project demo changed but does not load" in lines[-1] and "unknown step 'explode'" in lines[-1]
         assert "going on with it as it was" in lines[-1]
         [row] = status(ws.store)
         assert row["state"] == "live" and row["projects"] == ["demo"]

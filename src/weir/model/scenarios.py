@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from weir.errors import ConfigError
 from weir.model.definitions import Location, check_name
-from weir.model.steps import Build, Call, Check, Diagnose, Ingest, Rebuild, Step, Wait
+from weir.model.steps import Build, Call, Check, Diagnose, Ingest, Rebuild, Retrain, Step, Wait
 from weir.model.triggers import Cron, IncidentChange, Landed, Manual, Published, Trigger
 
 REPORT_CONDITIONS = ("failed", "succeeded", "incident_opened")
 _TRIGGERS = (Cron, Landed, Published, IncidentChange, Manual)
-_STEPS = (Ingest, Build, Check, Rebuild, Diagnose, Call, Wait)
+_STEPS = (Ingest, Build, Retrain, Check, Rebuild, Diagnose, Call, Wait)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,8 +61,8 @@ class Scenario:
             raise ConfigError(f"scenario {self.name!r} has no steps", where=where)
         for s in self.steps:
             if not isinstance(s, _STEPS):
-                raise ConfigError(f"scenario {self.name!r}: {s!r} is not a step (weir.steps.ingest, build, check, "
-                                  "rebuild, diagnose, call, wait)", where=where)
+                raise ConfigError(f"scenario {self.name!r}: {s!r} is not a step (weir.steps.ingest, build, retrain, "
+                                  "check, rebuild, diagnose, call, wait)", where=where)
         for r in self.reporters:
             if not isinstance(r, Reporter):
                 raise ConfigError(f"scenario {self.name!r}: {r!r} is not a reporter (weir.reporter(ROUTE, on=...))",

@@ -1,12 +1,12 @@
 """What a scenario does, step by step: ingest landed files, build (what is stale, or a
-selection), re-run checks, rebuild partitions, diagnose the open incidents, call a Python
-function, or wait for partitions until a deadline. Values, validated on construction; no I/O.
+selection), retrain a model, re-run checks, rebuild partitions, diagnose the open incidents,
+call a Python function, or wait for partitions until a deadline. Values, validated on construction; no I/O.
 
 A step that fails stops the scenario unless it says ``continue_on_failure``. A step is
 ``resumable`` when doing it again after a daemon died in the middle of it cannot do its work
 twice: ingesting keeps the decision on files already judged, a stale build builds only what
-is still stale; a build of a selection, a rebuild and a Python function are not, unless a
-function says so."""
+is still stale; a build of a selection, a retrain, a rebuild and a Python function are not,
+unless a function says so."""
 
 from __future__ import annotations
 
@@ -67,6 +67,22 @@ class Build:
         what = ", ".join(self.assets) or "every asset"
         keys = self.partition or (f"{self.first}..{self.last}" if self.first else "")
         return f"build {'stale ' if self.stale else ''}{what}{' ' + keys if keys else ''}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrain:
+    """Train ``model`` (a ``weir.model`` asset) again, whatever its state, then with
+    ``downstream`` build what is stale below it (its predictions, their quality)."""
+
+    kind: ClassVar[str] = "retrain"
+    model: str
+    downstream: bool = True
+    continue_on_failure: bool = False
+    where: str = ""
+    resumable: ClassVar[bool] = False  # done again, it would train again
+
+    def describe(self) -> str:
+        return f"retrain {self.model}{' and build what depends on it' if self.downstream else ''}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +181,7 @@ class Wait:
         return f"wait for {self.name}{' ' + self.partition if self.partition else ''}"
 
 
-Step = Ingest | Build | Check | Rebuild | Diagnose | Call | Wait
+Step = Ingest | Build | Retrain | Check | Rebuild | Diagnose | Call | Wait
 
 
 def ingest(*sources: str, continue_on_failure: bool = False, where: str = "") -> Ingest:
@@ -180,6 +196,10 @@ def build(*assets: str, stale: bool | None = None, partition: str | None = None,
         stale = not (partition or first or last)
     return Build(assets=_names(assets), stale=bool(stale), partition=partition, first=first, last=last,
                  continue_on_failure=continue_on_failure, where=where)
+
+
+def retrain(model: str, *, downstream: bool = True, continue_on_failure: bool = False, where: str = "") -> Retrain:
+    return Retrain(model=model, downstream=downstream, continue_on_failure=continue_on_failure, where=where)
 
 
 def check(asset: str, *, partition: str | None = None, continue_on_failure: bool = False, where: str = "") -> Check:
@@ -216,8 +236,8 @@ def wait(name: str, *, partition: str | None = None, deadline: float | str | tim
     return Wait(name=name, partition=partition, deadline=seconds, continue_on_failure=continue_on_failure, where=where)
 
 
-CONSTRUCTORS = {"ingest": ingest, "build": build, "check": check, "rebuild": rebuild, "diagnose": diagnose,
+CONSTRUCTORS = {"ingest": ingest, "build": build, "retrain": retrain, "check": check, "rebuild": rebuild, "diagnose": diagnose,
                 "call": call, "wait": wait}
 
-__all__ = ["CONSTRUCTORS", "Build", "Call", "Check", "Diagnose", "Ingest", "Rebuild", "Step", "Wait", "build", "call",
-           "check", "diagnose", "ingest", "rebuild", "wait"]
+__all__ = ["CONSTRUCTORS", "Build", "Call", "Check", "Diagnose", "Ingest", "Rebuild", "Retrain", "Step", "Wait", "build",
+           "call", "check", "diagnose", "ingest", "rebuild", "retrain", "wait"]

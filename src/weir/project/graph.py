@@ -123,7 +123,8 @@ def validate(project: Project) -> Project:
 
     for scenario in project.scenarios.values():
         check_scenario_names(scenario, assets=set(project.assets), sources=set(project.sources),
-                             routes={r.name for r in project.config.alerts.routes})
+                             routes={r.name for r in project.config.alerts.routes},
+                             models={n for n, a in project.assets.items() if a.model is not None})
     sorter: TopologicalSorter[str] = TopologicalSorter()
     for s in project.sources:
         sorter.add(s)

@@ -15,7 +15,7 @@
       triggers:
         - cron: {schedule: "0 6 1 * *", timezone: America/New_York}
       steps:
-        - build: {assets: [delay_model], stale: true}
+        - retrain: {model: delay_model}
         - call: {function: "model:announce"}    # module:function of the project's modules
 
 Errors name file:line of the entry at fault."""
@@ -31,7 +31,7 @@ from weir.errors import ConfigError, ProjectError
 from weir.model.definitions import Location
 from weir.model.scenarios import Reporter, Scenario
 from weir.model.steps import CONSTRUCTORS as STEPS
-from weir.model.steps import Build, Call, Check, Ingest, Rebuild, Wait
+from weir.model.steps import Build, Call, Check, Ingest, Rebuild, Retrain, Wait
 from weir.model.triggers import CONSTRUCTORS as TRIGGERS
 from weir.model.triggers import Landed, Published
 
@@ -159,7 +159,8 @@ def _reporter(data: Any, where: str, project: str) -> Reporter:
         raise ConfigError(exc.message, where=where) from None
 
 
-def check_scenario_names(scenario: Scenario, *, assets: set[str], sources: set[str], routes: set[str]) -> None:
+def check_scenario_names(scenario: Scenario, *, assets: set[str], sources: set[str], routes: set[str],
+                         models: set[str] | None = None) -> None:
     """Every asset, source and alert route a scenario names exists; ProjectError at the entry otherwise."""
     from weir.project.graph import suggest
 
@@ -188,6 +189,8 @@ def check_scenario_names(scenario: Scenario, *, assets: set[str], sources: set[s
                 need(a, assets, "asset", step.where)
         elif isinstance(step, Check | Rebuild):
             need(step.asset, assets, "asset", step.where)
+        elif isinstance(step, Retrain):
+            need(step.model, assets if models is None else models, "model", step.where)
         elif isinstance(step, Wait):
             need(step.name, assets | sources, "asset or source", step.where)
         elif isinstance(step, Call):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import UnknownObjectError
-from weir.model.steps import Build, Call, Check, Diagnose, Ingest, Rebuild, Step, Wait
+from weir.model.steps import Build, Call, Check, Diagnose, Ingest, Rebuild, Retrain, Step, Wait
 from weir.model.triggers import Cron
 
 if TYPE_CHECKING:
@@ -101,6 +101,28 @@ def _build(step: Build, services: Services, scenario: Scenario, tick: dict, reco
     return StepOutcome(state="succeeded" if result.ok else "failed", message=message, runs=[result.run_id],
                        details={"run_id": result.run_id, "state": result.state, "counts": counts,
                                 "failures": result.failures[:5]})
+
+
+def _retrain(step: Retrain, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:
+    from weir.runs.request import RunRequest
+
+    trigger = f"tick:{tick['id']}"
+    trained = services.runs.run(RunRequest(assets=(step.model,), trigger=trigger))
+    results = [trained]
+    if trained.ok and step.downstream:
+        below = [a for a in services.project().closure([step.model], upstream=False) if a != step.model]
+        if below:
+            results.append(services.runs.run(RunRequest(assets=tuple(below), stale=True, trigger=trigger)))
+    ok = all(r.ok for r in results)
+    counts: dict[str, int] = {}
+    for r in results[1:]:
+        for state, n in r.counts.items():
+            counts[state] = counts.get(state, 0) + n
+    after = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    message = f"retrain {step.model}: {trained.state}" + (f"; below it: {after}" if after else "")
+    return StepOutcome(state="succeeded" if ok else "failed", message=message, runs=[r.run_id for r in results],
+                       details={"trained": trained.counts, "downstream": counts, "failures": [
+                           f for r in results for f in r.failures][:5]})
 
 
 def _check(step: Check, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:
@@ -228,7 +250,7 @@ def _wait(step: Wait, services: Services, scenario: Scenario, tick: dict, record
 
 
 _RUNNERS: dict[type, Callable[..., StepOutcome]] = {
-    Ingest: _ingest, Build: _build, Check: _check, Rebuild: _rebuild, Diagnose: _diagnose, Call: _call, Wait: _wait,
+    Ingest: _ingest, Build: _build, Retrain: _retrain, Check: _check, Rebuild: _rebuild, Diagnose: _diagnose, Call: _call, Wait: _wait,
 }
 
 __all__ = ["Services", "StepContext", "StepOutcome", "incidents_since", "run_step", "scheduled_time"]
