@@ -50,6 +50,13 @@ def record(context):
         f.write(json.dumps({"tick": context.tick["id"], "scenario": context.scenario}) + "\\n")
 
 
+def hold(context):
+    (ROOT / "holding").write_text("")
+    while (ROOT / "slow").exists():
+        time.sleep(0.05)
+
+
+held = weir.scenario("held", steps=[weir.steps.call(hold), weir.steps.call(record)])
 landing = weir.scenario(
     "landing",
     triggers=[weir.triggers.landed("raw", debounce=0.2)],
@@ -236,6 +243,38 @@ def test_sigterm_in_the_middle_of_a_build_hands_the_tick_back_and_the_next_daemo
     assert [s["state"] for s in tick["steps"]] == ["succeeded"] * 3 and len(calls(project)) == 1
     with Workspace(workspace_dir, project) as ws:
         assert sorted(ws.runs.detail(r)["state"] for r in tick["run_ids"]) == ["cancelled", "succeeded"]
+
+
+def test_sigterm_lets_the_current_step_finish_then_hands_the_tick_back(make_project, workspace_dir, tmp_path, sqlite):
+    project = make_project({"weir.toml": TOML, "assets.py": ASSETS})
+    log = tmp_path / "daemon.log"
+    (project / "slow").write_text("")
+    with Workspace(workspace_dir, project) as ws, ws.store.transaction():
+        now = time.time()
+        ws.store.ticks.create({"project": "demo", "scenario": "held", "scheduled_for": "test:held", "trigger": "manual",
+                               "fired_by": {"kind": "manual"}, "state": "pending", "created_at": now, "due_at": now,
+                               "steps": [], "run_ids": []})
+    proc = start(workspace_dir, project, log=log)
+    try:
+        wait_for("the step to begin", lambda: (project / "holding").exists(), [proc])
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert proc.poll() is None  # the step is not cut short
+        (project / "slow").unlink()
+        code = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, log.read_text()
+    [handed] = history(workspace_dir, project, "held")
+    assert handed["state"] == "pending" and [s["state"] for s in handed["steps"]] == ["succeeded"]
+    assert "handed back at step 2" in log.read_text()
+    once = weir(workspace_dir, project, "daemon", "--once", process=True)
+    assert f"tick {handed['id']} held" in once.stdout
+    [tick] = history(workspace_dir, project, "held")
+    assert tick["state"] == "succeeded" and [s["state"] for s in tick["steps"]] == ["succeeded", "succeeded"]
+    assert calls(project) == [{"tick": tick["id"], "scenario": "held"}]
 
 
 @pytest.mark.postgres
