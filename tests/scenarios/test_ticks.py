@@ -294,3 +294,10 @@ def test_a_blocked_delivery_fails_the_tick_and_its_incident_is_reported(ws, proj
                   if json.loads(line)["data"].get("scenario") == "landing"}
     assert conditions == {"failed", "incident_opened"}
     assert calls(project) == []  # the build failed: the steps after it did not run
+
+
+def test_a_file_stamped_in_the_future_is_not_held_back_by_the_debounce(ws, project):
+    ws.scenarios.evaluate()
+    path = land(project, 5)
+    os.utime(path, (time.time() + 3600, time.time() + 3600))  # a writer whose clock is an hour ahead
+    assert [t["scenario"] for t in ws.scenarios.evaluate()] == ["landing"]

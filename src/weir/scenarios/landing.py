@@ -28,14 +28,17 @@ class LandingScanner:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._paths: dict[str, tuple[int, dict[str, str]]] = {}  # source -> (key count, {path: key})
-        self._stats: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, fingerprint)
+        # path -> (size, mtime_ns, fingerprint, when it changed: its mtime, or when first seen if that is earlier)
+        self._stats: dict[str, tuple[int, int, str, float]] = {}
         # source -> (its folder's mtime_ns, when it was listed, what was found)
         self._looked: dict[str, tuple[int, float, dict[str, tuple[str, float]]]] = {}
         self._folders: dict[str, tuple[int, float, dict]] = {}  # folder -> the newest look at it
 
     def landed(self, source: Source) -> dict[str, tuple[str, float]]:
-        """{partition key: (fingerprint of its files, newest modification time)} for every
-        partition of ``source`` with files."""
+        """{partition key: (fingerprint of its files, when they last changed)} for every
+        partition of ``source`` with files. When they changed is their modification time, or
+        the moment this scanner first saw them so if that is earlier (a writer's clock ahead of
+        ours never holds a trigger back)."""
         folder = self._single_folder(source)
         if folder is None:
             return self._one_by_one(source)
@@ -60,7 +63,7 @@ class LandingScanner:
                 continue
             if not entry.is_file():
                 continue
-            out[key] = (self._fingerprint(entry.path, st.st_size, st.st_mtime_ns), st.st_mtime_ns / 1e9)
+            out[key] = self._fingerprint(entry.path, st.st_size, st.st_mtime_ns)
         self._looked[source.name] = self._folders[folder] = (folder_mtime, now, dict(out))
         return out
 
@@ -93,18 +96,19 @@ class LandingScanner:
             self._paths[source.name] = cached
         return cached[1]
 
-    def _fingerprint(self, path: str, size: int, mtime_ns: int) -> str:
+    def _fingerprint(self, path: str, size: int, mtime_ns: int) -> tuple[str, float]:
         known = self._stats.get(path)
         if known is not None and known[0] == size and known[1] == mtime_ns:
-            return known[2]
+            return known[2], known[3]
         from weir.storage.sources import fingerprint
 
         try:
             fp = fingerprint([path])
         except OSError:
-            return ""
-        self._stats[path] = (size, mtime_ns, fp)
-        return fp
+            return "", time.time()
+        changed = min(mtime_ns / 1e9, time.time())
+        self._stats[path] = (size, mtime_ns, fp, changed)
+        return fp, changed
 
     def _one_by_one(self, source: Source) -> dict[str, tuple[str, float]]:
         from weir.storage.sources import fingerprint, source_files
@@ -115,7 +119,7 @@ class LandingScanner:
             if not files:
                 continue
             try:
-                newest = max(os.stat(f).st_mtime_ns for f in files) / 1e9
+                newest = min(max(os.stat(f).st_mtime_ns for f in files) / 1e9, time.time())
                 out[key] = (fingerprint(files), newest)
             except OSError:
                 continue
