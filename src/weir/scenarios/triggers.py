@@ -145,7 +145,7 @@ def _landed(trigger: Landed, before: dict | None, facts: Facts) -> tuple[Firing 
     after = {"seen": seen} if settled or before is None else None
     if not fresh:
         return None, after
-    newest = max(m for items in fresh.values() for _, m in items.values())
+    newest = min(max(m for items in fresh.values() for _, m in items.values()), facts.now)  # seen during this look
     if facts.now - newest < trigger.debounce:
         facts.ready.append(newest + trigger.debounce)
         return None, after  # still arriving: fire once it has been quiet for the debounce
