@@ -130,25 +130,10 @@ class Workspace:
         return self.runs.recover()
 
     def daemon(self, *, interval: float, log: Callable[[str], None]) -> Daemon:
-        """A daemon serving this project and every other project registered in the workspace
-        (a project that does not load is left out, in one line of ``log``)."""
+        """A daemon serving this project and the workspace's other registered projects."""
         from weir.daemon.loop import Daemon
-        from weir.errors import WeirError
 
-        sites = [self]
-        with self.store.read():
-            known = self.store.projects.all()
-        for name, root in sorted(known.items()):
-            if Path(root).resolve() == self.project.root or not (Path(root) / "weir.toml").is_file():
-                continue
-            other = Workspace(self.home, root)
-            try:
-                _ = other.project
-            except WeirError as exc:
-                log(f"project {name} ({root}) is left out: {exc}")
-                continue
-            sites.append(other)
-        return Daemon(sites, interval=interval, log=log)
+        return Daemon.serving(self, lambda root: Workspace(self.home, root), interval=interval, log=log)
 
     def close(self) -> None:
         if self._store is not None:

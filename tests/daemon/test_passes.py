@@ -58,3 +58,19 @@ def test_daemon_status_says_when_none_ran(project, workspace_dir):
     out = weir(workspace_dir, project, "daemon", "status")
     assert "no daemon has run in this workspace" in out.stdout
     assert weir(workspace_dir, project, "daemon", "status", "--json").stdout.strip() == "[]"
+
+
+def test_a_daemon_serves_every_project_registered_in_the_workspace_and_leaves_out_one_that_does_not_load(
+        project, make_project, workspace_dir):
+    from weir.store.projects import claim_project
+
+    other = make_project({"weir.toml": TOML.replace('"demo"', '"other"'), "assets.py": ASSETS}, name="other")
+    broken = make_project({"weir.toml": TOML.replace('"demo"', '"broken"'), "assets.py": "import weir\nweir.nothing\n"},
+                          name="broken")
+    lines: list[str] = []
+    with Workspace(workspace_dir, project) as ws:
+        for name, root in (("other", other), ("broken", broken)):
+            claim_project(ws.store, name, str(root))
+        daemon = ws.daemon(interval=1.0, log=lines.append)
+        assert [s.project.name for s in daemon.sites] == ["demo", "other"]
+        assert len(lines) == 1 and "project broken" in lines[0] and "is left out" in lines[0]

@@ -101,6 +101,28 @@ class Daemon:
         self._reaped_at = 0.0
         self._files: dict[int, tuple[str, float]] = {}  # site -> (fingerprint of its project's files, when taken)
 
+    @classmethod
+    def serving(cls, first: Site, open_project: Callable[[str], Site], *, interval: float = DEFAULT_INTERVAL,
+                log: Callable[[str], None] = lambda line: None) -> Daemon:
+        """A daemon for ``first`` and every other project registered in its workspace (opened
+        with ``open_project(root)``); a project that does not load is left out, in one line."""
+        from weir.errors import WeirError
+
+        sites = [first]
+        with first.store.read():
+            known = first.store.projects.all()
+        for name, root in sorted(known.items()):
+            if Path(root).resolve() == first.project.root or not (Path(root) / "weir.toml").is_file():
+                continue
+            other = open_project(root)
+            try:
+                _ = other.project
+            except WeirError as exc:
+                log(f"{stamp()} project {name} ({root}) is left out: {exc}")
+                continue
+            sites.append(other)
+        return cls(sites, interval=interval, log=log)
+
     @property
     def store(self) -> MetadataStore:
         return self.sites[0].store
