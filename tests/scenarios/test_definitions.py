@@ -128,3 +128,13 @@ def test_two_scenarios_of_one_name_are_an_error(make_project):
     project = make_project({"weir.toml": TOML, "assets.py": ASSETS, "scenarios.yml": "nightly:\n  steps: [build]\n"})
     with pytest.raises(ConfigError, match="duplicate scenario 'nightly'"):
         load_project(project)
+
+
+def test_the_cached_manifest_keeps_scenarios_with_their_functions_standing_in(project, tmp_path):
+    from weir.project.manifest import UnloadedFunction, read_manifest, write_manifest
+
+    write_manifest(load_project(project), tmp_path / "cache")
+    cached = read_manifest(project, tmp_path / "cache")
+    assert cached is not None and sorted(cached.scenarios) == ["nightly", "on_landing", "paused"]
+    call = cached.scenarios["nightly"].steps[1]
+    assert isinstance(call.function, UnloadedFunction) and call.name == "announce"
