@@ -301,3 +301,14 @@ def test_a_file_stamped_in_the_future_is_not_held_back_by_the_debounce(ws, proje
     path = land(project, 5)
     os.utime(path, (time.time() + 3600, time.time() + 3600))  # a writer whose clock is an hour ahead
     assert [t["scenario"] for t in ws.scenarios.evaluate()] == ["landing"]
+
+
+def test_a_tick_of_a_scenario_no_longer_defined_is_skipped(ws):
+    now = time.time()
+    with ws.store.transaction():
+        ws.store.ticks.create({"project": "demo", "scenario": "gone", "scheduled_for": "test:gone", "trigger": "cron",
+                               "fired_by": {"kind": "cron"}, "state": "pending", "created_at": now, "due_at": now,
+                               "steps": [], "run_ids": []})
+    [tick] = drain(ws)
+    assert tick["state"] == "skipped" and tick["outcome"] == "the scenario is no longer in the project"
+    assert [t["id"] for t in ws.scenarios.history("gone")] == [tick["id"]]  # its history stays
