@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHMARKS = ("overhead", "wap", "checks", "detection", "cli", "daily")
+BENCHMARKS = ("overhead", "wap", "checks", "detection", "cli", "daily", "daemon")
 
 
 def _mark(ok: bool | None) -> str:
@@ -171,6 +171,21 @@ def table(results: dict) -> str:
             f"{d['stale_run_seconds']:.3f} s = {d['ratio']:.2f}x `python -c 'import deltalake, pyarrow'`",
             f"<= {d['target_seconds']} s", _mark(d["met"]),
         ))
+    m = results.get("daemon")
+    if m:
+        rows += [
+            (
+                f"`weir daemon`, default settings: a day landed -> its build starts ({m['landings']} landings)",
+                f"median {m['latency_median_s']:.2f} s, p90 {m['latency_p90_s']:.2f} s, max {m['latency_max_s']:.2f} s "
+                f"(the debounce alone: {m['floor_s']:.1f} s)",
+                f"<= {m['target_latency_s']:g} s", _mark(m["latency_target_met"]),
+            ),
+            (
+                "`weir daemon` idle (2 sources x 365 days, 60 landed), share of one core",
+                f"{m['idle_cpu_share'] * 100:.2f}% over {m['idle_window_s']:.0f} s",
+                f"< {m['target_idle_cpu_share'] * 100:g}%", _mark(m["idle_target_met"]),
+            ),
+        ]
     lines = ["| benchmark | result | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {t} | {m} |" for a, b, t, m in rows]
     return "\n".join(lines)

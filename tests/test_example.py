@@ -75,3 +75,50 @@ def test_flights_model_is_trained_on_january_and_scored_when_labels_land(tmp_pat
         assert "2013-02-02" not in {r["partition_key"] for r in ws.monitors.metrics("prediction_quality", metric="mae")}
         mae = [p["value"] for p in ws.monitors.metrics("prediction_quality", column="", metric="mae") if p["partition_key"] == "2013-02-01"]
         assert len(mae) == 1 and 5 < mae[0] < 60  # minutes: a useful model, not a broken one
+        # monthly_retrain, run by hand: the model is trained again and what it predicted is built again with it
+        tick = ws.scenarios.run("monthly_retrain")
+        assert tick["state"] == "succeeded", tick["outcome"]
+        [step] = tick["steps"]
+        assert step["trained"] == {"succeeded": 1} and step["downstream"]["succeeded"] >= 2
+        trained, below = (ws.runs.detail(r) for r in step["runs"])
+        assert {t["asset"] for t in trained["tasks"]} == {"delay_model"}
+        assert {t["asset"] for t in below["tasks"]} == {"delay_predictions", "prediction_quality"}
+
+
+def test_flights_daily_delivery_runs_when_a_day_of_flights_and_weather_lands(tmp_path):
+    import datetime as dt
+    import importlib.util
+    import os
+    import time
+
+    project = tmp_path / "flights"
+    create_project(project, example="flights", days=2)
+    spec = importlib.util.spec_from_file_location("land", project / "land.py")
+    land = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(land)
+    lines: list[str] = []
+
+    def settled(day: str = "*") -> None:  # files older than the trigger's debounce, as after a quiet moment
+        for path in (project / "landing").rglob(f"{day}.csv"):
+            os.utime(path, (time.time() - 5, time.time() - 5))
+
+    with Workspace(tmp_path / "ws", project) as ws:
+        settled()
+        ws.daemon(interval=1.0, log=lines.append).run(once=True)
+        [first] = ws.scenarios.history("daily_delivery")
+        assert first["state"] == "succeeded", first["outcome"]
+        assert first["fired_by"]["partitions"] == {"flights_landing": ["2013-01-01", "2013-01-02"],
+                                                   "weather_landing": ["2013-01-01", "2013-01-02"]}
+        land.land(project, through=dt.date(2013, 1, 3))
+        land.damage(project, dt.date(2013, 1, 3))  # the third day arrives truncated
+        settled("2013-01-03")
+        ws.daemon(interval=1.0, log=lines.append).run(once=True)
+        second = ws.scenarios.history("daily_delivery")[0]
+        assert second["fired_by"]["partitions"] == {"flights_landing": ["2013-01-03"], "weather_landing": ["2013-01-03"]}
+        assert second["state"] == "failed" and [s["state"] for s in second["steps"]] == ["succeeded", "failed",
+                                                                                          "succeeded"]
+        assert [i["id"] for i in second["incidents"]] == [i["id"] for i in second["steps"][2]["incidents"]] != []
+        told = (project / "outbox" / "team.txt").read_text()
+        assert "scenario daily_delivery opened an incident" in told and "scenario daily_delivery failed" in told
+        assert ws.scenarios.history("monthly_retrain") == []  # the cron trigger starts from now
+    assert sum(" tick " in line for line in lines) == 2

@@ -11,17 +11,19 @@ The names users write projects with::
 """
 
 from weir.errors import ConfigError, DataError, PartitionError, ProjectError, RunFailed, WeirError
-from weir.model import checks
+from weir.model import checks, steps, triggers
 from weir.model.definitions import Asset, Input, Insight, Retry, Source
 from weir.model.mappings import all_partitions, previous, window
 from weir.model.monitors import drift, monitor, mute
 from weir.model.partitions import daily, hourly, monthly, static, unpartitioned
+from weir.model.scenarios import reporter
 from weir.project.authoring import (
     asset,
     classification_metrics,
     insight,
     model,
     regression_metrics,
+    scenario,
     source,
     sql_asset,
     upstream,
@@ -55,9 +57,13 @@ __all__ = [
     "mute",
     "previous",
     "regression_metrics",
+    "reporter",
+    "scenario",
     "source",
     "sql_asset",
     "static",
+    "steps",
+    "triggers",
     "unpartitioned",
     "upstream",
     "window",

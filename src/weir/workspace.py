@@ -1,7 +1,8 @@
 """The composition root every shell calls (CLI, web app, daemon): one weir installation seen
 from one project folder. It only wires: the project, the metadata store, the tables and the
 services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
-``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``). Nothing here reads or writes state on its own; ``recover()`` is explicit."""
+``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``, ``ws.scenarios``).
+Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ from weir.quality.service import QualityService
 from weir.runs.published import PublishedData
 from weir.runs.request import RunRequest
 from weir.runs.service import RunService
+from weir.scenarios.service import ScenarioService
+from weir.scenarios.steps import Services
 
 if TYPE_CHECKING:
+    from weir.daemon.loop import Daemon
     from weir.project.graph import Project
     from weir.storage.delta import AssetTable
     from weir.store.light import LightReader
@@ -70,6 +74,9 @@ class Workspace:
         self.health = HealthService(project=project, store=store, home=self.home)
         self.alerts = AlertService(project=project, store=store, incidents=lambda: self.incidents)
         self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue)
+        self.scenarios = ScenarioService(Services(project=project, store=store, runs=self.runs, quality=self.quality,
+                                                  incidents=lambda: self.incidents, envs=self.envs,
+                                                  workspace=lambda: self))
 
     @property
     def project(self) -> Project:
@@ -92,6 +99,16 @@ class Workspace:
                 write_manifest(self._project, self.home / "cache")
         return self._project
 
+    def reload(self) -> Project:
+        """Load the project again from its files (a long-lived daemon after they changed); if
+        it no longer loads, the project as it was stays and the ConfigError is raised."""
+        before, self._project = self._project, None
+        try:
+            return self._load_project()
+        except BaseException:
+            self._project = before
+            raise
+
     def light(self) -> LightReader | None:
         """A reader of the embedded store that needs no SQLAlchemy (quick read-only answers), or
         None when the store is elsewhere, not there yet, or needs a migration."""
@@ -112,6 +129,12 @@ class Workspace:
         """Close runs whose process died, recording what they published; returns those runs.
         Shells call it before commands that read or write run state."""
         return self.runs.recover()
+
+    def daemon(self, *, interval: float, log: Callable[[str], None]) -> Daemon:
+        """A daemon serving this project and the workspace's other registered projects."""
+        from weir.daemon.loop import Daemon
+
+        return Daemon.serving(self, lambda root: Workspace(self.home, root), interval=interval, log=log)
 
     def close(self) -> None:
         if self._store is not None:

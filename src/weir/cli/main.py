@@ -10,7 +10,21 @@ from typing import Protocol, TypeGuard
 
 import typer
 
-from weir.cli import alerts, data, envs, events, health, incidents, monitors, project, quality, rehearse, runs
+from weir.cli import (
+    alerts,
+    daemon,
+    data,
+    envs,
+    events,
+    health,
+    incidents,
+    monitors,
+    project,
+    quality,
+    rehearse,
+    runs,
+    scenarios,
+)
 from weir.cli.context import G, show_help
 
 app = typer.Typer(
@@ -20,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: no Rich import, no type tag on flags
 )
-for group in (project.app, runs.app, envs.app, rehearse.app, data.app, quality.app, monitors.app, events.app, health.app):
+for group in (project.app, runs.app, envs.app, rehearse.app, data.app, quality.app, monitors.app, events.app, health.app,
+              scenarios.app):
     app.add_typer(group)
 app.add_typer(project.db_app, name="db")
 app.add_typer(envs.env_app, name="env")
@@ -29,6 +44,7 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(incidents.trust_app)
 app.add_typer(incidents.diagnose_app)
+app.add_typer(daemon.app, name="daemon")
 
 
 @app.callback()

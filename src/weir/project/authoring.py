@@ -1,4 +1,5 @@
-"""The authoring API users write: ``weir.asset``, ``weir.source``, ``weir.sql_asset``, ``weir.insight``."""
+"""The authoring API users write: ``weir.asset``, ``weir.source``, ``weir.sql_asset``, ``weir.insight``,
+``weir.scenario``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from weir.errors import ConfigError
 from weir.model.definitions import Asset, Input, Insight, Location, Retry, Source, deadline
 from weir.model.mappings import PartitionMapping
 from weir.model.partitions import PartitionScheme, Unpartitioned
+from weir.model.scenarios import Scenario
 
 CONTEXT_PARAMETER = "context"
 
@@ -368,6 +370,24 @@ def insight(
     where = _caller()
     return Insight(name=name, depends_on=deps, owners=_owners(owners), url=url, description=description, location=where,
                    fresh_within=deadline(fresh_within, f"insight {name!r}", where))
+
+
+def scenario(
+    name: str,
+    *,
+    steps: Iterable[Any],
+    triggers: Iterable[Any] = (),
+    reporters: Iterable[Any] = (),
+    enabled: bool = True,
+    description: str = "",
+) -> Scenario:
+    """Declare a scenario: ``triggers`` (``weir.triggers.cron``, ``landed``, ``published``,
+    ``incident``, ``manual``; none: only by hand) start a tick that runs ``steps`` in order
+    (``weir.steps.ingest``, ``build``, ``check``, ``rebuild``, ``diagnose``, ``call``, ``wait``);
+    ``reporters`` (``weir.reporter(ROUTE, on=[...])``) tell an alert route how it ended. The
+    project's loader checks the names it uses. Raises ConfigError naming the scenario."""
+    return Scenario(name=name, triggers=tuple(triggers), steps=tuple(steps), reporters=tuple(reporters),
+                    enabled=enabled, description=description, location=_caller())
 
 
 def regression_metrics(prediction: str = "prediction", label: str = "label") -> dict[str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from weir.errors import ProjectError, UnknownObjectError
 from weir.model.definitions import Asset, Insight, Source
+from weir.model.scenarios import Scenario
 from weir.project.config import ProjectConfig
 
 Node = Asset | Source
@@ -16,13 +17,14 @@ Node = Asset | Source
 
 @dataclass(frozen=True, kw_only=True)
 class Project:
-    """Every source, asset and insight of one project, validated as a graph."""
+    """Every source, asset, insight and scenario of one project, validated as a graph."""
 
     config: ProjectConfig
     sources: dict[str, Source] = field(default_factory=dict)
     assets: dict[str, Asset] = field(default_factory=dict)
     insights: dict[str, Insight] = field(default_factory=dict)
     order: tuple[str, ...] = ()
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -117,6 +119,12 @@ def validate(project: Project) -> Project:
                 raise ProjectError(
                     f"insight {i.name!r} depends on unknown asset {dep!r}{suggest(dep, list(known))}", where=str(i.location)
                 )
+    from weir.project.scenarios_file import check_scenario_names
+
+    for scenario in project.scenarios.values():
+        check_scenario_names(scenario, assets=set(project.assets), sources=set(project.sources),
+                             routes={r.name for r in project.config.alerts.routes},
+                             models={n for n, a in project.assets.items() if a.model is not None})
     sorter: TopologicalSorter[str] = TopologicalSorter()
     for s in project.sources:
         sorter.add(s)
@@ -128,4 +136,5 @@ def validate(project: Project) -> Project:
         cycle = exc.args[1]
         first = project.assets[cycle[0]]
         raise ProjectError(f"cycle between assets: {' -> '.join(cycle)}", where=str(first.location)) from None
-    return Project(config=project.config, sources=project.sources, assets=project.assets, insights=project.insights, order=order)
+    return Project(config=project.config, sources=project.sources, assets=project.assets, insights=project.insights,
+                   order=order, scenarios=project.scenarios)

@@ -14,6 +14,7 @@ from typing import TypeVar
 from weir.errors import ConfigError, ProjectError, WeirError
 from weir.model.definitions import Asset, Insight, Location, Source
 from weir.model.partitions import PartitionScheme, Unpartitioned
+from weir.model.scenarios import Scenario
 from weir.project.authoring import sql_asset
 from weir.project.config import ProjectConfig, load_config
 from weir.project.graph import Project, validate
@@ -27,6 +28,7 @@ def load_project(root: str | Path) -> Project:
     root = Path(root).resolve()
     config = load_config(root)
     objects: dict[str, Source | Asset | Insight] = {}
+    scenarios: dict[str, Scenario] = {}
     schemes: dict[str, PartitionScheme] = {}
     _forget_modules(config)
     for module_name in config.modules:
@@ -36,6 +38,8 @@ def load_project(root: str | Path) -> Project:
                 schemes.setdefault(var, value)
             if isinstance(value, (Source, Asset, Insight)):
                 _add(objects, _with_defaults(value, config))
+            elif isinstance(value, Scenario):
+                _add_scenario(scenarios, value, config)
     for sql_dir in config.sql_dirs:
         folder = root / sql_dir
         if folder.is_dir():
@@ -52,6 +56,10 @@ def load_project(root: str | Path) -> Project:
             node, checks=tuple(node.checks) + tuple(extra), metrics={**node.metrics, **metrics},
             monitors=tuple(node.monitors) + tuple(monitors),
         )
+    from weir.project.scenarios_file import load_scenarios_file
+
+    for found in load_scenarios_file(root, config.name):
+        _add_scenario(scenarios, found, config)
     for n, o in list(objects.items()):
         if isinstance(o, Asset) and o.inputs_inferred:
             if o.sql is not None:
@@ -63,6 +71,7 @@ def load_project(root: str | Path) -> Project:
         sources={n: o for n, o in objects.items() if isinstance(o, Source)},
         assets={n: o for n, o in objects.items() if isinstance(o, Asset)},
         insights={n: o for n, o in objects.items() if isinstance(o, Insight)},
+        scenarios=scenarios,
     )
     return validate(project)
 
@@ -121,6 +130,14 @@ def _add(objects: dict[str, Source | Asset | Insight], obj: Source | Asset | Ins
             f"duplicate name {obj.name!r}: also defined at {other.location}", where=str(obj.location)
         )
     objects[obj.name] = obj
+
+
+def _add_scenario(scenarios: dict[str, Scenario], scenario: Scenario, config: ProjectConfig) -> None:
+    other = scenarios.get(scenario.name)
+    if other is not None and other.location != scenario.location:
+        raise ProjectError(f"duplicate scenario {scenario.name!r}: also defined at {other.location}",
+                           where=str(scenario.location))
+    scenarios[scenario.name] = dataclasses.replace(scenario, project=config.name)
 
 
 def _with_defaults(obj: _Definition, config: ProjectConfig) -> _Definition:

@@ -18,17 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from weir.model.definitions import Asset
+from weir.model.steps import Call
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
-MANIFEST_VERSION = 2  # 2: assets carry a key
+MANIFEST_VERSION = 3  # 2: assets carry a key; 3: projects have scenarios
 _WATCHED = (".py", ".sql", ".toml", ".yml", ".yaml")
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "venv", "site-packages"}
 
 
 class UnloadedFunction:
-    """Stands for an asset function in a manifest: reading commands never call it."""
+    """Stands for an asset function (or a scenario's function step) in a manifest: reading
+    commands never call it."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -88,7 +90,10 @@ def write_manifest(project: Project, cache_dir: Path) -> None:
         stand_ins = {
             n: dataclasses.replace(a, fn=UnloadedFunction(n)) if a.fn is not None else a for n, a in project.assets.items()
         }
-        slim = dataclasses.replace(project, assets=stand_ins)
+        scenarios = {n: dataclasses.replace(sc, steps=tuple(
+            dataclasses.replace(st, function=UnloadedFunction(st.name)) if isinstance(st, Call) else st for st in sc.steps))
+            for n, sc in project.scenarios.items()}
+        slim = dataclasses.replace(project, assets=stand_ins, scenarios=scenarios)
         data = pickle.dumps((fingerprint(root, skip=cache_dir.parent), slim), protocol=pickle.HIGHEST_PROTOCOL)
         cache_dir.mkdir(parents=True, exist_ok=True)
         path = _path(cache_dir, root)

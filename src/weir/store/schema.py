@@ -372,3 +372,54 @@ alert_outbox = Table(
     Index("ix_alert_outbox_due", "state", "next_at"),
     Index("ix_alert_outbox_incident", "incident_id"),
 )
+
+scenario_ticks = Table(
+    "scenario_ticks",  # one occurrence of a scenario's trigger, run once by whoever claims it
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("scenario", String(200), nullable=False),
+    # what the tick stands for, so it is created once: the cron time (UTC), a landing's hash, manual:<id>
+    Column("scheduled_for", String(100), nullable=False),
+    Column("trigger", String(20), nullable=False),  # cron | landed | published | incident | manual
+    Column("fired_by", JSON, nullable=False),  # the times coalesced, the partitions landed, the events read
+    Column("state", String(12), nullable=False),  # pending | running | succeeded | failed | skipped
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),  # not claimed before
+    Column("holder", String(100)),  # the daemon (or command) running it
+    Column("lease_until", Float),  # renewed while it runs; a dead holder's lease lapses and another takes it on
+    Column("claims", Integer, nullable=False, server_default="0"),
+    Column("step", Integer, nullable=False, server_default="0"),  # the next step to run: those before are done
+    Column("steps", JSON),  # per step: {step, kind, state, started_at, finished_at, message, runs, ...}
+    Column("run_ids", JSON),  # the runs its steps started
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("outcome", Text),  # one line
+    Column("incidents", JSON),  # the incidents its work opened or reopened: [{id, title, severity}]
+    Column("reports", JSON),  # [{route, condition, where or error}]
+    UniqueConstraint("project", "scenario", "scheduled_for", name="uq_scenario_ticks_occurrence"),
+    Index("ix_scenario_ticks_due", "state", "due_at"),
+    Index("ix_scenario_ticks_scenario", "project", "scenario", "id"),
+)
+
+scenario_triggers = Table(
+    "scenario_triggers",  # what each scenario's triggers have handled: cron time, log cursor, files seen
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("scenario", String(200), primary_key=True),
+    Column("state", JSON, nullable=False),  # {trigger id: {...}}
+    Column("updated_at", Float, nullable=False),
+)
+
+daemons = Table(
+    "daemons",  # one row per daemon process: its heartbeat says it is alive
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("stopped_at", Float),
+    Column("projects", JSON),  # the projects it serves
+    Column("doing", Text),  # what it is doing now, for 'weir daemon status'
+)

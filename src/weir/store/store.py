@@ -30,6 +30,7 @@ from weir.store.partitions import Partitions
 from weir.store.projects import Projects
 from weir.store.quality import CheckResults, Metrics, SourcePartitions
 from weir.store.runs import Runs
+from weir.store.scenarios import Daemons, Ticks, TriggerStates
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -71,6 +72,9 @@ class MetadataStore:
         self.leases = Leases(self)
         self.projects = Projects(self)
         self.cursors = ConsumerCursors(self)
+        self.ticks = Ticks(self)
+        self.trigger_states = TriggerStates(self)
+        self.daemons = Daemons(self)
 
     @classmethod
     def for_workspace(cls, workspace: Path, *, bus: EventBus | None = None) -> MetadataStore:
