@@ -80,12 +80,7 @@ class EnvironmentService:
                 raise UnknownObjectError(f"environment id {ref!r} is ambiguous: {', '.join(ids)}")
             if ids:
                 return self._get(ids[0]), None
-            run = store.runs.get(ref)
-            if run is None:
-                runs = store.runs.find(ref)
-                if len(runs) > 1:
-                    raise UnknownObjectError(f"run id {ref!r} is ambiguous: {', '.join(runs)}")
-                run = store.runs.get(runs[0]) if runs else None
+            run = store.runs.by_ref(ref)
             if run is None:
                 raise UnknownObjectError(f"no environment or run {ref!r}; 'weir envs' and 'weir runs' list them")
             if not run["environment_id"]:

@@ -147,13 +147,7 @@ class RunService:
         return kept
 
     def _find(self, run_id: str) -> dict:
-        store = self._store()
-        run = store.runs.get(run_id)
-        if run is None:
-            matches = store.runs.find(run_id)
-            if len(matches) > 1:
-                raise UnknownObjectError(f"run id {run_id!r} is ambiguous: {', '.join(matches)}")
-            run = store.runs.get(matches[0]) if matches else None
+        run = self._store().runs.by_ref(run_id)
         if run is None:
             raise UnknownObjectError(f"unknown run {run_id!r}; 'weir runs' lists them")
         return run

@@ -33,6 +33,19 @@ class Runs(Repository):
         rows = self.c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(3)).scalars()
         return list(rows)
 
+    def by_ref(self, ref: str) -> dict | None:
+        """The run with id ``ref``, else the one run whose id starts with it; a prefix that fits
+        several is an UnknownObjectError naming them."""
+        run = self.get(ref)
+        if run is not None:
+            return run
+        matches = self.find(ref)
+        if len(matches) > 1:
+            from weir.errors import UnknownObjectError
+
+            raise UnknownObjectError(f"run id {ref!r} is ambiguous: {', '.join(matches)}")
+        return self.get(matches[0]) if matches else None
+
     def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> builtins.list[dict]:
         q = sa.select(t.runs).order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit)
         if project:
