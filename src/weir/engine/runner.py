@@ -49,7 +49,9 @@ TASK_FIELDS = (
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    """A run id that sorts by time: ``YYYYmmdd-HHMMSS-`` and 8 random hex digits, so that runs
+    started in the same second (a test, a backfill script, several daemons) never collide."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
 
 
 @dataclass(kw_only=True)

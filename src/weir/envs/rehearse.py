@@ -17,7 +17,6 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,7 +253,9 @@ def _empty():
 
 
 def _new_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    from weir.engine.runner import new_run_id
+
+    return new_run_id()
 
 
 def _record(root: Path, rehearsal: Rehearsal) -> None:
