@@ -30,6 +30,9 @@ class EventKind(StrEnum):
     INCIDENT_OPENED = "incident_opened"
     INCIDENT_UPDATED = "incident_updated"  # a trigger joined, acknowledged, reopened, severity changed
     INCIDENT_RESOLVED = "incident_resolved"
+    # a run republished partitions because their code or configuration changed, and the new
+    # versions differ materially from those they replaced (row counts, profile metrics, row diff)
+    ROLLOUT_CHANGED = "rollout_changed"
 
 
 @dataclass(frozen=True, kw_only=True)

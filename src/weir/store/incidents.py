@@ -73,3 +73,63 @@ class Incidents(Repository):
              .where(i.project == project, i.state == "resolved", i.reason == reason, m.asset == asset,
                     m.partition_key.is_not(None)))
         return {r[0] for r in self.c.execute(q)}
+
+    # -- scope: every partition built under an incident's cause ---------------------------------
+    def add_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None, why: str,
+                  at: float | None = None) -> bool:
+        """Put a partition in the incident's scope (bad until rebuilt good); True when it is new.
+        A partition already in scope that was fixed and is built bad again is bad again."""
+        s = t.incident_scope.c
+        found = self.c.execute(sa.select(s.id, s.fixed_run_id).where(
+            s.incident_id == incident_id, s.asset == asset, s.partition_key == partition_key)).first()
+        if found is None:
+            self.c.execute(sa.insert(t.incident_scope).values(
+                incident_id=incident_id, asset=asset, partition_key=partition_key, run_id=run_id, why=why,
+                added_at=at or time.time()))
+            return True
+        if found.fixed_run_id is not None:
+            self.c.execute(sa.update(t.incident_scope).where(s.id == found.id).values(
+                run_id=run_id, why=why, fixed_run_id=None, fixed_at=None))
+        return False
+
+    def fix_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None,
+                  at: float | None = None) -> bool:
+        """Mark a scope partition rebuilt good by ``run_id``; True when it was bad."""
+        s = t.incident_scope.c
+        done = self.c.execute(sa.update(t.incident_scope).where(
+            s.incident_id == incident_id, s.asset == asset, s.partition_key == partition_key,
+            s.fixed_run_id.is_(None)).values(fixed_run_id=run_id or "", fixed_at=at or time.time()))
+        return bool(done.rowcount)
+
+    def scope(self, incident_ids: list[int]) -> dict[int, list[dict]]:
+        """Scope rows per incident, by asset then partition."""
+        if not incident_ids:
+            return {}
+        s = t.incident_scope.c
+        q = sa.select(t.incident_scope).where(s.incident_id.in_(incident_ids)).order_by(s.asset, s.partition_key)
+        out: dict[int, list[dict]] = {i: [] for i in incident_ids}
+        for r in self.c.execute(q).mappings():
+            out[r["incident_id"]].append(dict(r))
+        return out
+
+    def held_partitions(self, project: str, asset: str) -> set[str]:
+        """Partitions of ``asset`` an open or acknowledged incident holds (a member, or in its scope
+        and not yet rebuilt good): the monitors keep them out of baselines and new normals."""
+        i, m, s = t.incidents.c, t.incident_members.c, t.incident_scope.c
+        active = sa.and_(i.project == project, i.state.in_(ACTIVE))
+        members = (sa.select(m.partition_key).join(t.incidents, i.id == m.incident_id)
+                   .where(active, m.asset == asset, m.partition_key.is_not(None)))
+        scoped = (sa.select(s.partition_key).join(t.incidents, i.id == s.incident_id)
+                  .where(active, s.asset == asset, s.fixed_run_id.is_(None)))
+        return {r[0] for r in self.c.execute(members)} | {r[0] for r in self.c.execute(scoped)}
+
+    # -- the story as told ------------------------------------------------------------------------
+    def keep_diagnosis(self, incident_id: int, *, change: str, diagnosis: dict[str, Any], at: float | None = None) -> None:
+        self.c.execute(sa.insert(t.incident_diagnoses).values(
+            incident_id=incident_id, change=change, diagnosis=diagnosis, at=at or time.time()))
+
+    def diagnoses(self, incident_id: int) -> list[dict]:
+        """The diagnoses told for an incident, oldest first: ``{at, change, diagnosis}``."""
+        d = t.incident_diagnoses.c
+        q = sa.select(d.at, d.change, d.diagnosis).where(d.incident_id == incident_id).order_by(d.at, d.id)
+        return [dict(r) for r in self.c.execute(q).mappings()]

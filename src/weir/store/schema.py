@@ -331,7 +331,35 @@ incidents = Table(
     Column("updated_at", Float, nullable=False),
     Column("resolved_at", Float),
     Column("reopened", Integer, nullable=False, server_default="0"),
+    Column("cause", JSON),  # what the fault came from: {kind, asset, environment_id | code_version | ...}
     Index("ix_incidents_state", "project", "state"),
+)
+
+incident_scope = Table(
+    "incident_scope",  # every partition built under an incident's cause, and whether it was rebuilt good
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("partition_key", String(64), nullable=False),
+    Column("run_id", String(40)),  # the build that made it bad
+    Column("why", Text, nullable=False),
+    Column("added_at", Float, nullable=False),
+    Column("fixed_run_id", String(40)),  # the build that made it good again (None: still bad)
+    Column("fixed_at", Float),
+    UniqueConstraint("incident_id", "asset", "partition_key", name="uq_incident_scope"),
+    Index("ix_incident_scope_asset", "asset", "partition_key"),
+)
+
+incident_diagnoses = Table(
+    "incident_diagnoses",  # the diagnosis as it was told: at opening and at each change, never recomputed
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("change", String(16), nullable=False),  # opened | grew | reopened | resolved
+    Column("diagnosis", JSON, nullable=False),
+    Index("ix_incident_diagnoses_incident", "incident_id"),
 )
 
 incident_members = Table(
