@@ -75,8 +75,8 @@ class Incidents(Repository):
         return {r[0] for r in self.c.execute(q)}
 
     # -- scope: every partition built under an incident's cause ---------------------------------
-    def add_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None, why: str,
-                  at: float | None = None) -> bool:
+    def add_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None, via: str,
+                  why: str, at: float | None = None) -> bool:
         """Put a partition in the incident's scope (bad until rebuilt good); True when it is new.
         A partition already in scope that was fixed and is built bad again is bad again."""
         s = t.incident_scope.c
@@ -84,7 +84,7 @@ class Incidents(Repository):
             s.incident_id == incident_id, s.asset == asset, s.partition_key == partition_key)).first()
         if found is None:
             self.c.execute(sa.insert(t.incident_scope).values(
-                incident_id=incident_id, asset=asset, partition_key=partition_key, run_id=run_id, why=why,
+                incident_id=incident_id, asset=asset, partition_key=partition_key, run_id=run_id, via=via, why=why,
                 added_at=at or time.time()))
             return True
         if found.fixed_run_id is not None:
@@ -133,3 +133,14 @@ class Incidents(Repository):
         d = t.incident_diagnoses.c
         q = sa.select(d.at, d.change, d.diagnosis).where(d.incident_id == incident_id).order_by(d.at, d.id)
         return [dict(r) for r in self.c.execute(q).mappings()]
+
+    def bad_builds(self, project: str, asset: str) -> set[tuple[str, str]]:
+        """``(partition, run_id)`` of the builds of ``asset`` that were part of an open incident or of
+        one fixed since: never a "last good build" for a diagnosis."""
+        i, s, m = t.incidents.c, t.incident_scope.c, t.incident_members.c
+        counted = sa.and_(i.project == project, sa.or_(i.state.in_(ACTIVE), i.reason == "fixed"))
+        scoped = (sa.select(s.partition_key, s.run_id).join(t.incidents, i.id == s.incident_id)
+                  .where(counted, s.asset == asset, s.run_id.is_not(None)))
+        members = (sa.select(m.partition_key, m.run_id).join(t.incidents, i.id == m.incident_id)
+                   .where(counted, m.asset == asset, m.run_id.is_not(None), m.partition_key.is_not(None)))
+        return {(r[0], r[1]) for q in (scoped, members) for r in self.c.execute(q)}

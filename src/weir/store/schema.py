@@ -343,6 +343,7 @@ incident_scope = Table(
     Column("asset", String(200), nullable=False),
     Column("partition_key", String(64), nullable=False),
     Column("run_id", String(40)),  # the build that made it bad
+    Column("via", String(16), nullable=False),  # cause | lineage | trigger: how it entered the scope
     Column("why", Text, nullable=False),
     Column("added_at", Float, nullable=False),
     Column("fixed_run_id", String(40)),  # the build that made it good again (None: still bad)
