@@ -176,7 +176,7 @@ def test_a_blocked_day_delivered_again_and_rebuilt_clean_resolves_its_incident_b
         [healed] = ws.incidents.list()
         timeline = ws.incidents.show(healed["id"])["timeline"]
     assert (healed["id"], healed["state"], healed["reason"]) == (incident["id"], "resolved", "fixed")
-    assert "rebuilt and passed its checks and monitors" in healed["note"]
+    assert "rebuilt from good inputs and passed their checks and monitors" in healed["note"]
     assert timeline[-1].kind == "incident_resolved" and timeline[-1].data["automatic"] is True
 
 

@@ -67,8 +67,10 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
         # it, else of the partition before it (yesterday's), else of any
         good = None
         if bad is not None:
+            # "last good" means good: never a build that was part of an open incident or of one fixed since
+            tainted = store.incidents.bad_builds(name, asset)
             earlier = [b for b in store.runs.builds(name, asset, states=GOOD, before=bad["finished_at"], limit=500)
-                       if b["run_id"] != bad["run_id"]]
+                       if b["run_id"] != bad["run_id"] and (b["partition_key"], b["run_id"]) not in tainted]
             same = [b for b in earlier if b["partition_key"] == key]
             before = sorted((b for b in earlier if b["partition_key"] < key), key=lambda b: b["partition_key"], reverse=True)
             good = next(iter(same or before or earlier), None)
@@ -125,6 +127,17 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
     }
 
 
+DIFF_LINES = 200  # a code diff is cut only past this many lines (``weir incidents show`` has it whole)
+
+
+def changed_first(diff: list[str], limit: int = DIFF_LINES) -> list[str]:
+    """A unified diff without its file headers, whole up to ``limit`` lines (then cut, saying so)."""
+    body = [line for line in diff if not line.startswith(("--- ", "+++ "))]
+    if len(body) <= limit:
+        return body
+    return [*body[:limit], f"… {len(body) - limit} more line(s) of the diff: 'weir diagnose' shows it whole"]
+
+
 def _declared_at(project, node) -> str:
     """Where ``node`` is declared, relative to the project folder when it is inside it."""
     where = node.location
@@ -155,7 +168,7 @@ def _rank(asset, key, bad, own, inputs, code, packages, is_source, good=None) ->
     if code:
         causes.append(Cause(kind="code", score=0.95 if not inputs else 0.7,
                             summary=f"{asset}'s code changed since the last good build ({code['from']} → {code['to']})",
-                            evidence=code["diff"][:40],
+                            evidence=changed_first(code["diff"]),
                             fix=f"revert the change to {asset}, then 'weir run {asset} --partition {key}'"))
     if packages:
         majors = [p for p in packages if p["major"]]

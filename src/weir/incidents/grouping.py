@@ -48,9 +48,12 @@ def summary(event: Event) -> str:
 
 
 def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
-          downstream: Callable[[str], set[str]]) -> Match | None:
+          downstream: Callable[[str], set[str]], before: Callable[[str, str], str | None] = lambda a, k: None,
+          ) -> Match | None:
     """The active incident ``event`` joins, and why; None when it shares a root with none.
-    ``downstream(asset)`` is every asset that reads ``asset``, directly or through others."""
+    ``downstream(asset)`` is every asset that reads ``asset``, directly or through others;
+    ``before(asset, key)`` is the partition before ``key`` (a fault that goes on day after day)."""
+    active = list(active)
     asset, key = event.asset or "", event.partition_key
     for incident in active:
         for m in [{"asset": incident["root_asset"], "partition_key": incident["root_partition"], "run_id": None,
@@ -67,4 +70,20 @@ def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
         if event.run_id and str(event.kind) == EventKind.PARTITION_FAILED and any(
                 m["run_id"] == event.run_id and m["kind"] == EventKind.PARTITION_FAILED for m in members.get(incident["id"], [])):
             return Match(incident["id"], f"the same failed run {event.run_id}")
+    line = series(event)
+    if line is None or key is None:
+        return None
+    previous = before(asset, key)
+    for incident in active:  # a fault that goes on: the same series off on the partition before, and again
+        keys = {m["partition_key"] for m in members.get(incident["id"], [])
+                if m["asset"] == asset and m.get("series") == line and m["partition_key"]}
+        if previous is not None and previous in keys:
+            return Match(incident["id"], f"the same series ({line}) still off since {min(keys)}")
     return None
+
+
+def series(event: Event) -> str | None:
+    """The series a monitor alert is on, ``"column metric"`` (a table-level series: its metric)."""
+    if str(event.kind) != EventKind.SIGNAL_RAISED or not event.data.get("metric"):
+        return None
+    return f"{event.data.get('column') or ''} {event.data['metric']}".strip()

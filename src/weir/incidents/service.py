@@ -5,8 +5,13 @@ acknowledged and resolved.
 build, a monitor alert, a schema change; warnings never open incidents) and, in the same unit
 of work that moves the cursor, opens an incident or adds the trigger to the open incident it
 shares a root with (``grouping.match``), saying why. A trigger whose root was resolved within
-``REOPEN_WINDOW`` reopens that incident rather than forking a new one. A root partition that is
-delivered or built again and raises nothing resolves its incident by itself (reason fixed). Every change is an event
+``REOPEN_WINDOW`` reopens that incident rather than forking a new one.
+
+An incident's scope is its cause, not its first partition (``scope.py``, ``tracking.py``): when
+it opens, its diagnosis is stored (the story as told) and names the cause; every partition built
+under that cause, and everything built from those, joins the scope whenever it is built. The
+incident resolves itself (reason fixed) only when every partition of its scope has been built
+again, not under the cause, from good inputs, and raised nothing. Every change is an event
 (``incident_opened``, ``incident_updated``, ``incident_resolved``) in the same transaction."""
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from weir.errors import UnknownObjectError, UsageError
 from weir.events import Event, EventKind
-from weir.incidents.grouping import BROKEN, TRIGGERS, match, summary
+from weir.incidents.grouping import BROKEN, TRIGGERS, match, series, summary
+from weir.incidents.scope import IncidentCause, cause_of, describe
 from weir.incidents.severity import Severity, assess, rank, severity
+from weir.incidents.tracking import ScopeTracker
 
 # a root partition delivered or built again: if nothing is raised on it after, the incident is fixed
 HEALING = (EventKind.PARTITION_PUBLISHED, EventKind.SOURCE_ADMITTED)
@@ -54,7 +61,8 @@ class Synced:
     opened: list[int] = field(default_factory=list)
     joined: int = 0
     reopened: list[int] = field(default_factory=list)
-    resolved: list[int] = field(default_factory=list)  # fixed by themselves: their root came back clean
+    resolved: list[int] = field(default_factory=list)  # fixed by themselves: their whole scope came back clean
+    fixed: dict[int, list[str]] = field(default_factory=dict)  # incident -> partitions of its scope rebuilt good
 
 
 def cursor_name(project: str) -> str:
@@ -91,16 +99,22 @@ class IncidentService:
             with store.transaction():
                 store.cursors.advance(name, 0)  # takes the cursor's row: a second syncer waits here
                 position = store.cursors.get(name)
-                events = store.events.after(position, kinds=(*TRIGGERS, *HEALING), project=project.name, limit=BATCH)
+                events = store.events.after(position, kinds=(*TRIGGERS, *HEALING, EventKind.ROLLOUT_CHANGED),
+                                            project=project.name, limit=BATCH)
+                tracker = ScopeTracker(project, store, downstream)
                 healed: dict[tuple[str | None, str | None], Event] = {}
                 for event in events:
                     where = (event.asset, event.partition_key)
                     if event.kind in HEALING:
                         healed[where] = event
+                        tracker.built(event)
                         continue
+                    if event.kind == EventKind.ROLLOUT_CHANGED and self._repairs(event, tracker):
+                        continue  # a change back over partitions in scope: the fix, not a new fault
                     healed.pop(where, None)  # the new delivery or build raised something again
-                    self._take(event, downstream, out)
-                self._heal(healed, out)
+                    tracker.retract(where)
+                    self._take(event, downstream, out, tracker)
+                self._settle(tracker, healed, out)
                 if len(events) < BATCH:
                     self._regrade_active(downstream)  # an incident that has lasted is graded up
                 if events:
@@ -108,12 +122,12 @@ class IncidentService:
             if len(events) < BATCH:
                 return out
 
-    def _take(self, event: Event, downstream: Callable[[str], set[str]], out: Synced) -> None:
+    def _take(self, event: Event, downstream: Callable[[str], set[str]], out: Synced, tracker: ScopeTracker) -> None:
         store, project = self._store(), self._project().name
         active = store.incidents.select(project, states=(State.OPEN, State.ACKNOWLEDGED))
         members = store.incidents.members([i["id"] for i in active])
         line = summary(event)
-        found = match(event, active, members, downstream)
+        found = match(event, active, members, downstream, self._before)
         now = event.at
         if found is not None:
             incident = next(i for i in active if i["id"] == found.incident_id)
@@ -122,6 +136,7 @@ class IncidentService:
                 changes.update(root_asset=found.new_root[0], root_partition=found.new_root[1], title=line)
             store.incidents.update(incident["id"], **changes)
             self._member(incident["id"], event, line, found.why)
+            self._scope_trigger(incident["id"], event, found.why, tracker)
             out.joined += 1
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
                                    why=found.why, asset=event.asset, partition=event.partition_key))
@@ -134,8 +149,10 @@ class IncidentService:
             store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
                                    reopened=incident["reopened"] + 1)
             self._member(incident["id"], event, line, "the same root again: reopened")
+            self._scope_trigger(incident["id"], event, "the same root again", tracker)
             out.reopened.append(incident["id"])
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="reopened", member=line))
+            self._tell(incident["id"], "reopened", tracker, now)
             self._regrade(incident["id"], downstream, notify=False)
             self._notify(incident["id"], "reopened")
             return
@@ -144,10 +161,66 @@ class IncidentService:
         new = store.incidents.open(project, root_asset=event.asset or "", root_partition=event.partition_key,
                                    severity=str(level), title=line, at=now)
         self._member(new, event, line, "opened it")
+        self._scope_trigger(new, event, "opened it", tracker)
         out.opened.append(new)
         store.emit(self._event(EventKind.INCIDENT_OPENED, new, title=line, severity=str(level), asset=event.asset,
                                partition=event.partition_key))
+        self._tell(new, "opened", tracker, now)
+        self._regrade(new, downstream, notify=False)
         self._notify(new, "opened")
+
+    def _before(self, asset: str, key: str) -> str | None:
+        """The partition of ``asset`` before ``key`` (None: the first, or no time grid)."""
+        try:
+            scheme = self._project().node(asset).partitions
+            return scheme.shift(key, -1) if scheme.is_partitioned else None
+        except Exception:  # noqa: BLE001 - an asset no longer in the project, a key off its grid
+            return None
+
+    def _scope_trigger(self, incident_id: int, event: Event, why: str, tracker: ScopeTracker) -> None:
+        """The trigger's partitions join the scope: its own, or every partition a rollout replaced."""
+        keys = list(event.data.get("partitions") or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
+        keys = keys or ([event.partition_key] if event.partition_key else [])
+        via = "cause" if event.kind == EventKind.ROLLOUT_CHANGED else "trigger"
+        for key in keys:
+            tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at)
+
+    def _tell(self, incident_id: int, change: str, tracker: ScopeTracker, at: float) -> None:
+        """Diagnose the incident, keep the diagnosis as told, take its cause and sweep its scope."""
+        store = self._store()
+        row = store.incidents.get(incident_id) or {}
+        members = store.incidents.members([incident_id])[incident_id]
+        rollout = next((m for m in members if m["kind"] == EventKind.ROLLOUT_CHANGED), None)
+        diagnosis = self._diagnose_now(row, members)
+        cause = IncidentCause.from_json(row.get("cause")) if change != "opened" else None
+        if cause is None:
+            cause = cause_of(diagnosis, row.get("root_asset") or "", broken=any(m["kind"] in BROKEN for m in members))
+            if rollout is not None and cause.kind not in ("code", "configuration"):
+                d = store.events.by_id(rollout["event_id"]) if rollout["event_id"] else None
+                data = d.data if d else {}
+                cause = IncidentCause(kind="configuration" if data.get("cause") == "configuration" else "code",
+                                      asset=row["root_asset"], summary=str(data.get("moved") or rollout["summary"]),
+                                      code_version=data.get("to_code_version"),
+                                      good_code_version=data.get("from_code_version"))
+            store.incidents.update(incident_id, cause=cause.to_json(), updated_at=row.get("updated_at") or at)
+        tracker.changed()
+        tracker.sweep(incident_id, cause, at)
+        if diagnosis is not None:
+            row = store.incidents.get(incident_id) or row
+            steps = self.remedy(row, store.incidents.scope([incident_id])[incident_id])
+            diagnosis["fix"] = [s.to_json() for s in steps]
+            whole = "; then ".join(f"'{s.command}'" if s.kind not in ("revert", "deliver") else s.command for s in steps)
+            for c in diagnosis["causes"]:
+                if c["kind"] == cause.kind or (c["kind"] == "input data" and cause.kind in ("data", "delivery")):
+                    c["fix"] = f"{whole} (every partition of incident {incident_id}'s scope: 'weir incidents fix {incident_id}')"
+                    break
+            store.incidents.keep_diagnosis(incident_id, change=change, diagnosis=diagnosis, at=at)
+
+    def _repairs(self, event: Event, tracker: ScopeTracker) -> bool:
+        """Whether a rollout only rewrites partitions an active incident holds as bad (the fix)."""
+        keys = {(event.asset or "", k) for k in event.data.get("partitions") or ()}
+        bad = set().union(*(tracker.bad(rows) for _, _, rows in tracker.active())) if tracker.active() else set()
+        return bool(keys) and keys <= bad
 
     def _regrade(self, incident_id: int, downstream: Callable[[str], set[str]], *, notify: bool = True) -> None:
         """Set the severity the incident's impact calls for (``severity.py``), unless an operator
@@ -171,29 +244,50 @@ class IncidentService:
         for incident in self._store().incidents.select(self._project().name, states=(State.OPEN, State.ACKNOWLEDGED)):
             self._regrade(incident["id"], downstream)
 
-    def _heal(self, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
-        """Resolve (reason fixed) the active incidents whose root partition was delivered or built
-        again and raised nothing after: the root passed its checks and monitors."""
-        if not healed:
-            return
+    def _settle(self, tracker: ScopeTracker, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
+        """At the end of a batch: fix the scope partitions rebuilt good, resolve (reason fixed) the
+        incidents whose whole scope is good, and tell what is left of the others. An incident with
+        no scope (kept from before scopes) resolves when its root is delivered or built again clean."""
+        fixed = tracker.settle()
         store = self._store()
-        for incident in store.incidents.select(self._project().name, states=(State.OPEN, State.ACKNOWLEDGED)):
-            event = healed.get((incident["root_asset"], incident["root_partition"]))
-            if event is None or event.at < incident["updated_at"]:
+        for incident, _, rows in tracker.active():
+            n = incident["id"]
+            if not rows:
+                event = healed.get((incident["root_asset"], incident["root_partition"]))
+                if event is not None and event.at >= incident["updated_at"]:
+                    how = "delivered again" if event.kind == EventKind.SOURCE_ADMITTED else "rebuilt"
+                    self._resolved(n, event.at, f"{incident['root_asset']} {incident['root_partition']} {how} and "
+                                   "passed its checks and monitors", out)
                 continue
-            how = "delivered again" if event.kind == EventKind.SOURCE_ADMITTED else "rebuilt"
-            note = f"{incident['root_asset']} {incident['root_partition']} {how} and passed its checks and monitors"
-            store.incidents.update(incident["id"], state=State.RESOLVED, reason=str(Reason.FIXED), resolved_at=event.at,
-                                   updated_at=event.at, note=note)
-            store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident["id"], reason=str(Reason.FIXED), note=note,
-                                   automatic=True))
-            self._notify(incident["id"], "resolved")
-            out.resolved.append(incident["id"])
+            if n in tracker.grown and n not in out.opened:  # what joins with the opening is part of it
+                store.emit(self._event(EventKind.INCIDENT_UPDATED, n, change="scope", added=tracker.grown[n][:50],
+                                       scope=describe(rows)))
+            left = [r for r in rows if r["fixed_run_id"] is None]
+            if n not in fixed:
+                continue
+            out.fixed[n] = fixed[n]
+            at = max((r["fixed_at"] or 0.0) for r in rows)
+            if not left:
+                self._resolved(n, at, f"all {len(rows)} partition(s) of its scope rebuilt from good inputs and passed "
+                               f"their checks and monitors ({describe(rows)})", out)
+            else:
+                store.emit(self._event(EventKind.INCIDENT_UPDATED, n, change="partly fixed", fixed=fixed[n][:50],
+                                       left=[f"{r['asset']} {r['partition_key']}" for r in left][:50],
+                                       note=f"{len(rows) - len(left)} of {len(rows)} partition(s) rebuilt good; "
+                                            f"{len(left)} still bad"))
+
+    def _resolved(self, incident_id: int, at: float, note: str, out: Synced) -> None:
+        self._store().incidents.update(incident_id, state=State.RESOLVED, reason=str(Reason.FIXED), resolved_at=at,
+                                       updated_at=at, note=note)
+        self._store().emit(self._event(EventKind.INCIDENT_RESOLVED, incident_id, reason=str(Reason.FIXED), note=note,
+                                       automatic=True))
+        self._notify(incident_id, "resolved")
+        out.resolved.append(incident_id)
 
     def _member(self, incident_id: int, event: Event, line: str, why: str) -> None:
         self._store().incidents.add_member(
             incident_id, event_id=event.id, kind=str(event.kind), asset=event.asset, partition_key=event.partition_key,
-            run_id=event.run_id, summary=line, why=why, at=event.at)
+            run_id=event.run_id, summary=line, why=why, at=event.at, series=series(event))
 
     def _event(self, kind: EventKind, incident_id: int, **data: Any) -> Event:
         incident = self._store().incidents.get(incident_id) or {}
@@ -223,10 +317,59 @@ class IncidentService:
             kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
             timeline = [e for e in store.events.after(0, kinds=kinds, project=self._project().name, limit=None)
                         if e.data.get("incident") == incident_id]
-        return {**row, "member_list": members, "timeline": timeline, "diagnosis": self.diagnose_incident(row, members),
-                "assets": sorted({m["asset"] for m in members if m["asset"]})}
+            scope = store.incidents.scope([incident_id])[incident_id]
+            told = store.incidents.diagnoses(incident_id)
+        cause = IncidentCause.from_json(row.get("cause"))
+        diagnosis = told[-1]["diagnosis"] if told else self._diagnose_now(row, members)
+        return {**row, "member_list": members, "timeline": timeline, "diagnosis": diagnosis,
+                "diagnoses": [{"at": d["at"], "change": d["change"], "verdict": d["diagnosis"]["classification"]}
+                              for d in told],
+                "cause": cause.to_json() if cause else None, "scope": scope,
+                "left": sum(1 for r in scope if r["fixed_run_id"] is None),
+                "fix": [s.to_json() for s in self.remedy(row, scope)] if row["state"] != State.RESOLVED else [],
+                "assets": sorted({m["asset"] for m in members if m["asset"]} | {r["asset"] for r in scope})}
+
+    def remedy(self, row: dict, scope: builtins.list[dict] | None = None) -> builtins.list[Any]:
+        """The steps that fix the incident's whole scope (``remedy.py``)."""
+        from weir.incidents.remedy import remedy
+
+        project, store = self._project(), self._store()
+        if scope is None:
+            with store.read():
+                scope = store.incidents.scope([row["id"]])[row["id"]]
+        cause = IncidentCause.from_json(row.get("cause"))
+
+        def keys_of(asset: str) -> builtins.list[str]:
+            scheme = project.node(asset).partitions
+            return list(scheme.keys()) if scheme.is_partitioned else []
+
+        def below(asset: str) -> set[str]:
+            try:
+                return set(project.closure([asset], upstream=False)) - {asset}
+            except Exception:  # noqa: BLE001 - an asset no longer in the project
+                return set()
+
+        def where(asset: str) -> str:
+            from weir.incidents.diagnosis import _declared_at
+
+            try:
+                return _declared_at(project, project.node(asset))
+            except Exception:  # noqa: BLE001 - an asset no longer in the project
+                return ""
+
+        code_now = {name: getattr(a, "code_version", None) for name, a in project.assets.items()}
+        return remedy(cause, scope, sources=set(project.sources), keys_of=keys_of, code_now=code_now, below=below,
+                      where=where)
 
     def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
+        """The diagnosis of an incident as it was told when it opened (or last reopened), never a
+        recomputation against today; one made now for an incident that has none stored."""
+        store = self._store()
+        with store.read():
+            told = store.incidents.diagnoses(row["id"]) if row.get("id") is not None else []
+        return told[-1]["diagnosis"] if told else self._diagnose_now(row, members)
+
+    def _diagnose_now(self, row: dict, members: builtins.list[dict]) -> dict | None:
         """The diagnosis of an incident: of its root partition, and a pipeline that broke when any
         of its members is blocked or failed data, whatever the root's own measures say (a
         truncated delivery moves many measures together, as the world does, but its check blocked it)."""

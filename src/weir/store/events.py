@@ -54,6 +54,10 @@ class EventLog(Repository):
             q = q.limit(limit)
         return [_event(r) for r in self.c.execute(q).mappings()]
 
+    def by_id(self, event_id: int) -> Event | None:
+        row = self.c.execute(sa.select(t.events).where(t.events.c.id == event_id)).mappings().first()
+        return _event(row) if row else None
+
     def last_id(self) -> int:
         return int(self.c.execute(sa.select(sa.func.max(t.events.c.id))).scalar() or 0)
 

@@ -24,10 +24,11 @@ class Incidents(Repository):
         return int(self.c.execute(sa.insert(t.incidents).values(**row).returning(t.incidents.c.id)).scalar_one())
 
     def add_member(self, incident_id: int, *, event_id: int | None, kind: str, asset: str | None,
-                   partition_key: str | None, run_id: str | None, summary: str, why: str, at: float) -> None:
+                   partition_key: str | None, run_id: str | None, summary: str, why: str, at: float,
+                   series: str | None = None) -> None:
         self.c.execute(sa.insert(t.incident_members).values(
             incident_id=incident_id, event_id=event_id, kind=kind, asset=asset, partition_key=partition_key,
-            run_id=run_id, summary=summary, why=why, at=at))
+            run_id=run_id, summary=summary, why=why, at=at, series=series))
 
     def update(self, incident_id: int, **values: Any) -> None:
         """Change an incident's fields (state, severity, root, reason, note...); stamps updated_at."""

@@ -376,6 +376,7 @@ incident_members = Table(
     Column("summary", Text, nullable=False),
     Column("why", Text, nullable=False),
     Column("at", Float, nullable=False),
+    Column("series", String(300)),  # a monitor alert's series, "column metric": its later alerts continue it
     Index("ix_incident_members_incident", "incident_id"),
 )
 

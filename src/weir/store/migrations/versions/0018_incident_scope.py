@@ -17,6 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("incidents") as batch:
         batch.add_column(sa.Column("cause", sa.JSON))
+    with op.batch_alter_table("incident_members") as batch:
+        batch.add_column(sa.Column("series", sa.String(300)))
     op.create_table(
         "incident_scope",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -46,5 +48,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("incident_diagnoses")
     op.drop_table("incident_scope")
+    with op.batch_alter_table("incident_members") as batch:
+        batch.drop_column("series")
     with op.batch_alter_table("incidents") as batch:
         batch.drop_column("cause")

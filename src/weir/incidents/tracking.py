@@ -1,0 +1,185 @@
+"""Keeping incident scopes as partitions are published (``scope.py`` says what a scope is). Used
+by the incidents service inside one sync batch, in the batch's unit of work:
+
+- ``sweep`` (when an incident opens or its cause is known): every published partition of the
+  cause's asset built under the cause, then every published partition downstream that was
+  built from one in scope;
+- ``built`` (each ``partition_published`` / ``source_admitted`` event): a build under the cause,
+  or from a bad partition, joins the scope; a bad partition built otherwise becomes a candidate
+  fix, kept only if nothing is raised on it later in the batch (``retract``);
+- ``settle`` (end of the batch): the candidates whose inputs are all good are fixed, in
+  dependency order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from weir.events import Event, EventKind
+from weir.incidents.scope import Build, IncidentCause, reads_bad, under
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
+ACTIVE = ("open", "acknowledged")
+Where = tuple[str, str]
+
+
+class ScopeTracker:
+    def __init__(self, project: Project, store: MetadataStore, downstream: Callable[[str], set[str]]) -> None:
+        self.project, self.store, self.downstream = project, store, downstream
+        self.pending: dict[Where, tuple[Event, Build]] = {}
+        self.grown: dict[int, list[str]] = {}  # incident -> lines of what joined its scope in this batch
+        self._active: list[tuple[dict, IncidentCause | None, list[dict]]] | None = None
+        self._runs: dict[str, dict] = {}
+        self._envs: dict[str, dict[str, str] | None] = {}
+
+    # -- what is in scope now ---------------------------------------------------------------------
+    def active(self) -> list[tuple[dict, IncidentCause | None, list[dict]]]:
+        """Active incidents with their cause and scope rows (cached until ``changed``)."""
+        if self._active is None:
+            rows = self.store.incidents.select(self.project.name, states=ACTIVE)
+            scope = self.store.incidents.scope([r["id"] for r in rows])
+            self._active = [(r, IncidentCause.from_json(r.get("cause")), scope.get(r["id"], [])) for r in rows]
+        return self._active
+
+    def changed(self) -> None:
+        self._active = None
+
+    @staticmethod
+    def bad(rows: list[dict]) -> set[Where]:
+        return {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is None}
+
+    # -- builds ----------------------------------------------------------------------------------
+    def build(self, asset: str, key: str, run_id: str | None, code_version: str | None,
+              inputs: dict[str, Any] | None, *, need_packages: bool) -> Build:
+        run = self._run(run_id)
+        packages = self._packages(run.get("environment_id")) if need_packages else None
+        return Build(asset=asset, key=key, run_id=run_id, code_version=code_version,
+                     configuration_id=run.get("configuration_id"), packages=packages,
+                     inputs={up: list(parts or ()) for up, parts in (inputs or {}).items()})
+
+    def _run(self, run_id: str | None) -> dict:
+        if not run_id:
+            return {}
+        if run_id not in self._runs:
+            self._runs[run_id] = self.store.runs.get(run_id) or {}
+        return self._runs[run_id]
+
+    def _packages(self, environment_id: str | None) -> dict[str, str] | None:
+        if not environment_id:
+            return None
+        if environment_id not in self._envs:
+            env = self.store.environments.get(environment_id)
+            self._envs[environment_id] = dict(env["packages"]) if env and env.get("packages") else None
+        return self._envs[environment_id]
+
+    def add(self, incident_id: int, where: Where, *, run_id: str | None, via: str, why: str, at: float) -> bool:
+        new = self.store.incidents.add_scope(incident_id, asset=where[0], partition_key=where[1], run_id=run_id,
+                                             via=via, why=why, at=at)
+        if new:
+            self.grown.setdefault(incident_id, []).append(f"{where[0]} {where[1]}: {why}")
+        self.changed()
+        return new
+
+    # -- when an incident opens --------------------------------------------------------------------
+    def sweep(self, incident_id: int, cause: IncidentCause | None, at: float) -> None:
+        """Bring into the scope every published partition built under ``cause``, then everything
+        published downstream that was built from a partition in scope."""
+        name = self.project.name
+        rows = next((s for r, _, s in self.active() if r["id"] == incident_id), [])
+        bad = self.bad(rows)
+        if cause is not None and cause.kind in ("library", "code", "configuration") and cause.asset in self.project.assets:
+            current = self.store.partitions.current(name, [cause.asset])
+            for (asset, key), row in sorted(current.items()):
+                b = self.build(asset, key, row["run_id"], row["code_version"], row["input_versions"],
+                               need_packages=cause.kind == "library")
+                if (asset, key) not in bad and under(cause, b):
+                    self.add(incident_id, (asset, key), run_id=row["run_id"], via="cause",
+                             why=f"built under the same cause ({cause.summary})", at=at)
+                    bad.add((asset, key))
+        self._sweep_lineage(incident_id, bad, at)
+
+    def _sweep_lineage(self, incident_id: int, bad: set[Where], at: float) -> None:
+        roots = {asset for asset, _ in bad}
+        below: set[str] = set()
+        for asset in roots:
+            below |= self.downstream(asset)
+        below &= set(self.project.assets)
+        if not below:
+            return
+        order = [a for a in self.project.closure(sorted(roots), upstream=False) if a in below]
+        current = self.store.partitions.current(self.project.name, order)
+        for asset in order:
+            for (a, key), row in sorted(current.items()):
+                if a != asset or (a, key) in bad:
+                    continue
+                b = self.build(a, key, row["run_id"], row["code_version"], row["input_versions"], need_packages=False)
+                hit = reads_bad(b, bad)
+                if hit is not None:
+                    self.add(incident_id, (a, key), run_id=row["run_id"], via="lineage",
+                             why=f"built from {hit[0]} {hit[1]}, in scope", at=at)
+                    bad.add((a, key))
+
+    # -- as builds are published ---------------------------------------------------------------------
+    def built(self, event: Event) -> None:
+        """A partition published or a delivery admitted: it joins a scope, or may fix one."""
+        active = [x for x in self.active() if x[2] or x[1] is not None]
+        if not active or not event.asset or not event.partition_key:
+            return
+        where = (event.asset, event.partition_key)
+        published = event.kind == EventKind.PARTITION_PUBLISHED
+        library = any(c is not None and c.kind == "library" for _, c, _ in active)
+        b = (self.build(event.asset, event.partition_key, event.run_id, event.data.get("code_version"),
+                        event.data.get("inputs"), need_packages=library) if published
+             else Build(asset=event.asset, key=event.partition_key, run_id=event.run_id, code_version=None,
+                        configuration_id=None, packages=None, inputs={}))
+        healing = {w for w in self.pending}
+        candidate = False
+        for incident, cause, rows in active:
+            bad = self.bad(rows)
+            if cause is not None and under(cause, b):
+                self.add(incident["id"], where, run_id=event.run_id, via="cause",
+                         why=f"built under the same cause ({cause.summary})", at=event.at)
+                continue
+            hit = reads_bad(b, bad - healing)
+            if hit is not None:
+                self.add(incident["id"], where, run_id=event.run_id, via="lineage",
+                         why=f"built from {hit[0]} {hit[1]}, in scope", at=event.at)
+                continue
+            if where in {(r["asset"], r["partition_key"]) for r in rows}:
+                candidate = True
+        if candidate:
+            self.pending[where] = (event, b)
+        else:
+            self.pending.pop(where, None)
+
+    def retract(self, where: tuple[str | None, str | None]) -> None:
+        """Something was raised on ``where`` after it was built: it fixes nothing."""
+        self.pending.pop((where[0] or "", where[1] or ""), None)
+
+    def settle(self) -> dict[int, list[str]]:
+        """Fix the candidates whose inputs are all good (or fixed in this pass), upstream first;
+        returns per incident the partitions fixed."""
+        fixed: dict[int, list[str]] = {}
+        progress = True
+        while progress and self.pending:
+            progress = False
+            for where, (event, b) in sorted(self.pending.items()):
+                still = False
+                for incident, _, rows in self.active():
+                    bad = self.bad(rows)
+                    if where in bad and reads_bad(b, bad - {where}) is not None:
+                        still = True
+                if still:
+                    continue
+                for incident, _, rows in self.active():
+                    if where in self.bad(rows) and self.store.incidents.fix_scope(
+                            incident["id"], asset=where[0], partition_key=where[1], run_id=event.run_id, at=event.at):
+                        fixed.setdefault(incident["id"], []).append(f"{where[0]} {where[1]}")
+                self.changed()
+                del self.pending[where]
+                progress = True
+        self.pending.clear()
+        return fixed
