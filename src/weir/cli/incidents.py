@@ -6,7 +6,7 @@ import typer
 
 from weir.cli.context import JSON_OPT, choice, finish, open_workspace
 
-app = typer.Typer(help="Incidents: one root cause, one incident (list, show, ack, resolve, severity).",
+app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",
                   invoke_without_command=True)
 STYLES = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
 SHOWN = 5  # incidents named one by one after a run; more are counted in one line
@@ -73,8 +73,18 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     for m in row["member_list"]:
         t.add_row(short_time(m["at"]), m["kind"], m["asset"] or "", m["partition_key"] or "", m["why"], m["summary"])
     console.print(t)
+    if row.get("scope"):
+        _render_scope(row)
     if row.get("diagnosis"):
+        told = row.get("diagnoses") or []
+        if told:
+            console.print(f"[dim]the diagnosis as told when it {told[-1]['change']} ({short_time(told[-1]['at'])})[/]",
+                          highlight=False)
         _render_diagnosis(row["diagnosis"], incident=row["id"])
+    if row.get("fix"):
+        console.print(f"[bold]fix[/] (every partition still bad; 'weir incidents fix {row['id']}' runs it):", highlight=False)
+        for step in row["fix"]:
+            console.print(f"  {escape(step['command'])}", highlight=False)
     for e in row["timeline"]:
         what = e.data.get("change") or str(e.kind).removeprefix("incident_")
         if what == "severity":
@@ -82,6 +92,107 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         extra = e.data.get("reason") or e.data.get("why") or e.data.get("note") or ""
         console.print(f"  {short_time(e.at)}  {what}{': ' + str(extra) if extra else ''}", highlight=False)
     finish(ws)
+
+
+def _render_scope(row: dict) -> None:
+    from rich.markup import escape
+
+    from weir.cli.render import console, table
+
+    scope = row["scope"]
+    left = row.get("left", 0)
+    title = (f"scope: {len(scope)} partition(s), {left} still bad" if left
+             else f"scope: {len(scope)} partition(s), all rebuilt good")
+    t = table("asset", "partition", "state", "how it joined", title=title)
+    shown = sorted(scope, key=lambda r: (r["fixed_run_id"] is not None, r["asset"], r["partition_key"]))
+    for r in shown[:40]:
+        state = "[green]rebuilt good[/]" if r["fixed_run_id"] is not None else "[red]bad[/]"
+        t.add_row(r["asset"], r["partition_key"], state, escape(r["why"]))
+    console.print(t)
+    if len(shown) > 40:
+        console.print(f"  … and {len(shown) - 40} more ('--json' lists them all)", highlight=False)
+
+
+@app.command("fix")
+def fix(incident: int = typer.Argument(..., metavar="ID"),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Run the steps without asking."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Only show the steps."),
+        as_json: bool = JSON_OPT) -> None:
+    """Fix an incident's whole scope: show the steps (rebuild in the last good environment,
+    rebuild after a revert, check deliveries again, build what is stale), then run them and
+    say what is left."""
+    from weir.cli.render import console, print_json
+    from weir.errors import UsageError
+    from weir.incidents.remedy import MANUAL
+
+    ws = open_workspace(recover=True)
+    ws.incidents.sync()
+    row = ws.incidents.show(incident)
+    if row["state"] == "resolved":
+        ws.close()
+        raise UsageError(f"incident {incident} is already resolved ({row['reason']})")
+    steps = row["fix"]
+    if not steps:
+        console.print(f"incident {incident} has nothing left to rebuild", highlight=False)
+        return finish(ws)
+    if not as_json:
+        console.print(f"to fix incident {incident} ({row['left']} partition(s) still bad):", highlight=False)
+        for i, step in enumerate(steps, 1):
+            console.print(f"  {i}. {step['command']}", highlight=False)
+    if dry_run:
+        if as_json:
+            print_json({"incident": incident, "steps": steps, "ran": [], "left": row["left"]})
+        return finish(ws)
+    revert = next((s for s in steps if s["kind"] == "revert"), None)
+    if revert is not None:
+        ws.close()
+        raise UsageError(f"incident {incident}: {revert['command']} first; then run 'weir incidents fix {incident}' again")
+    if not (yes or as_json) and not typer.confirm("run these steps?", default=True):
+        raise typer.Exit(1)
+    ran = []
+    for step in steps:
+        if step["kind"] in MANUAL:
+            continue
+        ran.append(_run_step(ws, step))
+        if not as_json:
+            console.print(f"  done: {step['command']} ({ran[-1]})", highlight=False)
+    from weir.cli.context import send_lineage
+
+    send_lineage(ws)
+    if as_json:
+        ws.incidents.sync()
+    else:
+        open_after(ws)
+    after = ws.incidents.show(incident)
+    if as_json:
+        print_json({"incident": incident, "steps": steps, "ran": ran, "state": after["state"], "left": after["left"]})
+    elif after["state"] == "resolved":
+        console.print(f"[green]incident {incident} resolved[/]: {after['note']}", highlight=False)
+    else:
+        still = [f"{r['asset']} {r['partition_key']}" for r in after["scope"] if r["fixed_run_id"] is None]
+        console.print(f"[yellow]incident {incident} still open[/]: {len(still)} partition(s) still bad: "
+                      + ", ".join(still[:10]) + (" …" if len(still) > 10 else ""), highlight=False)
+    finish(ws, 0 if after["state"] == "resolved" else 1)
+
+
+def _run_step(ws, step: dict) -> str:
+    """Run one step of a fix through the services; returns what it did in a few words."""
+    from weir.envs.rebuild import RebuildRequest
+    from weir.runs.request import RunRequest
+
+    if step["kind"] == "ingest":
+        ws.quality.ingest(step["asset"], list(step["keys"]))
+        return f"{len(step['keys'])} deliveries checked"
+    if step["kind"] == "rebuild":
+        first, last = step["first"], step["last"]
+        request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"])
+                   if first == last else
+                   RebuildRequest(asset=step["asset"], first=first, last=last, downstream=step["downstream"],
+                                  env_of=step["env_of"]))
+        rebuilt = ws.envs.rebuild(request, reporter=None)
+        return "rebuilt" if rebuilt.ok else "some builds failed"
+    result = ws.runs.run(RunRequest(stale=True))
+    return "built" if result.ok else "some builds failed"
 
 
 @app.command("ack")
@@ -159,6 +270,14 @@ def open_after(ws) -> None:
         row = ws.incidents.show(incident_id)
         err_console.print(f"[green]incident {incident_id} resolved (fixed):[/] {escape(row['note'] or '')}",
                           highlight=False, soft_wrap=True)
+    for incident_id, fixed in synced.fixed.items():
+        if incident_id in synced.resolved:
+            continue
+        row = ws.incidents.show(incident_id)
+        left = [f"{r['asset']} {r['partition_key']}" for r in row["scope"] if r["fixed_run_id"] is None]
+        err_console.print(f"[yellow]incident {incident_id} partly fixed:[/] {len(fixed)} partition(s) rebuilt good, "
+                          f"{len(left)} still bad ({', '.join(left[:5])}{' …' if len(left) > 5 else ''}): "
+                          f"'weir incidents fix {incident_id}'", highlight=False, soft_wrap=True)
     from weir.cli.alerts import deliver_after
 
     deliver_after(ws)

@@ -78,12 +78,22 @@ def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
         keys = {m["partition_key"] for m in members.get(incident["id"], [])
                 if m["asset"] == asset and m.get("series") == line and m["partition_key"]}
         if previous is not None and previous in keys:
-            return Match(incident["id"], f"the same series ({line}) still off since {min(keys)}")
+            what = line if line in CONTINUING.values() else f"the same series ({line}) still off"
+            return Match(incident["id"], f"{what} since {min(keys)}")
     return None
 
 
+# a partition blocked or failed the day after one that was, for the same reason: the fault goes on
+CONTINUING = {str(EventKind.PARTITION_BLOCKED): "blocked again", str(EventKind.SOURCE_BLOCKED): "delivery blocked again",
+              str(EventKind.PARTITION_FAILED): "failed again"}
+
+
 def series(event: Event) -> str | None:
-    """The series a monitor alert is on, ``"column metric"`` (a table-level series: its metric)."""
-    if str(event.kind) != EventKind.SIGNAL_RAISED or not event.data.get("metric"):
+    """The series a monitor alert is on, ``"column metric"`` (a table-level series: its metric);
+    for a blocked or failed partition, what happened to it."""
+    kind = str(event.kind)
+    if kind in CONTINUING and event.data.get("state") != "upstream_failed":
+        return CONTINUING[kind]
+    if kind != EventKind.SIGNAL_RAISED or not event.data.get("metric"):
         return None
     return f"{event.data.get('column') or ''} {event.data['metric']}".strip()

@@ -50,4 +50,15 @@ def incident_detail_json(r: dict) -> dict[str, Any]:
                         for m in r["member_list"]],
         "timeline": [e.to_json() for e in r["timeline"]],
         "diagnosis": r.get("diagnosis"),
+        "diagnoses": [{"at": iso(d["at"]), "change": d["change"], "verdict": d["verdict"]} for d in r.get("diagnoses", [])],
+        "cause": r.get("cause"),
+        "scope": [scope_json(x) for x in r.get("scope", [])],
+        "left": r.get("left", 0),
+        "fix": r.get("fix", []),
     }
+
+
+def scope_json(x: dict) -> dict[str, Any]:
+    return {"asset": x["asset"], "partition": x["partition_key"], "via": x["via"], "why": x["why"],
+            "run_id": x["run_id"], "fixed": x["fixed_run_id"] is not None, "fixed_run_id": x["fixed_run_id"] or None,
+            "fixed_at": iso(x["fixed_at"]) if x["fixed_at"] else None}

@@ -50,10 +50,12 @@ def _range(first: str, last: str) -> str:
 def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
            keys_of: Callable[[str], list[str]], code_now: Mapping[str, str | None],
            below: Callable[[str], set[str]] = lambda asset: set(),
+           above: Callable[[str], set[str]] = lambda asset: set(),
            where: Callable[[str], str] = lambda asset: "") -> list[Step]:
     """The steps that rebuild every bad partition of ``scope`` (rows of ``store.incidents.scope``)
     under a fix for ``cause``. ``keys_of(asset)`` lists an asset's partition keys in order;
-    ``code_now`` is each asset's code version today; ``below(asset)`` is what depends on it;
+    ``code_now`` is each asset's code version today; ``below(asset)`` is what depends on it and
+    ``above(asset)`` what it depends on;
     ``where(asset)`` says where it is declared."""
     bad = [r for r in scope if r["fixed_run_id"] is None]
     if not bad:
@@ -89,9 +91,15 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
                 + (f" ({at})" if at else "") + f" (to version {cause.good_code_version or 'the last good one'})")))
         rebuild(cause.asset)
     else:
-        bad_sources = [s for s in sorted(by) if s in sources]
+        # the deliveries to have again: bad source partitions, else those the bad partitions were built from
+        feeding = {s: set(keys) for s, keys in by.items() if s in sources}
+        if not feeding:
+            for asset, keys in by.items():
+                for source in above(asset) & sources:
+                    feeding.setdefault(source, set()).update(keys)
+        bad_sources = sorted(feeding)
         for source in bad_sources:
-            keys = sorted(by[source])
+            keys = sorted(feeding[source])
             steps.append(Step(kind="deliver", asset=source, keys=tuple(keys), command=(
                 f"have {source} {', '.join(keys[:5])}{' …' if len(keys) > 5 else ''} delivered again")))
             steps.append(Step(kind="ingest", asset=source, keys=tuple(keys),

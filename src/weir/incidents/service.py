@@ -349,6 +349,12 @@ class IncidentService:
             except Exception:  # noqa: BLE001 - an asset no longer in the project
                 return set()
 
+        def above(asset: str) -> set[str]:
+            try:
+                return set(project.closure([asset], upstream=True)) - {asset}
+            except Exception:  # noqa: BLE001 - an asset no longer in the project
+                return set()
+
         def where(asset: str) -> str:
             from weir.incidents.diagnosis import _declared_at
 
@@ -359,7 +365,7 @@ class IncidentService:
 
         code_now = {name: getattr(a, "code_version", None) for name, a in project.assets.items()}
         return remedy(cause, scope, sources=set(project.sources), keys_of=keys_of, code_now=code_now, below=below,
-                      where=where)
+                      above=above, where=where)
 
     def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
         """The diagnosis of an incident as it was told when it opened (or last reopened), never a

@@ -4,7 +4,8 @@ published (``read_facts`` reads them, the rest is pure): nothing to keep in sync
 - **broken** when an open incident has blocked or failed data upstream of it;
 - **stale** when data it depends on has not arrived by its deadline (``fresh_within`` on the
   insight, for the inputs it depends on, or on a source upstream of it; see ``freshness``);
-- **suspect** when an open incident touches what it rests on otherwise;
+- **suspect** when an open incident touches what it rests on otherwise (a trigger of it, or a
+  partition of its scope not yet rebuilt good);
 - **trusted** when none of these holds.
 
 The status is the worst that holds, in that order: wrong or missing data under an insight
@@ -71,7 +72,13 @@ def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], 
     active = store.incidents.select(project.name, states=ACTIVE)
     events = store.events.after(0, kinds=INCIDENT_EVENTS, project=project.name, limit=None)
     ids = {i["id"] for i in active} | {int(e.data["incident"]) for e in events if e.data.get("incident")}
-    return Facts(now=now, upstream=upstream, active=active, members=store.incidents.members(sorted(ids)),
+    members = store.incidents.members(sorted(ids))
+    for incident_id, rows in store.incidents.scope([i["id"] for i in active]).items():
+        # a partition of an active incident's scope not yet rebuilt good weighs like a member
+        members[incident_id] = [*members.get(incident_id, []), *(
+            {"kind": "in scope", "asset": r["asset"], "partition_key": r["partition_key"], "run_id": r["run_id"],
+             "summary": r["why"], "why": r["why"], "at": r["added_at"]} for r in rows if r["fixed_run_id"] is None)]
+    return Facts(now=now, upstream=upstream, active=active, members=members,
                  published=published, schemes={n: project.node(n).partitions for n in above}, deadlines=deadlines,
                  events=events)
 
