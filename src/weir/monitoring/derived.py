@@ -89,19 +89,23 @@ class DerivedSeries:
         The scores are then monitored like any series, so a column whose distribution moves
         every day (delays with the weather) is judged against its usual day-to-day drift, not
         against sampling noise; an alert needs both: an unusual score and a real, significant
-        change (``drift.judge``). Columns holding one value per partition are not judged."""
+        change (``drift.judge``). Columns holding one value per partition are not judged, and
+        partitions an open incident holds are in no reference."""
         from weir.monitoring import drift
 
-        # references leave out blocked data only, as a replay of the history does, so the scores a
-        # day was judged on are the ones a replay finds
-        order, skip = history.order, history.quarantined
+        # references leave out blocked data, as a replay of the history does, so the scores a day
+        # was judged on are the ones a replay finds; and, while an incident holds them, the held
+        # partitions (a replay holds none)
+        order, quarantined = history.order, history.quarantined
         constant = partition_constant(history)
         position = {k: i for i, k in enumerate(order)}
         widest = max([7] + [s.window for s in settings if isinstance(s, Drift)])
         needed = set(keys)
         for key in keys:
             if key in position:
-                needed.update([k for k in order[: position[key]] if k not in skip][-widest:])
+                before = [k for k in order[: position[key]] if k not in quarantined]
+                needed.update(before[-widest:])
+                needed.update([k for k in before if k not in history.held][-widest:])
         for s in settings:
             if isinstance(s, Drift) and s.pinned is not None:
                 first, last = s.pinned
@@ -117,6 +121,7 @@ class DerivedSeries:
                 settled = settle_drift(settings, column)
                 if settled.mute or column in constant:
                     continue
+                skip = quarantined | history.held_in(column, DRIFT_SCORE)
                 if settled.pinned is not None:
                     first, last = settled.pinned
                     ref_keys = [k for k in order if first <= k <= last and k not in skip and k != key]

@@ -6,7 +6,9 @@ The series come from the metadata store (``metric_points``), the distributions f
 sketches (``profiles``): nothing is rescanned. A series is judged in one pass over its history
 (``spc.chart``), twice: the second pass leaves out the points the first found out of control,
 so an anomaly never widens the limits that later points are judged against. Quarantined
-partitions and partitions with earlier alerts stay out of every baseline."""
+partitions and partitions with earlier alerts stay out of every baseline, and so do partitions
+an open incident holds: while it is open they are judged against the last good history and
+never become a new normal."""
 
 from __future__ import annotations
 
@@ -50,11 +52,18 @@ if TYPE_CHECKING:
 class History:
     order: list[str]  # partition keys, oldest first
     series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
-    skip: set[str]  # keys kept out of baselines: quarantined or alerted before
+    skip: set[str]  # keys kept out of baselines: quarantined, alerted before or held
     quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
     normal: set[str] = field(default_factory=set)  # keys whose alerts were resolved as false alarms
     # operators' accepted new normals: (column or None for all, metric or None for all, first key)
     resets: list[tuple[str | None, str | None, str]] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)  # keys an open or acknowledged incident holds
+
+    def held_in(self, column: str, metric: str) -> set[str]:
+        """The held keys of one series: those before the series' latest accepted new normal (an
+        operator's accept makes the level normal, held or not)."""
+        accepted = [first for col, m, first in self.resets if col in (None, column) and m in (None, metric)]
+        return {k for k in self.held if k < max(accepted)} if accepted else set(self.held)
 
     def resets_in(self, column: str, metric: str, order: list[str]) -> list[int]:
         """Positions in ``order`` where an accepted new normal of the series starts."""
@@ -137,9 +146,10 @@ class MonitorEvaluator(DerivedSeries):
             alerted = self.store.signals.alerted_keys(self.project.name, name) - set(fresh)
             resets = [(r["column_name"], r["metric"], r["from_key"]) for r in self.store.baselines.list(self.project.name, name)]
             normal = self.store.incidents.resolved_partitions(self.project.name, name, "false-alarm")
+            held = self.store.incidents.held_partitions(self.project.name, name)
         order, series, quarantined = load_series(points)
-        return History(order=order, series=series, skip=quarantined | alerted, quarantined=quarantined, resets=resets,
-                       normal=normal)
+        return History(order=order, series=series, skip=quarantined | alerted | held, quarantined=quarantined,
+                       resets=resets, normal=normal, held=held)
 
     @staticmethod
     def _start(node, keys: list[str]) -> str | None:
@@ -159,12 +169,13 @@ class MonitorEvaluator(DerivedSeries):
         the chart starts at that partition (rows before it are None): enough history for the
         baseline window, the season and the forecast errors to settle, without redrawing a whole
         year to judge one new day. With ``states`` (the saved forecast-chart states, updated in
-        place), a series whose state was saved before ``needed_from`` with the same settings
-        resumes from it: one step per new partition."""
+        place), a series whose state was saved before ``needed_from`` with the same settings, and
+        the same partitions held up to its last one, resumes from it: one step per new partition.
+        Held partitions (``history.held``) are judged but kept out of every baseline."""
         node = self.project.node(name)
         settings = tuple(getattr(node, "monitors", ()))
         exclude = [k in history.skip for k in history.order][since:]
-        season_exclude = [k in history.quarantined for k in history.order][since:]
+        season_exclude = [k in history.quarantined or k in history.held for k in history.order][since:]
         order = history.order[since:]
         index = {k: i for i, k in enumerate(history.order)}
         positions = calendar_positions(node.partitions, history.order)
@@ -200,11 +211,11 @@ class MonitorEvaluator(DerivedSeries):
             config = forecast_config(settled, m)
             material = _materiality(history, col) if m == "mean" else {}
             resets = set(history.resets_in(col, m, history.order))
-            fingerprint = hashlib.sha1(repr((config, season, sorted(history.order[i] for i in resets),
-                                             sorted(history.normal))).encode()).hexdigest()
+            held = history.held_in(col, m)
+            fingerprint = _fingerprint(config, season, sorted(history.order[i] for i in resets), history.normal, held)
             saved = (states or {}).get((col, m))
             first = since
-            if (saved and saved["settings"] == fingerprint and saved["last_key"] in index
+            if (saved and saved["last_key"] in index and saved["settings"] == fingerprint(saved["last_key"])
                     and (needed_from is None or index[saved["last_key"]] < needed_from)):
                 at = index[saved["last_key"]]
                 chart = forecast.Chart.from_json(saved["state"], config, season,
@@ -218,10 +229,11 @@ class MonitorEvaluator(DerivedSeries):
                 key = history.order[t]
                 if t == newest and states is not None and chart.last >= 0:
                     # the state before the newest point: a re-delivery of that partition resumes too
-                    states[(col, m)] = {"last_key": history.order[index_of[chart.last]], "settings": fingerprint,
+                    last_key = history.order[index_of[chart.last]]
+                    states[(col, m)] = {"last_key": last_key, "settings": fingerprint(last_key),
                                         "state": chart.to_json(), "changed": True}
                 row = chart.step(positions[t], by_key.get(key), excluded=key in history.quarantined, reset=t in resets,
-                                 material=material.get(key, 0.0), normal=key in history.normal)
+                                 material=material.get(key, 0.0), normal=key in history.normal, held=key in held)
                 # the chart counts in calendar steps (a missing day keeps the weekdays in place);
                 # rows and signals name positions in the history
                 row["index"] = t
@@ -313,9 +325,11 @@ class MonitorEvaluator(DerivedSeries):
     def replay(self, name: str, *, start: str | None = None) -> Evaluation:
         """Re-judge the stored history of ``name`` with today's settings, as if every partition
         had arrived in order, and store nothing: what would have been raised, from ``start`` on.
-        Reads only stored metrics and sketches, so tuning a setting is an experiment of seconds."""
+        Reads only stored metrics and sketches, so tuning a setting is an experiment of seconds.
+        Nothing is held: the partitions open incidents hold today are judged as they arrived."""
         history = self.history(name)
         history.skip = set(history.quarantined)  # earlier verdicts are what is being re-judged
+        history.held = set()
         keys = [k for k in history.order if start is None or k >= start]
         out = Evaluation()
         if not keys:
@@ -405,6 +419,18 @@ class MonitorEvaluator(DerivedSeries):
 MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
 
 
+def _fingerprint(config: forecast.ForecastConfig, season: int | None, resets: list[str], normal: set[str],
+                 held: set[str]) -> Callable[[str], str]:
+    """The settings a saved chart state was drawn with, as of its last key: a state resumes only
+    when they are the same. Held keys count up to that key (later ones the state has not seen),
+    so a partition held or released there redraws the series."""
+    def at(last_key: str) -> str:
+        drawn: tuple = (config, season, resets, sorted(normal))
+        upto = sorted(k for k in held if k <= last_key)
+        return hashlib.sha1(repr(drawn + (upto,) if upto else drawn).encode()).hexdigest()
+    return at
+
+
 def calendar_positions(scheme, order: list[str]) -> list[int]:
     """Each key's step on the scheme's calendar (days for daily partitions, hours for hourly):
     a day with no data does not move the weekdays of the days after it. Other schemes, and keys
@@ -423,8 +449,9 @@ def calendar_positions(scheme, order: list[str]) -> list[int]:
 def _materiality(history: History, column: str) -> dict[str, float]:
     """Per partition, the smallest move of the column's mean worth an alert: ``MEAN_EFFECT``
     times its usual standard deviation within a partition (the median over the 28 partitions
-    before it, so a replay and the day's judgement agree)."""
+    before it, so a replay and the day's judgement agree; blocked and held partitions left out)."""
     spreads = history.series.get((column, "std"), {})
+    left_out = history.quarantined | history.held_in(column, "mean")
     out: dict[str, float] = {}
     window: list[float] = []
     for key in history.order:
@@ -432,7 +459,7 @@ def _materiality(history: History, column: str) -> dict[str, float]:
             ordered = sorted(window)
             out[key] = MEAN_EFFECT * ordered[len(ordered) // 2]
         value = spreads.get(key)
-        if value is not None and key not in history.quarantined:
+        if value is not None and key not in left_out:
             window = [*window[-27:], value]
     return out
 

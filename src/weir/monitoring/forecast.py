@@ -32,7 +32,10 @@ Per point t:
    of spread): the first raised the alert, the others say the change goes on, and the baseline
    re-forms from its onset. Exclusion can never freeze a
    baseline for longer than that. An operator's ``reset`` (``weir monitors accept``) starts a
-   regime at a chosen point the same way.
+   regime at a chosen point the same way. A ``held`` point (an open incident holds its
+   partition) is judged but leaves the state as it was: it never joins a baseline, a run toward
+   a new normal, the errors or the CUSUM, so each one alerts afresh against the last good
+   history until the incident is resolved or the operator accepts the level.
 6. **Sustained small shifts**: a CUSUM of the calibrated residuals (clipped, so one outlier
    cannot drive it) warns of a level creeping away from the forecast.
 """
@@ -271,18 +274,22 @@ def _seasonal(res: np.ndarray, groups: np.ndarray, period: int, alpha: float) ->
 
 
 def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
-          config: ForecastConfig = ForecastConfig(), resets: Sequence[int] = ()) -> list[dict]:
+          config: ForecastConfig = ForecastConfig(), resets: Sequence[int] = (),
+          held: Sequence[bool] | None = None) -> list[dict]:
     """Per point: ``index``, ``value``, ``center`` (the expected value), ``lower``/``upper`` (the
     alert limits; None in warm-up), ``model``, ``z`` and ``signals`` (list of ``spc.Signal``).
     ``exclude`` marks points never used in a baseline (quarantined); ``resets`` are indices where
-    an operator accepted a new normal."""
+    an operator accepted a new normal; ``held`` marks points an open incident holds (see
+    ``Chart.step``). Raises ConfigError when a mask's length is not the series'."""
     values = [None if v is None or not math.isfinite(float(v)) else float(v) for v in series]
     excluded = [False] * len(values) if exclude is None else [bool(e) for e in exclude]
-    if len(excluded) != len(values):
-        raise ConfigError(f"forecast: exclude has {len(excluded)} entries for {len(values)} points")
+    holding = [False] * len(values) if held is None else [bool(h) for h in held]
+    for name, mask in (("exclude", excluded), ("held", holding)):
+        if len(mask) != len(values):
+            raise ConfigError(f"forecast: {name} has {len(mask)} entries for {len(values)} points")
     reset_at = set(resets)
     state = Chart(config, period)
-    return [state.step(t, x, excluded=excluded[t], reset=t in reset_at) for t, x in enumerate(values)]
+    return [state.step(t, x, excluded=excluded[t], reset=t in reset_at, held=holding[t]) for t, x in enumerate(values)]
 
 
 class Chart:
@@ -345,12 +352,16 @@ class Chart:
 
     # -- one point ----------------------------------------------------------------------------
     def step(self, t: int, x: float | None, *, excluded: bool = False, reset: bool = False,
-             material: float = 0.0, normal: bool = False) -> dict[str, Any]:
+             material: float = 0.0, normal: bool = False, held: bool = False) -> dict[str, Any]:
         """Judge the point at position ``t`` (after every earlier one) and take it into the state;
         ``material`` raises the smallest change that alerts for this point; a ``normal`` point (an
-        operator resolved its alert as a false alarm) goes into the baseline whatever it shows."""
-        row = self._judge(t, x, excluded, reset, material)
-        if normal and x is not None and not excluded and t not in self.usable and row["center"] is not None:
+        operator resolved its alert as a false alarm) goes into the baseline whatever it shows. A
+        ``held`` point (an open incident holds its partition) is judged against the baseline before
+        it and leaves the state as it was: never in a baseline, a run toward a new normal, the
+        errors or the CUSUM, so out of range it alerts afresh. Returns the point's row."""
+        row = self._judge(t, x, excluded, reset, material, held)
+        if (normal and not held and x is not None and not excluded and t not in self.usable
+                and row["center"] is not None):
             if self.run and self.run[-1] == t:
                 self.run = []
             self.usable.append(t)
@@ -360,7 +371,8 @@ class Chart:
         self._trim()
         return row
 
-    def _judge(self, t: int, x: float | None, excluded: bool, reset: bool, material_here: float) -> dict[str, Any]:
+    def _judge(self, t: int, x: float | None, excluded: bool, reset: bool, material_here: float,
+               held: bool = False) -> dict[str, Any]:
         c, period, values = self.c, self.period, self.values
         if reset:
             self.usable, self.run, self.earlier, self.regime_known = [], [], [], bool(self.errors)
@@ -371,12 +383,13 @@ class Chart:
             return row
         values[t] = x
         seen_before = list(self.seen)
-        if not excluded:
+        kept_out = excluded or held  # in no baseline, the season's neither
+        if not kept_out:
             self.seen.append(t)
         base = self.usable[-c.window:]
         need = c.confirm if self.regime_known else c.min_points
         if len(base) < need:
-            if not excluded:
+            if not kept_out:
                 self.usable.append(t)
             return row
         pos = np.array(base, dtype=float)
@@ -448,6 +461,8 @@ class Chart:
                          period=period, trend=c.trend, alpha=c.season_alpha)
             if abs(x - before.expected) <= half:
                 signal("shift", "back to the level before the last shift", "warn", (t,))
+                if held:
+                    return row
                 self.usable, self.earlier, self.run = [*self.earlier, t], [], []
                 self.regime_from = self.usable[0]
                 self._keep_error(t, x - before.expected, before.seasonal, calm=True)
@@ -455,7 +470,9 @@ class Chart:
         flagged = False
         if "shewhart" in c.methods and beyond_alert:
             flagged = True
-            if self.run:  # flagged again: on one side a level shift, on both a change of spread
+            if held:  # neither joins nor starts a run: a held fault is never a new normal
+                signal("shewhart", "outside the expected range", "alert", (t,))
+            elif self.run:  # flagged again: on one side a level shift, on both a change of spread
                 self.run.append(t)
                 self.run_side = self.run_side if side == self.run_side else 0
                 if len(self.run) >= (c.confirm if self.run_side else 2 * c.confirm):
@@ -475,25 +492,28 @@ class Chart:
                 self.run, self.run_side = [t], side
                 signal("shewhart", "outside the expected range", "alert", (t,))
         else:
-            self.run = []
+            if not held:
+                self.run = []
             if "shewhart" in c.methods and beyond_warn:
                 signal("shewhart", "unusual for this series", "warn", (t,))
         # CUSUM on the calibrated residual, clipped so that one outlier cannot drive it
         z_alert = sigma_for_rate(c.alert_rate)
         u = max(-4.0, min(4.0, z * z_alert / k_alert)) if not flagged else 0.0
         new_up, new_down = max(0.0, u - c.cusum_k + self.up), max(0.0, -u - c.cusum_k + self.down)
-        self.up_from = self.up_from if self.up > 0 else t
-        self.down_from = self.down_from if self.down > 0 else t
+        up_from = self.up_from if self.up > 0 else t
+        down_from = self.down_from if self.down > 0 else t
+        if not held:
+            self.up_from, self.down_from = up_from, down_from
         fired = False
         if "cusum" in c.methods and not flagged:
-            for sum_, start, sgn in ((new_up, self.up_from, 1), (new_down, self.down_from, -1)):
+            for sum_, start, sgn in ((new_up, up_from, 1), (new_down, down_from, -1)):
                 if sum_ > c.cusum_h:
                     fired = True
                     signal("cusum", "level creeping away from the forecast", "alert" if c.cusum_alerts else "warn",
                            tuple(i for i in [*self.usable, t] if i >= start), value=f.expected + sgn * sigma * sum_,
                            lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h,
                            way="up" if sgn > 0 else "down")
-        if excluded:
+        if kept_out:
             return row
         # anomalies too: the spread is robust to them, and a bursty series learns its bursts
         self._keep_error(t, error, f.seasonal, calm=not flagged)
