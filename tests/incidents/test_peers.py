@@ -1,15 +1,20 @@
 """One key moved, not the world: a site whose readings shift while the other sites of the same
 partition stay put is a peer shift (a sensor, a feed); every site moving together, a wobble
-within noise, too few rows or no key to group by is not."""
+within noise, too few rows or no key to group by is not. Then the same on real data: a daily
+source, an asset copying it and a per-site summary, read through the source and Delta readers."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from conftest import land_csv, write_project
 
-from weir.incidents.peers import PeerShift, key_columns, peers
+from weir.incidents.peers import PeerShift, key_columns, peers, read_pair, read_source_pair
+from weir.workspace import RunRequest, Workspace
 
 MEANS = {"A": 12.0, "B": 20.0, "C": 31.0}
 
@@ -114,3 +119,79 @@ def test_an_id_or_a_date_is_never_a_key():
     assert key_columns(before, after) == ["site", "flag"]  # not id (unique), sensor (60), day (a date), partition_key
     small = readings(1, rows=6)  # 12 rows, 12 ids: nearly unique even if few
     assert "id" not in key_columns(small, small)
+
+
+# -- real data: a daily source, a copy of it and a per-site summary ---------------------------------
+PROJECT = '''
+import weir
+
+days = weir.daily(start="2024-01-01", end="2024-12-31")
+
+readings = weir.source("readings", path="landing/{partition}.csv", partitions=days)
+
+
+@weir.asset(partitions=days)
+def clean(readings):
+    return readings
+
+
+@weir.asset(partitions=days)
+def by_site(clean):
+    return clean.groupby("site", as_index=False)["reading"].mean()
+'''
+START = dt.date(2024, 1, 1)
+DAYS = 8
+
+
+def key(i: int) -> str:
+    return (START + dt.timedelta(days=i)).isoformat()
+
+
+def land(project, i: int, shift: float = 0.0) -> None:
+    t = readings(700 + i, shift={"B": shift}, day=key(i))
+    rows = [{"day": d, "site": s, "reading": round(r, 3)}
+            for d, s, r in zip(*(t.column(c).to_pylist() for c in ("day", "site", "reading")))]
+    land_csv(project, f"landing/{key(i)}.csv", rows)
+
+
+@pytest.fixture(scope="module")
+def recalibrated(tmp_path_factory):
+    """DAYS clean days; then the last one delivered again with site B's sensor recalibrated (+8)."""
+    root = tmp_path_factory.mktemp("peers")
+    project = write_project(root / "project", {"assets.py": PROJECT}, "sites")
+    with Workspace(root / "ws", project) as ws:
+        for i in range(DAYS):
+            land(project, i)
+            ws.quality.ingest("readings", [key(i)])
+            ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        land(project, DAYS - 1, shift=8.0)
+        ws.quality.ingest("readings", [key(DAYS - 1)])
+        ws.runs.run(RunRequest(executor="inprocess", stale=True))
+    return root / "ws", project
+
+
+def test_read_through_weir_a_recalibrated_site_is_a_peer_shift_in_the_source_and_every_asset(recalibrated):
+    home, project = recalibrated
+    bad = key(DAYS - 1)
+    with Workspace(home, project) as ws:
+        store = ws.store
+        with store.read():
+            builds = store.runs.builds("sites", "clean", key=bad, states=("succeeded",), limit=5)
+        assert len(builds) == 2  # built good, then rebuilt on the new delivery
+        good_version = builds[-1]["output_version"]
+        pairs = {
+            "source": read_source_pair(ws.project, store, "readings", bad, ["reading"]),
+            "same day, good version": read_pair(ws.tables.get("clean"), bad, good_version, ["reading"]),
+            "days before": read_pair(ws.tables.get("clean"), bad, None, ["reading"], good_key=key(DAYS - 2)),
+            "summary": read_pair(ws.tables.get("by_site"), bad, None),
+        }
+        quiet = read_pair(ws.tables.get("clean"), key(DAYS - 2), None)
+    for what, pair in pairs.items():
+        assert pair is not None, what
+        found = peers(*pair, columns=["reading"])
+        assert found is not None and (found.key, found.groups, found.column) == ("site", ("B",), "reading"), what
+        assert found.moved == pytest.approx(8.0, abs=1.5), what
+    before, after = pairs["same day, good version"]
+    assert after.column("site").to_pylist() == before.column("site").to_pylist()  # the same day, time-travelled
+    assert pairs["days before"][0].num_rows == 200 * (DAYS - 1)
+    assert quiet is not None and peers(*quiet) is None

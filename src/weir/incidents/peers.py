@@ -3,7 +3,8 @@ one store's system) while the other sites of the same partition stay where they 
 changed, not the world (a storm raises every site's readings at once).
 
 ``peers`` compares a bad partition with the last good one (or the partitions before it) group
-by group along each low-cardinality column."""
+by group along each low-cardinality column; ``read_pair`` and ``read_source_pair`` read the two
+sides of an asset's (Delta) or a source's (landed files) partition."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from weir.errors import DataError, UnknownObjectError
 from weir.storage.arrow import PARTITION_COLUMN
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.storage.delta import AssetTable
+    from weir.store.store import MetadataStore
 
 MAX_GROUPS = 50  # more distinct values than this is an id or a measure, not a dimension of peers
 MIN_ROWS = 5  # rows a group needs in ``before`` to have a spread of its own
@@ -31,6 +40,7 @@ STILL_SIGMA = 1.0  # ...and under one σ of its own
 MINORITY = 1 / 3  # movers are at most a third of the groups (one of two): more is a broad move
 FLOOR = 1e-3  # a group's σ is at least this share of its |mean|: a constant reading still has a scale
 MIN_PARTITIONS = 3  # partitions in ``before`` to measure a group's day-to-day wobble from: 2 means hid real shifts
+PEER_HISTORY = 7  # earlier partitions read as ``before`` when there is no good version of this one
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 
@@ -211,3 +221,106 @@ def _line(key: str, movers: tuple[str, ...], others: tuple[str, ...], column: st
             f"({num(before)} → {num(after)}) while {'its' if one else 'their'} peers ({names(others)}) did not: "
             f"{'one key' if one else f'{len(movers)} of {len(movers) + len(others)} keys'} moved, not the world — "
             "a source change (a sensor, a feed)")
+
+
+def _wanted(schema: pa.Schema, columns: Sequence[str] | None) -> list[str] | None:
+    """The columns to read: ``columns`` and every column that could be a key."""
+    if columns is None:
+        return None
+    return [f.name for f in schema if f.name in columns or _key_kind(f.type) is not None]
+
+
+def read_pair(table: AssetTable, key: str, good_version: int | None, columns: list[str] | None = None, *,
+              good_key: str | None = None, history: int = PEER_HISTORY) -> tuple[pa.Table, pa.Table] | None:
+    """``(before, after)`` of an asset's partition ``key`` (its Delta table ``table``), for ``peers``.
+
+    ``after`` is ``key`` as published now. ``before`` is, when the last good build was of ``key``
+    itself (``good_key`` None or ``key``) and ``good_version`` (its ``output_version``) is
+    given, ``key`` as published at that Delta version: the same day, so nothing but the change
+    between them. Otherwise the ``history`` published partitions before ``key`` (up to
+    ``good_key`` when given), concatenated, each row tagged with its ``partition_key`` so that
+    ``peers`` measures each group's day-to-day wobble. ``columns`` narrows the measures read
+    (the alerted ones); every column that could be a key is read as well. None when the table,
+    either side or the old version cannot be read (nothing published yet, a blocked partition
+    (read its quarantined build instead), a vacuumed version)."""
+    try:
+        published = table.files()
+        schema = table.schema()
+        if key not in published or schema is None:
+            return None
+        wanted = _wanted(schema, columns)
+        after = table.read([key], columns=wanted)
+        if good_version is not None and good_key in (None, key):
+            if key not in table.files(good_version):
+                return None
+            before = table.read([key], version=good_version, columns=wanted)
+        else:
+            last = good_key if good_key is not None else key
+            keys = sorted(k for k in published if k < key and k <= last)[-history:]
+            before = _tagged([(k, table.read([k], columns=wanted)) for k in keys])
+    except (DataError, UnknownObjectError, OSError):
+        return None
+    return (before, after) if before is not None and before.num_rows and after.num_rows else None
+
+
+def _tagged(parts: list[tuple[str, pa.Table]]) -> pa.Table | None:
+    """Partitions as one table, each row with its ``partition_key`` (the newest alone when they
+    disagree on their schema); None when none has a row."""
+    parts = [(k, t) for k, t in parts if t.num_rows]
+    if not parts:
+        return None
+    tagged = [t.append_column(PARTITION_COLUMN, pa.array([k] * t.num_rows, pa.string())) for k, t in parts]
+    try:
+        return pa.concat_tables(tagged, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return tagged[-1]  # deliveries that disagree on their schema: the newest alone
+
+
+def read_source_pair(project: Project, store: MetadataStore, source: str, key: str, columns: list[str] | None = None, *,
+                     good_key: str | None = None, history: int = PEER_HISTORY) -> tuple[pa.Table, pa.Table] | None:
+    """``(before, after)`` of a source's partition ``key``, for ``peers``. A source is not a Delta
+    table: its partitions are read from their landed files under the source's contract
+    (malformed rows left out), as the gate and the engine read them.
+
+    ``after`` is the delivery landed for ``key`` now. ``before`` is the ``history`` admitted
+    (accepted) partitions before ``key`` (up to ``good_key`` when given: the last one before the
+    cause, when later partitions share it) whose files are still there,
+    concatenated and tagged with their ``partition_key``: an earlier delivery of ``key`` itself
+    is not kept once replaced. ``columns`` narrows the measures read, as in ``read_pair``. None
+    when either side has nothing to read. Raises UnknownObjectError when ``source`` is not a
+    source of ``project``."""
+    from weir.model.definitions import Source
+    from weir.storage.sources import read_source, source_files
+
+    node = project.node(source)
+    if not isinstance(node, Source):
+        raise UnknownObjectError(f"{source!r} is not a source")
+    root = Path(project.root)
+    with store.read():
+        decided = store.sources.get(project.name, source)
+    last = good_key if good_key is not None else key
+    earlier = sorted(k for k, row in decided.items() if row["state"] == "accepted" and k < key and k <= last)
+
+    def read(k: str) -> pa.Table | None:
+        files = source_files(node, root, k)
+        if not files:
+            return None
+        try:
+            table = read_source(files, node.format, dict(node.options), what=source, columns=node.columns).table
+        except DataError:
+            return None
+        wanted = _wanted(table.schema, columns)
+        return table if wanted is None else table.select(wanted)
+
+    after = read(key)
+    if after is None or not after.num_rows:
+        return None
+    parts: list[tuple[str, pa.Table]] = []
+    for k in reversed(earlier):
+        if len(parts) == history:
+            break
+        found = read(k)
+        if found is not None and found.num_rows:
+            parts.append((k, found))
+    before = _tagged(parts[::-1])
+    return None if before is None else (before, after)
