@@ -402,3 +402,70 @@ def test_a_route_hears_only_incidents_at_its_severity_and_hears_when_one_escalat
         ws.alerts.deliver()
     text = (project / "out" / "business.txt").read_text()
     assert text.startswith("=== ") and "subject: Treat daily_dashboard with care for 21 January 2024" in text
+
+
+CODE_PROJECT = PROJECT.replace(
+    "@weir.asset(partitions=days, checks=[weir.checks.not_null(\"value\", severity=\"block\")])\n"
+    "def clean(raw):\n    return raw\n", "{clean}")
+
+
+def clean_asset(line_50: str) -> str:
+    """``clean`` declared in 60 lines, of which line 50 is ``line_50``."""
+    lines = ['@weir.asset(partitions=days, checks=[weir.checks.not_null("value", severity="block")])',
+             "def clean(raw):", "    out = raw.copy()"]
+    lines += [f"    step_{i} = {i}" for i in range(4, 50)]
+    lines += [line_50]
+    lines += [f"    step_{i} = {i}" for i in range(51, 60)]
+    lines += ["    return out"]
+    assert len(lines) == 60 and lines[49] == line_50
+    return "\n".join(lines) + "\n"
+
+
+def test_the_team_reads_the_changed_line_of_a_long_asset_and_its_whole_diff(make_project, workspace_dir):
+    before = "    out['value'] = out['value'].astype('float64')"  # as weir keeps a definition: quotes normalised
+    after = "    out['value'] = None"
+    project = make_project({"assets.py": CODE_PROJECT.replace("{clean}", clean_asset(before)),
+                            "weir.toml": toml(FILE_ROUTES)})
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(4):
+            deliver(ws, project, i)
+        assert ws.incidents.list() == []
+    (project / "assets.py").write_text(CODE_PROJECT.replace("{clean}", clean_asset(after)))
+    with Workspace(workspace_dir, project) as ws:  # the new code rebuilds one day: blocked
+        ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), partition=key(3)))
+        ws.incidents.sync()
+        [incident] = ws.incidents.list()
+        ws.alerts.deliver()
+    [team] = [m for m in lines(project) if m["audience"] == "team"]
+    text = team["text"]
+    assert f"-{before}" in text and f"+{after}" in text  # the changed line, not cut before it
+    assert "@@ -48,3 +48,3 @@" in text and "--- last good" not in text  # a hunk: its place in the definition
+    assert text.index(f"+{after}") < text.index("fix: revert the change to clean")
+    assert "more lines" not in text  # a short diff is whole
+    assert f"weir incidents show {incident['id']}" in text
+
+
+def test_a_long_diff_is_cut_only_past_the_limit_with_a_pointer_to_the_whole():
+    import difflib
+
+    from weir.alerts.evidence import LIMIT
+    from weir.alerts.messages import team_message
+
+    old = [f"    step_{i} = {i}" for i in range(300)]
+    new = [f"    step_{i} = {i * 2}" for i in range(300)]
+    diff = list(difflib.unified_diff(old, new, "last good", "this build", lineterm="", n=1))
+    packages = [{"package": f"lib{i}", "change": "upgraded", "from": "1.0", "to": "2.0", "major": True} for i in range(40)]
+    diagnosis = {"asset": "clean", "partition": "2024-01-04", "packages": packages,
+                 "code": {"from": "a", "to": "b", "diff": diff}, "config": None,
+                 "classification": {"verdict": "the pipeline broke", "why": "the code changed", "for": "the data team"},
+                 "causes": [{"kind": "code", "score": 0.95, "summary": "code changed", "evidence": diff[:40],
+                             "fix": "revert"},
+                            {"kind": "library", "score": 0.5, "summary": "40 packages changed",
+                             "evidence": ["lib0 1.0 → 2.0 (upgraded)"] * 10, "fix": "rebuild"}]}
+    incident = {"id": 7, "root_asset": "clean", "root_partition": "2024-01-04", "severity": "high", "title": "t"}
+    text = team_message("opened", incident, [], diagnosis, {"assets": [], "insights": []}, recipients=()).text
+    said = text.splitlines()
+    assert said[4].strip() == "@@ -1,300 +1,300 @@" and said[6].strip() == "-    step_1 = 1"  # the change comes first
+    pointer = f"… {len(diff) - 2 - (LIMIT - 1)} more lines: weir incidents show 7 --json"
+    assert pointer in text
+    assert all(f"lib{i} 1.0 → 2.0 (upgraded, major)" in text for i in range(40))  # every package, not 10

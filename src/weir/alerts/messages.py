@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from weir.alerts.evidence import cause_lines, cut
 from weir.incidents.grouping import BROKEN
 
 
@@ -125,7 +126,8 @@ def team_message(change: str, incident: dict, members: list[dict], diagnosis: di
         lines.append(f"diagnosis: {c['verdict']} ({c['why']}; {c['for']})")
         for i, cause in enumerate(diagnosis["causes"][:3], 1):
             lines.append(f"  {i}. {cause['kind']} ({cause['score']:.2f}): {cause['summary']}")
-            lines.extend(f"       {e}" for e in cause["evidence"][:4])
+            # the whole evidence (a code change as hunks, its changed lines first), cut only past a generous limit
+            lines.extend(f"       {e}" for e in cut(cause_lines(cause, diagnosis), f"weir incidents show {n} --json"))
             fix = cause["fix"].replace("ID", str(n))
             lines.append(f"     fix: {fix}")
         commands.append(f"weir diagnose {diagnosis['asset']} --partition {diagnosis['partition']}")
