@@ -380,25 +380,56 @@ def test_bad_alert_routes_are_one_line_naming_the_field(make_project, workspace_
     assert message in result.stderr and "weir.toml" in result.stderr
 
 
-def test_a_route_hears_only_incidents_at_its_severity_and_hears_when_one_escalates(make_project, workspace_dir):
+def moved(ws: Workspace, project: Path) -> dict:
+    """Twenty good days, then a day whose values moved (a monitor alert: suspect data under the
+    dashboard, a medium incident); returns the incident."""
+    for i in range(20):
+        deliver(ws, project, i)
+    land(project, 20, scale=60)
+    ws.quality.ingest("raw", [key(20)])
+    ws.runs.run(RunRequest(executor="inprocess", stale=True))
+    ws.incidents.sync()
+    [incident] = ws.incidents.list()
+    assert incident["severity"] == "medium"
+    return incident
+
+
+def test_a_business_route_hears_of_a_medium_incident_that_makes_its_insight_suspect(make_project, workspace_dir):
+    project = make_project({"assets.py": PROJECT, "weir.toml": toml(FILE_ROUTES)})
+    with Workspace(workspace_dir, project) as ws:
+        moved(ws, project)
+        assert [t["status"] for t in ws.incidents.trust(sync=False)] == ["suspect"]
+        assert sorted(r["audience"] for r in ws.alerts.list()) == ["business", "team"]
+        ws.alerts.deliver()
+    [caution] = [m for m in lines(project) if m["audience"] == "business"]
+    assert caution["recipients"] == ["ops@example.com"]
+    assert caution["subject"] == "Treat daily_dashboard with care for 21 January 2024"
+
+
+def test_a_route_with_min_severity_records_each_skip_with_its_reason_and_hears_when_the_incident_escalates(
+        make_project, workspace_dir):
     routes = FILE_ROUTES.replace('audience = "business"\n', 'audience = "business"\nmin_severity = "high"\nformat = "text"\n'
                                  ).replace('path = "out/alerts.jsonl"', 'path = "out/business.txt"', 1)
     project = make_project({"assets.py": PROJECT, "weir.toml": toml(routes)})
     with Workspace(workspace_dir, project) as ws:
-        for i in range(20):
-            deliver(ws, project, i)
-        land(project, 20, scale=60)  # a monitor alert: a medium incident
-        ws.quality.ingest("raw", [key(20)])
-        ws.runs.run(RunRequest(executor="inprocess", stale=True))
-        ws.incidents.sync()
-        [incident] = ws.incidents.list()
-        assert incident["severity"] == "medium"
-        assert [r["audience"] for r in ws.alerts.list()] == ["team"]  # the owner does not hear of a medium one
+        incident = moved(ws, project)
+        [team] = ws.alerts.list("pending")  # the owner is not told of a medium one, and the outbox says so
+        [skip] = ws.alerts.list("skipped")
+        assert team["audience"] == "team" and skip["route"] == "ops" and skip["incident_id"] == incident["id"]
+        assert [r["route"] for r in ws.alerts.deliver().sent] == ["data"]
+        assert not (project / "out" / "business.txt").exists()  # a skip is never sent
+    listed = json.loads(weir(workspace_dir, project, "alerts", "--state", "skipped", "--json").stdout)
+    assert [(a["route"], a["state"], a["subject"], a["last_error"]) for a in listed] == [("ops", "skipped", None, None)]
+    assert listed[0]["reason"] == ("severity medium below the route's min_severity high: not told about "
+                                   "daily_dashboard (ops@example.com)")
+    assert "below the route's min_severity high" in weir(workspace_dir, project, "alerts").stdout
+    with Workspace(workspace_dir, project) as ws:
         deliver(ws, project, 20, nulls=True)  # the same day again, now blocked: the incident escalates
         ws.incidents.sync()
         [incident] = ws.incidents.list()
         assert incident["severity"] == "high"
-        assert sorted(r["audience"] for r in ws.alerts.list()) == ["business", "team"]  # one opening message each
+        by_state = sorted((r["audience"], r["state"]) for r in ws.alerts.list())
+        assert by_state == [("business", "pending"), ("business", "skipped"), ("team", "delivered")]
         ws.alerts.deliver()
     text = (project / "out" / "business.txt").read_text()
     assert text.startswith("=== ") and "subject: Treat daily_dashboard with care for 21 January 2024" in text
