@@ -171,7 +171,8 @@ def test_a_blocked_day_tells_the_owner_in_plain_words_and_the_team_the_diagnosis
         assert ws.incidents.list()[0]["state"] == "resolved"
         assert len(ws.alerts.deliver().sent) == 2
     restored = [m for m in lines(project)[2:] if m["audience"] == "business"]
-    assert len(restored) == 1 and "can be trusted again" in restored[0]["text"]
+    assert len(restored) == 1 and restored[0]["subject"] == "daily_dashboard can be trusted again for 4 January 2024"
+    assert "the data for those days was rebuilt and checked" in restored[0]["text"]
     keys = [m["key"] for m in lines(project)]
     assert len(keys) == len(set(keys)) == 4
 
@@ -435,6 +436,19 @@ def test_a_route_with_min_severity_records_each_skip_with_its_reason_and_hears_w
     assert text.startswith("=== ") and "subject: Treat daily_dashboard with care for 21 January 2024" in text
 
 
+def test_a_resolution_tells_the_owner_no_more_than_it_says(blocked):
+    project, home = blocked(FILE_ROUTES)
+    with Workspace(home, project) as ws:
+        [incident] = ws.incidents.list()
+        ws.alerts.deliver()
+    weir(home, project, "incidents", "resolve", str(incident["id"]), "--reason", "expected")  # delivers it
+    [closing] = [m for m in lines(project)[2:] if m["audience"] == "business"]
+    assert closing["subject"] == "daily_dashboard: the change for 4 January 2024 was real"
+    assert "the change was judged real: the figures stand" in closing["text"]
+    for promise in ("trusted", "corrected and", "rebuilt", "No need"):
+        assert promise not in closing["text"] + closing["subject"]
+
+
 CODE_PROJECT = PROJECT.replace(
     "@weir.asset(partitions=days, checks=[weir.checks.not_null(\"value\", severity=\"block\")])\n"
     "def clean(raw):\n    return raw\n", "{clean}")
@@ -500,3 +514,27 @@ def test_a_long_diff_is_cut_only_past_the_limit_with_a_pointer_to_the_whole():
     pointer = f"… {len(diff) - 2 - (LIMIT - 1)} more lines: weir incidents show 7 --json"
     assert pointer in text
     assert all(f"lib{i} 1.0 → 2.0 (upgraded, major)" in text for i in range(40))  # every package, not 10
+
+
+def test_the_closing_word_gives_trust_back_only_for_the_days_rebuilt_good():
+    from types import SimpleNamespace
+
+    from weir.alerts.messages import business
+
+    dash = SimpleNamespace(name="daily_dashboard", owners=("ops@example.com",), url=None, depends_on=("summary",))
+    members = [{"asset": "raw", "partition_key": "2024-01-04", "kind": "source_blocked"}]
+    scope = [{"asset": "summary", "partition": "2024-01-04", "fixed": True},
+             {"asset": "summary", "partition": "2024-01-05", "fixed": True},
+             {"asset": "summary", "partition": "2024-01-06", "fixed": False}]
+    incident = {"id": 1, "root_asset": "raw", "root_partition": "2024-01-04", "reason": "fixed", "scope": scope}
+    closing = business("resolved", incident, members, [dash], None, team=())
+    assert closing.text.startswith("The data for 4 and 5 January 2024 was rebuilt and checked: daily_dashboard can "
+                                   "be trusted again for those days. The data for 6 January 2024 has not been rebuilt")
+    assert "trusted" not in closing.subject
+    whole = business("resolved", {**incident, "scope": [{**s, "fixed": True} for s in scope]}, members, [dash], None,
+                     team=())
+    assert whole.subject == "daily_dashboard can be trusted again for 4, 5 and 6 January 2024"
+    by_hand = business("resolved", {**incident, "scope": []}, members, [dash], None, team=())  # weir saw no rebuild
+    assert by_hand.text.endswith("the data for those days was corrected, the data team reports.")
+    alarm = business("resolved", {**incident, "reason": "false-alarm"}, members, [dash], None, team=())
+    assert "it was a false alarm" in alarm.text and "trusted" not in alarm.text + alarm.subject

@@ -128,6 +128,8 @@ class AlertService:
         with store.read():
             incident = store.incidents.get(row["incident_id"]) or {}
             members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
+            if incident and row["change"] == "resolved":
+                incident = {**incident, **self._resolution(incident)}
         try:
             diagnosis = self._incidents().diagnose_incident(incident, members) if incident else None
         except Exception:  # noqa: BLE001 - a root no longer in the project: say what is known
@@ -138,6 +140,22 @@ class AlertService:
             return business(row["change"], incident, members, insights, diagnosis, team=self._team(members), to=to)
         impact = self._impact(incident, members, insights)
         return team_message(row["change"], incident, members, diagnosis, impact, recipients=to or self._team(members))
+
+    def _resolution(self, incident: dict) -> dict:
+        """How a resolved incident was closed, for its closing words: ``scope`` (``[{asset,
+        partition, fixed}]``: the partitions built under its cause and whether each was rebuilt
+        good; the incident's own when it carries one) and ``automatic`` (weir saw its root rebuilt
+        or delivered again, and checked). Read inside the caller's read scope."""
+        from weir.events import EventKind
+
+        store = self._store()
+        scope = incident.get("scope")
+        if scope is None:
+            scope = [{"asset": s["asset"], "partition": s["partition_key"], "fixed": s["fixed_run_id"] is not None}
+                     for s in store.incidents.scope([incident["id"]]).get(incident["id"], [])]
+        resolved = [e for e in store.events.after(0, kinds=(EventKind.INCIDENT_RESOLVED,), project=incident["project"],
+                                                  limit=None) if e.data.get("incident") == incident["id"]]
+        return {"scope": scope, "automatic": bool(resolved and resolved[-1].data.get("automatic"))}
 
     def _team(self, members: builtins.list[dict]) -> tuple[str, ...]:
         project = self._project()
