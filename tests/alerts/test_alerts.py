@@ -171,7 +171,8 @@ def test_a_blocked_day_tells_the_owner_in_plain_words_and_the_team_the_diagnosis
         assert ws.incidents.list()[0]["state"] == "resolved"
         assert len(ws.alerts.deliver().sent) == 2
     restored = [m for m in lines(project)[2:] if m["audience"] == "business"]
-    assert len(restored) == 1 and "can be trusted again" in restored[0]["text"]
+    assert len(restored) == 1 and restored[0]["subject"] == "daily_dashboard can be trusted again for 4 January 2024"
+    assert "the data for those days was rebuilt and checked" in restored[0]["text"]
     keys = [m["key"] for m in lines(project)]
     assert len(keys) == len(set(keys)) == 4
 
@@ -380,25 +381,160 @@ def test_bad_alert_routes_are_one_line_naming_the_field(make_project, workspace_
     assert message in result.stderr and "weir.toml" in result.stderr
 
 
-def test_a_route_hears_only_incidents_at_its_severity_and_hears_when_one_escalates(make_project, workspace_dir):
+def moved(ws: Workspace, project: Path) -> dict:
+    """Twenty good days, then a day whose values moved (a monitor alert: suspect data under the
+    dashboard, a medium incident); returns the incident."""
+    for i in range(20):
+        deliver(ws, project, i)
+    land(project, 20, scale=60)
+    ws.quality.ingest("raw", [key(20)])
+    ws.runs.run(RunRequest(executor="inprocess", stale=True))
+    ws.incidents.sync()
+    [incident] = ws.incidents.list()
+    assert incident["severity"] == "medium"
+    return incident
+
+
+def test_a_business_route_hears_of_a_medium_incident_that_makes_its_insight_suspect(make_project, workspace_dir):
+    project = make_project({"assets.py": PROJECT, "weir.toml": toml(FILE_ROUTES)})
+    with Workspace(workspace_dir, project) as ws:
+        moved(ws, project)
+        assert [t["status"] for t in ws.incidents.trust(sync=False)] == ["suspect"]
+        assert sorted(r["audience"] for r in ws.alerts.list()) == ["business", "team"]
+        ws.alerts.deliver()
+    [caution] = [m for m in lines(project) if m["audience"] == "business"]
+    assert caution["recipients"] == ["ops@example.com"]
+    assert caution["subject"] == "Treat daily_dashboard with care for 21 January 2024"
+
+
+def test_a_route_with_min_severity_records_each_skip_with_its_reason_and_hears_when_the_incident_escalates(
+        make_project, workspace_dir):
     routes = FILE_ROUTES.replace('audience = "business"\n', 'audience = "business"\nmin_severity = "high"\nformat = "text"\n'
                                  ).replace('path = "out/alerts.jsonl"', 'path = "out/business.txt"', 1)
     project = make_project({"assets.py": PROJECT, "weir.toml": toml(routes)})
     with Workspace(workspace_dir, project) as ws:
-        for i in range(20):
-            deliver(ws, project, i)
-        land(project, 20, scale=60)  # a monitor alert: a medium incident
-        ws.quality.ingest("raw", [key(20)])
-        ws.runs.run(RunRequest(executor="inprocess", stale=True))
-        ws.incidents.sync()
-        [incident] = ws.incidents.list()
-        assert incident["severity"] == "medium"
-        assert [r["audience"] for r in ws.alerts.list()] == ["team"]  # the owner does not hear of a medium one
+        incident = moved(ws, project)
+        [team] = ws.alerts.list("pending")  # the owner is not told of a medium one, and the outbox says so
+        [skip] = ws.alerts.list("skipped")
+        assert team["audience"] == "team" and skip["route"] == "ops" and skip["incident_id"] == incident["id"]
+        assert [r["route"] for r in ws.alerts.deliver().sent] == ["data"]
+        assert not (project / "out" / "business.txt").exists()  # a skip is never sent
+    listed = json.loads(weir(workspace_dir, project, "alerts", "--state", "skipped", "--json").stdout)
+    assert [(a["route"], a["state"], a["subject"], a["last_error"]) for a in listed] == [("ops", "skipped", None, None)]
+    assert listed[0]["reason"] == ("severity medium below the route's min_severity high: not told about "
+                                   "daily_dashboard (ops@example.com)")
+    assert "below the route's min_severity high" in weir(workspace_dir, project, "alerts").stdout
+    with Workspace(workspace_dir, project) as ws:
         deliver(ws, project, 20, nulls=True)  # the same day again, now blocked: the incident escalates
         ws.incidents.sync()
         [incident] = ws.incidents.list()
         assert incident["severity"] == "high"
-        assert sorted(r["audience"] for r in ws.alerts.list()) == ["business", "team"]  # one opening message each
+        by_state = sorted((r["audience"], r["state"]) for r in ws.alerts.list())
+        assert by_state == [("business", "pending"), ("business", "skipped"), ("team", "delivered")]
         ws.alerts.deliver()
     text = (project / "out" / "business.txt").read_text()
     assert text.startswith("=== ") and "subject: Treat daily_dashboard with care for 21 January 2024" in text
+
+
+def test_a_resolution_tells_the_owner_no_more_than_it_says(blocked):
+    project, home = blocked(FILE_ROUTES)
+    with Workspace(home, project) as ws:
+        [incident] = ws.incidents.list()
+        ws.alerts.deliver()
+    weir(home, project, "incidents", "resolve", str(incident["id"]), "--reason", "expected")  # delivers it
+    [closing] = [m for m in lines(project)[2:] if m["audience"] == "business"]
+    assert closing["subject"] == "daily_dashboard: the change for 4 January 2024 was real"
+    assert "the change was judged real: the figures stand" in closing["text"]
+    for promise in ("trusted", "corrected and", "rebuilt", "No need"):
+        assert promise not in closing["text"] + closing["subject"]
+
+
+CODE_PROJECT = PROJECT.replace(
+    "@weir.asset(partitions=days, checks=[weir.checks.not_null(\"value\", severity=\"block\")])\n"
+    "def clean(raw):\n    return raw\n", "{clean}")
+
+
+def clean_asset(line_50: str) -> str:
+    """``clean`` declared in 60 lines, of which line 50 is ``line_50``."""
+    lines = ['@weir.asset(partitions=days, checks=[weir.checks.not_null("value", severity="block")])',
+             "def clean(raw):", "    out = raw.copy()"]
+    lines += [f"    step_{i} = {i}" for i in range(4, 50)]
+    lines += [line_50]
+    lines += [f"    step_{i} = {i}" for i in range(51, 60)]
+    lines += ["    return out"]
+    assert len(lines) == 60 and lines[49] == line_50
+    return "\n".join(lines) + "\n"
+
+
+def test_the_team_reads_the_changed_line_of_a_long_asset_and_its_whole_diff(make_project, workspace_dir):
+    before = "    out['value'] = out['value'].astype('float64')"  # as weir keeps a definition: quotes normalised
+    after = "    out['value'] = None"
+    project = make_project({"assets.py": CODE_PROJECT.replace("{clean}", clean_asset(before)),
+                            "weir.toml": toml(FILE_ROUTES)})
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(4):
+            deliver(ws, project, i)
+        assert ws.incidents.list() == []
+    (project / "assets.py").write_text(CODE_PROJECT.replace("{clean}", clean_asset(after)))
+    with Workspace(workspace_dir, project) as ws:  # the new code rebuilds one day: blocked
+        ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), partition=key(3)))
+        ws.incidents.sync()
+        [incident] = ws.incidents.list()
+        ws.alerts.deliver()
+    [team] = [m for m in lines(project) if m["audience"] == "team"]
+    text = team["text"]
+    assert f"-{before}" in text and f"+{after}" in text  # the changed line, not cut before it
+    assert "@@ -48,3 +48,3 @@" in text and "--- last good" not in text  # a hunk: its place in the definition
+    assert text.index(f"+{after}") < text.index("fix: revert the change to clean")
+    assert "more lines" not in text  # a short diff is whole
+    assert f"weir incidents show {incident['id']}" in text
+
+
+def test_a_long_diff_is_cut_only_past_the_limit_with_a_pointer_to_the_whole():
+    import difflib
+
+    from weir.alerts.evidence import LIMIT
+    from weir.alerts.messages import team_message
+
+    old = [f"    step_{i} = {i}" for i in range(300)]
+    new = [f"    step_{i} = {i * 2}" for i in range(300)]
+    diff = list(difflib.unified_diff(old, new, "last good", "this build", lineterm="", n=1))
+    packages = [{"package": f"lib{i}", "change": "upgraded", "from": "1.0", "to": "2.0", "major": True} for i in range(40)]
+    diagnosis = {"asset": "clean", "partition": "2024-01-04", "packages": packages,
+                 "code": {"from": "a", "to": "b", "diff": diff}, "config": None,
+                 "classification": {"verdict": "the pipeline broke", "why": "the code changed", "for": "the data team"},
+                 "causes": [{"kind": "code", "score": 0.95, "summary": "code changed", "evidence": diff[:40],
+                             "fix": "revert"},
+                            {"kind": "library", "score": 0.5, "summary": "40 packages changed",
+                             "evidence": ["lib0 1.0 → 2.0 (upgraded)"] * 10, "fix": "rebuild"}]}
+    incident = {"id": 7, "root_asset": "clean", "root_partition": "2024-01-04", "severity": "high", "title": "t"}
+    text = team_message("opened", incident, [], diagnosis, {"assets": [], "insights": []}, recipients=()).text
+    said = text.splitlines()
+    assert said[4].strip() == "@@ -1,300 +1,300 @@" and said[6].strip() == "-    step_1 = 1"  # the change comes first
+    pointer = f"… {len(diff) - 2 - (LIMIT - 1)} more lines: weir incidents show 7 --json"
+    assert pointer in text
+    assert all(f"lib{i} 1.0 → 2.0 (upgraded, major)" in text for i in range(40))  # every package, not 10
+
+
+def test_the_closing_word_gives_trust_back_only_for_the_days_rebuilt_good():
+    from types import SimpleNamespace
+
+    from weir.alerts.messages import business
+
+    dash = SimpleNamespace(name="daily_dashboard", owners=("ops@example.com",), url=None, depends_on=("summary",))
+    members = [{"asset": "raw", "partition_key": "2024-01-04", "kind": "source_blocked"}]
+    scope = [{"asset": "summary", "partition": "2024-01-04", "fixed": True},
+             {"asset": "summary", "partition": "2024-01-05", "fixed": True},
+             {"asset": "summary", "partition": "2024-01-06", "fixed": False}]
+    incident = {"id": 1, "root_asset": "raw", "root_partition": "2024-01-04", "reason": "fixed", "scope": scope}
+    closing = business("resolved", incident, members, [dash], None, team=())
+    assert closing.text.startswith("The data for 4 and 5 January 2024 was rebuilt and checked: daily_dashboard can "
+                                   "be trusted again for those days. The data for 6 January 2024 has not been rebuilt")
+    assert "trusted" not in closing.subject
+    whole = business("resolved", {**incident, "scope": [{**s, "fixed": True} for s in scope]}, members, [dash], None,
+                     team=())
+    assert whole.subject == "daily_dashboard can be trusted again for 4, 5 and 6 January 2024"
+    by_hand = business("resolved", {**incident, "scope": []}, members, [dash], None, team=())  # weir saw no rebuild
+    assert by_hand.text.endswith("the data for those days was corrected, the data team reports.")
+    alarm = business("resolved", {**incident, "reason": "false-alarm"}, members, [dash], None, team=())
+    assert "it was a false alarm" in alarm.text and "trusted" not in alarm.text + alarm.subject

@@ -2,11 +2,12 @@
 
 ``queue`` runs inside the unit of work of an incident change (the incidents service calls it):
 one row per route that should hear of it, keyed ``project:incident:route:change:n`` so the same
-change is never queued twice. ``deliver`` claims what is due, composes each message once (so
-retries send the same words), sends it, and marks it delivered, or due again later (backoff
-doubling from ``[alerts] backoff``, or the endpoint's ``Retry-After``), or dead after
-``max_attempts`` or a rejection that cannot change. A route that fails is not tried again in the
-same pass, so an endpoint that is down costs one timeout, never one per message."""
+change is never queued twice; a route whose ``min_severity`` is above the incident's gets a
+``skipped`` row instead, with the reason, never sent. ``deliver`` claims what is due, composes
+each message once (so retries send the same words), sends it, and marks it delivered, or due
+again later (backoff doubling from ``[alerts] backoff``, or the endpoint's ``Retry-After``), or
+dead after ``max_attempts`` or a rejection that cannot change. A route that fails is not tried
+again in the same pass, so an endpoint that is down costs one timeout, never one per message."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class State(StrEnum):
     SENDING = "sending"  # claimed by a sender (a killed sender's lease runs out, then it is due again)
     DELIVERED = "delivered"
     DEAD = "dead"  # gave up: 'weir alerts retry ID'
+    SKIPPED = "skipped"  # not sent: the route's min_severity is above the incident's (the reason says so)
 
 
 @dataclass
@@ -56,11 +58,13 @@ class AlertService:
 
     # -- queued with the incident change --------------------------------------------------------
     def queue(self, incident_id: int, change: str) -> int:
-        """Queue the notifications of one incident change, in the caller's unit of work. A route
-        hears of incidents at or above its ``min_severity``; business routes only of incidents
-        that reach an insight, and of the all-clear only after a caution. ``escalated`` (the
-        severity rose) queues the opening message on the routes that now hear of it. Returns
-        how many were queued."""
+        """Queue the notifications of one incident change, in the caller's unit of work. A business
+        route hears of every incident that reaches an insight (makes it suspect or broken), and of
+        the closing word only after a caution; a team route of every incident. A route with a
+        ``min_severity`` skips the incidents below it, and says so: the outbox keeps a ``skipped``
+        row with the reason, so an operator sees who was not told and why. ``escalated`` (the
+        severity rose) queues the opening message on the routes that now hear of it. Returns how
+        many were queued (skips not counted)."""
         project, store = self._project(), self._store()
         routes = project.config.alerts.routes
         if not routes:
@@ -69,27 +73,36 @@ class AlertService:
         if incident is None:
             return 0
         n = incident["reopened"]
-        told = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)}
+        told = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)
+                if r["state"] != State.SKIPPED}
         if change == "escalated":
             routes = tuple(r for r in routes if r.name not in told)
             change = "reopened" if n else "opened"
         queued = 0
         touched: builtins.list[Any] | None = None
         for route in routes:
+            key = f"{project.name}:{incident_id}:{route.name}:{change}:{n}"
+            row: dict[str, Any] = {"incident_id": incident_id, "route": route.name, "audience": route.audience,
+                                   "change": change}
             if change == "resolved":
-                if route.name not in told:  # the all-clear only to those who heard of it
+                if route.name not in told:  # the closing word only to those who heard of it
                     continue
-            elif not route.hears(incident["severity"]):
-                continue
             elif route.audience == "business":
                 if touched is None:
                     members = store.incidents.members([incident_id])[incident_id]
                     touched = self._insights(incident, members)
                 if not touched:
                     continue
-            key = f"{project.name}:{incident_id}:{route.name}:{change}:{n}"
-            queued += store.outbox.enqueue(project.name, key=key, incident_id=incident_id, route=route.name,
-                                           audience=route.audience, change=change)
+            if change != "resolved" and not route.hears(incident["severity"]):
+                reason = f"severity {incident['severity']} below the route's min_severity {route.min_severity}"
+                if route.audience == "business" and touched:
+                    owners = sorted({o for i in touched for o in i.owners}) if not route.to else list(route.to)
+                    reason += (f": not told about {', '.join(i.name for i in touched)}"
+                               + (f" ({', '.join(owners)})" if owners else ""))
+                # one record per level skipped: an escalation still below the route says so again
+                store.outbox.skip(project.name, key=f"{key}:skipped:{incident['severity']}", reason=reason, **row)
+                continue
+            queued += store.outbox.enqueue(project.name, key=key, **row)
         return queued
 
     def _insights(self, incident: dict, members: builtins.list[dict]) -> builtins.list[Any]:
@@ -115,6 +128,8 @@ class AlertService:
         with store.read():
             incident = store.incidents.get(row["incident_id"]) or {}
             members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
+            if incident and row["change"] == "resolved":
+                incident = {**incident, **self._resolution(incident)}
         try:
             diagnosis = self._incidents().diagnose_incident(incident, members) if incident else None
         except Exception:  # noqa: BLE001 - a root no longer in the project: say what is known
@@ -125,6 +140,22 @@ class AlertService:
             return business(row["change"], incident, members, insights, diagnosis, team=self._team(members), to=to)
         impact = self._impact(incident, members, insights)
         return team_message(row["change"], incident, members, diagnosis, impact, recipients=to or self._team(members))
+
+    def _resolution(self, incident: dict) -> dict:
+        """How a resolved incident was closed, for its closing words: ``scope`` (``[{asset,
+        partition, fixed}]``: the partitions built under its cause and whether each was rebuilt
+        good; the incident's own when it carries one) and ``automatic`` (weir saw its root rebuilt
+        or delivered again, and checked). Read inside the caller's read scope."""
+        from weir.events import EventKind
+
+        store = self._store()
+        scope = incident.get("scope")
+        if scope is None:
+            scope = [{"asset": s["asset"], "partition": s["partition_key"], "fixed": s["fixed_run_id"] is not None}
+                     for s in store.incidents.scope([incident["id"]]).get(incident["id"], [])]
+        resolved = [e for e in store.events.after(0, kinds=(EventKind.INCIDENT_RESOLVED,), project=incident["project"],
+                                                  limit=None) if e.data.get("incident") == incident["id"]]
+        return {"scope": scope, "automatic": bool(resolved and resolved[-1].data.get("automatic"))}
 
     def _team(self, members: builtins.list[dict]) -> tuple[str, ...]:
         project = self._project()
@@ -228,7 +259,7 @@ class AlertService:
         return {**row, "composed": message.to_json()}
 
     def retry(self, outbox_id: int) -> dict:
-        """Send a dead (or waiting) message again on the next delivery."""
+        """Send a dead, waiting or skipped message on the next delivery (a skipped one: after all)."""
         row = self._get(outbox_id)
         if row["state"] == "delivered":
             raise UsageError(f"alert {outbox_id} was already delivered")

@@ -8,20 +8,20 @@ from weir.cli.context import JSON_OPT, choice, finish, open_workspace
 
 app = typer.Typer(help="Alerts: what was told to whom about incidents (list, show, deliver, retry, test).",
                   invoke_without_command=True)
-STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "red"}
+STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "red", "skipped": "magenta"}
 
 
 @app.callback()
 def alerts(
     ctx: typer.Context,
-    state: str | None = typer.Option(None, "--state", metavar="S", help="Only alerts in this state: pending | sending | delivered | dead."),
+    state: str | None = typer.Option(None, "--state", metavar="S", help="Only alerts in this state: pending | sending | delivered | dead | skipped."),
     incident: int | None = typer.Option(None, "--incident", metavar="ID", help="Only the alerts of this incident."),
     audience: str | None = typer.Option(None, "--audience", metavar="A", help="Only those to this audience: business | team."),
     limit: int = typer.Option(50, "--limit", metavar="N", help="At most N, newest first."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Notifications, newest first: one per incident, route and change (opened, reopened,
-    resolved), with their delivery state."""
+    resolved), with their delivery state; those a route skipped (below its min_severity) say why."""
     if ctx.invoked_subcommand is not None:
         return
     from rich.markup import escape
@@ -49,7 +49,9 @@ def alerts(
     t = table("id", "incident", "route", "audience", "change", "state", "tries", "queued", "what", title="alerts")
     for r in rows:
         record = alert_json(r)
-        what = record["subject"] or "(composed when first sent)"
+        what = record["subject"] or ("(not sent)" if r["state"] == "skipped" else "(composed when first sent)")
+        if r["state"] == "skipped":
+            what += f"\n[magenta]{escape(record['reason'] or '')}[/]"
         if r["state"] in ("pending", "dead") and r["last_error"]:
             what += f"\n[red]{escape(r['last_error'])}[/]"
             if r["state"] == "pending":
@@ -89,6 +91,9 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
     m = row["composed"]
     console.print(f"[bold]alert {row['id']}[/] ({row['audience']}, route {row['route']}, {row['state']}) "
                   f"for incident {row['incident_id']} {row['change']}", highlight=False)
+    if row["state"] == "skipped":
+        console.print(f"[magenta]not sent: {escape(row['last_error'] or '')}[/] ('weir alerts retry {row['id']}' "
+                      "sends it after all)", highlight=False, soft_wrap=True)
     if m["recipients"]:
         console.print(f"to: {escape(', '.join(m['recipients']))}", highlight=False)
     console.print(f"subject: {escape(m['subject'])}\n", highlight=False)
@@ -114,7 +119,7 @@ def deliver(as_json: bool = JSON_OPT) -> None:
 
 @app.command("retry")
 def retry(alert: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
-    """Send a dead (or waiting) alert again, now."""
+    """Send a dead (or waiting) alert again, now; or a skipped one after all."""
     from weir.alerts.records import alert_json
     from weir.cli.render import print_json
 

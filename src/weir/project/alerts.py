@@ -8,7 +8,7 @@
     [alerts.routes.ops]                   # a route: one channel, one audience
     channel = "email"                     # email | webhook | file
     audience = "business"                 # business: the owners of impacted insights; team: the data team
-    smtp_host = "127.0.0.1"
+    smtp_host = "127.0.0.1"               # no min_severity: told of every incident that makes an insight suspect or broken
 
     [alerts.routes.chat]
     channel = "webhook"
@@ -60,10 +60,14 @@ class Route:
     headers: tuple[tuple[str, str], ...] = ()
     path: str = "alerts.jsonl"  # file channel: relative to the project folder
     format: str = "jsonl"  # file channel: one JSON line per message, or readable text blocks
-    min_severity: str = "low"
+    # None: every incident, whatever its severity (a business route: every one that makes an insight
+    # it reaches suspect or broken); set, the route skips those below it and the outbox says so
+    min_severity: str | None = None
 
     def hears(self, severity: str) -> bool:
         """Whether an incident of ``severity`` is for this route."""
+        if self.min_severity is None:
+            return True
         rank = {s: i for i, s in enumerate(SEVERITIES)}
         return rank.get(severity, 1) >= rank[self.min_severity]
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from weir.store import schema as t
 from weir.store.base import Repository, dialect_insert
 
-STATES = ("pending", "sending", "delivered", "dead")
+STATES = ("pending", "sending", "delivered", "dead", "skipped")
 
 
 class Outbox(Repository):
@@ -25,6 +25,17 @@ class Outbox(Repository):
         stmt = dialect_insert(self.c, t.alert_outbox).values(
             project=project, key=key, incident_id=incident_id, route=route, audience=audience, change=change,
             state="pending", attempts=0, created_at=now, next_at=now,
+        ).on_conflict_do_nothing(index_elements=["key"])
+        return bool(self.c.execute(stmt).rowcount)
+
+    def skip(self, project: str, *, key: str, incident_id: int, route: str, audience: str, change: str, reason: str,
+             at: float | None = None) -> bool:
+        """Record a notification a route did not send, and why (kept in ``last_error``); never claimed.
+        A key already recorded is left as it is. Returns whether it was new."""
+        now = time.time() if at is None else at
+        stmt = dialect_insert(self.c, t.alert_outbox).values(
+            project=project, key=key, incident_id=incident_id, route=route, audience=audience, change=change,
+            state="skipped", attempts=0, created_at=now, next_at=now, last_error=reason[:2000],
         ).on_conflict_do_nothing(index_elements=["key"])
         return bool(self.c.execute(stmt).rowcount)
 
@@ -65,8 +76,10 @@ class Outbox(Repository):
         self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id).values(**values))
 
     def retry(self, outbox_id: int, *, now: float) -> None:
-        """Send a dead (or waiting) message again now, with its attempts counted from zero."""
+        """Send a dead, waiting or skipped message now, with its attempts counted from zero (a
+        skipped one loses its reason: it is sent after all)."""
         c = t.alert_outbox.c
+        self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id, c.state == "skipped").values(last_error=None))
         self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id)
                        .values(state="pending", next_at=now, attempts=0, lease_until=None))
 

@@ -390,13 +390,13 @@ alert_outbox = Table(
     Column("route", String(100), nullable=False),
     Column("audience", String(16), nullable=False),  # business | team
     Column("change", String(16), nullable=False),  # opened | reopened | resolved
-    Column("state", String(16), nullable=False),  # pending | sending | delivered | dead
+    Column("state", String(16), nullable=False),  # pending | sending | delivered | dead | skipped
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("next_at", Float, nullable=False),  # not before: backoff and Retry-After
     Column("lease_until", Float),  # a sender holds it until then; a dead sender's lease runs out
     Column("delivered_at", Float),
-    Column("last_error", Text),
+    Column("last_error", Text),  # why the last attempt failed; for a skipped one, why it was not sent
     Column("message", Text),  # JSON, composed on the first attempt so every retry sends the same words
     UniqueConstraint("key", name="uq_alert_outbox_key"),
     Index("ix_alert_outbox_due", "state", "next_at"),
