@@ -73,7 +73,7 @@ class Workspace:
         self.openlineage = OpenLineageService(project=project, store=store, home=self.home)
         self.health = HealthService(project=project, store=store, home=self.home)
         self.alerts = AlertService(project=project, store=store, incidents=lambda: self.incidents)
-        self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue)
+        self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue, tables=self.tables)
         self.scenarios = ScenarioService(Services(project=project, store=store, runs=self.runs, quality=self.quality,
                                                   incidents=lambda: self.incidents, envs=self.envs,
                                                   workspace=lambda: self))

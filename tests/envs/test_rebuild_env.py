@@ -97,7 +97,7 @@ def write_wheel(folder: Path, name: str, version: str, files: dict[str, str]) ->
 class Story:
     """The project venv, its workspace and project, and ``weir`` run by the venv's interpreter."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, assets: str = ASSETS, name: str = "trips", toml: str | None = None) -> None:
         self.root = root
         self.wheels = root / "wheels"
         self.wheels.mkdir()
@@ -109,7 +109,8 @@ class Story:
         (site / "_shared.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # weir's dependencies
         (site / "_weir.pth").write_text(str(Path(weir.__file__).resolve().parents[1]) + "\n")
         self.install(self.v1)
-        self.project = write_project(root / "trips", {"assets.py": ASSETS}, name="trips")
+        files = {"assets.py": assets} | ({"weir.toml": toml} if toml else {})
+        self.project = write_project(root / name, files, name=name)
         self.home = root / "ws"
 
     def _site(self) -> str:

@@ -51,17 +51,18 @@ def key(i: int) -> str:
     return (START + dt.timedelta(days=i)).isoformat()
 
 
-def land(project: Path, i: int, *, nulls: bool = False) -> None:
+def land(project: Path, i: int, *, nulls: bool = False, shift_b: float = 0.0) -> None:
+    """Day ``i``'s delivery: 120 readings of three categories; ``shift_b`` moves category b's alone."""
     rng = np.random.default_rng(100 + i)
     values = rng.normal(100, 10, 120)
-    rows = [{"id": j, "value": None if nulls and j < 5 else round(float(values[j]), 3), "category": "abc"[j % 3]}
-            for j in range(120)]
+    rows = [{"id": j, "value": None if nulls and j < 5 else round(float(values[j]) + (shift_b if j % 3 == 1 else 0), 3),
+             "category": "abc"[j % 3]} for j in range(120)]
     land_csv(project, f"landing/{key(i)}.csv", rows)
 
 
-def day(ws: Workspace, project: Path, i: int, *, nulls: bool = False, stale: bool = True) -> None:
+def day(ws: Workspace, project: Path, i: int, *, nulls: bool = False, shift_b: float = 0.0, stale: bool = True) -> None:
     """One day delivered and built, as production does, then the incidents brought up to date."""
-    land(project, i, nulls=nulls)
+    land(project, i, nulls=nulls, shift_b=shift_b)
     ws.quality.ingest("raw", [key(i)])
     if stale:
         ws.runs.run(RunRequest(executor="inprocess", stale=True))
@@ -197,3 +198,31 @@ def test_the_incidents_json_carries_scope_cause_fix_and_the_diagnoses_told(histo
     assert {"asset", "partition", "via", "why", "run_id", "fixed", "fixed_run_id", "fixed_at"} == set(shown["scope"][0])
     text = weir(home, project, "incidents", "show", str(incident["id"])).stdout
     assert "scope:" in text and "fix" in text
+
+
+def test_one_key_shifted_for_three_days_is_a_source_change_in_one_incident_until_delivered_again(history):
+    project, home = history
+    with Workspace(home, project) as ws:
+        for i in range(DAYS, DAYS + 3):  # category b's sensor reads 30 too high; a and c are as ever
+            day(ws, project, i, shift_b=30)
+        [incident] = ws.incidents.list()
+        detail = ws.incidents.show(incident["id"])
+        [status] = ws.incidents.trust("daily_dashboard")
+        assert status["status"] == "suspect" and status["trusted_through"] < key(DAYS)
+        for i in range(DAYS, DAYS + 3):  # the corrected deliveries
+            land(project, i)
+        ws.quality.ingest("raw", [key(i) for i in range(DAYS, DAYS + 3)])
+        ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        ws.incidents.sync()
+        after = ws.incidents.show(incident["id"])
+        [status] = ws.incidents.trust("daily_dashboard")
+        assert_restored(ws, project, range(DAYS, DAYS + 3))
+    scope = {(r["asset"], r["partition_key"]) for r in detail["scope"]}
+    assert {(a, key(i)) for a in ("raw", "clean", "summary") for i in range(DAYS, DAYS + 3)} <= scope
+    told = detail["diagnosis"]
+    assert told["classification"]["verdict"] == "the pipeline broke"  # not "the world changed"
+    assert told["peers"]["key"] == "category" and told["peers"]["groups"] == ["b"]
+    assert [s["kind"] for s in detail["fix"]][:2] == ["deliver", "ingest"]
+    assert (after["state"], after["reason"]) == ("resolved", "fixed")
+    assert status["status"] == "trusted" and status["trusted_through"] == key(DAYS + 2)
+    assert after["diagnosis"] == told

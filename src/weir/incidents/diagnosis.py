@@ -108,7 +108,7 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
     if config is not None:
         causes.append(configuration_cause(
             asset, key, config, failing=failing, alerted=any(s["severity"] == "alert" for s in own),
-            others=bool(inputs or code), location="" if is_source else _declared_at(project, node)))
+            others=bool(inputs or code), location="" if is_source else declared_at(project, node)))
     if not any(c.score >= 0.5 for c in causes):  # nothing in the pipeline explains it
         causes.append(_data_moved(own))
     causes.sort(key=lambda c: -c.score)
@@ -138,7 +138,7 @@ def changed_first(diff: list[str], limit: int = DIFF_LINES) -> list[str]:
     return [*body[:limit], f"… {len(body) - limit} more line(s) of the diff: 'weir diagnose' shows it whole"]
 
 
-def _declared_at(project, node) -> str:
+def declared_at(project, node) -> str:
     """Where ``node`` is declared, relative to the project folder when it is inside it."""
     where = node.location
     try:

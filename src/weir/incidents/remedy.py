@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.incidents.scope import IncidentCause, runs_of
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
 
 STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "run")
 MANUAL = ("revert", "deliver")  # steps a person does; ``weir incidents fix`` checks and goes on
@@ -116,3 +119,28 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
     if any((r["asset"], r["partition_key"]) not in covered for r in bad) and not any(s.kind == "run" for s in steps):
         steps.append(Step(kind="run", command="weir run --stale"))
     return steps
+
+
+def remedy_for(project: Project, cause: IncidentCause | None, scope: list[dict]) -> list[Step]:
+    """``remedy`` with what ``project`` knows: its sources, grids, code versions and lineage."""
+    def keys_of(asset: str) -> list[str]:
+        scheme = project.node(asset).partitions
+        return list(scheme.keys()) if scheme.is_partitioned else []
+
+    def closure(asset: str, upstream: bool) -> set[str]:
+        try:
+            return set(project.closure([asset], upstream=upstream)) - {asset}
+        except Exception:  # noqa: BLE001 - an asset no longer in the project
+            return set()
+
+    def where(asset: str) -> str:
+        from weir.incidents.diagnosis import declared_at
+
+        try:
+            return declared_at(project, project.node(asset))
+        except Exception:  # noqa: BLE001 - an asset no longer in the project
+            return ""
+
+    code_now = {name: getattr(a, "code_version", None) for name, a in project.assets.items()}
+    return remedy(cause, scope, sources=set(project.sources), keys_of=keys_of, code_now=code_now,
+                  below=lambda a: closure(a, False), above=lambda a: closure(a, True), where=where)

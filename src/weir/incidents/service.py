@@ -71,9 +71,10 @@ def cursor_name(project: str) -> str:
 
 class IncidentService:
     def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore],
-                 notify: Callable[[int, str], object] | None = None) -> None:
+                 notify: Callable[[int, str], object] | None = None, tables: Any = None) -> None:
         self._project = project
         self._store = store
+        self._tables = tables  # the asset tables, to read a partition beside its last good version
         # queues the notifications of a change (opened, reopened, resolved) in the change's own unit of work
         self._notify = notify or (lambda incident_id, change: None)
 
@@ -331,41 +332,13 @@ class IncidentService:
 
     def remedy(self, row: dict, scope: builtins.list[dict] | None = None) -> builtins.list[Any]:
         """The steps that fix the incident's whole scope (``remedy.py``)."""
-        from weir.incidents.remedy import remedy
+        from weir.incidents.remedy import remedy_for
 
-        project, store = self._project(), self._store()
+        store = self._store()
         if scope is None:
             with store.read():
                 scope = store.incidents.scope([row["id"]])[row["id"]]
-        cause = IncidentCause.from_json(row.get("cause"))
-
-        def keys_of(asset: str) -> builtins.list[str]:
-            scheme = project.node(asset).partitions
-            return list(scheme.keys()) if scheme.is_partitioned else []
-
-        def below(asset: str) -> set[str]:
-            try:
-                return set(project.closure([asset], upstream=False)) - {asset}
-            except Exception:  # noqa: BLE001 - an asset no longer in the project
-                return set()
-
-        def above(asset: str) -> set[str]:
-            try:
-                return set(project.closure([asset], upstream=True)) - {asset}
-            except Exception:  # noqa: BLE001 - an asset no longer in the project
-                return set()
-
-        def where(asset: str) -> str:
-            from weir.incidents.diagnosis import _declared_at
-
-            try:
-                return _declared_at(project, project.node(asset))
-            except Exception:  # noqa: BLE001 - an asset no longer in the project
-                return ""
-
-        code_now = {name: getattr(a, "code_version", None) for name, a in project.assets.items()}
-        return remedy(cause, scope, sources=set(project.sources), keys_of=keys_of, code_now=code_now, below=below,
-                      above=above, where=where)
+        return remedy_for(self._project(), IncidentCause.from_json(row.get("cause")), scope)
 
     def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
         """The diagnosis of an incident as it was told when it opened (or last reopened), never a
@@ -376,49 +349,10 @@ class IncidentService:
         return told[-1]["diagnosis"] if told else self._diagnose_now(row, members)
 
     def _diagnose_now(self, row: dict, members: builtins.list[dict]) -> dict | None:
-        """The diagnosis of an incident: of its root partition, and a pipeline that broke when any
-        of its members is blocked or failed data, whatever the root's own measures say (a
-        truncated delivery moves many measures together, as the world does, but its check blocked it)."""
-        if not row["root_partition"]:
-            return None
-        try:
-            diagnosis = self.diagnose(row["root_asset"], row["root_partition"])
-        except UnknownObjectError:
-            return None  # a root never built (an upstream of it failed): nothing to compare
-        broken = [m for m in members if m["kind"] in BROKEN]
-        if broken and diagnosis["classification"]["verdict"] != "the pipeline broke":
-            diagnosis["classification"] = {"verdict": "the pipeline broke", "why": broken[0]["summary"],
-                                           "for": "the data team to fix"}
-        elif not broken and not diagnosis["code"] and not diagnosis["packages"] and (
-                diagnosis["classification"]["verdict"] == "the world changed"
-                or diagnosis["classification"]["why"].startswith("the row count moved")):  # a storm's cancellations
-            witnesses = self._independent(row["root_asset"], row["root_partition"])
-            if witnesses:  # another source, not in this one's lineage, saw the same day move
-                diagnosis["classification"] = {
-                    "verdict": "the world changed", "for": "a caution for the business",
-                    "why": f"an independent source moved the same day ({'; '.join(witnesses[:2])}) and nothing "
-                           "in the pipeline changed"}
-                diagnosis["independent"] = witnesses
-        return diagnosis
+        from weir.incidents.telling import diagnose_incident
 
-    def _independent(self, asset: str, key: str) -> builtins.list[str]:
-        """Alerts on ``key`` (or the day it falls in) in sources outside ``asset``'s lineage: the
-        same event seen by a witness that shares no pipeline with it (a storm in the weather and
-        in the flights)."""
-        project, store = self._project(), self._store()
-        try:
-            related = set(project.closure([asset], upstream=True)) | set(project.closure([asset], upstream=False))
-        except Exception:  # noqa: BLE001 - an asset no longer in the project
-            return []
-        out = []
-        with store.read():
-            for source in sorted(set(project.sources) - related):
-                alerts = [s for s in store.signals.list(project.name, asset=source, partition=key[:10], limit=None)
-                          if s["severity"] == "alert"]
-                if alerts:
-                    columns = sorted({s["column_name"] or s["metric"] for s in alerts})
-                    out.append(f"{source} {key[:10]}: {', '.join(columns[:4])} moved")
-        return out
+        return diagnose_incident(self._project(), self._store(), row, members, tables=self._tables,
+                                 before=self._before)
 
     def diagnose(self, asset: str, partition: str) -> dict:
         """What changed since the last good build of ``asset``, for partition ``partition``."""
