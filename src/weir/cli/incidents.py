@@ -89,7 +89,9 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
         what = e.data.get("change") or str(e.kind).removeprefix("incident_")
         if what == "severity":
             what = f"severity {e.data.get('was')} → {e.data.get('severity')} ({'by hand' if e.data.get('by') == 'hand' else 'graded'})"
-        extra = e.data.get("reason") or e.data.get("why") or e.data.get("note") or ""
+        if what == "scope":
+            what = "scope grew"
+        extra = e.data.get("reason") or e.data.get("why") or e.data.get("note") or e.data.get("scope") or ""
         console.print(f"  {short_time(e.at)}  {what}{': ' + str(extra) if extra else ''}", highlight=False)
     finish(ws)
 
