@@ -107,7 +107,7 @@ def build_state(tmp: Path, keys: int = KEYS) -> tuple[Path, Path, float]:
         all_keys = asset.partitions.keys()
         assert len(all_keys) == keys, len(all_keys)
         code = asset.code_version
-    store = MetadataStore.for_workspace(home)
+    store = MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL"))
     now = time.time()
     rows = [
         {

@@ -4,6 +4,7 @@ cursor, fanned out after commit; code definitions are kept per code version."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_a_blocked_partition_is_an_event_and_the_cursor_reads_only_what_is_new(m
 
 
 def test_events_are_written_in_the_transaction_of_their_change(tmp_path):
-    store = MetadataStore.for_workspace(tmp_path / "ws")
+    store = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     seen: list[Event] = []
 
     class Sink:

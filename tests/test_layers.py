@@ -16,7 +16,7 @@ HEAVY = ("duckdb", "deltalake", "pandas", "polars", "pyarrow", "sqlalchemy", "al
 # (src/weir/__init__.py), which project code imports.
 LAYERS: list[tuple[str, set[str]]] = [
     ("shells", {"cli", "api", "ui"}),
-    ("composition root", {"workspace"}),
+    ("composition root", {"workspace", "instance"}),
     ("feature services", {"runs", "lineage", "eventlog", "health", "incidents", "alerts", "envs", "scenarios", "daemon", "deploy"}),
     ("quality and monitoring", {"quality", "monitoring"}),
     ("engine", {"engine"}),
@@ -24,9 +24,14 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("metadata store", {"store"}),
     ("vocabulary", {"model", "events", "errors", "reporting"}),
 ]
+# Feature services in order: each may import only those before it (an incident's impact walks
+# the lineage; alerts tell of incidents; a scenario's steps run builds and rebuilds).
+FEATURES = ["eventlog", "lineage", "health", "runs", "envs", "incidents", "alerts", "deploy", "scenarios", "daemon"]
+assert set(FEATURES) == LAYERS[2][1]
 PEERS = {
-    # feature services build on each other (an incident's impact walks the lineage)
-    **{p: LAYERS[2][1] for p in LAYERS[2][1]},
+    **{p: set(FEATURES[:i]) for i, p in enumerate(FEATURES)},
+    "workspace": {"instance"},  # the instance opens projects, a project lives in an instance
+    "instance": {"workspace"},
     "model": {"errors"},
     "reporting": {"events"},  # the progress reporter is an event sink
     "weir": {"project"},

@@ -1,12 +1,11 @@
-"""The composition root every shell calls (CLI, web app, daemon): one weir installation seen
-from one project folder. It only wires: the project, the metadata store, the tables and the
-services per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
+"""The composition root every shell calls (CLI, web app, daemon): one project of a weir
+installation (an ``Instance``: store, catalog, bus). It only wires: the project, and the services
+per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
 ``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``, ``ws.scenarios``).
 Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -14,9 +13,9 @@ from typing import TYPE_CHECKING, Self
 from weir.alerts.service import AlertService
 from weir.envs.service import EnvironmentService
 from weir.eventlog.feed import EventFeed
-from weir.events import EventBus
 from weir.health.service import HealthService
 from weir.incidents.service import IncidentService
+from weir.instance import Instance, InstanceConfig, resolve_workspace
 from weir.lineage.graph import LineageService
 from weir.lineage.openlineage import OpenLineageService
 from weir.monitoring.service import MonitorService
@@ -30,41 +29,36 @@ from weir.scenarios.steps import Services
 if TYPE_CHECKING:
     from weir.daemon.loop import Daemon
     from weir.project.graph import Project
+    from weir.storage.catalog import TableCatalog
     from weir.storage.delta import AssetTable
     from weir.store.light import LightReader
     from weir.store.store import MetadataStore
 
 __all__ = ["RunRequest", "Workspace", "resolve_workspace"]
 
-WORKSPACE_ENV = "WEIR_HOME"
-DEFAULT_WORKSPACE = ".weir"
-
-
-def resolve_workspace(option: str | Path | None) -> Path:
-    """``--workspace``, else ``WEIR_HOME``, else ``./.weir``."""
-    return Path(option or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE).resolve()
-
 
 class Workspace:
-    """One weir installation (metadata store + data root) seen from one project folder. The
-    project is loaded and the store opened on first use, the project first: a project that does
-    not load leaves nothing behind."""
+    """One project of a weir installation, seen from its folder. The project is loaded and the
+    store opened on first use, the project first: a project that does not load leaves nothing
+    behind. ``Workspace(home, folder)`` opens an instance of its own (closed with it);
+    ``instance.project(folder)`` shares the instance's store with its other projects."""
 
     def __init__(self, home: str | Path | None = None, project_dir: str | Path | None = None, *,
-                 reading: bool = False) -> None:
-        self.home = resolve_workspace(home)
+                 reading: bool = False, instance: Instance | None = None) -> None:
+        self._owns = instance is None
+        self.instance = instance or Instance(InstanceConfig.load(home))
+        self.home = self.instance.home
         self.project_dir = Path(project_dir or ".").resolve()
         self.reading = reading  # a command that only reads: the project may come from its cached manifest
-        self.bus = EventBus()  # live sinks subscribe here; durable consumers read the log
-        self._store: MetadataStore | None = None
+        self.bus = self.instance.bus  # live sinks subscribe here; durable consumers read the log
         self._project: Project | None = None
-        self.tables = Tables(self.home / "data", self._load_project)
+        self.tables = Tables(self.instance.catalog, self._load_project)
         project, store = self._load_project, self._open_store
         self.monitors = MonitorService(project=project, store=store, tables=self.tables)
         self.quality = QualityService(project=project, store=store, tables=self.tables,
                                       evaluate=self.monitors.evaluate)
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
-                               monitors=self.monitors)
+                               monitors=self.monitors, snapshot=_snapshot)
         self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home, tables=self.tables,
                                        quality=self.quality)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
@@ -112,18 +106,14 @@ class Workspace:
     def light(self) -> LightReader | None:
         """A reader of the embedded store that needs no SQLAlchemy (quick read-only answers), or
         None when the store is elsewhere, not there yet, or needs a migration."""
-        if not self.reading or self._store is not None:
+        if not self.reading or self.instance.opened:
             return None
         from weir.store.light import LightReader
 
-        return LightReader.open(self.home)
+        return LightReader.open(self.home, elsewhere=not self.instance.config.embedded)
 
     def _open_store(self) -> MetadataStore:
-        if self._store is None:
-            from weir.store.store import MetadataStore
-
-            self._store = MetadataStore.for_workspace(self.home, bus=self.bus)
-        return self._store
+        return self.instance.store
 
     def recover(self) -> list[dict]:
         """Close runs whose process died, recording what they published; returns those runs.
@@ -134,12 +124,12 @@ class Workspace:
         """A daemon serving this project and the workspace's other registered projects."""
         from weir.daemon.loop import Daemon
 
-        return Daemon.serving(self, lambda root: Workspace(self.home, root), interval=interval, log=log)
+        return Daemon.serving(self, lambda root: self.instance.project(root), interval=interval, log=log)
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Close the instance if this workspace opened it (a shared one is its owner's to close)."""
+        if self._owns:
+            self.instance.close()
 
     def __enter__(self) -> Self:
         return self
@@ -148,15 +138,24 @@ class Workspace:
         self.close()
 
 
+def _snapshot() -> dict:
+    """This interpreter's environment, as a run records it."""
+    from weir.envs.snapshot import capture
+
+    return capture().to_row()
+
+
 class Tables:
     """The Delta tables of this project's assets, through the workspace's one table catalog."""
 
-    def __init__(self, root: Path, project: Callable[[], Project]) -> None:
-        from weir.storage.catalog import TableCatalog
-
-        self.root = root
-        self.catalog = TableCatalog(root)
+    def __init__(self, catalog: TableCatalog, project: Callable[[], Project]) -> None:
+        self.catalog = catalog
         self._project = project
+
+    @property
+    def root(self) -> Path:
+        """Where the tables live (the instance's data root)."""
+        return Path(self.catalog.root)
 
     def get(self, asset: str) -> AssetTable:
         """The table of an asset of this project."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -244,7 +245,7 @@ def test_snapshots_kept_before_origins_were_recorded_still_read(tmp_path, monkey
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = tmp_path / "ws"
     home.mkdir()
-    engine = sa.create_engine(database.database_url(home))
+    engine = sa.create_engine(database.database_url(home, os.environ.get("WEIR_DATABASE_URL")))
     with engine.connect() as c:
         config = Config()
         config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))

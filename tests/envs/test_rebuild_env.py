@@ -229,7 +229,7 @@ def test_a_version_that_cannot_be_obtained_fails_with_one_line_and_changes_nothi
     here = capture_in(story.venv / "bin/python", "the project venv")
     wanted = dataclasses.replace(here, packages={**here.packages, PACKAGE: "9.9"}, origins={**here.origins, PACKAGE: Origin()})
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
-    store = MetadataStore.for_workspace(story.home)
+    store = MetadataStore.for_workspace(story.home, url=os.environ.get("WEIR_DATABASE_URL"))
     try:
         with store.transaction():
             store.environments.save(wanted.to_row())

@@ -310,7 +310,7 @@ def test_repair_closes_dead_runs_and_makes_drifted_metadata_agree(built, backend
         c.execute(t.partitions.delete().where(p.asset == "enriched", p.partition_key == "2024-01-31"))
         ws.store.partitions.record_published([{"project": "demo", "asset": "enriched", "partition_key": "2024-02-09",
                                                "version": 0, "run_id": "x", "code_version": "y", "row_count": 1}])
-    store = MetadataStore.for_workspace(home)  # opened bare: a workspace would close the dead run on open
+    store = MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL"))  # opened bare: a workspace would close the dead run on open
     report = doctor(home, store)
     assert sorted(kinds(report)) == sorted([
         ("dead_run", None, None), ("row_count_mismatch", "cleaned", "2024-01-29"),
@@ -481,7 +481,7 @@ def test_a_recovered_publish_has_its_row_count_a_succeeded_task_and_an_exact_sta
     (project / "block").unlink()
 
     # what the next command does when it opens the store, with the project at hand
-    store = MetadataStore.for_workspace(home)
+    store = MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL"))
     with Workspace(home, project) as loaded:
         name, proj = loaded.project.name, loaded.project
 
@@ -512,7 +512,7 @@ def test_a_recovered_publish_without_the_project_still_has_rows_and_a_succeeded_
     """The store's view when the reaper is not given the project (input versions unknown)."""
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = tmp_path / "ws"
-    store = MetadataStore.for_workspace(home)
+    store = MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL"))
     table = AssetTable(home / "data" / "demo" / "a", partitioned=True)
     now = time.time()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -539,12 +539,13 @@ def test_a_recovered_publish_without_the_project_still_has_rows_and_a_succeeded_
 # -- the metadata store ------------------------------------------------------------------------
 
 PROBE = """
+import os
 import sys
 from pathlib import Path
 from weir.errors import StoreError
 from weir.store.store import MetadataStore
 try:
-    store = MetadataStore.for_workspace(Path(sys.argv[1]))
+    store = MetadataStore.for_workspace(Path(sys.argv[1]), url=os.environ.get("WEIR_DATABASE_URL"))
     with store.transaction():
         store.runs.update("r", state="failed")
 except StoreError as exc:
@@ -558,7 +559,7 @@ def test_a_read_only_metadata_store_is_one_line_naming_it(monkeypatch, folder_wr
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = Path(tempfile.mkdtemp(prefix="weir-ro-"))
     try:
-        MetadataStore.for_workspace(home).close()
+        MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL")).close()
         db = home / "weir.db"
         db.chmod(0o444)
         home.chmod(0o777 if folder_writable else 0o555)
@@ -584,7 +585,7 @@ def test_a_metadata_store_that_is_not_a_database_is_one_line_naming_it(tmp_path,
     home.mkdir()
     (home / "weir.db").write_text("these are not the bytes of a SQLite database, " * 40)
     with pytest.raises(StoreError) as raised:
-        MetadataStore.for_workspace(home)
+        MetadataStore.for_workspace(home, url=os.environ.get("WEIR_DATABASE_URL"))
     assert str(raised.value).startswith(f"the metadata store {home / 'weir.db'} is not a database: ")
     assert "\n" not in str(raised.value)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -364,7 +365,7 @@ def test_a_closed_port_is_a_one_line_warning_and_never_an_error(make_project, wo
 def test_send_pending_never_raises_and_skips_only_events_it_cannot_translate(tmp_path, make_project):
     project = make_project({"assets.py": PROJECT})
     config = load_config(project)
-    store = MetadataStore.for_workspace(tmp_path / "ws")
+    store = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     with store.transaction():
         store.emit(Event(kind=EventKind.RUN_STARTED, project="demo", run_id="r1"),
                    Event(kind=EventKind.PARTITION_PUBLISHED, project="demo", run_id="r1", asset="clean",
@@ -390,7 +391,7 @@ def test_send_pending_never_raises_and_skips_only_events_it_cannot_translate(tmp
 
 def test_transport_off_sends_nothing_and_leaves_the_log_for_later(tmp_path, make_project):
     project = make_project({"assets.py": PROJECT, "weir.toml": '[project]\nname = "demo"\n[openlineage]\ntransport = "off"\n'})
-    store = MetadataStore.for_workspace(tmp_path / "ws")
+    store = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     with store.transaction():
         store.emit(Event(kind=EventKind.RUN_STARTED, project="demo", run_id="r1"))
     delivery = send_pending(store, load_config(project), workspace=tmp_path / "ws")
@@ -417,7 +418,7 @@ def test_a_torn_last_line_stays_apart_from_the_next_events(make_project, workspa
 
 # -- the cursor table --------------------------------------------------------------------------
 def test_consumer_cursors_start_at_zero_and_never_move_back(backend, tmp_path):
-    store = MetadataStore.for_workspace(tmp_path / "ws")
+    store = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     with store.transaction():
         assert store.cursors.get("alerts") == 0
         assert store.cursors.advance("alerts", 7) == 7

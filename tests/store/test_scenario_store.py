@@ -5,6 +5,7 @@ SQLite a daemon registers only when no other is alive."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -15,7 +16,7 @@ from weir.store.store import MetadataStore
 
 @pytest.fixture
 def store(backend, tmp_path):
-    s = MetadataStore.for_workspace(tmp_path / "ws")
+    s = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     yield s
     s.close()
 

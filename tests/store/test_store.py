@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version
 
 import pytest
@@ -14,7 +15,7 @@ from weir.store.store import MetadataStore
 
 @pytest.fixture
 def store(backend, tmp_path):
-    s = MetadataStore.for_workspace(tmp_path / "ws")
+    s = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     yield s
     s.close()
 
@@ -47,7 +48,7 @@ def test_migrations_are_applied_on_first_use(store, tmp_path):
         tables = set(sa.inspect(store.connection).get_table_names())
     assert {"alembic_version", "environments", "runs", "run_tasks", "partitions", "partition_versions"} <= tables
     # opening again finds the schema at head and changes nothing
-    again = MetadataStore(database_url(tmp_path / "ws"))
+    again = MetadataStore(database_url(tmp_path / "ws", os.environ.get("WEIR_DATABASE_URL")))
     try:
         assert again.upgrade() == HEAD_REVISION
     finally:
@@ -210,7 +211,7 @@ def test_environments_saved_once_per_content_hash(store):
 
 
 def test_a_second_connection_sees_committed_writes(store, tmp_path):
-    other = MetadataStore(database_url(tmp_path / "ws"))
+    other = MetadataStore(database_url(tmp_path / "ws", os.environ.get("WEIR_DATABASE_URL")))
     try:
         with other.read():
             assert other.runs.get("late") is None

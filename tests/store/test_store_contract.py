@@ -4,6 +4,7 @@ Alembic migrations produce exactly the tables declared in ``store/schema.py``.""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -16,7 +17,7 @@ from weir.store.store import MetadataStore
 
 @pytest.fixture
 def store(backend, tmp_path):
-    s = MetadataStore.for_workspace(tmp_path / "ws")  # WEIR_DATABASE_URL is set for PostgreSQL
+    s = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))  # WEIR_DATABASE_URL is set for PostgreSQL
     yield s
     s.close()
 
@@ -222,7 +223,7 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     from weir.store.light import LightReader
 
-    store = MetadataStore.for_workspace(tmp_path / "ws")
+    store = MetadataStore.for_workspace(tmp_path / "ws", url=os.environ.get("WEIR_DATABASE_URL"))
     with store.transaction():
         store.runs.create({"id": "r1", "project": "p", "trigger": "cli", "state": "succeeded", "created_at": 1.0})
         store.runs.add_tasks([{"run_id": "r1", "project": "p", "asset": "a", "partition_key": k, "state": s,
@@ -273,7 +274,7 @@ def _race_for_leases(url: str | None, home: str, holder: str, out) -> None:
         os.environ["WEIR_DATABASE_URL"] = url
     from pathlib import Path
 
-    s = MetadataStore.for_workspace(Path(home))
+    s = MetadataStore.for_workspace(Path(home), url=os.environ.get("WEIR_DATABASE_URL"))
     mine = set()
     for i in range(40):
         with s.transaction():
@@ -321,7 +322,7 @@ def _open_store(url: str, home: str, out) -> None:
     from pathlib import Path
 
     try:
-        MetadataStore.for_workspace(Path(home)).close()
+        MetadataStore.for_workspace(Path(home), url=os.environ.get("WEIR_DATABASE_URL")).close()
         out.put("ok")
     except Exception as exc:  # noqa: BLE001 - reported to the test
         out.put(f"{type(exc).__name__}: {exc}")

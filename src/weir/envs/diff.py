@@ -7,7 +7,29 @@ from __future__ import annotations
 from typing import Any
 
 from weir.envs.snapshot import EnvironmentSnapshot
-from weir.incidents.diagnosis import package_diff
+
+
+def package_diff(before: dict[str, str], after: dict[str, str]) -> list[dict]:
+    """Packages added, removed, upgraded or downgraded (major version changes flagged)."""
+    from packaging.version import InvalidVersion, Version
+
+    out = []
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            out.append({"package": name, "change": "added" if a is None else "removed", "from": a, "to": b,
+                        "major": False})
+            continue
+        try:
+            va, vb = Version(a), Version(b)
+            change = "upgraded" if vb > va else "downgraded"
+            major = va.major != vb.major
+        except InvalidVersion:
+            change, major = "changed", False
+        out.append({"package": name, "change": change, "from": a, "to": b, "major": major})
+    return out
 
 
 def environment_diff(before: dict, after: dict) -> dict[str, Any]:

@@ -22,35 +22,13 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from weir.envs.diff import package_diff
 from weir.errors import UnknownObjectError
 from weir.incidents.configuration import configuration_cause, configuration_diff, shapes_data
 from weir.incidents.records import Cause
 
 GOOD = ("succeeded", "failed_check")
 UNIT_RATIO = 10.0  # a mean this many times off (or a tenth of it) reads as a unit change
-
-
-def package_diff(before: dict[str, str], after: dict[str, str]) -> list[dict]:
-    """Packages added, removed, upgraded or downgraded (major version changes flagged)."""
-    from packaging.version import InvalidVersion, Version
-
-    out = []
-    for name in sorted(set(before) | set(after)):
-        a, b = before.get(name), after.get(name)
-        if a == b:
-            continue
-        if a is None or b is None:
-            out.append({"package": name, "change": "added" if a is None else "removed", "from": a, "to": b,
-                        "major": False})
-            continue
-        try:
-            va, vb = Version(a), Version(b)
-            change = "upgraded" if vb > va else "downgraded"
-            major = va.major != vb.major
-        except InvalidVersion:
-            change, major = "changed", False
-        out.append({"package": name, "change": change, "from": a, "to": b, "major": major})
-    return out
 
 
 def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:

@@ -25,9 +25,10 @@ class RunService:
     before the metadata store is first opened, so a bad project writes nothing."""
 
     def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
-                 quality, monitors) -> None:
+                 quality, monitors, snapshot: Callable[[], dict]) -> None:
         self._project = project
         self._store = store
+        self._snapshot = snapshot  # this interpreter's environment, as a run records it
         self._tables = tables
         self._quality = quality
         self._monitors = monitors
@@ -68,7 +69,6 @@ class RunService:
         records ``environment`` (a snapshot row; default: this interpreter's); ``executor``, an
         executor already started, builds its partitions instead of ``request.executor``'s."""
         from weir.engine.runner import Run
-        from weir.envs.snapshot import capture
         from weir.store.projects import claim_project
 
         project = self._project()
@@ -81,7 +81,7 @@ class RunService:
             request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
             gate=self._quality.gate(), monitor=self._monitors.runner(),
             on_conflict=request.on_conflict or project.config.run.on_conflict,
-            environment=environment or capture().to_row(),
+            environment=environment or self._snapshot(),
         )
         return run.execute()
 

@@ -15,9 +15,10 @@ HEAD_REVISION = "0018"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 
-def database_url(workspace: Path) -> str:
-    """``WEIR_DATABASE_URL`` if set, else SQLite in the workspace."""
-    url = os.environ.get(DATABASE_ENV)
+def database_url(workspace: Path, configured: str | None = None) -> str:
+    """The store's SQLAlchemy URL: ``configured`` (the instance's, a PostgreSQL URL made to use
+    psycopg 3) when given, else SQLite in the workspace."""
+    url = configured
     if url:
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]

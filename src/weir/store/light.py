@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from weir.store.database import DATABASE_ENV, HEAD_REVISION
+from weir.store.database import HEAD_REVISION
 from weir.store.summary import blocked_rows, fold
 
 _SUMMARY = """
@@ -45,10 +45,9 @@ class LightReader:
         self.c = connection
 
     @classmethod
-    def open(cls, workspace: Path) -> LightReader | None:
-        import os
-
-        if os.environ.get(DATABASE_ENV):
+    def open(cls, workspace: Path, *, elsewhere: bool = False) -> LightReader | None:
+        """``elsewhere``: the instance keeps its store in another database (nothing to read here)."""
+        if elsewhere:
             return None
         path = workspace / "weir.db"
         if not path.is_file():

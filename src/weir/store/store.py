@@ -77,9 +77,10 @@ class MetadataStore:
         self.daemons = Daemons(self)
 
     @classmethod
-    def for_workspace(cls, workspace: Path, *, bus: EventBus | None = None) -> MetadataStore:
+    def for_workspace(cls, workspace: Path, *, url: str | None = None, bus: EventBus | None = None) -> MetadataStore:
+        """The store of ``workspace``: at ``url`` (the instance's configured one), else its SQLite file."""
         workspace.mkdir(parents=True, exist_ok=True)
-        return cls(database_url(workspace), bus=bus)
+        return cls(database_url(workspace, url), bus=bus)
 
     @property
     def backend(self) -> str:
