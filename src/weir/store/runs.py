@@ -58,6 +58,16 @@ class Runs(Repository):
         q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
         return [dict(r) for r in self.c.execute(q).mappings()]
 
+    def configuration_ids(self, run_ids: builtins.list[str]) -> dict[str, str | None]:
+        """The configuration each of ``run_ids`` ran with (None for runs from before they were kept)."""
+        r = t.runs.c
+        out: dict[str, str | None] = {}
+        ids = sorted(set(run_ids))
+        for i in range(0, len(ids), 500):
+            out.update((rid, cid) for rid, cid in self.c.execute(
+                sa.select(r.id, r.configuration_id).where(r.id.in_(ids[i : i + 500]))))
+        return out
+
     def add_tasks(self, rows: builtins.list[dict]) -> None:
         if rows:
             self.c.execute(t.run_tasks.insert(), rows)
