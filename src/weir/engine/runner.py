@@ -763,12 +763,10 @@ class Run:
         dropped, their builds marked rejected (their staged files go with ``weir vacuum``)."""
         if not superseded:
             return
-        self.store.held.drop(self.project.name, asset, [k for k in superseded])
-        for run_id in sorted(set(superseded.values())):
-            self.store.runs.update_tasks(run_id, [
-                {"asset": asset, "partition_key": k, "state": "rejected", "reason": f"replaced by a newer build in run {self.run_id}"}
-                for k, r in superseded.items() if r == run_id and r != self.run_id
-            ])
+        self.store.held.drop(self.project.name, asset, list(superseded))
+        for run_id in sorted(set(superseded.values()) - {self.run_id}):
+            self.store.runs.settle_held(run_id, asset, [k for k, r in superseded.items() if r == run_id], state="rejected",
+                                        reason=f"replaced by a newer build in run {self.run_id}")
 
     def _published_since(self, asset: str, rows: list[dict]) -> dict[str, dict]:
         """Of ``rows`` (this commit's), those the store already records a newer version of — a

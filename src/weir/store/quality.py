@@ -16,9 +16,14 @@ from weir.store.base import Repository, dialect_insert, upsert
 class MeasuredProfile(Protocol):
     """What the store keeps of a partition's profile (``weir.quality.profile.Profile``)."""
 
-    row_count: int
-    sampled: int
-    schema: dict[str, str]
+    @property
+    def row_count(self) -> int: ...
+
+    @property
+    def sampled(self) -> int: ...
+
+    @property
+    def schema(self) -> dict[str, str]: ...
 
     def points(self) -> list[tuple[str, str, float | None]]: ...
 

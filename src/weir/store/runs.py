@@ -91,6 +91,16 @@ class Runs(Repository):
             [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
         )
 
+    def settle_held(self, run_id: str, asset: str, keys: builtins.list[str], *, state: str, reason: str,
+                    output_version: int | None = None) -> None:
+        """Tasks of ``run_id`` still ``held`` for ``keys`` become ``state`` (approved: what their
+        audit made them, with ``output_version``; rejected or replaced: ``rejected``)."""
+        c = t.run_tasks.c
+        for i in range(0, len(keys), 500):
+            self.c.execute(t.run_tasks.update().where(
+                c.run_id == run_id, c.asset == asset, c.partition_key.in_(keys[i : i + 500]), c.state == "held",
+            ).values(state=state, reason=reason, output_version=output_version))
+
     def builds(self, project: str, asset: str, *, key: str | None = None, states: tuple[str, ...] = (),
                before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[dict]:
         """Finished builds of ``asset`` (of partition ``key``, in ``states``, finished before
