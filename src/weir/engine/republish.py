@@ -9,6 +9,7 @@ asset per run, each of at most ``DIFF_ROWS`` rows a side. What the judge finds i
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -157,3 +158,20 @@ def _measured_on(row: Mapping[str, Any], points: list[dict]) -> tuple[Points | N
     if not any(p["column_name"] == TABLE and p["metric"] == "row_count" for p in mine):
         return None, "metrics not compared: the published version was not profiled"
     return {(p["column_name"], p["metric"]): p["value"] for p in mine}, None
+
+
+def held_version(project: str, run_id: str, asset: Asset, staged: StagedPartition, *, state: str,
+                 replaced: tuple[Mapping[str, Any], str], change: PartitionChange, profile: dict | None,
+                 configuration_id: str, input_versions: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``store.held`` row of a new version held for approval: what publishing it needs (its
+    staged file, its audit's ``state``, its inputs and measurements), what it replaces and how
+    it differs from it."""
+    row, cause = replaced
+    return {
+        "project": project, "asset": asset.name, "partition_key": staged.key, "run_id": run_id,
+        "code_version": asset.code_version, "configuration_id": configuration_id, "state": state,
+        "staged_path": staged.path, "size": staged.size, "row_count": staged.rows, "input_versions": input_versions,
+        "replaces": {"version": row["version"], "run_id": row["run_id"], "code_version": row["code_version"],
+                     "rows": row.get("row_count")},
+        "cause": cause, "change": change.to_record(), "profile": profile, "held_at": time.time(),
+    }

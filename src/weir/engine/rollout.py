@@ -201,10 +201,10 @@ def _rows_clause(material: list[PartitionChange]) -> str | None:
         return None
     befores = [c.rows_before or 0 for c in moved]
     afters = [c.rows_after for c in moved]
-    if len(set(befores)) == 1 and len(set(afters)) == 1:
-        detail = f"{befores[0]:,} → {afters[0]:,} rows per partition"
-    elif len(moved) == 1:
+    if len(moved) == 1:
         detail = f"{befores[0]:,} → {afters[0]:,} rows"
+    elif len(set(befores)) == 1 and len(set(afters)) == 1:
+        detail = f"{befores[0]:,} → {afters[0]:,} rows per partition"
     else:
         detail = f"{sum(befores):,} → {sum(afters):,} rows in all"
     ratios = [a / b for a, b in zip(afters, befores) if b]

@@ -8,7 +8,6 @@ import os
 import secrets
 import time
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +21,8 @@ from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
-from weir.engine.republish import RolloutCauses, RolloutJudge
-from weir.engine.rollout import PartitionChange, describe
+from weir.engine.republish import RolloutCauses, RolloutJudge, held_version
+from weir.engine.rollout import describe
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.errors import UsageError
@@ -36,7 +35,7 @@ from weir.project.configuration import capture as capture_configuration
 from weir.project.graph import Project
 from weir.reporting import Reporter, SilentReporter
 from weir.storage.catalog import TableCatalog
-from weir.storage.delta import AssetTable, StagedPartition
+from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
 
 PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
@@ -657,7 +656,10 @@ class Run:
         held: dict[str, dict] = {}
         if self.republish == "hold" and replaced:
             kept = self.auditor.withhold(asset.name, list(replaced))
-            held = {s.key: self._held_row(asset, s, verdicts[s.key].state, replaced[s.key], changes[s.key], kept.get(s.key))
+            held = {s.key: held_version(self.project.name, self.run_id, asset, s, state=verdicts[s.key].state,
+                                        replaced=replaced[s.key], change=changes[s.key], profile=kept.get(s.key),
+                                        configuration_id=self.configuration.id,
+                                        input_versions=self._versions.get((asset.name, s.key)))
                     for s in publishable if s.key in replaced}
             publishable = [s for s in publishable if s.key not in held]
             self.judge.held(asset.name, len(held))
@@ -743,20 +745,6 @@ class Run:
         for key, row in newer.items():  # another run published it after this commit: its version is current
             self.resolver.current[(asset.name, key)] = row
             self._files.pop(asset.name, None)
-
-    def _held_row(self, asset: Asset, s: StagedPartition, state: str, replaced: tuple[Mapping[str, Any], str],
-                  change: PartitionChange, profile: dict | None) -> dict:
-        """What approving the held version of ``s.key`` needs: its staged file, what it replaces, how it differs."""
-        row, cause = replaced
-        return {
-            "project": self.project.name, "asset": asset.name, "partition_key": s.key, "run_id": self.run_id,
-            "code_version": asset.code_version, "configuration_id": self.configuration.id, "state": state,
-            "staged_path": s.path, "size": s.size, "row_count": s.rows,
-            "input_versions": self._versions.get((asset.name, s.key)),
-            "replaces": {"version": row["version"], "run_id": row["run_id"], "code_version": row["code_version"],
-                         "rows": row.get("row_count")},
-            "cause": cause, "change": change.to_record(), "profile": profile, "held_at": time.time(),
-        }
 
     def _supersede(self, asset: str, superseded: dict[str, str]) -> None:
         """Versions held before (key -> the run that built them) that a newer build replaced:
