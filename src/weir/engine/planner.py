@@ -102,7 +102,7 @@ class PlannedTask:
 class Causes(Protocol):
     """Why a new version of a published partition would be judged against it (``engine.republish``)."""
 
-    def prime(self, rows: Iterable[Mapping[str, Any]]) -> None: ...
+    def prime(self, published: Iterable[tuple[Asset, Mapping[str, Any]]]) -> None: ...
 
     def of(self, asset: Asset, row: Mapping[str, Any] | None) -> str | None: ...
 
@@ -265,8 +265,7 @@ def make_plan(
 def replacements(project: Project, tasks: list[PlannedTask], current: Mapping[tuple[str, str], Mapping[str, Any]],
                  causes: Causes) -> list[Replacement]:
     """Per asset, the published partitions ``tasks`` would replace under changed code or configuration."""
-    rows = [current[(t.asset, t.key)] for t in tasks if (t.asset, t.key) in current]
-    causes.prime(rows)
+    causes.prime([(project.assets[t.asset], current[(t.asset, t.key)]) for t in tasks if (t.asset, t.key) in current])
     found: dict[tuple[str, str], list[str]] = {}
     versions: dict[tuple[str, str], Counter[str]] = {}
     for t in tasks:

@@ -37,9 +37,11 @@ class RolloutCauses:
         self._configuration_of: dict[str, str | None] = {}  # run id -> its configuration id
         self._nodes: dict[str, Mapping[str, Any]] = {}  # configuration id -> its nodes
 
-    def prime(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Read, in one query, the configurations of the runs that built ``rows`` (published rows)."""
-        wanted = sorted({r["run_id"] for r in rows if r["run_id"] not in self._configuration_of})
+    def prime(self, published: Iterable[tuple[Asset, Mapping[str, Any]]]) -> None:
+        """Read, in one query, the configurations of the runs that built the ``published`` rows
+        of assets whose code did not change (those whose code changed need none)."""
+        wanted = sorted({r["run_id"] for a, r in published if r["run_id"] not in self._configuration_of
+                         and r["code_version"] in (a.code_version, a.legacy_code_version)})
         if not wanted:
             return
         with self.store.read():
@@ -54,7 +56,7 @@ class RolloutCauses:
             return None
         if row["code_version"] not in (asset.code_version, asset.legacy_code_version):
             return "code"
-        self.prime([row])
+        self.prime([(asset, row)])
         cid = self._configuration_of.get(row["run_id"])
         if cid is None or cid == self.now.id:
             return None  # built before configurations were kept, or with this very one
@@ -81,8 +83,7 @@ class RolloutJudge:
                  current: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, tuple[Mapping[str, Any], str]]:
         """Of ``staged``, those replacing a published version under another code or
         configuration: key -> (the published row, the cause)."""
-        rows = [current[(asset.name, s.key)] for s in staged if (asset.name, s.key) in current]
-        self.causes.prime(rows)
+        self.causes.prime([(asset, current[(asset.name, s.key)]) for s in staged if (asset.name, s.key) in current])
         out = {}
         for s in staged:
             row = current.get((asset.name, s.key))

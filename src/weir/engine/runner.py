@@ -699,9 +699,9 @@ class Run:
             else:
                 self._failed.add((asset.name, s.key))
             state = "held" if s.key in held else verdict.state if s.key in published else "blocked"
-            if state in ("blocked", "failed_check"):
+            if state in ("blocked", "failed_check") or state == "held" and verdict.state == "failed_check":
                 self._check_failed = True
-                self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{state}: {verdict.message}"})
+                self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{'failed_check' if state == 'held' else state}: {verdict.message}"})
             reason = verdict.message or self._reasons.get((asset.name, s.key))
             if state == "held":
                 reason = f"held for approval: {describe([changes[s.key]])}"
