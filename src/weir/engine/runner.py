@@ -8,6 +8,7 @@ import os
 import secrets
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
 from weir.engine.republish import RolloutCauses, RolloutJudge, held_version
-from weir.engine.rollout import describe
+from weir.engine.rollout import PartitionChange, describe
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.errors import UsageError
@@ -640,19 +641,22 @@ class Run:
         table = self.table(asset.name)
         staged = [o.staged for o in outcomes if o.staged is not None]
         verdicts = self.auditor.audit(asset, table.uri, staged, self.run_id)
-        with self._signals.shielded():  # a cancel never falls between the Delta commit and its record
-            self._commit(asset, table, outcomes, verdicts)
-
-    def _commit(self, asset: Asset, table: AssetTable, outcomes: list[TaskOutcome], verdicts: dict) -> None:
-        """Publish what passed its audit in one Delta commit, after judging the versions it
-        replaces under changed code or configuration (held instead of published with
-        ``republish`` ``hold``); record it, the held and blocked builds and their events in one
-        transaction, and give up their leases."""
-        staged = [o.staged for o in outcomes if o.staged is not None]
+        # what passed, judged against the versions it replaces under changed code or configuration
         publishable = [s for s in staged if verdicts[s.key].publish]
         replaced = self.judge.replaced(asset, publishable, self.resolver.current)
         changes = self.judge.compare(asset, table, [s for s in publishable if s.key in replaced], replaced,
                                      lambda key: self.auditor.measured(asset.name, key)) if replaced else {}
+        with self._signals.shielded():  # a cancel never falls between the Delta commit and its record
+            self._commit(asset, table, outcomes, verdicts, replaced, changes)
+
+    def _commit(self, asset: Asset, table: AssetTable, outcomes: list[TaskOutcome], verdicts: dict,
+                replaced: Mapping[str, tuple[Mapping[str, Any], str]], changes: Mapping[str, PartitionChange]) -> None:
+        """Publish what passed its audit in one Delta commit, but with ``republish`` ``hold`` not
+        what ``replaced`` names (held instead: ``changes`` say how each differs from what it
+        replaces); record it, the held and blocked builds and their events in one transaction,
+        and give up their leases."""
+        staged = [o.staged for o in outcomes if o.staged is not None]
+        publishable = [s for s in staged if verdicts[s.key].publish]
         held: dict[str, dict] = {}
         if self.republish == "hold" and replaced:
             kept = self.auditor.withhold(asset.name, list(replaced))
