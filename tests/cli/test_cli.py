@@ -46,7 +46,7 @@ DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 RUN_KEYS = {
     "run_id", "state", "counts", "assets", "failures", "waiting", "checks", "sources", "signals", "conflicts",
-    "still_blocked", "rollouts", "seconds",
+    "still_blocked", "rollouts", "held", "seconds",
 }
 PLAN_KEYS = {"tasks", "waiting", "up_to_date", "still_blocked", "replaces", "republish", "held"}
 STATUS_KEYS = {

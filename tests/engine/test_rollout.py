@@ -159,6 +159,8 @@ def test_under_hold_readers_keep_the_old_rows_until_the_held_versions_are_approv
     assert all(h["rows_before"] == 240 and h["rows_after"] == 120 and h["material"] for h in held)
     again = out(workspace_dir, shop, "run", "--stale", "--plan")
     assert again["held"] == {"orders": 10} and not [t for t in again["tasks"] if t["asset"] == "orders"]
+    left = weir(workspace_dir, shop, "run", "--stale", "--executor", "inprocess").stdout
+    assert "10 partitions left alone: a version of them built by this code is held for approval" in " ".join(left.split())
     weir(workspace_dir, shop, "vacuum", "--older-than", "0")  # held files are kept
 
     approved = out(workspace_dir, shop, "approve", "--all")

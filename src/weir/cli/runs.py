@@ -89,10 +89,7 @@ def _render_plan(plan, list_waiting: bool, republish: str = "replace") -> None:
         then = ("; held for approval (\\[run] republish = \"hold\"): readers stay on the published versions"
                 if republish == "hold" else "; each new version is compared with the one it replaces")
         console.print(f"[yellow]{r.asset}[/]: {r.describe()}{then}", highlight=False)
-    if plan.held:
-        held = sum(plan.held.values())
-        console.print(f"{plural(held, 'partition')} left alone: a version of {'it' if held == 1 else 'them'} built by "
-                      "this code is held for approval ('weir approvals' lists them)")
+    _render_held(plan.held)
     _render_still_blocked([b.to_json() for b in plan.still_blocked])
     waiting = sum(len(items) for items in plan.waiting.values())
     if not waiting:
@@ -134,6 +131,7 @@ def render_result(result) -> None:
     for err in result.monitor_errors:
         err_console.print(f"[yellow]monitors could not run for {err}[/]", highlight=False)
     _render_rollouts(result.rollouts)
+    _render_held(result.held)
     for source, n in result.sources.items():
         blocked = f", [magenta]{n['blocked']} blocked[/]" if n.get("blocked") else ""
         console.print(f"source {source}: {plural(n.get('accepted', 0), 'partition')} accepted on arrival{blocked}")
@@ -147,7 +145,8 @@ def render_result(result) -> None:
     if waiting:
         console.print(f"[dim]{plural(waiting, 'partition')} wait for inputs ('weir run --plan --waiting' lists them)[/]")
     if not result.per_asset and not waiting:
-        console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else ""))
+        console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else "")
+                      + (" or held for approval" if result.held else ""))
 
 
 def _render_rollouts(rollouts: list[dict]) -> None:
@@ -171,6 +170,16 @@ def _render_rollouts(rollouts: list[dict]) -> None:
             line += f" — 'weir approvals' lists them, 'weir approve {r['asset']}' publishes them"
         style = "red" if r["moved"] else "dim"
         console.print(f"[{style}]{line}[/]", highlight=False, soft_wrap=True)
+
+
+def _render_held(held: dict[str, int]) -> None:
+    """One line on the partitions a stale run leaves alone while their held version is up to date."""
+    from weir.cli.render import console, plural
+
+    n = sum(held.values())
+    if n:
+        console.print(f"{plural(n, 'partition')} left alone: a version of {'it' if n == 1 else 'them'} built by this "
+                      "code is held for approval ('weir approvals' lists them)", highlight=False)
 
 
 def _render_conflicts(c: dict) -> None:

@@ -78,6 +78,8 @@ class RunResult:
     # per asset, the published partitions it republished (or held) under changed code or
     # configuration, judged against the versions they replace (engine.rollout.AssetRollout.to_json)
     rollouts: list[dict] = field(default_factory=list)
+    # partitions a stale run left alone, per asset: a version of them held for approval is up to date
+    held: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -99,6 +101,7 @@ class RunResult:
             "conflicts": self.conflicts,
             "still_blocked": self.still_blocked,
             "rollouts": self.rollouts,
+            "held": self.held,
             "seconds": round(self.seconds, 3),
         }
 
@@ -202,6 +205,7 @@ class Run:
         self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
         self.result.conflicts["on_conflict"] = on_conflict
         self.result.still_blocked = [b.to_json() for b in plan.still_blocked]
+        self.result.held = dict(plan.held)
         self.configuration = capture_configuration(project)
         self.republish = republish
         self.judge = RolloutJudge(store, project.name, causes or RolloutCauses(store, project.name, self.configuration))
