@@ -1,6 +1,6 @@
 """The composition root every shell calls (CLI, web app, daemon): one project of a weir
 installation (an ``Instance``: store, catalog, bus). It only wires: the project, and the services
-per concept (``ws.runs``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
+per concept (``ws.runs``, ``ws.approvals``, ``ws.data``, ``ws.quality``, ``ws.monitors``, ``ws.lineage``,
 ``ws.events``, ``ws.openlineage``, ``ws.health``, ``ws.incidents``, ``ws.envs``, ``ws.scenarios``).
 Nothing here reads or writes state on its own; ``recover()`` is explicit."""
 
@@ -20,6 +20,7 @@ from weir.lineage.graph import LineageService
 from weir.lineage.openlineage import OpenLineageService
 from weir.monitoring.service import MonitorService
 from weir.quality.service import QualityService
+from weir.runs.approvals import ApprovalService
 from weir.runs.published import PublishedData
 from weir.runs.request import RunRequest
 from weir.runs.service import RunService
@@ -59,6 +60,7 @@ class Workspace:
                                       evaluate=self.monitors.evaluate)
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
                                monitors=self.monitors, snapshot=_snapshot)
+        self.approvals = ApprovalService(project=project, store=store, tables=self.tables, monitors=self.monitors)
         self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home, tables=self.tables,
                                        quality=self.quality)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)

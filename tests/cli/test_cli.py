@@ -46,9 +46,9 @@ DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 RUN_KEYS = {
     "run_id", "state", "counts", "assets", "failures", "waiting", "checks", "sources", "signals", "conflicts",
-    "still_blocked", "seconds",
+    "still_blocked", "rollouts", "held", "seconds",
 }
-PLAN_KEYS = {"tasks", "waiting", "up_to_date", "still_blocked"}
+PLAN_KEYS = {"tasks", "waiting", "up_to_date", "still_blocked", "replaces", "republish", "held"}
 STATUS_KEYS = {
     "asset", "kind", "partitions", "expected", "published", "outdated_code", "rows", "first", "last",
     "published_at", "last_run", "last_run_failed", "downstream_insights", "blocked",

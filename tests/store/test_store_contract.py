@@ -244,8 +244,12 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
     light.close()
     store.close()
     assert LightReader.open(tmp_path / "elsewhere") is None
+    assert LightReader.open(tmp_path / "ws", elsewhere=True) is None  # another backend: the full store serves
     monkeypatch.setenv("WEIR_DATABASE_URL", "postgresql://nowhere/db")
-    assert LightReader.open(tmp_path / "ws") is None  # another backend: the full store serves
+    from weir.workspace import Workspace
+
+    with Workspace(tmp_path / "ws", tmp_path, reading=True) as ws:  # the instance's configuration decides
+        assert ws.light() is None
 
 
 def test_a_lease_is_held_by_one_run_until_released_or_lapsed(store):

@@ -12,6 +12,7 @@ import typer
 
 from weir.cli import (
     alerts,
+    approvals,
     daemon,
     data,
     envs,
@@ -34,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: no Rich import, no type tag on flags
 )
-for group in (project.app, runs.app, envs.app, rehearse.app, data.app, quality.app, monitors.app, events.app, health.app,
+for group in (project.app, runs.app, approvals.app, envs.app, rehearse.app, data.app, quality.app, monitors.app, events.app, health.app,
               scenarios.app):
     app.add_typer(group)
 app.add_typer(project.db_app, name="db")

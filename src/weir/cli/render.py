@@ -95,6 +95,8 @@ class ProgressReporter:
                 self._advance("blocked")
             elif e.kind == EventKind.PARTITION_FAILED:
                 self._advance(e.data.get("state") or "failed")
+            elif e.kind == EventKind.PARTITION_BUILT and e.data.get("held"):
+                self._advance("held")
 
     def partition_skipped(self, asset: str, key: str, reason: str) -> None:
         self._advance("skipped")

@@ -43,12 +43,13 @@ def run(
     ws = open_workspace(recover=True)
     if plan or waiting:
         planned = ws.runs.plan(request)
+        republish = ws.project.config.run.republish
         if as_json:
             from weir.cli.render import print_json
 
-            print_json(plan_json(planned))
+            print_json(plan_json(planned, republish))
         else:
-            _render_plan(planned, waiting)
+            _render_plan(planned, waiting, republish)
         return finish(ws)
     from weir.cli.render import ProgressReporter
     from weir.engine.cancel import RunTerminated
@@ -71,7 +72,7 @@ def run(
     finish(ws, 0 if result.ok else 1)
 
 
-def _render_plan(plan, list_waiting: bool) -> None:
+def _render_plan(plan, list_waiting: bool, republish: str = "replace") -> None:
     from weir.cli.render import console, plural, table
 
     t = table("asset", "partitions", "from", "to", "why", title=f"plan: {plural(len(plan.tasks), 'partition build')}")
@@ -84,6 +85,11 @@ def _render_plan(plan, list_waiting: bool) -> None:
     console.print(t)
     if plan.up_to_date:
         console.print("up to date: " + ", ".join(f"{a} ({n})" for a, n in plan.up_to_date.items()))
+    for r in plan.replaces:
+        then = ("; held for approval (\\[run] republish = \"hold\"): readers stay on the published versions"
+                if republish == "hold" else "; each new version is compared with the one it replaces")
+        console.print(f"[yellow]{r.asset}[/]: {r.describe()}{then}", highlight=False)
+    _render_held(plan.held)
     _render_still_blocked([b.to_json() for b in plan.still_blocked])
     waiting = sum(len(items) for items in plan.waiting.values())
     if not waiting:
@@ -99,7 +105,7 @@ def _render_plan(plan, list_waiting: bool) -> None:
     console.print(w)
 
 
-_STATES = ("succeeded", "failed_check", "blocked", "failed", "upstream_failed", "skipped")
+_STATES = ("succeeded", "failed_check", "held", "blocked", "failed", "upstream_failed", "skipped")
 
 
 def render_result(result) -> None:
@@ -124,6 +130,8 @@ def render_result(result) -> None:
                       "see 'weir monitors --signals --alerts'", highlight=False)
     for err in result.monitor_errors:
         err_console.print(f"[yellow]monitors could not run for {err}[/]", highlight=False)
+    _render_rollouts(result.rollouts)
+    _render_held(result.held)
     for source, n in result.sources.items():
         blocked = f", [magenta]{n['blocked']} blocked[/]" if n.get("blocked") else ""
         console.print(f"source {source}: {plural(n.get('accepted', 0), 'partition')} accepted on arrival{blocked}")
@@ -137,7 +145,41 @@ def render_result(result) -> None:
     if waiting:
         console.print(f"[dim]{plural(waiting, 'partition')} wait for inputs ('weir run --plan --waiting' lists them)[/]")
     if not result.per_asset and not waiting:
-        console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else ""))
+        console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else "")
+                      + (" or held for approval" if result.held else ""))
+
+
+def _render_rollouts(rollouts: list[dict]) -> None:
+    """One line per asset republished under changed code or configuration: what moved against
+    the versions replaced, and where to look (the incident, or the versions held for approval)."""
+    from rich.markup import escape
+
+    from weir.cli.render import console, plural
+
+    for r in rollouts:
+        what = "code version changed" if r["cause"] == "code" else "configuration changed"
+        n = r["replaced"] + r["held"]
+        line = f"[bold]{r['asset']}[/]: {what} on {plural(n, 'published partition')}"
+        if r["held"]:
+            line += f", {'held' if not r['replaced'] else str(r['held']) + ' held'} for approval"
+        moved = escape(r["moved"] or "no material change")
+        line += f": {moved}"
+        if r["event"]:
+            line += " — 'weir incidents' for the incident"
+        if r["held"]:
+            line += f" — 'weir approvals' lists them, 'weir approve {r['asset']}' publishes them"
+        style = "red" if r["moved"] else "dim"
+        console.print(f"[{style}]{line}[/]", highlight=False, soft_wrap=True)
+
+
+def _render_held(held: dict[str, int]) -> None:
+    """One line on the partitions a stale run leaves alone while their held version is up to date."""
+    from weir.cli.render import console, plural
+
+    n = sum(held.values())
+    if n:
+        console.print(f"{plural(n, 'partition')} left alone: a version of {'it' if n == 1 else 'them'} built by this "
+                      "code is held for approval ('weir approvals' lists them)", highlight=False)
 
 
 def _render_conflicts(c: dict) -> None:

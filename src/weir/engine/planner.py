@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from weir.engine.blocked import Block, OpenBlocks, normalized
 from weir.engine.inputs import InputResolver
 from weir.errors import PartitionError
+from weir.model.definitions import Asset
 from weir.model.partitions import PartitionScheme, TimeScheme
 from weir.project.graph import Project
 
@@ -95,6 +99,44 @@ class PlannedTask:
     reason: str
 
 
+class Causes(Protocol):
+    """Why a new version of a published partition would be judged against it (``engine.republish``)."""
+
+    def prime(self, published: Iterable[tuple[Asset, Mapping[str, Any]]]) -> None: ...
+
+    def of(self, asset: Asset, row: Mapping[str, Any] | None) -> str | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replacement:
+    """Published partitions of one asset that a plan would replace under changed code (``cause``
+    ``code``) or configuration (``configuration``): the code versions they have, and the new one."""
+
+    asset: str
+    cause: str
+    partitions: tuple[str, ...]
+    from_code_versions: Mapping[str, int]
+    to_code_version: str
+
+    @property
+    def from_code_version(self) -> str:
+        return max(self.from_code_versions.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+    def describe(self) -> str:
+        n = len(self.partitions)
+        what = f"{n:,} published partition{'' if n == 1 else 's'} would be replaced"
+        if self.cause == "code":
+            was = ", ".join(self.from_code_versions) if len(self.from_code_versions) <= 3 else \
+                f"{self.from_code_version} and {len(self.from_code_versions) - 1} others"
+            return f"{what} by code version {self.to_code_version} (was {was})"
+        return f"{what} under a changed configuration (checks, monitors, metrics or schema; code version {self.to_code_version})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "cause": self.cause, "count": len(self.partitions),
+                "partitions": list(self.partitions), "from_code_version": self.from_code_version,
+                "from_code_versions": dict(self.from_code_versions), "to_code_version": self.to_code_version}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Plan:
     tasks: list[PlannedTask]
@@ -102,6 +144,10 @@ class Plan:
     up_to_date: dict[str, int] = field(default_factory=dict)
     # open blocks a stale plan leaves out, each once: nothing that decided them changed since
     still_blocked: list[Block] = field(default_factory=list)
+    # published partitions the tasks would replace under changed code or configuration, per asset
+    replaces: list[Replacement] = field(default_factory=list)
+    # partitions a stale plan leaves out because a version held for approval is up to date
+    held: dict[str, int] = field(default_factory=dict)
 
     def by_asset(self) -> dict[str, list[PlannedTask]]:
         out: dict[str, list[PlannedTask]] = {}
@@ -118,11 +164,16 @@ def make_plan(
     selection: PartitionSelection,
     stale: bool,
     blocks: OpenBlocks | None = None,
+    causes: Causes | None = None,
+    held: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Tasks in build order. Without ``stale`` every selected partition is built; with it only
     those missing, built by other code, or whose inputs changed since (and what that ripples to),
     except those ``blocks`` hold: blocked by checks with the same code, checks and inputs, or
-    reading a blocked source delivery that did not change (``Plan.still_blocked`` names them).
+    reading a blocked source delivery that did not change (``Plan.still_blocked`` names them),
+    and those with a version ``held`` for approval built by this code from these inputs
+    (``Plan.held`` counts them). With ``causes``, ``Plan.replaces`` names the published
+    partitions the tasks would replace under changed code or configuration.
 
     A selection of partitions must name keys of at least one selected partitioned asset, in
     order: else PartitionError naming the keys and the assets' ranges. A model is planned by a
@@ -140,6 +191,8 @@ def make_plan(
     waiting: dict[str, list[tuple[str, str]]] = {}
     up_to_date: dict[str, int] = {}
     still_blocked: dict[tuple[str, str, str], Block] = {}
+    held_up_to_date: dict[str, int] = {}
+    held = held or {}
     blocks = blocks or OpenBlocks()
     blocked: set[tuple[str, str]] = set(blocks.partitions)  # and the held ones: what reads them waits
     planned: set[tuple[str, str]] = set()
@@ -178,6 +231,11 @@ def make_plan(
                         still_blocked.setdefault((b.kind, b.name, b.key), b)
                     blocked.add((name, key))
                     continue
+                kept = held.get((name, key))
+                if (kept is not None and not rebuilt_upstream and kept["code_version"] in current_codes
+                        and normalized(kept.get("input_versions")) == normalized(resolved.versions)):
+                    held_up_to_date[name] = held_up_to_date.get(name, 0) + 1
+                    continue
             else:
                 reason = "requested"
             absent = resolved.describe_missing(planned, blocked=blocked)
@@ -199,4 +257,24 @@ def make_plan(
             raise PartitionError(f"partition {what} was given, but the selected assets are unpartitioned")
         schemes = sorted({project.assets[n].partitions.describe() for n in partitioned})
         raise PartitionError(f"partition {what} is in none of the selected assets' partitions ({'; '.join(schemes)})")
-    return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date, still_blocked=list(still_blocked.values()))
+    return Plan(tasks=tasks, waiting=waiting, up_to_date=up_to_date, still_blocked=list(still_blocked.values()),
+                replaces=replacements(project, tasks, current, causes) if causes is not None else [],
+                held=held_up_to_date)
+
+
+def replacements(project: Project, tasks: list[PlannedTask], current: Mapping[tuple[str, str], Mapping[str, Any]],
+                 causes: Causes) -> list[Replacement]:
+    """Per asset, the published partitions ``tasks`` would replace under changed code or configuration."""
+    causes.prime([(project.assets[t.asset], current[(t.asset, t.key)]) for t in tasks if (t.asset, t.key) in current])
+    found: dict[tuple[str, str], list[str]] = {}
+    versions: dict[tuple[str, str], Counter[str]] = {}
+    for t in tasks:
+        row = current.get((t.asset, t.key))
+        cause = causes.of(project.assets[t.asset], row)
+        if row is None or cause is None:
+            continue
+        found.setdefault((t.asset, cause), []).append(t.key)
+        versions.setdefault((t.asset, cause), Counter())[row["code_version"]] += 1
+    return [Replacement(asset=asset, cause=cause, partitions=tuple(keys), from_code_versions=dict(versions[(asset, cause)]),
+                        to_code_version=project.assets[asset].code_version)
+            for (asset, cause), keys in found.items()]

@@ -8,6 +8,7 @@ import os
 import secrets
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from weir.engine.heartbeat import Heartbeat, this_host
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
+from weir.engine.republish import RolloutCauses, RolloutJudge, held_version
+from weir.engine.rollout import PartitionChange, describe
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
 from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
 from weir.errors import UsageError
@@ -28,7 +31,7 @@ from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
 from weir.model.mappings import Previous
 from weir.model.partitions import TimeScheme
-from weir.project.config import ON_CONFLICT
+from weir.project.config import ON_CONFLICT, REPUBLISH
 from weir.project.configuration import capture as capture_configuration
 from weir.project.graph import Project
 from weir.reporting import Reporter, SilentReporter
@@ -72,6 +75,11 @@ class RunResult:
                                                      "skipped": 0})
     # open blocks this run left alone: nothing that decided them changed (engine.blocked.Block.to_json)
     still_blocked: list[dict] = field(default_factory=list)
+    # per asset, the published partitions it republished (or held) under changed code or
+    # configuration, judged against the versions they replace (engine.rollout.AssetRollout.to_json)
+    rollouts: list[dict] = field(default_factory=list)
+    # partitions a stale run left alone, per asset: a version of them held for approval is up to date
+    held: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     compute_seconds: float = 0.0
 
@@ -92,6 +100,8 @@ class RunResult:
             "signals": self.signals,
             "conflicts": self.conflicts,
             "still_blocked": self.still_blocked,
+            "rollouts": self.rollouts,
+            "held": self.held,
             "seconds": round(self.seconds, 3),
         }
 
@@ -113,7 +123,13 @@ class Run:
     ``on_conflict`` (``wait`` or ``skip``) says what becomes of a partition whose lease another
     live run holds; anything else raises UsageError. ``environment`` is the snapshot row the run
     is recorded with (None records none). ``executor`` may also be an executor already started
-    (a rebuild's workers in another environment): the run uses it and closes it when it ends."""
+    (a rebuild's workers in another environment): the run uses it and closes it when it ends.
+
+    A partition published before whose code or configuration changed since is judged against
+    the version it replaces (``engine.republish``); with ``republish`` ``hold`` its new version
+    is kept staged for ``weir approve`` instead of published. ``held`` maps the partitions that
+    have a version held now to the run that built it: a publish replaces it. ``causes`` says why
+    a republished partition is judged (default: from this run's configuration)."""
 
     def __init__(
         self,
@@ -135,9 +151,14 @@ class Run:
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
         environment: dict | None = None,
+        republish: str = "replace",
+        held: dict[tuple[str, str], str] | None = None,
+        causes: RolloutCauses | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise UsageError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
+        if republish not in REPUBLISH:
+            raise UsageError(f"republish {republish!r} is not one of {', '.join(REPUBLISH)}")
         if catalog is None:
             if data_root is None:
                 raise ValueError("a Run needs a table catalog or a data root")
@@ -184,6 +205,16 @@ class Run:
         self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
         self.result.conflicts["on_conflict"] = on_conflict
         self.result.still_blocked = [b.to_json() for b in plan.still_blocked]
+        self.result.held = dict(plan.held)
+        self.configuration = capture_configuration(project)
+        self.republish = republish
+        self.judge = RolloutJudge(store, project.name, causes or RolloutCauses(store, project.name, self.configuration))
+        self._held_before = dict(held or {})  # (asset, key) -> the run whose version of it is held
+        self._held_now: set[tuple[str, str]] = set()  # held by this run
+        self._gathered = {r.asset for r in plan.replaces}  # published in as few commits as the batch allows
+        self._undecided: dict[str, set[str]] = {}  # per asset, its planned partitions not decided yet
+        for t in plan.tasks:
+            self._undecided.setdefault(t.asset, set()).add(t.key)
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, asset: str) -> AssetTable:
@@ -213,7 +244,7 @@ class Run:
     def _execute(self) -> RunResult:
         started = time.perf_counter()
         env_id = self.environment["id"] if self.environment else None
-        configuration = capture_configuration(self.project)
+        configuration = self.configuration
         now = time.time()
 
         def record_start() -> None:  # done again if a run starting at once saved the same environment first
@@ -282,7 +313,10 @@ class Run:
         return self.result
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
+        pending = [e for asset in list(self.judge.rollouts) for e in self._rollout_events(asset)]  # a run cut short
+
         def record_end() -> dict[str, int]:
+            self.store.emit(*pending)
             if state != "succeeded" or error:
                 self.store.runs.unfinished_tasks_to(self.run_id, "cancelled" if state == "cancelled" else "failed", error or "run ended")
             counts = self.store.runs.task_counts(self.run_id)
@@ -305,6 +339,7 @@ class Run:
         # check outcomes of this run: the assets' from the auditor, the sources' from the gate
         self.result.checks = {**getattr(self.gate, "outcomes", {}), **getattr(self.auditor, "outcomes", {})}
         self.result.seconds = seconds
+        self.result.rollouts = [r.to_json() for r in self.judge.rollouts.values() if r.changes]
         self.reporter.run_finished(self.result)
 
     def _event(self, kind: EventKind, asset: str | None = None, key: str | None = None, **data) -> Event:
@@ -327,6 +362,12 @@ class Run:
         self.reporter.asset_started(asset, len(keys))
         self._admit_sources(self.project.assets[asset], keys)
 
+    def gathers(self, asset: str) -> bool:
+        """Whether ``asset`` republishes partitions under changed code or configuration: they are
+        published together, so readers never see the old and the new code side by side and the
+        judgement goes out with the commit that publishes them."""
+        return asset in self._gathered
+
     def claim(self, nodes: list[tuple[str, str]]) -> None:
         """Take the leases of the partitions about to be decided, in one transaction."""
         wanted = [n for n in nodes if n not in self.leases.held]
@@ -346,6 +387,10 @@ class Run:
             why = self._blocked_sources.get(bad[0])
             reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
             return _task_row(asset, key, state="upstream_failed", reason=reason.replace(" ''", ""))
+        held = [n for n in reads if n in self._held_now]
+        if held:  # its new version waits for approval: what reads it is built once it is published
+            return _task_row(asset, key, state="skipped", reason=f"{held[0][0]} {held[0][1]!r} is held for approval "
+                                                                 "('weir approve' publishes it)".replace(" ''", ""))
         busy = [n for n in reads if n in self._deferred]
         if busy:  # what it reads is half-way through another run's rebuild: not read now
             self._deferred[node] = holder = self._deferred[busy[0]]
@@ -430,7 +475,10 @@ class Run:
         return resolved, None
 
     def record_unbuilt(self, asset: str, rows: list[dict]) -> None:
+        decided = self._decide(asset, [r["partition_key"] for r in rows])
+
         def record() -> None:
+            self.store.emit(*decided)
             self.store.runs.update_tasks(self.run_id, rows)
             self.leases.release([(asset, r["partition_key"]) for r in rows])
             self.store.emit(*(
@@ -454,7 +502,30 @@ class Run:
         self._publish(self.project.assets[asset], outcomes)
 
     def finish_asset(self, asset: str, built: list[str]) -> None:
-        self._evaluate_monitors(asset, built)
+        self._evaluate_monitors(asset, [k for k in built if (asset, k) not in self._held_now])
+
+    def _decide(self, asset: str, keys: list[str]) -> list[Event]:
+        """``keys`` of ``asset`` are decided; once all its planned partitions are, its rollout
+        event (if any), to be written with the transaction that records the last of them."""
+        left = self._undecided.get(asset)
+        if left is None:
+            return []
+        left.difference_update(keys)
+        if left:
+            return []
+        del self._undecided[asset]
+        return self._rollout_events(asset)
+
+    def _rollout_events(self, asset: str) -> list[Event]:
+        """The ``rollout_changed`` event of what this run published of ``asset`` under changed
+        code or configuration, once: its held versions are judged again when approved."""
+        rollout = self.judge.rollouts.get(asset)
+        if rollout is None or rollout.emitted:
+            return []
+        rollout.emitted = True
+        event = rollout.published(lambda key: (asset, key) not in self._held_now).event(self.project.name, self.run_id)
+        rollout.announced = event is not None
+        return [event] if event is not None else []
 
     def _evaluate_monitors(self, name: str, keys: list[str]) -> None:
         """Judge the new points of ``name``'s metric series; alerts are counted in the result.
@@ -556,7 +627,10 @@ class Run:
             )
             self._count(asset.name, "failed")
             self.result.failures.append({"asset": asset.name, "partition": o.key, "error": o.error or error})
+        decided = self._decide(asset.name, [o.key for o in outcomes])
+
         def record() -> None:
+            self.store.emit(*decided)
             self.store.runs.update_tasks(self.run_id, rows)
             self.leases.release([(asset.name, o.key) for o in outcomes])
             self.store.emit(*(
@@ -571,14 +645,32 @@ class Run:
         table = self.table(asset.name)
         staged = [o.staged for o in outcomes if o.staged is not None]
         verdicts = self.auditor.audit(asset, table.uri, staged, self.run_id)
+        # what passed, judged against the versions it replaces under changed code or configuration
+        publishable = [s for s in staged if verdicts[s.key].publish]
+        replaced = self.judge.replaced(asset, publishable, self.resolver.current)
+        changes = self.judge.compare(asset, table, [s for s in publishable if s.key in replaced], replaced,
+                                     lambda key: self.auditor.measured(asset.name, key)) if replaced else {}
         with self._signals.shielded():  # a cancel never falls between the Delta commit and its record
-            self._commit(asset, table, outcomes, verdicts)
+            self._commit(asset, table, outcomes, verdicts, replaced, changes)
 
-    def _commit(self, asset: Asset, table: AssetTable, outcomes: list[TaskOutcome], verdicts: dict) -> None:
-        """Publish what passed its audit in one Delta commit; record it, the blocked builds and
-        their events in one transaction, and give up their leases."""
+    def _commit(self, asset: Asset, table: AssetTable, outcomes: list[TaskOutcome], verdicts: dict,
+                replaced: Mapping[str, tuple[Mapping[str, Any], str]], changes: Mapping[str, PartitionChange]) -> None:
+        """Publish what passed its audit in one Delta commit, but with ``republish`` ``hold`` not
+        what ``replaced`` names (held instead: ``changes`` say how each differs from what it
+        replaces); record it, the held and blocked builds and their events in one transaction,
+        and give up their leases."""
         staged = [o.staged for o in outcomes if o.staged is not None]
         publishable = [s for s in staged if verdicts[s.key].publish]
+        held: dict[str, dict] = {}
+        if self.republish == "hold" and replaced:
+            kept = self.auditor.withhold(asset.name, list(replaced))
+            held = {s.key: held_version(self.project.name, self.run_id, asset, s, state=verdicts[s.key].state,
+                                        replaced=replaced[s.key], change=changes[s.key], profile=kept.get(s.key),
+                                        configuration_id=self.configuration.id,
+                                        input_versions=self._versions.get((asset.name, s.key)))
+                    for s in publishable if s.key in replaced}
+            publishable = [s for s in publishable if s.key not in held]
+            self.judge.held(asset.name, len(held))
         index = self.files(asset.name)
         version = None
         self._schemas.pop(asset.name, None)  # a publish may add columns
@@ -586,19 +678,22 @@ class Run:
             try:
                 version = table.publish(publishable, run_id=self.run_id, metadata={"weir.code_version": asset.code_version})
             except Exception as exc:  # noqa: BLE001 - e.g. a schema the table cannot take: these partitions fail
-                failing = [o for o in outcomes if verdicts[o.key].publish]
+                lost = {s.key for s in publishable}
+                failing = [o for o in outcomes if o.key in lost]
                 for o in failing:
                     self._failed.add((asset.name, o.key))
+                self.judge.forget(asset.name, lost)
                 self._record_failures(asset, [TaskOutcome(**{**o.__dict__, "error": f"publish failed: {exc}"}) for o in failing], str(exc))
-                outcomes = [o for o in outcomes if not verdicts[o.key].publish]
+                outcomes = [o for o in outcomes if o.key not in lost]
                 publishable = []
+        published = {s.key for s in publishable}
         now = time.time()
         published_rows, task_rows, events = [], [], []
         for o in outcomes:
             s = o.staged
             assert s is not None
             verdict = verdicts[s.key]
-            if verdict.publish:
+            if s.key in published:
                 index[s.key] = [s.path]
                 row = {
                     "project": self.project.name, "asset": asset.name, "partition_key": s.key, "version": version,
@@ -607,44 +702,67 @@ class Run:
                 }
                 published_rows.append(row)
                 self.resolver.current[(asset.name, s.key)] = row
+            elif s.key in held:
+                self._held_now.add((asset.name, s.key))
             else:
                 self._failed.add((asset.name, s.key))
-            state = verdict.state if verdict.publish else "blocked"
-            if state in ("blocked", "failed_check"):
+            state = "held" if s.key in held else verdict.state if s.key in published else "blocked"
+            if state in ("blocked", "failed_check") or state == "held" and verdict.state == "failed_check":
                 self._check_failed = True
-                self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{state}: {verdict.message}"})
+                self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{'failed_check' if state == 'held' else state}: {verdict.message}"})
+            reason = verdict.message or self._reasons.get((asset.name, s.key))
+            if state == "held":
+                reason = f"held for approval: {describe([changes[s.key]])}"
             task_rows.append(
                 _task_row(
-                    asset.name, s.key, state=state, reason=verdict.message or self._reasons.get((asset.name, s.key)), attempt=o.attempts,
-                    input_versions=self._versions.get((asset.name, s.key)), output_version=version if verdict.publish else None,
+                    asset.name, s.key, state=state, reason=reason, attempt=o.attempts,
+                    input_versions=self._versions.get((asset.name, s.key)), output_version=version if s.key in published else None,
                     row_count=s.rows, started_at=o.started_at, finished_at=now, seconds=o.seconds, staged_path=s.path,
                 )
             )
+            built = {"held": True} if state == "held" else {}
             events.append(self._event(EventKind.PARTITION_BUILT, asset.name, s.key, rows=s.rows, seconds=round(o.seconds, 3),
-                                      attempts=o.attempts, code_version=asset.code_version))
-            if verdict.publish:
+                                      attempts=o.attempts, code_version=asset.code_version, **built))
+            if s.key in published:
                 events.append(self._event(
                     EventKind.PARTITION_PUBLISHED, asset.name, s.key, version=version, rows=s.rows, state=state,
                     code_version=asset.code_version, inputs=self._versions.get((asset.name, s.key)), table=table.uri,
                 ))
-            else:
+            elif state == "blocked":
                 events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
                                           staged_path=s.path, checks=checks_version(asset)))
             self._count(asset.name, state)
+        # a version held before is replaced by what this commit published or held of its partition
+        superseded = {k: self._held_before.pop((asset.name, k)) for k in sorted(published | set(held))
+                      if (asset.name, k) in self._held_before}
+        decided = self._decide(asset.name, [o.key for o in outcomes])
+
         def record() -> dict[str, dict]:
             self.store.runs.update_tasks(self.run_id, task_rows)  # first: on SQLite the write lock is ours from here
             newer = self._published_since(asset.name, published_rows)
             self.store.partitions.record_published([r for r in published_rows if r["partition_key"] not in newer])
             self.store.partitions.record_versions([r for r in published_rows if r["partition_key"] in newer])
+            self._supersede(asset.name, superseded)
+            self.store.held.hold(list(held.values()))
             self.leases.release([(asset.name, o.key) for o in outcomes])
             self.auditor.flush()
-            self.store.emit(*events)
+            self.store.emit(*events, *decided)
             return newer
 
         newer = transact(self.store, record)
         for key, row in newer.items():  # another run published it after this commit: its version is current
             self.resolver.current[(asset.name, key)] = row
             self._files.pop(asset.name, None)
+
+    def _supersede(self, asset: str, superseded: dict[str, str]) -> None:
+        """Versions held before (key -> the run that built them) that a newer build replaced:
+        dropped, their builds marked rejected (their staged files go with ``weir vacuum``)."""
+        if not superseded:
+            return
+        self.store.held.drop(self.project.name, asset, list(superseded))
+        for run_id in sorted(set(superseded.values()) - {self.run_id}):
+            self.store.runs.settle_held(run_id, asset, [k for k, r in superseded.items() if r == run_id], state="rejected",
+                                        reason=f"replaced by a newer build in run {self.run_id}")
 
     def _published_since(self, asset: str, rows: list[dict]) -> dict[str, dict]:
         """Of ``rows`` (this commit's), those the store already records a newer version of — a

@@ -46,6 +46,11 @@ class RunSteps(Protocol):
     def publish(self, asset: str, outcomes: list[TaskOutcome]) -> None:
         """Audit and publish staged outcomes in one commit; each ends published, blocked or failed."""
 
+    def gathers(self, asset: str) -> bool:
+        """Whether ``asset``'s partitions wait for each other to publish in one commit (up to the
+        batch) rather than go out as they are built."""
+        ...
+
     def finish_asset(self, asset: str, built: list[str]) -> None:
         """Called once every planned partition of ``asset`` is done; ``built`` are those staged."""
 
@@ -195,13 +200,14 @@ class Scheduler:
         now = self.clock()
         for asset in list(self._staged):
             staged = self._staged[asset]
-            if len(staged) >= self.batch or len(staged) == self._left[asset] or now - self._staged_since[asset] >= self.every:
+            late = now - self._staged_since[asset] >= self.every and not self.steps.gathers(asset)
+            if len(staged) >= self.batch or len(staged) == self._left[asset] or late:
                 self._publish(asset)
         if self._ready or self.executor.capacity() <= 0:
             return
         # the executor could take more but nothing is ready: publish what planned partitions wait for
         for asset in list(self._staged):
-            if any(self.graph.downstream.get((asset, o.key)) for o in self._staged[asset]):
+            if not self.steps.gathers(asset) and any(self.graph.downstream.get((asset, o.key)) for o in self._staged[asset]):
                 self._publish(asset)
 
     def _publish(self, asset: str) -> None:

@@ -145,6 +145,9 @@ class ShadowBuild:
             if not verdicts[o.key].publish:
                 p.error = verdicts[o.key].message
 
+    def gathers(self, asset: str) -> bool:
+        return False  # one batch holds the whole plan
+
     def finish_asset(self, asset: str, built: list[str]) -> None:
         pass
 

@@ -185,6 +185,12 @@ class ShadowAuditor:
             self.audits[(asset.name, key)] = audit
         return {key: audit.verdict for key, audit in found.items()}
 
+    def measured(self, asset: str, key: str) -> dict | None:
+        return None  # compared by the rehearsal itself (compare)
+
+    def withhold(self, asset: str, keys) -> dict[str, dict]:
+        return {}  # nothing is flushed
+
     def flush(self) -> None:
         pass  # a rehearsal records nothing
 

@@ -8,6 +8,7 @@ Each finding carries the command that repairs it."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,16 +74,20 @@ class Orphans:
     quarantined: tuple[DiskFile, ...] = ()  # staged by a blocked build, kept for forensics
     in_progress: tuple[DiskFile, ...] = ()  # staged by a run that is still alive
     foreign: tuple[DiskFile, ...] = ()  # not written by weir: left alone
+    held: tuple[DiskFile, ...] = ()  # a version held for approval: kept until approved or rejected
 
 
-def orphans(state: TableState, *, blocked: set[str], live_runs: set[str]) -> Orphans:
-    """Unreferenced files of a readable table (or of a folder with no log at all)."""
-    groups: dict[str, list[DiskFile]] = {"abandoned": [], "quarantined": [], "in_progress": [], "foreign": []}
+def orphans(state: TableState, *, blocked: set[str], live_runs: set[str], held: AbstractSet[str] = frozenset()) -> Orphans:
+    """Unreferenced files of a readable table (or of a folder with no log at all); ``held`` are
+    the staged files of versions held for approval."""
+    groups: dict[str, list[DiskFile]] = {"abandoned": [], "quarantined": [], "in_progress": [], "foreign": [], "held": []}
     for f in disk_files(state.ref.path):
         if f.path in state.referenced:
             continue
         run_id = staged_run_id(Path(f.path).name)
-        if run_id is None:
+        if f.path in held:
+            groups["held"].append(f)
+        elif run_id is None:
             groups["foreign"].append(f)
         elif run_id in live_runs:
             groups["in_progress"].append(f)
@@ -118,7 +123,8 @@ def doctor(home: Path, store: MetadataStore, *, project: str | None = None) -> R
         mine = {k: r for (a, k), r in recorded.get(ref.project, {}).items() if a == ref.asset}
         with store.read():
             blocked = set(store.runs.staged_paths(ref.project, ref.asset))
-        health, found = check_table(ref, mine, blocked=blocked, live_runs=live_runs, here=project)
+            held = set(store.held.paths(ref.project, ref.asset))
+        health, found = check_table(ref, mine, blocked=blocked, live_runs=live_runs, here=project, held=held)
         tables.append(health)
         findings += found
     for proj, rows in recorded.items():
@@ -131,6 +137,7 @@ def doctor(home: Path, store: MetadataStore, *, project: str | None = None) -> R
 
 def check_table(
     ref: TableRef, recorded: dict[str, dict], *, blocked: set[str], live_runs: set[str], here: str | None = None,
+    held: AbstractSet[str] = frozenset(),
 ) -> tuple[TableHealth, list[Finding]]:
     """Findings of one table; ``recorded`` holds the store's current rows of its partitions by key."""
     state = read_table(ref)
@@ -159,7 +166,7 @@ def check_table(
     else:
         for key in sorted(recorded):
             found.append(_lost(ref.project, ref.asset, key, f"the metadata store lists partition {key!r} of {ref.asset!r} as published, but the table was never committed", other))
-    left = orphans(state, blocked=blocked, live_runs=live_runs)
+    left = orphans(state, blocked=blocked, live_runs=live_runs, held=held)
     if left.abandoned:
         size = sum(f.size for f in left.abandoned)
         found.append(Finding(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -109,11 +110,13 @@ def vacuum(home: Path, store: MetadataStore, *, older_than: timedelta = DEFAULT_
     for ref in workspace_tables(home):
         with store.read():
             blocked = set(store.runs.staged_paths(ref.project, ref.asset))
-        out.append(_vacuum_table(ref, blocked, live, older_than, started - older_than.total_seconds(), dry_run))
+            held = set(store.held.paths(ref.project, ref.asset))
+        out.append(_vacuum_table(ref, blocked, live, older_than, started - older_than.total_seconds(), dry_run, held))
     return VacuumReport(dry_run=dry_run, older_than=older_than, tables=tuple(out))
 
 
-def _vacuum_table(ref: TableRef, blocked: set[str], live: set[str], older_than: timedelta, cutoff: float, dry_run: bool) -> TableVacuum:
+def _vacuum_table(ref: TableRef, blocked: set[str], live: set[str], older_than: timedelta, cutoff: float, dry_run: bool,
+                  held: AbstractSet[str] = frozenset()) -> TableVacuum:
     state = read_table(ref)
     if state.log.damaged or (state.log.versions and not state.readable):
         return TableVacuum(project=ref.project, asset=ref.asset,
@@ -121,7 +124,7 @@ def _vacuum_table(ref: TableRef, blocked: set[str], live: set[str], older_than: 
     removed: list[VacuumedFile] = []
     if state.readable:
         removed += _delta_vacuum(ref.path, older_than, dry_run)
-    left = orphans(state, blocked=blocked, live_runs=live)
+    left = orphans(state, blocked=blocked, live_runs=live, held=held)  # held versions are never removed
     for reason, files in (("staged", left.abandoned), ("quarantined", left.quarantined)):
         for f in files:
             if f.modified >= cutoff:

@@ -24,6 +24,8 @@ class TaskState(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
     BLOCKED = "blocked"  # a ``block`` check failed: not published
     SKIPPED = "skipped"  # an input is not there
+    HELD = "held"  # built and checked under changed code or configuration, awaiting 'weir approve'
+    REJECTED = "rejected"  # held, then dropped by 'weir reject': the published version stayed
     CANCELLED = "cancelled"
 
 

@@ -17,10 +17,14 @@ CONFIG_FILE = "weir.toml"
 _PROJECT_KEYS = {"name", "description", "modules", "sql"}
 _DEFAULT_KEYS = {"owners", "retry"}
 _TOP_KEYS = {"project", "defaults", "openlineage", "run", "alerts"}
-_RUN_KEYS = {"on_conflict"}
+_RUN_KEYS = {"on_conflict", "republish"}
 # What a run does with a partition another live run is building: wait for it (then build it
 # only if it is still out of date), or skip it and what reads it.
 ON_CONFLICT = ("wait", "skip")
+# What a run does with a new version of a published partition built by changed code or
+# configuration: publish it in place of the old one (judged against it), or hold it staged
+# until 'weir approve' publishes it (readers stay on the old version meanwhile).
+REPUBLISH = ("replace", "hold")
 _OPENLINEAGE_KEYS = {"transport", "url", "endpoint", "namespace", "timeout"}
 OPENLINEAGE_TRANSPORTS = ("file", "http", "off")
 
@@ -41,9 +45,12 @@ class OpenLineageConfig:
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """``[run]``: defaults of ``weir run``. ``on_conflict`` says what a run does with a partition
-    another live run is building: ``wait`` for it, or ``skip`` it (and what reads it)."""
+    another live run is building: ``wait`` for it, or ``skip`` it (and what reads it).
+    ``republish`` says what becomes of a new version of a published partition whose code or
+    configuration changed: ``replace`` publishes it, ``hold`` keeps it staged for ``weir approve``."""
 
     on_conflict: str = "wait"
+    republish: str = "replace"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +158,10 @@ def _run(section: Any, where: str) -> RunConfig:
     on_conflict = section.get("on_conflict", "wait")
     if on_conflict not in ON_CONFLICT:
         raise ConfigError(f"run.on_conflict {on_conflict!r} must be one of: {', '.join(ON_CONFLICT)}", where=where)
-    return RunConfig(on_conflict=on_conflict)
+    republish = section.get("republish", "replace")
+    if republish not in REPUBLISH:
+        raise ConfigError(f"run.republish {republish!r} must be one of: {', '.join(REPUBLISH)}", where=where)
+    return RunConfig(on_conflict=on_conflict, republish=republish)
 
 
 def _openlineage(section: Any, where: str) -> OpenLineageConfig:

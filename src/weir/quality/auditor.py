@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from weir.quality.profile import Profile
 from weir.quality.scan import ScanInput, ScanStats, scan
 from weir.storage.arrow import widens
 from weir.storage.delta import AssetTable, StagedPartition, conform
+from weir.store.quality import KeptProfile
 
 ReferencesOf = Callable[[Asset | Source], tuple[dict[str, list[str]], dict[str, str]]]
 
@@ -262,6 +263,27 @@ class CheckAuditor:
             for key, prof, quarantined in measured:
                 self.store.metrics.record(self.project.name, asset, key, run_id, prof, quarantined=quarantined)
         self._pending.clear()
+
+    def measured(self, asset: str, key: str) -> Mapping[tuple[str, str], float | None] | None:
+        """What the audit of ``asset``/``key`` measured and is not flushed yet, by (column, metric)."""
+        for name, _, _, _, measured in reversed(self._pending):
+            if name != asset:
+                continue
+            for k, prof, _ in measured:
+                if k == key:
+                    return {(column, metric): value for column, metric, value in prof.points()}
+        return None
+
+    def withhold(self, asset: str, keys: Collection[str]) -> dict[str, dict]:
+        """Take the profiles of ``keys`` out of what the next flush records; returns them as JSON."""
+        wanted, kept = set(keys), {}
+        for name, _, _, _, measured in self._pending:
+            if name != asset:
+                continue
+            for entry in [m for m in measured if m[0] in wanted]:
+                measured.remove(entry)
+                kept[entry[0]] = KeptProfile.of(entry[1]).to_json()
+        return kept
 
     def table_schema(self, table_dir: str) -> pa.Schema | None:
         """The schema of the table at ``table_dir`` as now published (None before its first publish)."""

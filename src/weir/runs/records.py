@@ -52,13 +52,17 @@ def result_json(result) -> dict[str, Any]:
     return result.to_dict()
 
 
-def plan_json(plan) -> dict[str, Any]:
-    """What a run would build and why (``weir run --plan --json``)."""
+def plan_json(plan, republish: str = "replace") -> dict[str, Any]:
+    """What a run would build and why (``weir run --plan --json``); ``republish`` is the
+    project's ``[run] republish``: whether what ``replaces`` names would be published or held."""
     return {
         "tasks": [{"asset": t.asset, "partition": t.key, "reason": t.reason} for t in plan.tasks],
         "waiting": {a: [{"partition": k, "why": w} for k, w in items] for a, items in plan.waiting.items()},
         "up_to_date": plan.up_to_date,
         "still_blocked": [b.to_json() for b in plan.still_blocked],
+        "replaces": [r.to_json() for r in plan.replaces],
+        "republish": republish,
+        "held": plan.held,
     }
 
 

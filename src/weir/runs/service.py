@@ -53,14 +53,32 @@ class RunService:
         with store.read():
             return OpenBlocks.of(store.runs.blocked(project.name), store.sources.list(project.name, blocked=True))
 
-    def plan(self, request: RunRequest, resolver=None) -> Plan:
+    def held(self) -> dict[tuple[str, str], dict]:
+        """The versions held for approval now, by (asset, partition)."""
+        project = self._project()
+        store = self._store()
+        with store.read():
+            return {(r["asset"], r["partition_key"]): r for r in store.held.list(project.name)}
+
+    def causes(self):
+        """Why a republished partition is judged, against this project's configuration now."""
+        from weir.engine.republish import RolloutCauses
+        from weir.project.configuration import capture
+
+        project = self._project()
+        return RolloutCauses(self._store(), project.name, capture(project))
+
+    def plan(self, request: RunRequest, resolver=None, *, causes=None, held=None) -> Plan:
         """What ``run`` would build and why, from ``resolver``'s view of what is published. A
-        stale plan leaves out the open blocks nothing has changed for (``Plan.still_blocked``)."""
+        stale plan leaves out the open blocks nothing has changed for (``Plan.still_blocked``)
+        and the partitions whose held version is up to date (``Plan.held``); ``Plan.replaces``
+        names the published partitions it would replace under changed code or configuration."""
         from weir.engine.planner import make_plan
 
         return make_plan(
             self._project(), resolver or self._resolver(), assets=list(request.assets) or None,
             selection=request.selection(), stale=request.stale, blocks=self.blocks() if request.stale else None,
+            causes=causes or self.causes(), held=self.held() if held is None else held,
         )
 
     def run(self, request: RunRequest, reporter=None, auditor=None, *, environment: dict | None = None,
@@ -75,13 +93,16 @@ class RunService:
         claim_project(self._store(), project.name, str(project.root))
         resolver = self._resolver()
         auditor = auditor if auditor is not None else self._quality.auditor()
+        causes, held = self.causes(), self.held()
         run = Run(
-            project=project, store=self._store(), catalog=self._tables.catalog, plan=self.plan(request, resolver),
+            project=project, store=self._store(), catalog=self._tables.catalog,
+            plan=self.plan(request, resolver, causes=causes, held=held),
             resolver=resolver, executor=executor or request.executor, workers=request.workers, trigger=request.trigger,
             request=request.as_record(), reporter=reporter, auditor=auditor, publish_every=request.publish_every,
             gate=self._quality.gate(), monitor=self._monitors.runner(),
             on_conflict=request.on_conflict or project.config.run.on_conflict,
-            environment=environment or self._snapshot(),
+            environment=environment or self._snapshot(), republish=project.config.run.republish,
+            held={node: r["run_id"] for node, r in held.items()}, causes=causes,
         )
         return run.execute()
 

@@ -91,6 +91,21 @@ def stage(table_dir: str, key: str, data: pa.Table, *, run_id: str, table_schema
     )
 
 
+def staged_file(table_dir: str, key: str, path: str) -> StagedPartition:
+    """The handle of a file staged earlier in ``table_dir`` (a version held for approval), from
+    its Parquet footer. Raises DataError when it is gone or cannot be read."""
+    full = os.path.join(table_dir, path)
+    try:
+        meta = pq.read_metadata(full)
+        st = os.stat(full)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"cannot read {full}: {exc}") from None
+    schema = meta.schema.to_arrow_schema()
+    return StagedPartition(key=key, path=path, size=st.st_size, rows=meta.num_rows, schema=_given(schema, key),
+                           modified_ms=int(st.st_mtime * 1000),
+                           empty=tuple(f.name for f in schema if pa.types.is_null(f.type)))
+
+
 def _given(schema: pa.Schema, key: str) -> pa.Schema:
     """The columns a staged file gives its table. A column without a value that the table lacks
     is in the file (null-typed) but not yet in the table: it joins the table with the type of the

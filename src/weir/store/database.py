@@ -11,7 +11,7 @@ from weir.errors import StoreError
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-HEAD_REVISION = "0018"
+HEAD_REVISION = "0019"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 

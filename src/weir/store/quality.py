@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -15,13 +16,50 @@ from weir.store.base import Repository, dialect_insert, upsert
 class MeasuredProfile(Protocol):
     """What the store keeps of a partition's profile (``weir.quality.profile.Profile``)."""
 
-    row_count: int
-    sampled: int
-    schema: dict[str, str]
+    @property
+    def row_count(self) -> int: ...
+
+    @property
+    def sampled(self) -> int: ...
+
+    @property
+    def schema(self) -> dict[str, str]: ...
 
     def points(self) -> list[tuple[str, str, float | None]]: ...
 
     def sketches(self) -> dict: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptProfile:
+    """A profile kept as JSON (``to_json``) until it is recorded: the measurements of a version
+    held for approval, recorded when it is published."""
+
+    row_count: int
+    sampled: int
+    schema: dict[str, str]
+    kept_points: tuple[tuple[str, str, float | None], ...]
+    kept_sketches: dict
+
+    def points(self) -> list[tuple[str, str, float | None]]:
+        return list(self.kept_points)
+
+    def sketches(self) -> dict:
+        return self.kept_sketches
+
+    @classmethod
+    def of(cls, profile: MeasuredProfile) -> KeptProfile:
+        return cls(row_count=profile.row_count, sampled=profile.sampled, schema=dict(profile.schema),
+                   kept_points=tuple(profile.points()), kept_sketches=profile.sketches())
+
+    def to_json(self) -> dict:
+        return {"row_count": self.row_count, "sampled": self.sampled, "schema": self.schema,
+                "points": [list(p) for p in self.kept_points], "sketches": self.kept_sketches}
+
+    @classmethod
+    def from_json(cls, d: dict) -> KeptProfile:
+        return cls(row_count=d["row_count"], sampled=d["sampled"], schema=d["schema"],
+                   kept_points=tuple((c, m, v) for c, m, v in d["points"]), kept_sketches=d["sketches"])
 
 
 class CheckResults(Repository):
@@ -171,6 +209,17 @@ class Metrics(Repository):
         names = ("partition_key", "column_name", "metric", "value", "run_id", "quarantined", "measured_at",
                  "center", "lower", "upper", "state", "model")
         return [dict(zip(names, r, strict=True)) for r in self.c.execute(q)]
+
+    def points(self, project: str, asset: str, keys: list[str]) -> dict[str, list[dict]]:
+        """The metric points of partitions ``keys`` by key: ``{column_name, metric, value, run_id, quarantined}``."""
+        m = t.metric_points.c
+        out: dict[str, list[dict]] = {}
+        for i in range(0, len(keys), 500):
+            q = sa.select(m.partition_key, m.column_name, m.metric, m.value, m.run_id, m.quarantined).where(
+                m.project == project, m.asset == asset, m.partition_key.in_(keys[i : i + 500]))
+            for r in self.c.execute(q).mappings():
+                out.setdefault(r["partition_key"], []).append(dict(r))
+        return out
 
     def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:
         p = t.profiles.c

@@ -58,6 +58,16 @@ class Runs(Repository):
         q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
         return [dict(r) for r in self.c.execute(q).mappings()]
 
+    def configuration_ids(self, run_ids: builtins.list[str]) -> dict[str, str | None]:
+        """The configuration each of ``run_ids`` ran with (None for runs from before they were kept)."""
+        r = t.runs.c
+        out: dict[str, str | None] = {}
+        ids = sorted(set(run_ids))
+        for i in range(0, len(ids), 500):
+            out.update((rid, cid) for rid, cid in self.c.execute(
+                sa.select(r.id, r.configuration_id).where(r.id.in_(ids[i : i + 500]))))
+        return out
+
     def add_tasks(self, rows: builtins.list[dict]) -> None:
         if rows:
             self.c.execute(t.run_tasks.insert(), rows)
@@ -80,6 +90,16 @@ class Runs(Repository):
             stmt,
             [{"b_asset": r["asset"], "b_key": r["partition_key"], **{f"b_{f}": r[f] for f in fields}} for r in rows],
         )
+
+    def settle_held(self, run_id: str, asset: str, keys: builtins.list[str], *, state: str, reason: str,
+                    output_version: int | None = None) -> None:
+        """Tasks of ``run_id`` still ``held`` for ``keys`` become ``state`` (approved: what their
+        audit made them, with ``output_version``; rejected or replaced: ``rejected``)."""
+        c = t.run_tasks.c
+        for i in range(0, len(keys), 500):
+            self.c.execute(t.run_tasks.update().where(
+                c.run_id == run_id, c.asset == asset, c.partition_key.in_(keys[i : i + 500]), c.state == "held",
+            ).values(state=state, reason=reason, output_version=output_version))
 
     def builds(self, project: str, asset: str, *, key: str | None = None, states: tuple[str, ...] = (),
                before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[dict]:

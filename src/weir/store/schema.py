@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -116,6 +117,28 @@ partition_versions = Table(
     Column("row_count", Integer),
     Column("published_at", Float, nullable=False),
     Index("ix_partition_versions_key", "project", "asset", "partition_key"),
+)
+
+held_versions = Table(
+    "held_versions",  # built, checked and staged, not published: awaiting 'weir approve' ([run] republish = "hold")
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("asset", String(200), primary_key=True),
+    Column("partition_key", String(64), primary_key=True),  # one held version per partition: a rebuild replaces it
+    Column("run_id", String(40), nullable=False),  # the run that built it
+    Column("code_version", String(32), nullable=False),
+    Column("configuration_id", String(64)),
+    Column("state", String(20), nullable=False),  # what publishing it makes its task: succeeded | failed_check
+    Column("staged_path", Text, nullable=False),  # relative to the table folder
+    Column("size", BigInteger, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("input_versions", JSON),
+    Column("replaces", JSON, nullable=False),  # the published version it replaces: {version, run_id, code_version, rows}
+    Column("cause", String(16), nullable=False),  # code | configuration
+    Column("change", JSON, nullable=False),  # how it differs from what it replaces (engine.rollout.PartitionChange)
+    Column("profile", JSON),  # its measurements, recorded when it is published
+    Column("held_at", Float, nullable=False),
+    Index("ix_held_versions_run", "run_id"),
 )
 
 check_results = Table(

@@ -23,6 +23,7 @@ from weir.store.cursors import ConsumerCursors
 from weir.store.database import connect, database_url, upgrade
 from weir.store.envs import Environments
 from weir.store.events import EventLog
+from weir.store.held import HeldVersions
 from weir.store.incidents import Incidents
 from weir.store.leases import Leases
 from weir.store.monitoring import Signals
@@ -58,6 +59,7 @@ class MetadataStore:
         self._local = threading.local()
         self.runs = Runs(self)
         self.partitions = Partitions(self)
+        self.held = HeldVersions(self)
         self.environments = Environments(self)
         self.configurations = Configurations(self)
         self.code = CodeVersions(self)
