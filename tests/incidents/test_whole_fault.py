@@ -226,3 +226,30 @@ def test_one_key_shifted_for_three_days_is_a_source_change_in_one_incident_until
     assert (after["state"], after["reason"]) == ("resolved", "fixed")
     assert status["status"] == "trusted" and status["trusted_through"] == key(DAYS + 2)
     assert after["diagnosis"] == told
+
+
+def test_a_code_change_rolled_out_with_stale_is_one_incident_over_every_partition_it_replaced(history):
+    project, home = history
+    (project / "assets.py").write_text(BAD)
+    with Workspace(home, project) as ws:
+        plan = ws.runs.plan(RunRequest(stale=True))
+        [replaced] = [r for r in plan.replaces if r.asset == "clean"]
+        assert set(replaced.partitions) == {key(i) for i in range(DAYS)} and replaced.cause == "code"
+        ws.runs.run(RunRequest(executor="inprocess", stale=True))  # rewrites the history of clean
+        ws.incidents.sync()
+        [incident] = ws.incidents.list()
+        detail = ws.incidents.show(incident["id"])
+        [status] = ws.incidents.trust("daily_dashboard")
+    assert detail["cause"]["kind"] == "code" and detail["cause"]["asset"] == "clean"
+    assert "row_count halved on 40 partitions" in detail["title"]
+    scope = {(r["asset"], r["partition_key"]) for r in detail["scope"]}
+    assert {("clean", key(i)) for i in range(DAYS)} | {("summary", key(i)) for i in range(DAYS)} <= scope
+    assert status["status"] == "suspect"
+    (project / "assets.py").write_text(GOOD)
+    out = weir(home, project, "incidents", "fix", str(incident["id"]), "--yes")
+    assert f"weir rebuild clean --from {key(0)} --to {key(DAYS - 1)} --downstream" in out.stdout
+    with Workspace(home, project) as ws:
+        after = ws.incidents.show(incident["id"])
+        assert ws.incidents.list() == [ws.incidents.list()[0]]  # the revert opened nothing new
+        assert_restored(ws, project, range(DAYS))
+    assert (after["state"], after["reason"], after["left"]) == ("resolved", "fixed", 0)
