@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("engine", {"engine"}),
     ("tables, compute, projects", {"storage", "compute", "project", "weir"}),
     ("metadata store", {"store"}),
-    ("vocabulary", {"model", "events", "errors", "reporting"}),
+    ("vocabulary", {"model", "events", "errors", "reporting", "consumers"}),
 ]
 # Feature services in order: each may import only those before it (an incident's impact walks
 # the lineage; alerts tell of incidents; a scenario's steps run builds and rebuilds).
@@ -104,7 +104,9 @@ def test_the_table_reads_as_designed():
     assert "workspace" not in table["runs"] and "cli" not in table["workspace"]
     assert "monitoring" not in table["quality"] and "quality" not in table["monitoring"]
     assert "engine" in table["quality"] and "quality" not in table["engine"]
-    assert table["store"] == {"model", "events", "errors", "reporting"}
+    assert table["store"] == {"model", "events", "errors", "reporting", "consumers"}
+    assert table["incidents"] >= {"runs", "envs", "lineage"} and "alerts" not in table["incidents"]
+    assert "incidents" not in table["envs"] and "envs" not in table["runs"]
     assert table["errors"] == set() and table["model"] == {"errors"}
 
 

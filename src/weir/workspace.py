@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from weir.alerts.service import AlertService
+from weir.consumers import Consumer, FnConsumer, Pumped, pump
 from weir.envs.service import EnvironmentService
 from weir.eventlog.feed import EventFeed
 from weir.health.service import HealthService
@@ -66,7 +67,8 @@ class Workspace:
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=project)
         self.events = EventFeed(store=store)
-        self.openlineage = OpenLineageService(project=project, store=store, home=self.home)
+        self.openlineage = OpenLineageService(project=project, store=store, home=self.home,
+                                              data_root=self.tables.root)
         self.health = HealthService(project=project, store=store, home=self.home)
         self.alerts = AlertService(project=project, store=store, incidents=lambda: self.incidents)
         self.incidents = IncidentService(project=project, store=store, notify=self.alerts.queue, tables=self.tables)
@@ -116,6 +118,16 @@ class Workspace:
 
     def _open_store(self) -> MetadataStore:
         return self.instance.store
+
+    def consumers(self) -> list[Consumer]:
+        """The consumers the pump runs after a write, in order (``consumers.py``)."""
+        return [FnConsumer("incidents", self.incidents.sync),
+                FnConsumer("openlineage", self.openlineage.send),
+                FnConsumer("alerts", self.alerts.deliver, wanted=lambda: bool(self.project.config.alerts.routes))]
+
+    def pump(self) -> Pumped:
+        """After a write: every consumer of the event log, once (``consumers.py``)."""
+        return pump(self.consumers())
 
     def recover(self) -> list[dict]:
         """Close runs whose process died, recording what they published; returns those runs.

@@ -170,16 +170,3 @@ def report(done, *, quiet: bool) -> None:
         err_console.print(f"[yellow]and {rest} more not sent[/] ('weir alerts --state pending')", highlight=False)
     if not quiet and not (done.sent or done.failed or done.dead):
         err_console.print("no alerts due", highlight=False)
-
-
-def deliver_after(ws) -> None:
-    """After a run or an ingest: send what is due; an endpoint's failure is a warning, never the exit code."""
-    from weir.cli.render import err_console
-
-    if not ws.project.config.alerts.routes:
-        return
-    try:
-        report(ws.alerts.deliver(), quiet=True)
-    except Exception as exc:  # noqa: BLE001 - delivery must never fail the command that built the data
-        err_console.print(f"[yellow]warning:[/] alerts not delivered: {exc} (they wait in the outbox)",
-                          highlight=False)

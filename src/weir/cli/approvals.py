@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace, send_lineage
-from weir.cli.incidents import open_after
+from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
 
 app = typer.Typer()
 
@@ -57,8 +56,7 @@ def approve(asset: str | None = ASSET_ARG, partition: list[str] | None = PARTITI
 
     ws = open_workspace(recover=True)
     decision = ws.approvals.approve(asset, tuple(partition or ()), every=every)
-    send_lineage(ws)
-    open_after(ws)
+    after_write(ws)
     if as_json:
         print_json(decision_json(decision, "approved"))
     else:

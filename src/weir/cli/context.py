@@ -63,16 +63,22 @@ def show_help(ctx: typer.Context) -> None:
     raise typer.Exit(2)
 
 
-def send_lineage(ws: Workspace) -> None:
-    """Send what the command just logged to OpenLineage; a failure is one warning line, never
-    the command's exit code (the events wait in the log for the next send)."""
-    delivery = ws.openlineage.send()
-    if delivery.warning:
-        from rich.markup import escape
+def after_write(ws: Workspace) -> None:
+    """After a command wrote: run the pump (incidents, OpenLineage, alerts; ``weir.pump``) and say
+    what it did. A consumer's failure is one warning line, never the command's exit code (its
+    events wait in the log for the next pump)."""
+    from rich.markup import escape
 
-        from weir.cli.render import err_console
+    from weir.cli.alerts import report
+    from weir.cli.incidents import tell_synced
+    from weir.cli.render import err_console
 
-        err_console.print(f"[yellow]warning:[/] {escape(delivery.warning)}", highlight=False, soft_wrap=True)
+    pumped = ws.pump()
+    tell_synced(ws, pumped.get("incidents"))
+    if pumped.get("alerts") is not None:
+        report(pumped.get("alerts"), quiet=True)
+    for warning in pumped.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def finish(ws: Workspace, code: int = 0) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace, send_lineage
+from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
 
 app = typer.Typer()
 envs_app = typer.Typer(help="Environments runs used; 'weir envs show ID|RUN', 'weir envs diff A B'.",
@@ -123,7 +123,6 @@ def rebuild(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Rebuild partitions of an asset (and what depends on them), in an earlier environment if asked."""
-    from weir.cli.incidents import open_after
     from weir.cli.render import ProgressReporter, console
     from weir.cli.runs import render_result
     from weir.envs.rebuild import RebuildRequest
@@ -132,8 +131,7 @@ def rebuild(
                              env_of=env_of, env=env, workers=workers)
     ws = open_workspace(recover=True)
     result = ws.envs.rebuild(request, reporter=None if as_json else ProgressReporter())
-    send_lineage(ws)
-    open_after(ws)
+    after_write(ws)
     if as_json:
         from weir.cli.render import print_json
 

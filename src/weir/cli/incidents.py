@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, choice, finish, open_workspace
+from weir.cli.context import JSON_OPT, after_write, choice, finish, open_workspace
 
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",
                   invoke_without_command=True)
@@ -158,13 +158,10 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
         ran.append(_run_step(ws, step))
         if not as_json:
             console.print(f"  done: {step['command']} ({ran[-1]})", highlight=False)
-    from weir.cli.context import send_lineage
-
-    send_lineage(ws)
     if as_json:
-        ws.incidents.sync()
+        ws.pump()
     else:
-        open_after(ws)
+        after_write(ws)
     after = ws.incidents.show(incident)
     if as_json:
         print_json({"incident": incident, "steps": steps, "ran": ran, "state": after["state"], "left": after["left"]})
@@ -244,20 +241,18 @@ def _act(incident: int, as_json: bool, action, said=None) -> None:
     else:
         console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
                       highlight=False)
-    from weir.cli.alerts import deliver_after
-
-    deliver_after(ws)  # the all-clear to the business, when it was resolved
+    after_write(ws)  # the all-clear to the business, when it was resolved
     finish(ws)
 
 
-def open_after(ws) -> None:
-    """After a run or an ingest: open, grow or resolve incidents from what it logged; one line
-    for each opened, reopened or resolved."""
+def tell_synced(ws, synced) -> None:
+    """One line for each incident a pump opened, reopened, partly fixed or resolved."""
     from rich.markup import escape
 
     from weir.cli.render import err_console
 
-    synced = ws.incidents.sync()
+    if synced is None:
+        return
     changed = synced.opened + synced.reopened
     if len(changed) > SHOWN:  # a backfill: one line for all of them, then the newest
         err_console.print(f"[red]{len(synced.opened)} incidents opened, {len(synced.reopened)} reopened[/] "
@@ -280,12 +275,9 @@ def open_after(ws) -> None:
         err_console.print(f"[yellow]incident {incident_id} partly fixed:[/] {len(fixed)} partition(s) rebuilt good, "
                           f"{len(left)} still bad ({', '.join(left[:5])}{' …' if len(left) > 5 else ''}): "
                           f"'weir incidents fix {incident_id}'", highlight=False, soft_wrap=True)
-    from weir.cli.alerts import deliver_after
-
-    deliver_after(ws)
 
 
-__all__ = ["app", "open_after"]
+__all__ = ["app", "tell_synced"]
 
 
 trust_app = typer.Typer()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace, send_lineage
-from weir.cli.incidents import open_after
+from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
 
 app = typer.Typer()
 
@@ -96,8 +95,7 @@ def ingest(
     total = len(partitions) or ws.quality.landed(source)
     with counting_progress(f"checking {source}", total, enabled=not as_json and total > 1) as advance:
         rows = ws.quality.ingest(source, partitions or None, force=force, on_progress=advance)
-    send_lineage(ws)
-    open_after(ws)
+    after_write(ws)
     if as_json:
         print_json([admission_json(r) for r in rows])
     elif not rows:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace, send_lineage
-from weir.cli.incidents import open_after
+from weir.cli.context import JSON_OPT, after_write, choice, choices, finish, open_workspace
 from weir.model.runs import RunState, TaskState
 
 app = typer.Typer()
@@ -61,8 +60,7 @@ def run(
 
         sys.stderr.write("terminated\n")
         sys.exit(143)
-    send_lineage(ws)
-    open_after(ws)
+    after_write(ws)
     if as_json:
         from weir.cli.render import print_json
 

@@ -27,6 +27,7 @@ from weir.scenarios.lease import LEASE_SECONDS, LeaseKeeper, new_holder
 
 if TYPE_CHECKING:
     from weir.alerts.service import AlertService
+    from weir.consumers import Pumped
     from weir.incidents.service import IncidentService
     from weir.lineage.openlineage import OpenLineageService
     from weir.project.graph import Project
@@ -56,6 +57,8 @@ class Site(Protocol):
     def recover(self) -> list[dict]: ...
 
     def reload(self) -> Project: ...
+
+    def pump(self) -> Pumped: ...
 
 
 def stamp(at: float | None = None) -> str:
@@ -192,30 +195,31 @@ class Daemon:
         self._housekeep(site, ran)
 
     def _housekeep(self, site: Site, ran: bool) -> None:
-        """Incidents and OpenLineage when the log grew; the alert outbox after a tick, after an
-        incident changed, and every few seconds (retries come due)."""
+        """The pump (incidents, OpenLineage, alerts) when the log grew or a tick ran; the alert
+        outbox alone every few seconds (retries come due)."""
         store, name = site.store, site.project.name
         with store.read():
             last = store.events.last_id()
-        changed = False
-        if ran or last != self._events_seen.get(name):
-            synced = site.incidents.sync()
-            for incident_id in synced.opened + synced.reopened:
+        now = time.time()
+        done = None
+        if ran or last != self._events_seen.get(name):  # the one after-write pump
+            pumped = site.pump()
+            synced = pumped.get("incidents")
+            for incident_id in (synced.opened + synced.reopened) if synced else []:
                 self.log(f"{stamp()} incident {incident_id} opened ('weir incidents show {incident_id}')")
-            for incident_id in synced.resolved:
+            for incident_id in synced.resolved if synced else []:
                 self.log(f"{stamp()} incident {incident_id} resolved (fixed)")
-            changed = bool(synced.opened or synced.reopened or synced.resolved or synced.joined)
-            delivery = site.openlineage.send()
-            if delivery.warning:
-                self.log(f"{stamp()} openlineage: {delivery.warning}")
+            for warning in pumped.warnings:
+                self.log(f"{stamp()} {warning}")
+            done = pumped.get("alerts")
+            self._delivered_at[name] = now
             with store.read():
                 self._events_seen[name] = store.events.last_id()
-        now = time.time()
-        if ran or changed or now - self._delivered_at.get(name, 0.0) >= HOUSEKEEPING_SECONDS:
+        elif now - self._delivered_at.get(name, 0.0) >= HOUSEKEEPING_SECONDS:  # retries come due
             self._delivered_at[name] = now
-            done = site.alerts.deliver()
-            if done.sent or done.failed or done.dead:
-                self.log(f"{stamp()} alerts: {len(done.sent)} sent, {len(done.failed)} to retry, {len(done.dead)} dead")
+            done = site.alerts.deliver() if site.project.config.alerts.routes else None
+        if done is not None and (done.sent or done.failed or done.dead):
+            self.log(f"{stamp()} alerts: {len(done.sent)} sent, {len(done.failed)} to retry, {len(done.dead)} dead")
 
     def _reload_if_changed(self, site: Site) -> None:
         """Every few seconds: if the project's files changed (code, weir.toml, scenarios.yml),

@@ -182,12 +182,14 @@ class OpenLineageService:
     """The workspace's OpenLineage sender: ``send()`` delivers the project's pending events
     (after a run or an ingest, and on demand with ``weir openlineage send``)."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], home: Path) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], home: Path,
+                 data_root: Path | None = None) -> None:
         self._project = project
         self._store = store
         self._home = Path(home)
+        self._data_root = data_root or self._home / "data"
 
     def send(self) -> Delivery:
         project = self._project()
-        return send_pending(self._store(), project.config, workspace=self._home, data_root=self._home / "data",
+        return send_pending(self._store(), project.config, workspace=self._home, data_root=self._data_root,
                             sources={n: s.path for n, s in project.sources.items()})
