@@ -25,12 +25,11 @@ from weir.engine.planner import Plan
 from weir.engine.republish import RolloutCauses, RolloutJudge, held_version
 from weir.engine.rollout import PartitionChange, describe
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
-from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
+from weir.engine.specs import PublishedTables, SpecBuilder
+from weir.engine.tasks import TaskOutcome, TaskSpec
 from weir.errors import UsageError
 from weir.events import Event, EventKind
 from weir.model.definitions import Asset, Source
-from weir.model.mappings import Previous
-from weir.model.partitions import TimeScheme
 from weir.project.config import ON_CONFLICT, REPUBLISH
 from weir.project.configuration import capture as capture_configuration
 from weir.project.graph import Project
@@ -183,9 +182,8 @@ class Run:
         self._check_failed = False
         self.run_id = new_run_id()
         self.result = RunResult(run_id=self.run_id, state="queued")
-        self._files: dict[str, dict[str, list[str]]] = {}
-        self._tables: dict[str, AssetTable] = {}
-        self._schemas: dict[str, object] = {}  # asset -> table schema, dropped when it publishes
+        self.tables = PublishedTables(project, catalog, resolver)
+        self.specs = SpecBuilder(project, self.tables, run_id=self.run_id)
         self._failed: set[tuple[str, str]] = set()
         self._versions: dict[tuple[str, str], dict] = {}
         self._reasons = {(t.asset, t.key): t.reason for t in plan.tasks}  # why planned; kept on the task row
@@ -215,24 +213,6 @@ class Run:
         self._undecided: dict[str, set[str]] = {}  # per asset, its planned partitions not decided yet
         for t in plan.tasks:
             self._undecided.setdefault(t.asset, set()).add(t.key)
-
-    # -- tables ---------------------------------------------------------------------------
-    def table(self, asset: str) -> AssetTable:
-        if asset not in self._tables:
-            partitioned = self.project.assets[asset].partitions.is_partitioned
-            self._tables[asset] = self.catalog.table(self.project.name, asset, partitioned=partitioned)
-        return self._tables[asset]
-
-    def schema(self, asset: str):
-        """The asset table's schema, loaded once per run and again only after it publishes."""
-        if asset not in self._schemas:
-            self._schemas[asset] = self.table(asset).schema()
-        return self._schemas[asset]
-
-    def files(self, asset: str) -> dict[str, list[str]]:
-        if asset not in self._files:
-            self._files[asset] = self.table(asset).files()
-        return self._files[asset]
 
     # -- lifecycle ------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -416,7 +396,7 @@ class Run:
             if absent:
                 return _task_row(asset, key, state="skipped", reason=absent)
         self._versions[node] = resolved.versions
-        return self._spec(a, key, resolved.keys, self.schema(asset))
+        return self.specs.spec(a, key, resolved.keys)
 
     def _held(self, node: tuple[str, str], holder: str) -> dict | Held:
         """Another live run holds ``node``'s lease: skip it, or wait for it."""
@@ -459,8 +439,8 @@ class Run:
             with self.store.read():
                 fresh = self.store.partitions.current(self.project.name, stale)
             for name in stale:  # files read again after the metadata: never older than what it says
-                self._files.pop(name, None)
-                self._schemas.pop(name, None)
+                self.tables.forget_files(name)
+                self.tables.forget_schema(name)
                 self._read_at[name] = now
             self.resolver.current.update(fresh)
         resolved = self.resolver.resolve(asset, key)
@@ -581,36 +561,6 @@ class Run:
                         {"asset": src.name, "partition": uk, "error": f"blocked: {admission.message}{example}{hint}"}
                     )
 
-    def _spec(self, asset: Asset, key: str, keys: dict[str, list[str]], table_schema) -> TaskSpec:
-        inputs = []
-        for param, inp in asset.inputs.items():
-            up = self.project.node(inp.upstream)
-            ukeys = keys[param]
-            lookback = isinstance(inp.mapping, Previous)
-            if isinstance(up, Source):
-                files = tuple((uk, f) for uk in ukeys for f in self.resolver.source_files(up, uk))
-                inputs.append(
-                    InputSpec(param=param, upstream=up.name, kind="source", frame=inp.frame, files=files,
-                              format=up.format, options=dict(up.options), columns=dict(up.columns), empty_is_none=lookback)
-                )
-            else:
-                index = self.files(up.name)
-                files = tuple((uk, f) for uk in ukeys for f in index.get(uk, []))
-                inputs.append(
-                    InputSpec(param=param, upstream=up.name, kind="model" if up.model is not None else "asset",
-                              frame=inp.frame, files=files,
-                              table_dir=self.table(up.name).uri, schema=self.schema(up.name),
-                              empty_is_none=lookback)
-                )
-        start = end = None
-        if isinstance(asset.partitions, TimeScheme):
-            start, end = asset.partitions.window(key)
-        return TaskSpec(
-            project_root=str(self.project.root), asset=asset.name, key=key, start=start, end=end, run_id=self.run_id,
-            table_dir=self.table(asset.name).uri, table_schema=table_schema, inputs=tuple(inputs),
-            attempts=asset.retry.attempts, backoff=asset.retry.backoff,
-        )
-
     def _count(self, asset: str, state: str) -> None:
         per = self.result.per_asset.setdefault(asset, {})
         per[state] = per.get(state, 0) + 1
@@ -642,7 +592,7 @@ class Run:
         transact(self.store, record)
 
     def _publish(self, asset: Asset, outcomes: list[TaskOutcome]) -> None:
-        table = self.table(asset.name)
+        table = self.tables.table(asset.name)
         staged = [o.staged for o in outcomes if o.staged is not None]
         verdicts = self.auditor.audit(asset, table.uri, staged, self.run_id)
         # what passed, judged against the versions it replaces under changed code or configuration
@@ -671,9 +621,9 @@ class Run:
                     for s in publishable if s.key in replaced}
             publishable = [s for s in publishable if s.key not in held]
             self.judge.held(asset.name, len(held))
-        index = self.files(asset.name)
+        index = self.tables.files(asset.name)
         version = None
-        self._schemas.pop(asset.name, None)  # a publish may add columns
+        self.tables.forget_schema(asset.name)  # a publish may add columns
         if publishable:
             try:
                 version = table.publish(publishable, run_id=self.run_id, metadata={"weir.code_version": asset.code_version})
@@ -752,7 +702,7 @@ class Run:
         newer = transact(self.store, record)
         for key, row in newer.items():  # another run published it after this commit: its version is current
             self.resolver.current[(asset.name, key)] = row
-            self._files.pop(asset.name, None)
+            self.tables.forget_files(asset.name)
 
     def _supersede(self, asset: str, superseded: dict[str, str]) -> None:
         """Versions held before (key -> the run that built them) that a newer build replaced:

@@ -23,10 +23,9 @@ from weir.engine.executors import Executor
 from weir.engine.inputs import InputResolver
 from weir.engine.planner import Plan
 from weir.engine.scheduler import Scheduler, TaskGraph
-from weir.engine.tasks import InputSpec, TaskOutcome, TaskSpec
+from weir.engine.specs import Reading, SpecBuilder
+from weir.engine.tasks import TaskOutcome, TaskSpec
 from weir.model.definitions import Asset, Source
-from weir.model.mappings import Previous
-from weir.model.partitions import TimeScheme
 from weir.project.graph import Project
 from weir.storage.catalog import TableCatalog
 from weir.storage.delta import AssetTable, StagedPartition
@@ -76,6 +75,8 @@ class ShadowBuild:
         self._tables: dict[str, AssetTable] = {}
         self._files_at: dict[tuple[str, int | None], dict[str, list[str]]] = {}
         self._started: dict[tuple[str, str], float] = {}
+        self._notes: dict[tuple[str, str], list[str]] = {}  # per partition being specified: where its reads differ
+        self.specs = SpecBuilder(project, self, run_id=build_id)
 
     def execute(self, executor: Executor) -> dict[tuple[str, str], ShadowPartition]:
         """Build, audit and keep every planned partition; closes ``executor``."""
@@ -118,8 +119,9 @@ class ShadowBuild:
         if absent:
             return {"asset": asset, "partition_key": key, "state": "skipped", "reason": absent}
         self._started[(asset, key)] = time.time()
-        notes: list[str] = []
-        spec = self._spec(a, key, resolved.keys, notes)
+        self._notes[(asset, key)] = []
+        spec = self.specs.spec(a, key, resolved.keys)
+        notes = self._notes.pop((asset, key))
         self.partitions[(asset, key)] = ShadowPartition(asset=asset, key=key, state="building", notes=notes)
         return spec
 
@@ -151,38 +153,30 @@ class ShadowBuild:
     def finish_asset(self, asset: str, built: list[str]) -> None:
         pass
 
-    # -- what a partition reads -----------------------------------------------------------------
-    def _spec(self, asset: Asset, key: str, keys: dict[str, list[str]], notes: list[str]) -> TaskSpec:
+    # -- what a partition reads (engine.specs.Reads) -----------------------------------------------
+    def target(self, asset: Asset) -> tuple[str, pa.Schema | None]:
+        return str(self.folder(asset.name)), self.table(asset.name).schema()
+
+    def source(self, asset: Asset, key: str, source: Source, keys: list[str]) -> tuple[tuple[str, str], ...]:
+        then = self._read_then(asset, key).get(source.name, {})
+        for uk in keys:
+            found = self.resolver.source_files(source, uk)
+            if found and uk in then and fingerprint(found) != then[uk]:
+                self._notes[(asset.name, key)].append(
+                    f"source {source.name} {uk!r} was delivered again since the published build".replace(" ''", ""))
+        return tuple((uk, f) for uk in keys for f in self.resolver.source_files(source, uk))
+
+    def upstream(self, asset: Asset, key: str, upstream: Asset, keys: list[str]) -> Reading:
+        then = self._read_then(asset, key).get(upstream.name, {})
+        paths, shadow = self._asset_files(upstream.name, keys, then, self._notes[(asset.name, key)])
+        schema = self._schema(upstream.name, shadow)
+        table_dir = str(self.folder(upstream.name)) if shadow and len(shadow) == len(paths) else self.table(upstream.name).uri
+        return Reading(files=tuple(paths), table_dir=table_dir, schema=schema)
+
+    def _read_then(self, asset: Asset, key: str) -> dict[str, dict[str, Any]]:
+        """What the published version of ``key`` read: per upstream, the version of each partition."""
         published = self.resolver.current.get((asset.name, key)) or {}
-        read_then: dict[str, dict[str, Any]] = published.get("input_versions") or {}
-        inputs = []
-        for param, inp in asset.inputs.items():
-            up = self.project.node(inp.upstream)
-            lookback = isinstance(inp.mapping, Previous)
-            then = read_then.get(up.name, {})
-            if isinstance(up, Source):
-                files = tuple((uk, f) for uk in keys[param] for f in self.resolver.source_files(up, uk))
-                for uk in keys[param]:
-                    found = self.resolver.source_files(up, uk)
-                    if found and uk in then and fingerprint(found) != then[uk]:
-                        notes.append(f"source {up.name} {uk!r} was delivered again since the published build".replace(" ''", ""))
-                inputs.append(InputSpec(param=param, upstream=up.name, kind="source", frame=inp.frame, files=files,
-                                        format=up.format, options=dict(up.options), columns=dict(up.columns),
-                                        empty_is_none=lookback))
-                continue
-            paths, shadow = self._asset_files(up.name, keys[param], then, notes)
-            schema = self._schema(up.name, shadow)
-            table_dir = str(self.folder(up.name)) if shadow and len(shadow) == len(paths) else self.table(up.name).uri
-            inputs.append(InputSpec(param=param, upstream=up.name, kind="model" if up.model is not None else "asset",
-                                    frame=inp.frame, files=tuple(paths), table_dir=table_dir, schema=schema,
-                                    empty_is_none=lookback))
-        start = end = None
-        if isinstance(asset.partitions, TimeScheme):
-            start, end = asset.partitions.window(key)
-        return TaskSpec(project_root=str(self.project.root), asset=asset.name, key=key, start=start, end=end,
-                        run_id=self.build_id, table_dir=str(self.folder(asset.name)),
-                        table_schema=self.table(asset.name).schema(), inputs=tuple(inputs),
-                        attempts=asset.retry.attempts, backoff=asset.retry.backoff)
+        return published.get("input_versions") or {}
 
     def _asset_files(self, upstream: str, keys: list[str], then: dict[str, Any],
                      notes: list[str]) -> tuple[list[tuple[str, str]], list[StagedPartition]]:
