@@ -4,13 +4,9 @@ the results. A partition another live run is building is waited for or skipped (
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +14,11 @@ from weir.engine.audit import Auditor, PassAll
 from weir.engine.blocked import checks_version, normalized
 from weir.engine.cancel import CancelSignals, RunTerminated
 from weir.engine.executors import AUTO, Executor, choose_executor, make_executor
-from weir.engine.heartbeat import Heartbeat, this_host
+from weir.engine.heartbeat import Heartbeat
 from weir.engine.inputs import InputResolver
 from weir.engine.leasing import POLL_SECONDS, PartitionLeases, transact
 from weir.engine.planner import Plan
+from weir.engine.recorder import RunRecorder, RunResult, new_run_id, task_row
 from weir.engine.republish import RolloutCauses, RolloutJudge, held_version
 from weir.engine.rollout import PartitionChange, describe
 from weir.engine.scheduler import Held, Scheduler, TaskGraph
@@ -44,73 +41,6 @@ PUBLISH_EVERY_SECONDS = 10.0  # the longest a built partition waits for its batc
 # (whether one is live is asked as often): a partition it built after this run planned is not rebuilt.
 RIVALS_SECONDS = 1.0
 FAILED_STATES = ("failed", "upstream_failed")
-TASK_FIELDS = (
-    "state", "reason", "attempt", "input_versions", "output_version", "row_count",
-    "started_at", "finished_at", "seconds", "staged_path", "error", "traceback",
-)
-
-
-def new_run_id() -> str:
-    """A run id that sorts by time: ``YYYYmmdd-HHMMSS-`` and 8 random hex digits, so that runs
-    started in the same second (a test, a backfill script, several daemons) never collide."""
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
-
-
-@dataclass(kw_only=True)
-class RunResult:
-    run_id: str
-    state: str
-    counts: dict[str, int] = field(default_factory=dict)
-    per_asset: dict[str, dict[str, int]] = field(default_factory=dict)
-    failures: list[dict] = field(default_factory=list)
-    waiting: dict[str, int] = field(default_factory=dict)
-    checks: dict[str, dict[str, int]] = field(default_factory=dict)  # per asset/source: passed/warned/failed/blocked
-    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # partitions checked on arrival: accepted/blocked
-    signals: dict[str, dict[str, int]] = field(default_factory=dict)  # monitor alerts per asset and partition
-    monitor_errors: list[str] = field(default_factory=list)
-    # partitions other live runs were building: waited for (and of those, up to date after the
-    # wait, so not rebuilt) or skipped, with the runs that held them
-    conflicts: dict = field(default_factory=lambda: {"on_conflict": "wait", "runs": [], "waited": 0, "up_to_date": 0,
-                                                     "skipped": 0})
-    # open blocks this run left alone: nothing that decided them changed (engine.blocked.Block.to_json)
-    still_blocked: list[dict] = field(default_factory=list)
-    # per asset, the published partitions it republished (or held) under changed code or
-    # configuration, judged against the versions they replace (engine.rollout.AssetRollout.to_json)
-    rollouts: list[dict] = field(default_factory=list)
-    # partitions a stale run left alone, per asset: a version of them held for approval is up to date
-    held: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    compute_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "succeeded"
-
-    def to_dict(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "state": self.state,
-            "counts": self.counts,
-            "assets": self.per_asset,
-            "failures": self.failures,
-            "waiting": self.waiting,
-            "checks": self.checks,
-            "sources": self.sources,
-            "signals": self.signals,
-            "conflicts": self.conflicts,
-            "still_blocked": self.still_blocked,
-            "rollouts": self.rollouts,
-            "held": self.held,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def _task_row(asset: str, key: str, **values) -> dict:
-    row: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
-    row["attempt"] = 0  # the column is NOT NULL: tasks skipped before any attempt keep 0
-    row.update(values)
-    row["asset"], row["partition_key"] = asset, key
-    return row
 
 
 class Run:
@@ -179,16 +109,13 @@ class Run:
         self.gate = gate  # admits landed source partitions (quality.ingest.SourceGate); None admits all
         self._blocked_sources: dict[tuple[str, str], str] = {}
         self.monitor = monitor  # judges newly measured partitions (monitor.engine.MonitorRunner); None skips
-        self._check_failed = False
         self.run_id = new_run_id()
-        self.result = RunResult(run_id=self.run_id, state="queued")
+        self.leases = PartitionLeases(store, project.name, self.run_id)
+        self.recorder = RunRecorder(store=store, project=project, plan=plan, run_id=self.run_id, leases=self.leases)
+        self.result = self.recorder.result
         self.tables = PublishedTables(project, catalog, resolver)
         self.specs = SpecBuilder(project, self.tables, run_id=self.run_id)
-        self._failed: set[tuple[str, str]] = set()
-        self._versions: dict[tuple[str, str], dict] = {}
-        self._reasons = {(t.asset, t.key): t.reason for t in plan.tasks}  # why planned; kept on the task row
         self.on_conflict = on_conflict
-        self.leases = PartitionLeases(store, project.name, self.run_id)
         self._signals = CancelSignals()
         # what each planned partition was when planned: a waited-for one that changed since was
         # published by the run it waited for
@@ -223,42 +150,8 @@ class Run:
 
     def _execute(self) -> RunResult:
         started = time.perf_counter()
-        env_id = self.environment["id"] if self.environment else None
-        configuration = self.configuration
-        now = time.time()
-
-        def record_start() -> None:  # done again if a run starting at once saved the same environment first
-            if self.environment:
-                self.store.environments.save(self.environment)
-            self.store.configurations.save(configuration.to_row())
-            self.store.runs.create(
-                {
-                    "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
-                    "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env_id,
-                    "configuration_id": configuration.id, "request": self.request, "heartbeat_at": now,
-                }
-            )
-            self.store.runs.add_tasks(
-                [
-                    {
-                        "run_id": self.run_id, "project": self.project.name, "asset": t.asset, "partition_key": t.key,
-                        "state": "queued", "reason": t.reason, "attempt": 0,
-                        "code_version": self.project.assets[t.asset].code_version,
-                    }
-                    for t in self.plan.tasks
-                ]
-            )
-            self.store.runs.update(self.run_id, state="running", started_at=time.time())
-            self.store.code.save(self._code_rows())
-            for a in self.project.assets.values():  # partitions built when the range was hashed too
-                self.store.partitions.adopt_code_version(self.project.name, a.name, a.legacy_code_version, a.code_version)
-            self.store.emit(self._event(
-                EventKind.RUN_STARTED, trigger=self.trigger, tasks=len(self.plan.tasks), environment_id=env_id,
-                assets=sorted({t.asset for t in self.plan.tasks}), executor=self.executor_name,
-            ))
-
-        transact(self.store, record_start)
-        self.result.waiting = {a: len(w) for a, w in self.plan.waiting.items()}
+        self.recorder.start(trigger=self.trigger, request=self.request, environment=self.environment,
+                            configuration=self.configuration, executor=self.executor_name)
         self.reporter.run_started(self.run_id, len(self.plan.tasks))
         self.store.bus.subscribe(self.reporter)  # partition outcomes reach the reporter as events
         heartbeat = Heartbeat(self.store.engine, self.run_id, lease_ttl=self.leases.ttl)
@@ -270,7 +163,7 @@ class Run:
                 executor = self._started or make_executor(self.executor_name, self.project, self.workers)
                 graph = TaskGraph.of(self.project, self.plan, self.resolver)
                 Scheduler(graph, self, executor, batch=PUBLISH_BATCH, every=self.publish_every, poll=POLL_SECONDS).run()
-            state = "failed" if self._failed or self._check_failed else "succeeded"
+            state = "failed" if self.recorder.failed or self.recorder.check_failed else "succeeded"
         except KeyboardInterrupt as exc:
             state, error = "cancelled", str(exc) if isinstance(exc, RunTerminated) else "interrupted by the user"
             if executor is not None:
@@ -294,48 +187,11 @@ class Run:
 
     def _finish(self, state: str, error: str | None, seconds: float) -> None:
         pending = [e for asset in list(self.judge.rollouts) for e in self._rollout_events(asset)]  # a run cut short
-
-        def record_end() -> dict[str, int]:
-            self.store.emit(*pending)
-            if state != "succeeded" or error:
-                self.store.runs.unfinished_tasks_to(self.run_id, "cancelled" if state == "cancelled" else "failed", error or "run ended")
-            counts = self.store.runs.task_counts(self.run_id)
-            self.leases.release_all()
-            self.store.runs.update(
-                self.run_id, state=state, finished_at=time.time(), error=error, heartbeat_at=time.time(),
-                summary={"counts": counts, "waiting": self.result.waiting, "conflicts": self.result.conflicts},
-            )
-            self.store.emit(self._event(
-                EventKind.RUN_FINISHED, state=state, counts=counts, seconds=round(seconds, 3),
-                error=error.splitlines()[0] if error else None,
-            ))
-            return counts
-
-        counts = transact(self.store, record_end)
-        self.result.state = state
-        self.result.counts = counts
-        per = self.result.per_asset  # in plan order, whichever branch finished first
-        self.result.per_asset = {a: per[a] for a in dict.fromkeys(t.asset for t in self.plan.tasks) if a in per}
+        self.recorder.finish(state, error, seconds, pending)
         # check outcomes of this run: the assets' from the auditor, the sources' from the gate
         self.result.checks = {**getattr(self.gate, "outcomes", {}), **getattr(self.auditor, "outcomes", {})}
-        self.result.seconds = seconds
         self.result.rollouts = [r.to_json() for r in self.judge.rollouts.values() if r.changes]
         self.reporter.run_finished(self.result)
-
-    def _event(self, kind: EventKind, asset: str | None = None, key: str | None = None, **data) -> Event:
-        return Event(kind=kind, project=self.project.name, asset=asset, partition_key=key, run_id=self.run_id, data=data)
-
-    def _code_rows(self) -> list[dict]:
-        """The definition behind each code version this run builds, kept from its first build."""
-        rows = []
-        for name in sorted({t.asset for t in self.plan.tasks}):
-            a = self.project.assets[name]
-            rows.append({
-                "project": self.project.name, "asset": name, "code_version": a.code_version,
-                "kind": "sql" if a.sql else "python", "definition": a.definition_text, "settings": a.code_settings,
-                "location": str(a.location),
-            })
-        return rows
 
     # -- steps the scheduler takes (engine.scheduler.RunSteps) ---------------------------------
     def open_asset(self, asset: str, keys: list[str]) -> None:
@@ -361,25 +217,25 @@ class Run:
         node = (asset, key)
         resolved = self.resolver.resolve(a, key)
         reads = [(inp.upstream, uk) for param, inp in a.inputs.items() for uk in resolved.keys[param]]
-        bad = [n for n in reads if n in self._failed]
+        bad = [n for n in reads if n in self.recorder.failed]
         if bad:
-            self._failed.add(node)
+            self.recorder.failed.add(node)
             why = self._blocked_sources.get(bad[0])
             reason = f"source {bad[0][0]} {bad[0][1]!r} blocked: {why}" if why else f"{bad[0][0]} {bad[0][1]!r} failed"
-            return _task_row(asset, key, state="upstream_failed", reason=reason.replace(" ''", ""))
+            return task_row(asset, key, state="upstream_failed", reason=reason.replace(" ''", ""))
         held = [n for n in reads if n in self._held_now]
         if held:  # its new version waits for approval: what reads it is built once it is published
-            return _task_row(asset, key, state="skipped", reason=f"{held[0][0]} {held[0][1]!r} is held for approval "
+            return task_row(asset, key, state="skipped", reason=f"{held[0][0]} {held[0][1]!r} is held for approval "
                                                                  "('weir approve' publishes it)".replace(" ''", ""))
         busy = [n for n in reads if n in self._deferred]
         if busy:  # what it reads is half-way through another run's rebuild: not read now
             self._deferred[node] = holder = self._deferred[busy[0]]
             self.result.conflicts["skipped"] += 1
-            return _task_row(asset, key, state="skipped",
+            return task_row(asset, key, state="skipped",
                              reason=f"{busy[0][0]} {busy[0][1]!r} is being built by run {holder}".replace(" ''", ""))
         absent = resolved.describe_missing()
         if absent:
-            return _task_row(asset, key, state="skipped", reason=absent)
+            return task_row(asset, key, state="skipped", reason=absent)
         taken_by = self._refused.pop(node, None)
         if taken_by is None and node not in self.leases.held:  # not claimed: the lease is taken now
             taken_by = self.leases.take([node]).get(node)
@@ -391,11 +247,11 @@ class Run:
                 self._conflict_with(row["run_id"])
                 self.result.conflicts["up_to_date"] += 1
                 when = "while this run waited" if node in self._waited else "after this run planned it"
-                return _task_row(asset, key, state="skipped", reason=f"up to date: run {row['run_id']} built it {when}")
+                return task_row(asset, key, state="skipped", reason=f"up to date: run {row['run_id']} built it {when}")
             absent = resolved.describe_missing()
             if absent:
-                return _task_row(asset, key, state="skipped", reason=absent)
-        self._versions[node] = resolved.versions
+                return task_row(asset, key, state="skipped", reason=absent)
+        self.recorder.versions[node] = resolved.versions
         return self.specs.spec(a, key, resolved.keys)
 
     def _held(self, node: tuple[str, str], holder: str) -> dict | Held:
@@ -405,7 +261,7 @@ class Run:
         if self.on_conflict == "skip":
             self._deferred[node] = holder
             conflicts["skipped"] += 1
-            return _task_row(*node, state="skipped", reason=f"being built by run {holder}")
+            return task_row(*node, state="skipped", reason=f"being built by run {holder}")
         if self._waited.get(node) != holder:  # say so where ``weir runs show`` looks
             transact(self.store, lambda: self.store.runs.update_tasks(
                 self.run_id, [{"asset": node[0], "partition_key": node[1], "reason": f"waiting for run {holder}"}]))
@@ -455,27 +311,17 @@ class Run:
         return resolved, None
 
     def record_unbuilt(self, asset: str, rows: list[dict]) -> None:
-        decided = self._decide(asset, [r["partition_key"] for r in rows])
-
-        def record() -> None:
-            self.store.emit(*decided)
-            self.store.runs.update_tasks(self.run_id, rows)
-            self.leases.release([(asset, r["partition_key"]) for r in rows])
-            self.store.emit(*(
-                self._event(EventKind.PARTITION_FAILED, asset, r["partition_key"], state=r["state"], reason=r["reason"])
-                for r in rows if r["state"] == "upstream_failed"
-            ))
-
-        transact(self.store, record)
+        self.recorder.unbuilt(asset, rows, self._decide(asset, [r["partition_key"] for r in rows]))
         for row in rows:
-            self._count(asset, row["state"])
+            self.recorder.count(asset, row["state"])
             if row["state"] == "skipped":  # the one outcome without an event
                 self.reporter.partition_skipped(asset, row["partition_key"], row["reason"])
 
     def record_failed(self, outcome: TaskOutcome) -> None:
         self.result.compute_seconds += outcome.compute_seconds
-        self._failed.add((outcome.asset, outcome.key))
-        self._record_failures(self.project.assets[outcome.asset], [outcome], outcome.error or "failed")
+        self.recorder.failed.add((outcome.asset, outcome.key))
+        asset = self.project.assets[outcome.asset]
+        self.recorder.failures(asset, [outcome], outcome.error or "failed", self._decide(asset.name, [outcome.key]))
 
     def publish(self, asset: str, outcomes: list[TaskOutcome]) -> None:
         self.result.compute_seconds += sum(o.compute_seconds for o in outcomes)
@@ -538,7 +384,7 @@ class Run:
                 continue
             wanted = sorted({uk for key in keys for uk in self.resolver.upstream_keys(asset, param, inp, key)})
             for uk in wanted:
-                if (src.name, uk) in self._failed:
+                if (src.name, uk) in self.recorder.failed:
                     continue
                 files = self.resolver.source_files(src, uk)
                 admission = self.gate.admit(src, uk, files, self.run_id) if files else None
@@ -549,9 +395,9 @@ class Run:
                     per = self.result.sources.setdefault(src.name, {"accepted": 0, "blocked": 0})
                     per[admission.state] = per.get(admission.state, 0) + 1
                 if admission.blocked:
-                    self._failed.add((src.name, uk))
+                    self.recorder.failed.add((src.name, uk))
                     self._blocked_sources[(src.name, uk)] = admission.message
-                    self._check_failed = True
+                    self.recorder.check_failed = True
                     first = admission.sample[0] if admission.sample else None
                     example = ""
                     if first and first.get("column"):
@@ -560,36 +406,6 @@ class Run:
                     self.result.failures.append(
                         {"asset": src.name, "partition": uk, "error": f"blocked: {admission.message}{example}{hint}"}
                     )
-
-    def _count(self, asset: str, state: str) -> None:
-        per = self.result.per_asset.setdefault(asset, {})
-        per[state] = per.get(state, 0) + 1
-
-    def _record_failures(self, asset: Asset, outcomes: list[TaskOutcome], error: str) -> None:
-        rows = []
-        for o in outcomes:
-            rows.append(
-                _task_row(
-                    asset.name, o.key, state="failed", reason=self._reasons.get((asset.name, o.key)), attempt=o.attempts, input_versions=self._versions.get((asset.name, o.key)),
-                    started_at=o.started_at, finished_at=time.time(), seconds=o.seconds,
-                    staged_path=o.staged.path if o.staged else None, error=o.error or error, traceback=o.traceback,
-                )
-            )
-            self._count(asset.name, "failed")
-            self.result.failures.append({"asset": asset.name, "partition": o.key, "error": o.error or error})
-        decided = self._decide(asset.name, [o.key for o in outcomes])
-
-        def record() -> None:
-            self.store.emit(*decided)
-            self.store.runs.update_tasks(self.run_id, rows)
-            self.leases.release([(asset.name, o.key) for o in outcomes])
-            self.store.emit(*(
-                self._event(EventKind.PARTITION_FAILED, asset.name, r["partition_key"], state="failed",
-                            error=(r["error"] or "").strip().splitlines()[-1:][0] if r["error"] else None, attempts=r["attempt"])
-                for r in rows
-            ))
-
-        transact(self.store, record)
 
     def _publish(self, asset: Asset, outcomes: list[TaskOutcome]) -> None:
         table = self.tables.table(asset.name)
@@ -617,7 +433,7 @@ class Run:
             held = {s.key: held_version(self.project.name, self.run_id, asset, s, state=verdicts[s.key].state,
                                         replaced=replaced[s.key], change=changes[s.key], profile=kept.get(s.key),
                                         configuration_id=self.configuration.id,
-                                        input_versions=self._versions.get((asset.name, s.key)))
+                                        input_versions=self.recorder.versions.get((asset.name, s.key)))
                     for s in publishable if s.key in replaced}
             publishable = [s for s in publishable if s.key not in held]
             self.judge.held(asset.name, len(held))
@@ -631,9 +447,10 @@ class Run:
                 lost = {s.key for s in publishable}
                 failing = [o for o in outcomes if o.key in lost]
                 for o in failing:
-                    self._failed.add((asset.name, o.key))
+                    self.recorder.failed.add((asset.name, o.key))
                 self.judge.forget(asset.name, lost)
-                self._record_failures(asset, [TaskOutcome(**{**o.__dict__, "error": f"publish failed: {exc}"}) for o in failing], str(exc))
+                self.recorder.failures(asset, [TaskOutcome(**{**o.__dict__, "error": f"publish failed: {exc}"}) for o in failing],
+                                       str(exc), self._decide(asset.name, [o.key for o in failing]))
                 outcomes = [o for o in outcomes if o.key not in lost]
                 publishable = []
         published = {s.key for s in publishable}
@@ -648,40 +465,40 @@ class Run:
                 row = {
                     "project": self.project.name, "asset": asset.name, "partition_key": s.key, "version": version,
                     "run_id": self.run_id, "code_version": asset.code_version,
-                    "input_versions": self._versions.get((asset.name, s.key)), "row_count": s.rows, "published_at": now,
+                    "input_versions": self.recorder.versions.get((asset.name, s.key)), "row_count": s.rows, "published_at": now,
                 }
                 published_rows.append(row)
                 self.resolver.current[(asset.name, s.key)] = row
             elif s.key in held:
                 self._held_now.add((asset.name, s.key))
             else:
-                self._failed.add((asset.name, s.key))
+                self.recorder.failed.add((asset.name, s.key))
             state = "held" if s.key in held else verdict.state if s.key in published else "blocked"
             if state in ("blocked", "failed_check") or state == "held" and verdict.state == "failed_check":
-                self._check_failed = True
+                self.recorder.check_failed = True
                 self.result.failures.append({"asset": asset.name, "partition": s.key, "error": f"{'failed_check' if state == 'held' else state}: {verdict.message}"})
-            reason = verdict.message or self._reasons.get((asset.name, s.key))
+            reason = verdict.message or self.recorder.reasons.get((asset.name, s.key))
             if state == "held":
                 reason = f"held for approval: {describe([changes[s.key]])}"
             task_rows.append(
-                _task_row(
+                task_row(
                     asset.name, s.key, state=state, reason=reason, attempt=o.attempts,
-                    input_versions=self._versions.get((asset.name, s.key)), output_version=version if s.key in published else None,
+                    input_versions=self.recorder.versions.get((asset.name, s.key)), output_version=version if s.key in published else None,
                     row_count=s.rows, started_at=o.started_at, finished_at=now, seconds=o.seconds, staged_path=s.path,
                 )
             )
             built = {"held": True} if state == "held" else {}
-            events.append(self._event(EventKind.PARTITION_BUILT, asset.name, s.key, rows=s.rows, seconds=round(o.seconds, 3),
+            events.append(self.recorder.event(EventKind.PARTITION_BUILT, asset.name, s.key, rows=s.rows, seconds=round(o.seconds, 3),
                                       attempts=o.attempts, code_version=asset.code_version, **built))
             if s.key in published:
-                events.append(self._event(
+                events.append(self.recorder.event(
                     EventKind.PARTITION_PUBLISHED, asset.name, s.key, version=version, rows=s.rows, state=state,
-                    code_version=asset.code_version, inputs=self._versions.get((asset.name, s.key)), table=table.uri,
+                    code_version=asset.code_version, inputs=self.recorder.versions.get((asset.name, s.key)), table=table.uri,
                 ))
             elif state == "blocked":
-                events.append(self._event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
+                events.append(self.recorder.event(EventKind.PARTITION_BLOCKED, asset.name, s.key, rows=s.rows, message=verdict.message,
                                           staged_path=s.path, checks=checks_version(asset)))
-            self._count(asset.name, state)
+            self.recorder.count(asset.name, state)
         # a version held before is replaced by what this commit published or held of its partition
         superseded = {k: self._held_before.pop((asset.name, k)) for k in sorted(published | set(held))
                       if (asset.name, k) in self._held_before}

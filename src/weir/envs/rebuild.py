@@ -16,7 +16,7 @@ from weir.runs.request import RunRequest
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from weir.engine.runner import RunResult
+    from weir.engine.recorder import RunResult
     from weir.envs.service import EnvironmentService
     from weir.envs.snapshot import EnvironmentSnapshot
     from weir.envs.uv import MaterializedEnvironment

@@ -259,7 +259,7 @@ def _empty():
 
 
 def _new_id() -> str:
-    from weir.engine.runner import new_run_id
+    from weir.engine.recorder import new_run_id
 
     return new_run_id()
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from weir.engine.blocked import OpenBlocks
     from weir.engine.executors import Executor
     from weir.engine.planner import Plan
-    from weir.engine.runner import RunResult
+    from weir.engine.recorder import RunResult
     from weir.project.graph import Project
     from weir.store.store import MetadataStore
 
