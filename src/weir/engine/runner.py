@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from weir.engine.audit import Auditor, PassAll
-from weir.engine.blocked import checks_version, normalized
+from weir.engine.blocked import checks_version
 from weir.engine.cancel import CancelSignals, RunTerminated
+from weir.engine.conflicts import ConflictPolicy
 from weir.engine.executors import AUTO, Executor, choose_executor, make_executor
 from weir.engine.heartbeat import Heartbeat
 from weir.engine.inputs import InputResolver
@@ -37,9 +38,6 @@ from weir.store.store import MetadataStore
 
 PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
 PUBLISH_EVERY_SECONDS = 10.0  # the longest a built partition waits for its batch (Run's default)
-# While another run of the project is live, what it published is read again at most this often
-# (whether one is live is asked as often): a partition it built after this run planned is not rebuilt.
-RIVALS_SECONDS = 1.0
 FAILED_STATES = ("failed", "upstream_failed")
 
 
@@ -111,24 +109,13 @@ class Run:
         self.monitor = monitor  # judges newly measured partitions (monitor.engine.MonitorRunner); None skips
         self.run_id = new_run_id()
         self.leases = PartitionLeases(store, project.name, self.run_id)
+        self._signals = CancelSignals()
         self.recorder = RunRecorder(store=store, project=project, plan=plan, run_id=self.run_id, leases=self.leases)
         self.result = self.recorder.result
         self.tables = PublishedTables(project, catalog, resolver)
         self.specs = SpecBuilder(project, self.tables, run_id=self.run_id)
-        self.on_conflict = on_conflict
-        self._signals = CancelSignals()
-        # what each planned partition was when planned: a waited-for one that changed since was
-        # published by the run it waited for
-        self._planned = {
-            (t.asset, t.key): (row["version"], row["run_id"])
-            for t in plan.tasks if (row := resolver.current.get((t.asset, t.key))) is not None
-        }
-        self._waited: dict[tuple[str, str], str] = {}  # partition -> the run it waited for
-        self._deferred: dict[tuple[str, str], str] = {}  # skipped for another run -> that run
-        self._refused: dict[tuple[str, str], str] = {}  # claimed, but another live run holds it -> that run
-        self._rivals: tuple[float, bool] = (float("-inf"), False)  # (asked at, another run is live)
-        self._read_at: dict[str, float] = {}  # asset -> when its published partitions were last read
-        self.result.conflicts["on_conflict"] = on_conflict
+        self.conflicts = ConflictPolicy(store=store, project=project, plan=plan, resolver=resolver, tables=self.tables,
+                                        recorder=self.recorder, on_conflict=on_conflict)
         self.result.still_blocked = [b.to_json() for b in plan.still_blocked]
         self.result.held = dict(plan.held)
         self.configuration = capture_configuration(project)
@@ -206,9 +193,7 @@ class Run:
 
     def claim(self, nodes: list[tuple[str, str]]) -> None:
         """Take the leases of the partitions about to be decided, in one transaction."""
-        wanted = [n for n in nodes if n not in self.leases.held]
-        if wanted:
-            self._refused.update(self.leases.take(wanted))
+        self.conflicts.claim(nodes)
 
     def prepare(self, asset: str, key: str) -> TaskSpec | dict | Held:
         """The spec that builds ``key`` (its lease taken), the task row saying why it is not
@@ -227,88 +212,20 @@ class Run:
         if held:  # its new version waits for approval: what reads it is built once it is published
             return task_row(asset, key, state="skipped", reason=f"{held[0][0]} {held[0][1]!r} is held for approval "
                                                                  "('weir approve' publishes it)".replace(" ''", ""))
-        busy = [n for n in reads if n in self._deferred]
-        if busy:  # what it reads is half-way through another run's rebuild: not read now
-            self._deferred[node] = holder = self._deferred[busy[0]]
-            self.result.conflicts["skipped"] += 1
-            return task_row(asset, key, state="skipped",
-                             reason=f"{busy[0][0]} {busy[0][1]!r} is being built by run {holder}".replace(" ''", ""))
+        busy = self.conflicts.deferred(node, reads)
+        if busy is not None:
+            return busy
         absent = resolved.describe_missing()
         if absent:
             return task_row(asset, key, state="skipped", reason=absent)
-        taken_by = self._refused.pop(node, None)
-        if taken_by is None and node not in self.leases.held:  # not claimed: the lease is taken now
-            taken_by = self.leases.take([node]).get(node)
-        if taken_by is not None:
-            return self._held(node, taken_by)
-        if node in self._waited or self._contended():
-            resolved, row = self._replan(a, key, again=node in self._waited)
-            if row is not None:
-                self._conflict_with(row["run_id"])
-                self.result.conflicts["up_to_date"] += 1
-                when = "while this run waited" if node in self._waited else "after this run planned it"
-                return task_row(asset, key, state="skipped", reason=f"up to date: run {row['run_id']} built it {when}")
-            absent = resolved.describe_missing()
-            if absent:
-                return task_row(asset, key, state="skipped", reason=absent)
+        lease = self.conflicts.lease(node)
+        if lease is not None:
+            return lease
+        resolved, unbuilt = self.conflicts.recheck(a, key, resolved)
+        if unbuilt is not None:
+            return unbuilt
         self.recorder.versions[node] = resolved.versions
         return self.specs.spec(a, key, resolved.keys)
-
-    def _held(self, node: tuple[str, str], holder: str) -> dict | Held:
-        """Another live run holds ``node``'s lease: skip it, or wait for it."""
-        conflicts = self.result.conflicts
-        self._conflict_with(holder)
-        if self.on_conflict == "skip":
-            self._deferred[node] = holder
-            conflicts["skipped"] += 1
-            return task_row(*node, state="skipped", reason=f"being built by run {holder}")
-        if self._waited.get(node) != holder:  # say so where ``weir runs show`` looks
-            transact(self.store, lambda: self.store.runs.update_tasks(
-                self.run_id, [{"asset": node[0], "partition_key": node[1], "reason": f"waiting for run {holder}"}]))
-        if node not in self._waited:
-            conflicts["waited"] += 1
-        self._waited[node] = holder
-        return Held(holder=holder)
-
-    def _conflict_with(self, run_id: str) -> None:
-        if run_id not in self.result.conflicts["runs"]:
-            self.result.conflicts["runs"].append(run_id)
-
-    def _contended(self) -> bool:
-        """Whether another run of this project is live (asked at most every RIVALS_SECONDS)."""
-        asked, live = self._rivals
-        if time.monotonic() - asked >= RIVALS_SECONDS:
-            with self.store.read():
-                live = any(r["project"] == self.project.name and r["id"] != self.run_id for r in self.store.runs.active())
-            self._rivals = (time.monotonic(), live)
-        return live
-
-    def _replan(self, asset: Asset, key: str, *, again: bool):
-        """Decide ``key`` again on what is published now (read anew when ``again``, else as read
-        at most RIVALS_SECONDS ago): its inputs, and the row of the version another run
-        published since this run planned it when that version has this code and these inputs
-        (up to date: not rebuilt), else None."""
-        names = {asset.name} | {inp.upstream for inp in asset.inputs.values() if inp.upstream in self.project.assets}
-        now = time.monotonic()
-        stale = sorted(n for n in names if again or now - self._read_at.get(n, float("-inf")) >= RIVALS_SECONDS)
-        if stale:
-            with self.store.read():
-                fresh = self.store.partitions.current(self.project.name, stale)
-            for name in stale:  # files read again after the metadata: never older than what it says
-                self.tables.forget_files(name)
-                self.tables.forget_schema(name)
-                self._read_at[name] = now
-            self.resolver.current.update(fresh)
-        resolved = self.resolver.resolve(asset, key)
-        row = self.resolver.current.get((asset.name, key))
-        if (
-            row is not None and row["run_id"] != self.run_id
-            and (row["version"], row["run_id"]) != self._planned.get((asset.name, key))
-            and row["code_version"] in (asset.code_version, asset.legacy_code_version)
-            and normalized(row.get("input_versions")) == normalized(resolved.versions)
-        ):
-            return resolved, row
-        return resolved, None
 
     def record_unbuilt(self, asset: str, rows: list[dict]) -> None:
         self.recorder.unbuilt(asset, rows, self._decide(asset, [r["partition_key"] for r in rows]))
