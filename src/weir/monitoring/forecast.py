@@ -202,6 +202,49 @@ class _Fit:
     seasonal: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Scale:
+    """How far a point may miss its forecast: σ, the degrees of freedom of the errors' tail, the
+    guard (no alert for a miss the series made lately) and the floor (no change below it);
+    ``constant``: no miss and no spread so far."""
+
+    sigma: float
+    df: float
+    guard: float
+    floor: float
+    constant: bool
+
+
+@dataclass(kw_only=True)
+class _Point:
+    """One point being judged, against its forecast and limits; its signals go into ``row``."""
+
+    t: int
+    x: float
+    row: dict[str, Any]
+    fit: _Fit
+    sigma: float
+    half: float  # half the width between the alert limits
+    k_alert: float
+    error: float
+    z: float
+    beyond_alert: bool
+    beyond_warn: bool
+
+    @property
+    def side(self) -> int:
+        return 1 if self.error > 0 else -1
+
+    def signal(self, method: str, rule: str, severity: str, points: tuple[int, ...], value: float | None = None,
+               lo: float | None = None, hi: float | None = None, way: str | None = None) -> None:
+        """A signal on the point: by default its value, the alert limits and its direction."""
+        center = self.fit.expected
+        self.row["signals"].append(Signal(
+            method=method, rule=rule, index=self.t, value=self.x if value is None else value, center=center,
+            lower=center - self.half if lo is None else lo, upper=center + self.half if hi is None else hi,
+            points=points, direction=way or ("up" if self.side > 0 else "down"), severity=severity))
+
+
 def _median(values: list[float]) -> float:
     s = sorted(values)
     n = len(s)
@@ -373,7 +416,9 @@ class Chart:
 
     def _judge(self, t: int, x: float | None, excluded: bool, reset: bool, material_here: float,
                held: bool = False) -> dict[str, Any]:
-        c, period, values = self.c, self.period, self.values
+        """The point's row, its signals found in four steps: the forecast (``_fit``), the scale
+        of its misses (``_scale``), the limits (``_limits``) and the rules (``_signals``)."""
+        c = self.c
         if reset:
             self.usable, self.run, self.earlier, self.regime_known = [], [], [], bool(self.errors)
             self.up, self.down, self.regime_from = 0.0, 0.0, t
@@ -381,7 +426,7 @@ class Chart:
                                "model": None, "z": None, "signals": []}
         if x is None:
             return row
-        values[t] = x
+        self.values[t] = x
         seen_before = list(self.seen)
         kept_out = excluded or held  # in no baseline, the season's neither
         if not kept_out:
@@ -392,11 +437,31 @@ class Chart:
             if not kept_out:
                 self.usable.append(t)
             return row
+        f, y = self._fit(t, base, seen_before)
+        scale = self._scale(f, y, len(base))
+        point = self._limits(t, x, row, f, scale, material_here)
+        row.update(center=f.expected, lower=f.expected - point.half, upper=f.expected + point.half, z=point.z,
+                   sigma=scale.sigma, df=scale.df, guard=scale.guard, model=MODEL + (", season" if f.seasonal else ""))
+        self._signals(point, held=held, kept_out=kept_out)
+        return row
+
+    # -- the steps of one point ---------------------------------------------------------------
+    def _fit(self, t: int, base: list[int], seen_before: list[int]) -> tuple[_Fit, np.ndarray]:
+        """The forecast at ``t`` from the baseline ``base``, with the season learnt from the
+        points of the regime seen before ``t``; and the baseline's values."""
+        c, period, values = self.c, self.period, self.values
         pos = np.array(base, dtype=float)
         y = np.array([values[i] for i in base], dtype=float)
         span = [i for i in seen_before[-c.season_window:] if i >= self.regime_from] if period else []
         f = fit(pos, y, t, period=period, trend=c.trend, alpha=c.season_alpha, memory=c.season_memory,
                 season=(np.array(span, dtype=float), np.array([values[i] for i in span], dtype=float)) if span else None)
+        return f, y
+
+    def _scale(self, f: _Fit, y: np.ndarray, points: int) -> _Scale:
+        """σ from the series' own past forecast errors, the t tail they show and the guard
+        (see the module's step 4); from the fit's residuals, widened, until there are enough
+        errors (``points`` in the baseline)."""
+        c = self.c
         floor = max(c.floor_absolute, c.floor_relative * abs(f.expected))
         recent = list(zip(self.errors[-c.errors:], self.seasonal[-c.errors:], self.calm[-c.errors:]))
         if f.seasonal:  # errors made before the season was known are no measure of this forecast
@@ -425,80 +490,109 @@ class Chart:
                 guard = max(guard, peaks_over_threshold(usual, c.alert_rate))
         else:
             spread = np.abs(f.residuals)
-            sigma = 1.25 * MAD_SCALE * _median(spread.tolist()) * math.sqrt(1 + 1 / len(base))
+            sigma = 1.25 * MAD_SCALE * _median(spread.tolist()) * math.sqrt(1 + 1 / points)
             if sigma <= floor and spread.size and float(spread.max()) > floor:
                 sigma = 1.25 * 1.2533 * float(spread.mean())  # mostly constant in its first weeks, not always
-            df = 0.37 * max(len(base) - 1, 1)
-        sigma = max(sigma, floor)
-        k_alert, k_warn = limit_for(c.alert_rate, df), limit_for(c.warn_rate, df)
+            df = 0.37 * max(points - 1, 1)
+        constant = (not past or past[-1] <= floor) and float(y.max() - y.min()) <= floor
+        return _Scale(sigma=max(sigma, floor), df=df, guard=guard, floor=floor, constant=constant)
+
+    def _limits(self, t: int, x: float, row: dict[str, Any], f: _Fit, scale: _Scale, material_here: float) -> _Point:
+        """The alert and warning limits around the forecast, and whether ``x`` lies beyond them
+        by a change worth telling (``material_here`` or the config's materiality)."""
+        c = self.c
+        sigma, guard, floor = scale.sigma, scale.guard, scale.floor
+        k_alert, k_warn = limit_for(c.alert_rate, scale.df), limit_for(c.warn_rate, scale.df)
         half = max(k_alert * sigma, guard)
         error = x - f.expected
-        z = error / sigma
-        row.update(center=f.expected, lower=f.expected - half, upper=f.expected + half, z=z, sigma=sigma, df=df,
-                   guard=guard, model=MODEL + (", season" if f.seasonal else ""))
-        side = 1 if error > 0 else -1
-        direction = "up" if side > 0 else "down"
         material = max(floor, c.material_absolute, material_here, c.material_relative * abs(f.expected))
         beyond_alert = abs(error) > half and abs(error) > material
-        constant = (not past or past[-1] <= floor) and float(y.max() - y.min()) <= floor
-        if beyond_alert and constant and material <= floor:
+        if beyond_alert and scale.constant and material <= floor:
             # constant so far: its first move has no history to be judged by; it alerts only when
             # a rule says what is material (row counts, nulls) or it moves by half its level, and
             # is a warning otherwise (the first rain after a dry month, a spread away from 0)
             beyond_alert = abs(f.expected) > floor and abs(error) > 0.5 * abs(f.expected)
         beyond_warn = abs(error) > max(k_warn * sigma, guard) and abs(error) > floor
+        return _Point(t=t, x=x, row=row, fit=f, sigma=sigma, half=half, k_alert=k_alert, error=error,
+                      z=error / sigma, beyond_alert=beyond_alert, beyond_warn=beyond_warn)
 
-        def signal(method: str, rule: str, severity: str, points: tuple[int, ...], value: float = x,
-                   lo: float = f.expected - half, hi: float = f.expected + half, way: str = direction) -> None:
-            row["signals"].append(Signal(method=method, rule=rule, index=t, value=value, center=f.expected,
-                                         lower=lo, upper=hi, points=points, direction=way, severity=severity))
-
-        if beyond_alert and self.earlier and len(self.usable) < c.window:
-            # a young new normal: a point back at the level before it ends it (a storm's
-            # cancellations, an outage, are over), quietly
-            old = self.earlier[-c.window:]
-            before = fit(np.array(old, dtype=float), np.array([values[i] for i in old], dtype=float), t,
-                         period=period, trend=c.trend, alpha=c.season_alpha)
-            if abs(x - before.expected) <= half:
-                signal("shift", "back to the level before the last shift", "warn", (t,))
-                if held:
-                    return row
-                self.usable, self.earlier, self.run = [*self.earlier, t], [], []
-                self.regime_from = self.usable[0]
-                self._keep_error(t, x - before.expected, before.seasonal, calm=True)
-                return row
-        flagged = False
-        if "shewhart" in c.methods and beyond_alert:
-            flagged = True
-            if held:  # neither joins nor starts a run: a held fault is never a new normal
-                signal("shewhart", "outside the expected range", "alert", (t,))
-            elif self.run:  # flagged again: on one side a level shift, on both a change of spread
-                self.run.append(t)
-                self.run_side = self.run_side if side == self.run_side else 0
-                if len(self.run) >= (c.confirm if self.run_side else 2 * c.confirm):
-                    what = "level shift" if self.run_side else "change of spread"
-                    signal("shift", f"{what}: new normal", "warn", tuple(self.run))
-                    self.earlier, self.usable, self.regime_known = self.usable, list(self.run), True
-                    self.regime_from = self.run[0]
-                    keep = [j for j, i in enumerate(self.error_at) if i not in self.run]  # errors against the old level
-                    self.errors = [self.errors[j] for j in keep]
-                    self.error_at = [self.error_at[j] for j in keep]
-                    self.seasonal = [self.seasonal[j] for j in keep]
-                    self.calm = [self.calm[j] for j in keep]
-                    self.run, self.up, self.down = [], 0.0, 0.0
-                    return row
-                signal("shift", f"still out of range ({len(self.run)} in a row)", "warn", tuple(self.run))
-            else:
-                self.run, self.run_side = [t], side
-                signal("shewhart", "outside the expected range", "alert", (t,))
+    def _signals(self, p: _Point, *, held: bool, kept_out: bool) -> None:
+        """The rules on the point (see the module's steps 5 and 6), and the point taken into
+        the state: back at the level before a young new normal, out of range (a run toward a
+        new normal), unusual, the CUSUM; then its error and, in control, the baseline."""
+        c, t = self.c, p.t
+        if p.beyond_alert and self.earlier and len(self.usable) < c.window and self._back_to_before(p, held=held):
+            return
+        flagged = "shewhart" in c.methods and p.beyond_alert
+        if flagged:
+            if self._out_of_range(p, held=held):
+                return
         else:
             if not held:
                 self.run = []
-            if "shewhart" in c.methods and beyond_warn:
-                signal("shewhart", "unusual for this series", "warn", (t,))
-        # CUSUM on the calibrated residual, clipped so that one outlier cannot drive it
+            if "shewhart" in c.methods and p.beyond_warn:
+                p.signal("shewhart", "unusual for this series", "warn", (t,))
+        fired, up, down = self._cusum(p, flagged=flagged, held=held)
+        if kept_out:
+            return
+        # anomalies too: the spread is robust to them, and a bursty series learns its bursts
+        self._keep_error(t, p.error, p.fit.seasonal, calm=not flagged)
+        if flagged:
+            return
+        self.up, self.down = (0.0, 0.0) if fired else (up, down)
+        self.usable.append(t)
+
+    def _back_to_before(self, p: _Point, *, held: bool) -> bool:
+        """Whether a point out of range of a young new normal is back at the level before it (a
+        storm's cancellations, an outage, are over): then that level is the baseline again,
+        quietly, unless the point is held."""
+        c = self.c
+        old = self.earlier[-c.window:]
+        before = fit(np.array(old, dtype=float), np.array([self.values[i] for i in old], dtype=float), p.t,
+                     period=self.period, trend=c.trend, alpha=c.season_alpha)
+        if not abs(p.x - before.expected) <= p.half:
+            return False
+        p.signal("shift", "back to the level before the last shift", "warn", (p.t,))
+        if held:
+            return True
+        self.usable, self.earlier, self.run = [*self.earlier, p.t], [], []
+        self.regime_from = self.usable[0]
+        self._keep_error(p.t, p.x - before.expected, before.seasonal, calm=True)
+        return True
+
+    def _out_of_range(self, p: _Point, *, held: bool) -> bool:
+        """An alert, or a step of the run toward a new normal; whether the run made one (then
+        the baseline re-forms from the run's onset and nothing else is judged)."""
+        c, t = self.c, p.t
+        if held:  # neither joins nor starts a run: a held fault is never a new normal
+            p.signal("shewhart", "outside the expected range", "alert", (t,))
+        elif self.run:  # flagged again: on one side a level shift, on both a change of spread
+            self.run.append(t)
+            self.run_side = self.run_side if p.side == self.run_side else 0
+            if len(self.run) >= (c.confirm if self.run_side else 2 * c.confirm):
+                what = "level shift" if self.run_side else "change of spread"
+                p.signal("shift", f"{what}: new normal", "warn", tuple(self.run))
+                self.earlier, self.usable, self.regime_known = self.usable, list(self.run), True
+                self.regime_from = self.run[0]
+                keep = [j for j, i in enumerate(self.error_at) if i not in self.run]  # errors against the old level
+                self.errors = [self.errors[j] for j in keep]
+                self.error_at = [self.error_at[j] for j in keep]
+                self.seasonal = [self.seasonal[j] for j in keep]
+                self.calm = [self.calm[j] for j in keep]
+                self.run, self.up, self.down = [], 0.0, 0.0
+                return True
+            p.signal("shift", f"still out of range ({len(self.run)} in a row)", "warn", tuple(self.run))
+        else:
+            self.run, self.run_side = [t], p.side
+            p.signal("shewhart", "outside the expected range", "alert", (t,))
+        return False
+
+    def _cusum(self, p: _Point, *, flagged: bool, held: bool) -> tuple[bool, float, float]:
+        """The CUSUM of the calibrated residual, clipped so that one outlier cannot drive it:
+        whether it fired, and the sums after this point."""
+        c, t = self.c, p.t
         z_alert = sigma_for_rate(c.alert_rate)
-        u = max(-4.0, min(4.0, z * z_alert / k_alert)) if not flagged else 0.0
+        u = max(-4.0, min(4.0, p.z * z_alert / p.k_alert)) if not flagged else 0.0
         new_up, new_down = max(0.0, u - c.cusum_k + self.up), max(0.0, -u - c.cusum_k + self.down)
         up_from = self.up_from if self.up > 0 else t
         down_from = self.down_from if self.down > 0 else t
@@ -506,22 +600,15 @@ class Chart:
             self.up_from, self.down_from = up_from, down_from
         fired = False
         if "cusum" in c.methods and not flagged:
+            expected, sigma = p.fit.expected, p.sigma
             for sum_, start, sgn in ((new_up, up_from, 1), (new_down, down_from, -1)):
                 if sum_ > c.cusum_h:
                     fired = True
-                    signal("cusum", "level creeping away from the forecast", "alert" if c.cusum_alerts else "warn",
-                           tuple(i for i in [*self.usable, t] if i >= start), value=f.expected + sgn * sigma * sum_,
-                           lo=f.expected - sigma * c.cusum_h, hi=f.expected + sigma * c.cusum_h,
-                           way="up" if sgn > 0 else "down")
-        if kept_out:
-            return row
-        # anomalies too: the spread is robust to them, and a bursty series learns its bursts
-        self._keep_error(t, error, f.seasonal, calm=not flagged)
-        if flagged:
-            return row
-        self.up, self.down = (0.0, 0.0) if fired else (new_up, new_down)
-        self.usable.append(t)
-        return row
+                    p.signal("cusum", "level creeping away from the forecast", "alert" if c.cusum_alerts else "warn",
+                             tuple(i for i in [*self.usable, t] if i >= start), value=expected + sgn * sigma * sum_,
+                             lo=expected - sigma * c.cusum_h, hi=expected + sigma * c.cusum_h,
+                             way="up" if sgn > 0 else "down")
+        return fired, new_up, new_down
 
     def _keep_error(self, t: int, error: float, seasonal: bool, *, calm: bool) -> None:
         self.errors.append(error)
