@@ -48,10 +48,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from weir.errors import ConfigError
 from weir.monitoring.spc import Signal
+from weir.monitoring.tails import limit_for, peaks_over_threshold, quantile, sigma_for_rate, tail_df
+from weir.monitoring.trend import Fit, fit, median
 
 MAD_SCALE = 1.4826
 BURSTY = 0.15  # share of out-of-range points above which a series' bursts are part of its nature
@@ -102,106 +103,6 @@ class ForecastConfig:
             raise ConfigError("forecast: need confirm >= 2 and errors >= min_errors >= 3")
 
 
-def sigma_for_rate(rate: float) -> float:
-    """The normal two-sided limit whose tail probability is ``rate`` (2e-4 → 3.72σ)."""
-    return float(-special.ndtri(rate / 2))
-
-
-def rate_for_sigma(sigma: float) -> float:
-    """The two-sided normal tail probability beyond ``sigma`` (3.72σ → 2e-4)."""
-    return float(2 * special.ndtr(-sigma))
-
-
-# Student-t shapes: the ratio of the 97.5% to the 75% quantile falls from 4.2 (3 df) to 2.91
-# (normal); an observed ratio of |errors|' 95th to 50th percentile picks the df.
-_DF = np.array([5.0, 7, 10, 15, 25, 50, 1e4])
-_RATIO = special.stdtrit(_DF, 0.975) / special.stdtrit(_DF, 0.75)
-
-
-# ...and the share of |t| beyond 3σ (σ from the MAD) falls from 4.2% (3 df) to 0.27% (normal)
-_BEYOND3 = 2 * special.stdtr(_DF, -3 * special.stdtrit(_DF, 0.75) / special.ndtri(0.75))
-
-
-def tail_df(ordered: list[float]) -> float:
-    """Degrees of freedom of the Student t whose |t| has the 95%/50% quantile ratio of the
-    sorted absolute errors ``ordered``."""
-    n = len(ordered)
-    if n < 20:
-        return math.inf
-    q50, q95 = _quantile(ordered, 0.5), _quantile(ordered, 0.95)
-    if q50 <= 0:  # mostly exact: counts that are usually right, or zero-inflated (rain)
-        return float(_DF[0]) if q95 > 0 else math.inf
-    # the body (the 95/50 ratio), and the far tail: how many errors lie beyond 3σ (a t fit on
-    # the body alone misses a few big ones); the heavier of the two
-    beyond = (sum(1 for v in ordered if v > 3 * q50 / special.ndtri(0.75)) + 0.5) / n
-    return min(_df_for(q95 / q50, _RATIO), _df_for(beyond, _BEYOND3))
-
-
-def _df_for(value: float, table: np.ndarray) -> float:
-    """The df whose entry in ``table`` (falling as df grows, one per ``_DF``) is ``value``:
-    inf at or below the normal's entry, the heaviest df at or above its entry."""
-    if value <= table[-1]:
-        return math.inf
-    if value >= table[0]:
-        return float(_DF[0])
-    return float(np.interp(-value, -table, _DF))
-
-
-def peaks_over_threshold(ordered: list[float], rate: float, share: float = 0.2) -> float:
-    """The level a bursty series' errors exceed with probability ``rate``: a generalised Pareto
-    tail fit (by moments, shape between 0 and 0.5) to the excesses of the top ``share`` of the
-    sorted absolute errors ``ordered`` (peaks over threshold): rain totals, fog."""
-    u = _quantile(ordered, 1 - share)
-    excess = [v - u for v in ordered if v > u]
-    if len(excess) < 2:
-        return u
-    m = sum(excess) / len(excess)
-    var = sum((e - m) ** 2 for e in excess) / (len(excess) - 1)
-    if m <= 0:
-        return u
-    xi = 0.5 * (1 - m * m / var) if var > 0 else 0.0
-    xi = min(max(xi, 0.0), 0.5)
-    scale = 0.5 * m * (m * m / var + 1) if var > 0 else m
-    if xi < 1e-6:
-        return u + scale * math.log(share / rate)
-    return u + scale / xi * ((share / rate) ** xi - 1)
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    """Linear-interpolation quantile of a sorted list (numpy's default)."""
-    at = q * (len(ordered) - 1)
-    lo = int(at)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (at - lo)
-
-
-_LIMITS: dict[tuple[float, float], float] = {}
-
-
-def limit_for(rate: float, df: float) -> float:
-    """The limit in σ units (σ = 1.4826·MAD) beyond which a Student-t(df) error lies with
-    probability ``rate`` (df rounded to a tenth, and cached: it is asked for every point)."""
-    key = (rate, math.inf if math.isinf(df) else round(df, 1))
-    if key not in _LIMITS:
-        _LIMITS[key] = _limit(rate, key[1])
-    return _LIMITS[key]
-
-
-def _limit(rate: float, df: float) -> float:
-    """The limit in σ units (σ = 1.4826·MAD) beyond which a Student-t(df) error lies with
-    probability ``rate``."""
-    if math.isinf(df):
-        return sigma_for_rate(rate)
-    return float(special.stdtrit(df, 1 - rate / 2) * special.ndtri(0.75) / special.stdtrit(df, 0.75))
-
-
-@dataclass
-class _Fit:
-    expected: float
-    residuals: np.ndarray
-    seasonal: bool
-
-
 @dataclass(frozen=True, kw_only=True)
 class _Scale:
     """How far a point may miss its forecast: σ, the degrees of freedom of the errors' tail, the
@@ -222,7 +123,7 @@ class _Point:
     t: int
     x: float
     row: dict[str, Any]
-    fit: _Fit
+    fit: Fit
     sigma: float
     half: float  # half the width between the alert limits
     k_alert: float
@@ -243,77 +144,6 @@ class _Point:
             method=method, rule=rule, index=self.t, value=self.x if value is None else value, center=center,
             lower=center - self.half if lo is None else lo, upper=center + self.half if hi is None else hi,
             points=points, direction=way or ("up" if self.side > 0 else "down"), severity=severity))
-
-
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
-def _theil_sen(pos: np.ndarray, y: np.ndarray) -> float:
-    """The median of the slopes between every pair of points."""
-    dp = pos[None, :] - pos[:, None]
-    upper = dp > 0
-    slopes = (y[None, :] - y[:, None])[upper] / dp[upper]
-    if not slopes.size:
-        return 0.0
-    k = slopes.size // 2
-    part = np.partition(slopes, [k - 1, k] if slopes.size % 2 == 0 else k)
-    return float(part[k]) if slopes.size % 2 else float(0.5 * (part[k - 1] + part[k]))
-
-
-def fit(pos: np.ndarray, y: np.ndarray, at: int, *, period: int | None, trend: bool, alpha: float,
-        season: tuple[np.ndarray, np.ndarray] | None = None, memory: int = 8) -> _Fit:
-    """The expected value at position ``at`` from baseline points (``pos``, ``y``): a level and
-    trend through them, plus the season (when ``period`` is given and a rank F-test finds it)
-    from the medians per season of the last ``memory`` detrended ``season`` points of each season
-    (a schedule that changes on Saturdays is learnt in a few weeks) (default: the baseline's;
-    flagged points belong there, a season must not be mistaken for anomalies while it is learnt)."""
-    seasonal = False
-    effect = 0.0
-    sp, sy = season if season is not None else (pos, y)
-    if period and len(sy) >= 3 * period:
-        slope = _theil_sen(sp, sy) if trend else 0.0
-        res = sy - slope * sp
-        groups = sp.astype(int) % period
-        if _seasonal(_ranks(res), groups, period, alpha):
-            by_group: list[list[float]] = [[] for _ in range(period)]
-            for g, r in zip(groups.tolist(), res.tolist()):
-                by_group[g].append(r)
-            effects = np.array([_median(v[-memory:]) if v else 0.0 for v in by_group])
-            effects -= _median(effects.tolist())
-            effect = float(effects[at % period])
-            y = y - effects[pos.astype(int) % period]
-            seasonal = True
-    slope = _theil_sen(pos, y) if trend and len(y) >= 6 else 0.0
-    level = _median((y - slope * pos).tolist())
-    res = y - (level + slope * pos)
-    return _Fit(expected=level + slope * at + effect, residuals=res, seasonal=seasonal)
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 0..n-1 (ties broken by position): the season test on ranks is not swayed by a
-    holiday or a storm."""
-    r = np.empty(x.size)
-    r[np.argsort(x, kind="stable")] = np.arange(x.size)
-    return r
-
-
-def _seasonal(res: np.ndarray, groups: np.ndarray, period: int, alpha: float) -> bool:
-    """One-way ANOVA F-test across season groups (each needs 2 points), p < ``alpha``."""
-    counts = np.bincount(groups, minlength=period)
-    if counts.min() < 2:
-        return False
-    sums = np.bincount(groups, weights=res, minlength=period)
-    means = sums / counts
-    within = float(((res - means[groups]) ** 2).sum())
-    grand = float(res.mean())
-    between = float((counts * (means - grand) ** 2).sum())
-    if within <= 0:
-        return between > 0
-    f = (between / (period - 1)) / (within / (res.size - period))
-    return bool(special.fdtrc(period - 1, res.size - period, f) < alpha)
 
 
 def chart(series: Sequence[float | None], *, exclude: Sequence[bool] | None = None, period: int | None = None,
@@ -446,7 +276,7 @@ class Chart:
         return row
 
     # -- the steps of one point ---------------------------------------------------------------
-    def _fit(self, t: int, base: list[int], seen_before: list[int]) -> tuple[_Fit, np.ndarray]:
+    def _fit(self, t: int, base: list[int], seen_before: list[int]) -> tuple[Fit, np.ndarray]:
         """The forecast at ``t`` from the baseline ``base``, with the season learnt from the
         points of the regime seen before ``t``; and the baseline's values."""
         c, period, values = self.c, self.period, self.values
@@ -457,7 +287,7 @@ class Chart:
                 season=(np.array(span, dtype=float), np.array([values[i] for i in span], dtype=float)) if span else None)
         return f, y
 
-    def _scale(self, f: _Fit, y: np.ndarray, points: int) -> _Scale:
+    def _scale(self, f: Fit, y: np.ndarray, points: int) -> _Scale:
         """σ from the series' own past forecast errors, the t tail they show and the guard
         (see the module's step 4); from the fit's residuals, widened, until there are enough
         errors (``points`` in the baseline)."""
@@ -470,7 +300,7 @@ class Chart:
         past = sorted(abs(e) for e, _, _ in recent)
         guard = 0.0
         if len(past) >= c.min_errors:
-            sigma = MAD_SCALE * _quantile(past, 0.5)
+            sigma = MAD_SCALE * quantile(past, 0.5)
             if sigma <= floor and past[-1] > floor:
                 sigma = 1.2533 * sum(past) / len(past)  # mostly exact, sometimes off (counts, rain): the mean error
             # The tail's shape and the largest misses from the points that were not anomalies, so
@@ -490,14 +320,14 @@ class Chart:
                 guard = max(guard, peaks_over_threshold(usual, c.alert_rate))
         else:
             spread = np.abs(f.residuals)
-            sigma = 1.25 * MAD_SCALE * _median(spread.tolist()) * math.sqrt(1 + 1 / points)
+            sigma = 1.25 * MAD_SCALE * median(spread.tolist()) * math.sqrt(1 + 1 / points)
             if sigma <= floor and spread.size and float(spread.max()) > floor:
                 sigma = 1.25 * 1.2533 * float(spread.mean())  # mostly constant in its first weeks, not always
             df = 0.37 * max(points - 1, 1)
         constant = (not past or past[-1] <= floor) and float(y.max() - y.min()) <= floor
         return _Scale(sigma=max(sigma, floor), df=df, guard=guard, floor=floor, constant=constant)
 
-    def _limits(self, t: int, x: float, row: dict[str, Any], f: _Fit, scale: _Scale, material_here: float) -> _Point:
+    def _limits(self, t: int, x: float, row: dict[str, Any], f: Fit, scale: _Scale, material_here: float) -> _Point:
         """The alert and warning limits around the forecast, and whether ``x`` lies beyond them
         by a change worth telling (``material_here`` or the config's materiality)."""
         c = self.c

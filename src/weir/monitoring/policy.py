@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from weir.model.partitions import Daily, Hourly, PartitionScheme
 from weir.monitoring import forecast, spc
+from weir.monitoring.tails import rate_for_sigma
 
 if TYPE_CHECKING:
     from weir.model.monitors import Monitor
@@ -75,7 +76,7 @@ def forecast_config(settings: Monitor, metric: str) -> forecast.ForecastConfig:
     if settings.methods:
         config = dataclasses.replace(config, methods=tuple(m for m in settings.methods if m in forecast.METHODS))
     if settings.sigma is not None:
-        rate = forecast.rate_for_sigma(float(settings.sigma))
+        rate = rate_for_sigma(float(settings.sigma))
         config = dataclasses.replace(config, alert_rate=rate, warn_rate=max(rate, config.warn_rate))
     if settings.min_points is not None:
         config = dataclasses.replace(config, min_points=settings.min_points, window=max(config.window, settings.min_points))
