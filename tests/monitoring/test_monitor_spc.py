@@ -9,22 +9,17 @@ import numpy as np
 import pytest
 
 from weir.errors import ConfigError
-from weir.monitoring.spc import (
-    SpcConfig,
-    baseline,
+from weir.monitoring.rules import (
     beyond_limit,
-    chart,
     cusum_statistics,
-    evaluate,
     ewma_limit,
     ewma_statistics,
     four_of_five,
-    is_seasonal,
     run_of_eight,
-    seasonal_levels,
-    seasonal_residuals,
     two_of_three,
 )
+from weir.monitoring.seasonality import is_seasonal, seasonal_levels, seasonal_residuals
+from weir.monitoring.spc import SpcConfig, baseline, chart, evaluate
 
 # 30 points alternating 101, 99: centre 100, every moving range 2, ends on 99 (below centre)
 STEADY = [101.0, 99.0] * 15

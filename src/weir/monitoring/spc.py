@@ -8,9 +8,9 @@ pass draws a whole control chart (``chart``) and judges the newest point (``eval
 Per point t:
 
 1. **Season** (only with ``period``: 7 for weekdays of daily partitions, 24 for hours of hourly
-   ones). If an F-test across season groups finds the pattern in the history (``is_seasonal``),
-   each value becomes its residual from the median of the last ``season_window`` same-season
-   points before it, and everything below runs on residuals.
+   ones). If an F-test across season groups finds the pattern in the history
+   (``seasonality.is_seasonal``), each value becomes its residual from the median of the last
+   ``season_window`` same-season points before it, and everything below runs on residuals.
 2. **Baseline** (``baseline``): the last ``window`` usable points before t: not None and not
    masked by ``exclude`` (points already out of control or inside an incident). Fewer than
    ``min_points`` means warm-up: no signal is possible.
@@ -19,9 +19,10 @@ Per point t:
    to N(0, 1) whatever the baseline size, so a 14-point baseline does not raise more false
    alarms than a 90-point one. This is a self-starting chart in the sense of Hawkins (1987,
    "Self-starting CUSUM charts for location and scale") and Quesenberry's Q chart (1991).
-4. **Rules** on z: Western Electric rules 1–4, an EWMA and a two-sided tabular CUSUM over the
-   z of the points monitored so far (None and excluded points are skipped, so an incident point
-   does not keep firing its neighbours; the EWMA and CUSUM restart after they signal).
+4. **Rules** on z (``rules``): Western Electric rules 1–4, an EWMA and a two-sided tabular
+   CUSUM over the z of the points monitored so far (None and excluded points are skipped, so an
+   incident point does not keep firing its neighbours; the EWMA and CUSUM restart after they
+   signal).
 
 Severity: ``alert`` opens an incident, ``warn`` is recorded and drawn on the chart. The default
 ``SpcConfig`` is chosen for the product target of at most one false alarm per 100 clean
@@ -40,6 +41,9 @@ import numpy as np
 from scipy import special
 
 from weir.errors import ConfigError
+from weir.monitoring.rules import beyond_limit, ewma_limit, four_of_five, run_of_eight, two_of_three
+from weir.monitoring.seasonality import SEASON_MIN, is_seasonal, levels_before
+from weir.monitoring.windows import as_values, mask, row_median, windows
 
 SEVERITIES = ("warn", "alert")
 METHODS = ("shewhart", "ewma", "cusum")
@@ -48,8 +52,6 @@ MAD_SCALE = 1.4826  # 1/Φ⁻¹(3/4): MAD × 1.4826 estimates σ for normal data
 # Degrees of freedom per baseline point, matched to the variance of each σ estimate by
 # simulation (the MR̄ figure is the 0.62 of the SPC literature; MAD's efficiency is 37%).
 CLASSIC_DF, ROBUST_DF = 0.62, 0.37
-SEASON_MIN = 3  # same-season points needed for a seasonal level, and per group for the F-test
-ON_CENTRE = 1e-6  # |z| below this is on the centre line: rounding noise of a constant metric
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,118 +187,13 @@ def baseline(history: Sequence[float | None], *, exclude: Sequence[bool] | None 
              config: SpcConfig = SpcConfig()) -> Baseline | None:
     """Baseline of the next point after ``history`` (its last ``config.window`` usable points);
     None during warm-up (fewer than ``config.min_points`` usable points)."""
-    x = np.append(_values(history), np.nan)
-    usable = np.isfinite(x) & ~np.append(_mask(exclude, len(history)), True)
+    x = np.append(as_values(history), np.nan)
+    usable = np.isfinite(x) & ~np.append(mask(exclude, len(history)), True)
     b = _baselines(x, usable, config)
     if not b["defined"][-1]:
         return None
     return Baseline(center=float(b["center"][-1]), sigma=float(b["sigma"][-1]), count=int(b["count"][-1]),
                     robust=bool(b["robust"][-1]))
-
-
-# -- Western Electric rules: standardized values in, positions of the points that fire out --------
-
-def beyond_limit(z: Sequence[float], k: float = 3.0) -> tuple[int, ...]:
-    """Rule 1: the last point is beyond ±k. Returns its position, or () when it does not fire."""
-    return (len(z) - 1,) if z and abs(z[-1]) > k else ()
-
-
-def two_of_three(z: Sequence[float], k: float = 2.0) -> tuple[int, ...]:
-    """Rule 2: 2 of the last 3 points beyond k on the same side, the last point among them."""
-    return _k_of_n(z, 2, 3, k)
-
-
-def four_of_five(z: Sequence[float], k: float = 1.0) -> tuple[int, ...]:
-    """Rule 3: 4 of the last 5 points beyond k on the same side, the last point among them."""
-    return _k_of_n(z, 4, 5, k)
-
-
-def run_of_eight(z: Sequence[float], n: int = 8) -> tuple[int, ...]:
-    """Rule 4: the last n points on the same side of the centre line."""
-    if len(z) < n or abs(z[-1]) <= ON_CENTRE:
-        return ()
-    side = math.copysign(1.0, z[-1])
-    tail = range(len(z) - n, len(z))
-    return tuple(tail) if all(z[i] * side > ON_CENTRE for i in tail) else ()
-
-
-def _k_of_n(z: Sequence[float], k: int, n: int, limit: float) -> tuple[int, ...]:
-    if not z or abs(z[-1]) <= limit:
-        return ()
-    side = math.copysign(1.0, z[-1])
-    hits = tuple(i for i in range(max(0, len(z) - n), len(z)) if z[i] * side > limit)
-    return hits if len(hits) >= k else ()
-
-
-# -- EWMA and CUSUM recursions on standardized values ----------------------------------------------
-
-def ewma_statistics(z: Sequence[float], lam: float = 0.2) -> list[float]:
-    """E_i = λ·z_i + (1 − λ)·E_{i−1}, E_0 = 0 (no restarts)."""
-    out, e = [], 0.0
-    for v in z:
-        e = lam * v + (1 - lam) * e
-        out.append(e)
-    return out
-
-
-def ewma_limit(i: int, lam: float = 0.2, width: float = 4.0) -> float:
-    """Exact limit of E_i in σ units: L·√(λ/(2−λ)·(1 − (1−λ)^{2i}))."""
-    return width * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i)))
-
-
-def cusum_statistics(z: Sequence[float], k: float = 0.5) -> list[tuple[float, float]]:
-    """Tabular CUSUM (C⁺_i, C⁻_i): C⁺_i = max(0, z_i − k + C⁺_{i−1}), C⁻_i = max(0, −z_i − k +
-    C⁻_{i−1}), both starting at 0 (no restarts)."""
-    out, up, down = [], 0.0, 0.0
-    for v in z:
-        up, down = max(0.0, v - k + up), max(0.0, -v - k + down)
-        out.append((up, down))
-    return out
-
-
-# -- seasonality -----------------------------------------------------------------------------------
-
-def is_seasonal(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
-                alpha: float = 1e-3) -> bool:
-    """Whether the values differ between season groups (position modulo ``period``): one-way
-    ANOVA F-test p < ``alpha``, with at least 3 usable points in every group (3 full periods).
-    A pattern with no noise at all (each group constant, groups different) is seasonal."""
-    if period < 2:
-        return False
-    x = _values(series)
-    usable = np.isfinite(x) & ~_mask(exclude, len(series))
-    groups = [x[g::period][usable[g::period]] for g in range(period)]
-    if min(len(g) for g in groups) < SEASON_MIN:
-        return False
-    within = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
-    if within == 0:
-        return len({float(g[0]) for g in groups}) > 1
-    # the one-way ANOVA F-test, computed directly (scipy.stats.f_oneway gives the same p-value
-    # at several times the cost, which adds up over every series of every asset)
-    n = sum(len(g) for g in groups)
-    grand = sum(float(g.sum()) for g in groups) / n
-    between = sum(len(g) * (float(g.mean()) - grand) ** 2 for g in groups)
-    f = (between / (period - 1)) / (within / (n - period))
-    return bool(special.fdtrc(period - 1, n - period, f) < alpha)
-
-
-def seasonal_levels(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
-                    window: int = 8) -> list[float | None]:
-    """Per point, the median of the last ``window`` usable same-season points before it (never
-    the point itself); None until its season has 3 such points."""
-    x = _values(series)
-    level = _season_levels(x, np.isfinite(x) & ~_mask(exclude, len(series)), period, window)
-    return [None if math.isnan(v) else float(v) for v in level]
-
-
-def seasonal_residuals(series: Sequence[float | None], period: int, *, exclude: Sequence[bool] | None = None,
-                       alpha: float = 1e-3, window: int = 8) -> list[float | None] | None:
-    """Value minus its seasonal level (see ``seasonal_levels``) when the history before the last
-    point is seasonal (``is_seasonal``); None when it is not."""
-    if not is_seasonal(series[:-1], period, exclude=None if exclude is None else exclude[:-1], alpha=alpha):
-        return None
-    levels = seasonal_levels(series, period, exclude=exclude, window=window)
-    return [None if v is None or lv is None else float(v) - lv for v, lv in zip(series, levels)]
 
 
 # -- the chart -------------------------------------------------------------------------------------
@@ -323,15 +220,15 @@ def _trace(series: Sequence[float | None], exclude: Sequence[bool] | None, perio
            *, every_point: bool, season_exclude: Sequence[bool] | None = None) -> list[dict]:
     """The chart; Shewhart rules are only evaluated on the last point unless ``every_point``
     (EWMA and CUSUM always run: their restarts depend on every point)."""
-    x = _values(series)
+    x = as_values(series)
     n = x.size
-    excl = _mask(exclude, n)
-    season_excl = excl if season_exclude is None else _mask(season_exclude, n)
+    excl = mask(exclude, n)
+    season_excl = excl if season_exclude is None else mask(season_exclude, n)
     level = np.zeros(n)
     if period and is_seasonal(series[:-1], period, exclude=list(season_excl[:-1]), alpha=config.season_alpha):
         # residuals from the first same-season point on: the baseline of residuals is ready
         # (``min_points``) about when the pattern can be found (3 full periods), not 2 weeks later
-        level = _season_levels(x, np.isfinite(x) & ~season_excl, period, config.season_window, least=1)
+        level = levels_before(x, np.isfinite(x) & ~season_excl, period, config.season_window, least=1)
     r = x - level
     testable = np.isfinite(r)
     b = _baselines(r, testable & ~excl, config)
@@ -428,53 +325,13 @@ class _Recursions:
 
 # -- vectorised helpers ----------------------------------------------------------------------------
 
-def _values(series: Sequence[float | None]) -> np.ndarray:
-    """Floats with NaN for None and non-finite values."""
-    x = np.array([np.nan if v is None else float(v) for v in series], dtype=float)
-    x[~np.isfinite(x)] = np.nan
-    return x
-
-
-def _mask(exclude: Sequence[bool] | None, n: int) -> np.ndarray:
-    if exclude is None:
-        return np.zeros(n, dtype=bool)
-    if len(exclude) != n:
-        raise ConfigError(f"spc: exclude has {len(exclude)} entries for {n} points")
-    return np.asarray(exclude, dtype=bool)
-
-
-def _windows(x: np.ndarray, usable: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every position t, the last ``size`` usable values before t as a row (NaN-padded on
-    the right) and how many there are."""
-    values = x[usable]
-    ends = np.cumsum(usable) - usable  # usable points strictly before t
-    starts = np.maximum(ends - size, 0)
-    count = ends - starts
-    idx = starts[:, None] + np.arange(size)[None, :]
-    valid = np.arange(size)[None, :] < count[:, None]
-    rows = np.full(idx.shape, np.nan)
-    if values.size:
-        rows[valid] = values[idx[valid]]
-    return rows, count
-
-
-def _row_median(rows: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Median of the first ``count`` entries of each NaN-padded row (NaN sorts last)."""
-    s = np.sort(rows, axis=1)
-    lo = np.maximum(count - 1, 0) // 2
-    hi = np.maximum(count, 1) // 2
-    r = np.arange(len(rows))
-    med = 0.5 * (s[r, lo] + s[r, np.minimum(hi, rows.shape[1] - 1)])
-    return np.where(count > 0, med, np.nan)
-
-
 def _baselines(x: np.ndarray, usable: np.ndarray, c: SpcConfig) -> dict[str, np.ndarray]:
     """``Baseline`` fields for every position at once, from the usable points before it."""
-    rows, count = _windows(x, usable, c.window)
+    rows, count = windows(x, usable, c.window)
     valid = np.isfinite(rows)
-    med = _row_median(rows, count)
+    med = row_median(rows, count)
     dev = np.abs(rows - med[:, None])
-    robust_sigma = MAD_SCALE * _row_median(dev, count)
+    robust_sigma = MAD_SCALE * row_median(dev, count)
     worst = np.where(valid, dev, 0.0).max(axis=1)
     robust = (robust_sigma > 0) & (worst > c.outlier_cut * robust_sigma)
     m = np.maximum(count, 1)
@@ -488,14 +345,6 @@ def _baselines(x: np.ndarray, usable: np.ndarray, c: SpcConfig) -> dict[str, np.
     defined = count >= c.min_points
     return {"center": center, "sigma": np.maximum(np.nan_to_num(sigma), floor), "count": count,
             "robust": robust, "defined": defined}
-
-
-def _season_levels(x: np.ndarray, usable: np.ndarray, period: int, window: int, least: int = SEASON_MIN) -> np.ndarray:
-    level = np.full(x.size, np.nan)
-    for g in range(period):
-        rows, count = _windows(x[g::period], usable[g::period], window)
-        level[g::period] = np.where(count >= least, _row_median(rows, count), np.nan)
-    return level
 
 
 def _calibrate(t: np.ndarray, df: np.ndarray) -> np.ndarray:
