@@ -11,7 +11,7 @@ from weir.model.monitors import Drift, settle_drift
 from weir.monitoring.policy import DRIFT_SCORE, TRAINING_DRIFT, partition_constant
 
 if TYPE_CHECKING:
-    from weir.monitoring.evaluator import History
+    from weir.monitoring.history import History
     from weir.project.graph import Project
     from weir.store.store import MetadataStore
 

@@ -8,72 +8,39 @@ sketches (``profiles``): nothing is rescanned. A series is judged in one pass ov
 so an anomaly never widens the limits that later points are judged against. Quarantined
 partitions and partitions with earlier alerts stay out of every baseline, and so do partitions
 an open incident holds: while it is open they are judged against the last good history and
-never become a new normal."""
+never become a new normal. The history judged is ``monitoring.history``'s; what is found is
+stored in the forms of ``monitoring.signals``."""
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from weir.events import Event, EventKind
 from weir.model.monitors import Monitor, settle_monitor
-from weir.model.partitions import Daily, Hourly
-from weir.monitoring import forecast, patterns, spc
+from weir.monitoring import forecast, spc
 from weir.monitoring.derived import DerivedSeries
+from weir.monitoring.history import History, calendar_positions, load_series, materiality
 from weir.monitoring.policy import (
     ALERT,
-    DRIFT_SCORE,
     LEVEL_METRICS,
-    MEAN_EFFECT,
     TAIL,
     TAIL_METRICS,
-    TRAINING_DRIFT,
     forecast_config,
     model_of,
     partition_constant,
     point_state,
-    policy_severity,
     season_of,
     spc_config,
 )
+from weir.monitoring.signals import chart_signal, pattern_signals, schema_signals, signal_events
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
     from weir.store.store import MetadataStore
-
-
-@dataclass(kw_only=True)
-class History:
-    order: list[str]  # partition keys, oldest first
-    series: dict[tuple[str, str], dict[str, float | None]]  # (column, metric) -> key -> value
-    skip: set[str]  # keys kept out of baselines: quarantined, alerted before or held
-    quarantined: set[str] = field(default_factory=set)  # keys whose data was blocked
-    normal: set[str] = field(default_factory=set)  # keys whose alerts were resolved as false alarms
-    # operators' accepted new normals: (column or None for all, metric or None for all, first key)
-    resets: list[tuple[str | None, str | None, str]] = field(default_factory=list)
-    held: set[str] = field(default_factory=set)  # keys an open or acknowledged incident holds
-
-    def held_in(self, column: str, metric: str) -> set[str]:
-        """The held keys of one series: those before the series' latest accepted new normal (an
-        operator's accept makes the level normal, held or not)."""
-        accepted = [first for col, m, first in self.resets if col in (None, column) and m in (None, metric)]
-        return {k for k in self.held if k < max(accepted)} if accepted else set(self.held)
-
-    def resets_in(self, column: str, metric: str, order: list[str]) -> list[int]:
-        """Positions in ``order`` where an accepted new normal of the series starts."""
-        out = set()
-        for col, m, first in self.resets:
-            if col in (None, column) and m in (None, metric):
-                i = bisect.bisect_left(order, first)
-                if 0 < i < len(order):
-                    out.add(i)
-        return sorted(out)
 
 
 @dataclass(kw_only=True)
@@ -84,19 +51,6 @@ class Evaluation:
 
     def alerts(self) -> list[dict]:
         return [s for s in self.signals if s["severity"] == ALERT]
-
-
-def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], dict[str, float | None]], set[str]]:
-    """All partition keys (ordered), values per (column, metric) and the quarantined keys."""
-    keys: set[str] = set()
-    quarantined: set[str] = set()
-    series: dict[tuple[str, str], dict[str, float | None]] = {}
-    for p in points:
-        keys.add(p["partition_key"])
-        if p["quarantined"]:
-            quarantined.add(p["partition_key"])
-        series.setdefault((p["column_name"], p["metric"]), {})[p["partition_key"]] = p["value"]
-    return sorted(keys), series, quarantined
 
 
 def judge_series(
@@ -209,7 +163,7 @@ class MonitorEvaluator(DerivedSeries):
             # each series keeps its own anomalies out of its baseline (the chart decides): only
             # blocked data is kept out of every series
             config = forecast_config(settled, m)
-            material = _materiality(history, col) if m == "mean" else {}
+            material = materiality(history, col) if m == "mean" else {}
             resets = set(history.resets_in(col, m, history.order))
             held = history.held_in(col, m)
             fingerprint = _fingerprint(config, season, sorted(history.order[i] for i in resets), history.normal, held)
@@ -272,7 +226,7 @@ class MonitorEvaluator(DerivedSeries):
                 point = chart[index[key]] if chart is not None else None
                 found = []
                 for sig in point["signals"] if point else ():
-                    signal = self._signal(key, column, metric, sig, settled, verdicts, order, row)
+                    signal = chart_signal(key, column, metric, sig, settled, verdicts, order, row)
                     if signal is not None:
                         found.append(signal)
                 out.signals += found
@@ -283,7 +237,7 @@ class MonitorEvaluator(DerivedSeries):
                     "model": point.get("model") if point else None,
                 })
         out.signals += self._schema_changes(name, order, new, skip, row)
-        out.signals += self._patterns(history, new, row)
+        out.signals += pattern_signals(history, new, row)
         with self.store.transaction():
             self.store.signals.replace(self.project.name, name, new, out.signals)
             self.store.metrics.judge(self.project.name, name, judgements)
@@ -292,35 +246,6 @@ class MonitorEvaluator(DerivedSeries):
                 for (col, m), v in states.items() if v.pop("changed", False)])
             self.store.emit(*signal_events(out.alerts()))
         return out
-
-    @staticmethod
-    def _signal(key, column, metric, sig, settled, verdicts, order, row) -> dict | None:
-        """The stored form of one chart signal, with weir's severity policy (``policy_severity``);
-        a drift score alerts only when the column's distribution really changed (``drift.judge``)."""
-        severity = policy_severity(sig, settled, metric)
-        if severity is None:
-            return None
-        details: dict = {"points": [order[i] for i in sig.points if i < len(order)],
-                         "message": patterns.message(column, metric, sig.value, sig.center)}
-        if sig.method == "shift":
-            what = "change of spread" if sig.rule.startswith("change of spread") else "level shift"
-            details["message"] = f"{what} on {column + ' ' if column else ''}{metric} since {details['points'][0]}" + (
-                ": the new normal is the baseline from here on" if "new normal" in sig.rule else "")
-        rule = sig.rule
-        if metric in (DRIFT_SCORE, TRAINING_DRIFT):
-            verdict = verdicts.get((key, column) if metric == DRIFT_SCORE else (key, column, TRAINING_DRIFT))
-            if verdict is None or not verdict.drifted:
-                severity = "warn"
-            if verdict is not None:
-                rule = f"{rule}: {verdict.reason}"
-                details["message"] = f"{column} distribution changed: {verdict.reason}"
-                details.update(statistic=verdict.statistic, effect=verdict.value, threshold=verdict.threshold,
-                               statistics=_plain(verdict.statistics))
-        return row(
-            key, kind="drift" if metric in (DRIFT_SCORE, TRAINING_DRIFT) else "spc", column_name=column, metric=metric, method=sig.method,
-            rule=rule, value=sig.value, center=sig.center, lower=sig.lower, upper=sig.upper, severity=severity,
-            direction=sig.direction, details=details,
-        )
 
     def replay(self, name: str, *, start: str | None = None) -> Evaluation:
         """Re-judge the stored history of ``name`` with today's settings, as if every partition
@@ -354,36 +279,14 @@ class MonitorEvaluator(DerivedSeries):
             for key in keys:
                 point = chart[index[key]]
                 for sig in point["signals"] if point else ():
-                    signal = self._signal(key, column, metric, sig, settled, verdicts, history.order, row)
+                    signal = chart_signal(key, column, metric, sig, settled, verdicts, history.order, row)
                     if signal is not None:
                         out.signals.append(signal)
         out.signals += self._schema_changes(name, history.order, keys, history.skip, row)
-        out.signals += self._patterns(history, keys, row)
+        out.signals += pattern_signals(history, keys, row)
         return out
 
-    @staticmethod
-    def _patterns(history: History, keys: list[str], row) -> list[dict]:
-        """A delivery identical to the one before it; a column stuck on one value."""
-        found = []
-        for key, earlier in patterns.repeats(history.order, history.series, history.quarantined, keys).items():
-            found.append(row(
-                key, kind="repeat", column_name="", metric="fingerprint", method="repeat",
-                rule=f"identical to {earlier} in every measured statistic", value=None, center=None, lower=None,
-                upper=None, severity=ALERT, details={"same_as": earlier, "message": (
-                    f"identical to {earlier} in every measured statistic: the same delivery again?")},
-            ))
-        for key, columns in patterns.stuck(history.order, history.series, history.quarantined, keys).items():
-            for column, value in columns:
-                found.append(row(
-                    key, kind="stuck", column_name=column, metric="std", method="stuck",
-                    rule="one value on every row", value=value, center=None, lower=None, upper=None, severity=ALERT,
-                    details={"message": f"{column} holds one value ({patterns.number(value)}) on every row, "
-                                        "where it usually varies: a stuck sensor or a filled-in default?"},
-                ))
-        return found
-
-    # -- schema ---------------------------------------------------------------------------
-    def _schema_changes(self, name, order, new, skip, row) -> list[dict]:
+    def _schema_changes(self, name: str, order: list[str], new: list[str], skip: set[str], row) -> list[dict]:
         """Columns added, removed or retyped since the previous partition that was not skipped."""
         previous = {}
         for key in new:
@@ -392,28 +295,7 @@ class MonitorEvaluator(DerivedSeries):
                 previous[key] = before[-1]
         with self.store.read():
             profiles = self.store.metrics.profiles(self.project.name, name, sorted(set(new) | set(previous.values())))
-        found = []
-        for key in new:
-            before = [previous[key]] if key in previous and previous[key] in profiles else []
-            if not before or key not in profiles:
-                continue
-            prev, cur = profiles[before[-1]]["schema"], profiles[key]["schema"]
-            added = sorted(set(cur) - set(prev))
-            removed = sorted(set(prev) - set(cur))
-            # a column with no value at all in one partition has no type there (null): not a change
-            retyped = sorted(c for c in set(cur) & set(prev) if cur[c] != prev[c] and "null" not in (cur[c], prev[c]))
-            if added or removed or retyped:
-                parts = ([f"added {', '.join(added)}"] if added else []) + ([f"removed {', '.join(removed)}"] if removed else []) + (
-                    [f"retyped {', '.join(f'{c} {prev[c]}→{cur[c]}' for c in retyped)}"] if retyped else []
-                )
-                found.append(row(
-                    key, kind="schema", column_name=(removed + retyped + added)[0], metric="schema", method="schema",
-                    rule="schema changed: " + "; ".join(parts), value=None, center=None, lower=None, upper=None,
-                    severity=ALERT, details={"added": added, "removed": removed,
-                                             "retyped": {c: [prev[c], cur[c]] for c in retyped}, "since": before[-1]},
-                ))
-        return found
-
+        return schema_signals(new, previous, profiles, row)
 
 
 MonitorRunner = MonitorEvaluator  # the name the engine and services knew it by
@@ -431,58 +313,3 @@ def _fingerprint(config: forecast.ForecastConfig, season: int | None, resets: li
     return at
 
 
-def calendar_positions(scheme, order: list[str]) -> list[int]:
-    """Each key's step on the scheme's calendar (days for daily partitions, hours for hourly):
-    a day with no data does not move the weekdays of the days after it. Other schemes, and keys
-    that do not parse, count by position in ``order``."""
-    try:
-        if isinstance(scheme, Daily):
-            return [dt.date.fromisoformat(k[:10]).toordinal() for k in order]
-        if isinstance(scheme, Hourly):
-            out = [dt.datetime.strptime(k[:13], scheme.key_format) for k in order]
-            return [t.date().toordinal() * 24 + t.hour for t in out]
-    except ValueError:
-        pass
-    return list(range(len(order)))
-
-
-def _materiality(history: History, column: str) -> dict[str, float]:
-    """Per partition, the smallest move of the column's mean worth an alert: ``MEAN_EFFECT``
-    times its usual standard deviation within a partition (the median over the 28 partitions
-    before it, so a replay and the day's judgement agree; blocked and held partitions left out)."""
-    spreads = history.series.get((column, "std"), {})
-    left_out = history.quarantined | history.held_in(column, "mean")
-    out: dict[str, float] = {}
-    window: list[float] = []
-    for key in history.order:
-        if window:
-            ordered = sorted(window)
-            out[key] = MEAN_EFFECT * ordered[len(ordered) // 2]
-        value = spreads.get(key)
-        if value is not None and key not in left_out:
-            window = [*window[-27:], value]
-    return out
-
-
-def signal_events(alerts: list[dict]) -> list[Event]:
-    """A ``schema_changed`` event per schema alert, a ``signal_raised`` event per other alert."""
-    return [
-        Event(kind=EventKind.SCHEMA_CHANGED if s["kind"] == "schema" else EventKind.SIGNAL_RAISED, project=s["project"],
-              asset=s["asset"], partition_key=s["partition_key"], run_id=s["run_id"],
-              data={"kind": s["kind"], "column": s["column_name"], "metric": s["metric"], "method": s["method"],
-                    "rule": s["rule"], "value": s["value"], "center": s["center"], "lower": s["lower"],
-                    "upper": s["upper"], "direction": s["direction"], "message": (s["details"] or {}).get("message"),
-                    **({"details": s["details"]} if s["kind"] == "schema" else {})})
-        for s in alerts
-    ]
-
-
-def _plain(value):
-    """JSON-safe copy of drift statistics (tuples to lists, numpy numbers to floats)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value

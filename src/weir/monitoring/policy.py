@@ -14,7 +14,7 @@ from weir.monitoring.tails import rate_for_sigma
 
 if TYPE_CHECKING:
     from weir.model.monitors import Monitor
-    from weir.monitoring.evaluator import History
+    from weir.monitoring.history import History
 
 ALERT = "alert"
 
