@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from weir.model.checks import q
+from weir.compute.quote import q
 
 SAMPLE_ROWS = 5
 _BEFORE, _AFTER = "weir_before", "weir_after"

@@ -1,5 +1,8 @@
-"""Checks: small data objects, one variant per kind. Each compiles to SQL aggregates over a
-partition's rows; evaluating them needs no second pass. No I/O here."""
+"""Checks: small data objects, one variant per kind, each with its severity and its judgement
+of what the scan measured (``evaluate``): a row-level check the count of its failing rows
+(``failing``), a metric its value (``value``), freshness the newest value (``newest``). How a
+scan measures them is quality's (``quality.polars_scan``, ``quality.duckdb_scan``): one pass
+over a partition's rows. No I/O here."""
 
 from __future__ import annotations
 
@@ -13,22 +16,6 @@ from weir.errors import ConfigError
 
 SEVERITIES = ("warn", "error", "block")
 CheckOutcome = tuple[bool, Any, str, int | None, str]  # what Check.evaluate returns
-
-
-def q(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: Any) -> str:
-    """A SQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,17 +60,10 @@ class Check:
         """Columns the check reads (checked to exist before the scan)."""
         return []
 
-    def aggregates(self) -> dict[str, str]:
-        """SQL aggregate expressions keyed by a local alias."""
-        return {}
-
     def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
-        """(passed, observed, threshold, failing rows, message)."""
+        """(passed, observed, threshold, failing rows, message) from ``values`` the scan
+        measured for the check over ``total`` rows."""
         raise NotImplementedError
-
-    def failing_filter(self) -> str | None:
-        """A WHERE clause selecting failing rows (for samples); None when rows don't fail singly."""
-        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,15 +77,6 @@ class RowCheck(Check):
         super().__post_init__()
         if not isinstance(self.mostly, (int, float)) or not 0 < self.mostly <= 1:
             raise ConfigError(f"{self.kind}: mostly={self.mostly!r} must be in (0, 1]")
-
-    def failing_sql(self) -> str:
-        raise NotImplementedError
-
-    def aggregates(self) -> dict[str, str]:
-        return {"failing": f"count(*) FILTER (WHERE {self.failing_sql()})"}
-
-    def failing_filter(self) -> str | None:
-        return self.failing_sql()
 
     def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         failing = int(values["failing"] or 0)
@@ -128,10 +99,6 @@ class NotNull(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self) -> str:
-        cond = f"{q(self.column)} IS NULL"
-        return f"({self.where}) AND {cond}" if self.where else cond
-
     def describe_rule(self) -> str:
         return f"{self.column} must not be null" + (f" where {self.where}" if self.where else "")
 
@@ -143,18 +110,6 @@ class Unique(RowCheck):
 
     def columns(self) -> list[str]:
         return list(self.columns_)
-
-    def _key(self) -> str:
-        cols = [q(c) for c in self.columns_]
-        return cols[0] if len(cols) == 1 else "(" + ", ".join(cols) + ")"
-
-    def aggregates(self) -> dict[str, str]:
-        # a single column ignores NULLs, as SQL UNIQUE does; a tuple of columns is never NULL
-        return {"failing": f"count({self._key()}) - count(DISTINCT {self._key()})"}
-
-    def failing_filter(self) -> str | None:
-        cols = ", ".join(q(c) for c in self.columns_)
-        return f"({cols}) IN (SELECT ({cols}) FROM __data GROUP BY ALL HAVING count(*) > 1)"
 
     def describe_rule(self) -> str:
         return f"({', '.join(self.columns_)}) must be unique"
@@ -168,9 +123,6 @@ class AcceptedValues(RowCheck):
 
     def columns(self) -> list[str]:
         return [self.column]
-
-    def failing_sql(self) -> str:
-        return f"{q(self.column)} IS NOT NULL AND {q(self.column)} NOT IN ({', '.join(lit(v) for v in self.values)})"
 
     def describe_rule(self) -> str:
         shown = ", ".join(map(str, self.values[:10])) + (" ..." if len(self.values) > 10 else "")
@@ -193,15 +145,6 @@ class InRange(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self) -> str:
-        lo, hi = ("<", ">") if self.inclusive else ("<=", ">=")
-        parts = []
-        if self.min is not None:
-            parts.append(f"{q(self.column)} {lo} {lit(self.min)}")
-        if self.max is not None:
-            parts.append(f"{q(self.column)} {hi} {lit(self.max)}")
-        return "(" + " OR ".join(parts) + ")"
-
     def describe_rule(self) -> str:
         lb, rb = ("[", "]") if self.inclusive else ("(", ")")
         return f"{self.column} must be in {lb}{self.min if self.min is not None else '-inf'}, {self.max if self.max is not None else 'inf'}{rb}"
@@ -223,9 +166,6 @@ class Matches(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
-    def failing_sql(self) -> str:
-        return f"{q(self.column)} IS NOT NULL AND NOT regexp_full_match(CAST({q(self.column)} AS VARCHAR), {lit(self.pattern)})"
-
     def describe_rule(self) -> str:
         return f"{self.column} must match {self.pattern!r}"
 
@@ -234,9 +174,6 @@ class Matches(RowCheck):
 class Expression(RowCheck):
     kind: ClassVar[str] = "expression"
     sql: str
-
-    def failing_sql(self) -> str:
-        return f"NOT coalesce(({self.sql}), FALSE)"
 
     @property
     def label(self) -> str:
@@ -258,13 +195,6 @@ class References(RowCheck):
     def columns(self) -> list[str]:
         return [self.column]
 
-    @property
-    def ref_table(self) -> str:
-        return f"__ref_{self.to}"
-
-    def failing_sql(self) -> str:
-        return f"{q(self.column)} IS NOT NULL AND {q(self.column)} NOT IN (SELECT {q(self.to_column or self.column)} FROM {q(self.ref_table)})"
-
     def describe_rule(self) -> str:
         return f"{self.column} must exist in {self.to}.{self.to_column or self.column}"
 
@@ -274,9 +204,6 @@ class RowCount(Check):
     kind: ClassVar[str] = "row_count"
     min: int | None = None
     max: int | None = None
-
-    def aggregates(self) -> dict[str, str]:
-        return {}
 
     def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         ok = (self.min is None or total >= self.min) and (self.max is None or total <= self.max)
@@ -296,9 +223,6 @@ class Metric(Check):
     @property
     def label(self) -> str:
         return self.name or f"metric({self.sql})"
-
-    def aggregates(self) -> dict[str, str]:
-        return {"value": self.sql}
 
     def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         v = values["value"]
@@ -323,9 +247,6 @@ class Freshness(Check):
 
     def columns(self) -> list[str]:
         return [self.column]
-
-    def aggregates(self) -> dict[str, str]:
-        return {"newest": f"max({q(self.column)})"}
 
     def evaluate(self, values: dict[str, Any], total: int, context: dict) -> CheckOutcome:
         from datetime import date, datetime

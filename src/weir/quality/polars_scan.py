@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from weir.compute.quote import q
 from weir.model import checks as C
-from weir.model.checks import Check, CheckResult, References, q
+from weir.model.checks import Check, CheckResult, References
 from weir.quality import profile as P
 from weir.quality.duckdb_scan import reader
 from weir.quality.results import SAMPLE_ROWS, check_result, jsonable
