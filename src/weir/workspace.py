@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 
 from weir.alerts.service import AlertService
 from weir.consumers import Consumer, FnConsumer, Pumped, pump
+from weir.deploy.service import DeploymentService
 from weir.envs.service import EnvironmentService
 from weir.eventlog.feed import EventFeed
 from weir.health.service import HealthService
@@ -66,6 +67,7 @@ class Workspace:
                                        quality=self.quality)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=project)
+        self.deployments = DeploymentService(project=project, store=store)
         self.events = EventFeed(store=store)
         self.openlineage = OpenLineageService(project=project, store=store, home=self.home,
                                               data_root=self.tables.root)

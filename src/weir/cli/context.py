@@ -63,6 +63,16 @@ def show_help(ctx: typer.Context) -> None:
     raise typer.Exit(2)
 
 
+def actor() -> str:
+    """Who is at the command line: the OS user (recorded with what the command writes)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name to be had (a container without one)
+        return "unknown"
+
+
 def after_write(ws: Workspace) -> None:
     """After a command wrote: run the pump (incidents, OpenLineage, alerts; ``weir.pump``) and say
     what it did. A consumer's failure is one warning line, never the command's exit code (its

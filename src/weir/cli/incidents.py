@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, choice, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, open_workspace
 
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",
                   invoke_without_command=True)
@@ -184,13 +184,14 @@ def _run_step(ws, step: dict) -> str:
         return f"{len(step['keys'])} deliveries checked"
     if step["kind"] == "rebuild":
         first, last = step["first"], step["last"]
-        request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"])
+        request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"],
+                                  actor=actor())
                    if first == last else
                    RebuildRequest(asset=step["asset"], first=first, last=last, downstream=step["downstream"],
-                                  env_of=step["env_of"]))
+                                  env_of=step["env_of"], actor=actor()))
         rebuilt = ws.envs.rebuild(request, reporter=None)
         return "rebuilt" if rebuilt.ok else "some builds failed"
-    result = ws.runs.run(RunRequest(stale=True))
+    result = ws.runs.run(RunRequest(stale=True, actor=actor()))
     return "built" if result.ok else "some builds failed"
 
 

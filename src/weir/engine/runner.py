@@ -256,6 +256,7 @@ class Run:
                     "id": self.run_id, "project": self.project.name, "trigger": self.trigger, "state": "queued",
                     "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env_id,
                     "configuration_id": configuration.id, "request": self.request, "heartbeat_at": now,
+                    "deployment_id": (self.request or {}).get("deployment"), "actor": (self.request or {}).get("actor"),
                 }
             )
             self.store.runs.add_tasks(

@@ -29,6 +29,11 @@ class Projects(Repository):
         self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
         return None
 
+    def move(self, name: str, root: str) -> None:
+        """Register ``root`` as the folder of project ``name``, whoever held it."""
+        self.c.execute(dialect_insert(self.c, t.projects).values(name=name, root=root, registered_at=time.time())
+                       .on_conflict_do_update(index_elements=["name"], set_={"root": root, "registered_at": time.time()}))
+
     def all(self) -> dict[str, str]:
         return {n: r for n, r in self.c.execute(sa.select(t.projects.c.name, t.projects.c.root))}
 
@@ -43,17 +48,67 @@ def _still_declares(root: Path, name: str) -> bool:
     return isinstance(data.get("project"), dict) and data["project"].get("name") == name
 
 
-def claim_project(store, name: str, root: str) -> None:
-    """Register ``root`` as project ``name``'s folder in this workspace before anything is
-    written for it. Raises ConfigError when another folder holds the name (their tables would
-    overwrite each other)."""
+def claim_project(store, name: str, root: str, *, digest: str | None = None, actor: str | None = None,
+                  move: bool = False) -> dict | None:
+    """Make ``root`` project ``name``'s active deployment in this workspace before anything is
+    written for it (with ``digest``, the project version: a new version at the same place is a
+    new deployment). Returns the deployment (None without a digest). Raises ConfigError when
+    another folder that still declares the name is deployed (their tables would overwrite each
+    other), naming the command that moves the project here; ``move`` is that command."""
     from weir.errors import ConfigError
 
     with store.transaction():
-        other = store.projects.claim(name, root)
+        if move:
+            store.projects.move(name, root)
+            other = None
+        else:
+            other = store.projects.claim(name, root)
+        if other is None and digest is not None:
+            return store.deployments.record(name, digest=digest, location=root, actor=actor)
     if other is not None:
         raise ConfigError(
-            f"project name {name!r} is already used in this workspace by {other}; give this project another "
-            f"name in its weir.toml, or use another workspace (--workspace)",
+            f"project {name!r} is deployed in this workspace from {other}; to deploy it from {root} instead "
+            f"(a moved or restored folder), run 'weir deploy' there; or give this project another name in its "
+            "weir.toml, or use another workspace (--workspace)",
             where=str(Path(root) / "weir.toml"),
         )
+    return None
+
+
+class Deployments(Repository):
+    """Deployments: a project version (digest) at a code location; one active per project."""
+
+    def active(self, project: str) -> dict | None:
+        d = t.deployments.c
+        row = self.c.execute(sa.select(t.deployments).where(d.project == project, d.active.is_(True))
+                             .order_by(d.activated_at.desc())).mappings().first()
+        return dict(row) if row else None
+
+    def get(self, deployment_id: int) -> dict | None:
+        row = self.c.execute(sa.select(t.deployments).where(t.deployments.c.id == deployment_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list(self, project: str) -> list[dict]:
+        """The project's deployments, newest first, each with the number of runs it made."""
+        d, r = t.deployments.c, t.runs.c
+        runs = (sa.select(r.deployment_id, sa.func.count().label("runs")).where(r.deployment_id.is_not(None))
+                .group_by(r.deployment_id).subquery())
+        q = (sa.select(t.deployments, sa.func.coalesce(runs.c.runs, 0).label("runs"))
+             .outerjoin(runs, runs.c.deployment_id == d.id).where(d.project == project)
+             .order_by(d.created_at.desc(), d.id.desc()))
+        return [dict(x) for x in self.c.execute(q).mappings()]
+
+    def record(self, project: str, *, digest: str, location: str, kind: str = "folder", actor: str | None = None) -> dict:
+        """The deployment of ``project`` at ``digest`` and ``location``, made the active one (a new
+        row the first time this version is seen there)."""
+        d = t.deployments.c
+        now = time.time()
+        self.c.execute(dialect_insert(self.c, t.deployments).values(
+            project=project, digest=digest, location=location, kind=kind, active=False, created_at=now, actor=actor)
+            .on_conflict_do_nothing(index_elements=["project", "digest", "location"]))
+        row = self.c.execute(sa.select(t.deployments).where(d.project == project, d.digest == digest,
+                                                            d.location == location)).mappings().one()
+        if not row["active"]:
+            self.c.execute(t.deployments.update().where(d.project == project, d.active.is_(True)).values(active=False))
+            self.c.execute(t.deployments.update().where(d.id == row["id"]).values(active=True, activated_at=now))
+        return {**dict(row), "active": True}

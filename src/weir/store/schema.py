@@ -60,6 +60,8 @@ runs = Table(
     Column("pid", Integer),
     Column("environment_id", String(64)),
     Column("configuration_id", String(64)),  # weir.toml, checks and monitors it ran with (configurations)
+    Column("deployment_id", Integer),  # the deployment (project version at a code location) that ran it
+    Column("actor", String(200)),  # who started it: the OS user of the CLI, the daemon, later an API user
     Column("request", JSON),  # what was asked: assets, partitions, flags
     Column("summary", JSON),  # counts per task state
     Column("error", Text),
@@ -321,6 +323,22 @@ projects = Table(
     Column("name", String(200), primary_key=True),
     Column("root", Text, nullable=False),  # the folder that holds its weir.toml
     Column("registered_at", Float, nullable=False),
+)
+
+deployments = Table(
+    "deployments",  # a version of a project (a digest of what defines it) at a code location; one active per project
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("location", Text, nullable=False),  # the project folder (or bundle file) it is loaded from
+    Column("kind", String(16), nullable=False),  # folder | bundle
+    Column("active", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False),
+    Column("activated_at", Float),
+    Column("actor", String(200)),  # who deployed it
+    UniqueConstraint("project", "digest", "location", name="uq_deployments_version"),
+    Index("ix_deployments_project", "project", "active"),
 )
 
 baseline_resets = Table(
