@@ -36,7 +36,6 @@ def alerts(
     if audience is not None and audience not in AUDIENCES:
         raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
-    ws.incidents.sync()
     rows = ws.alerts.list(wanted, incident=incident, audience=audience, limit=limit)
     if as_json:
         print_json([alert_json(r) for r in rows])
@@ -79,7 +78,6 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
         raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
     if alert is None:
-        ws.incidents.sync()
         newest = ws.alerts.list(audience=audience, limit=1)
         if not newest:
             raise UnknownObjectError("no alerts yet" + (f" to the {audience} audience" if audience else ""))
@@ -107,8 +105,8 @@ def deliver(as_json: bool = JSON_OPT) -> None:
     from weir.cli.render import print_json
 
     ws = open_workspace()
-    ws.incidents.sync()
-    done = ws.alerts.deliver()
+    pumped = ws.pump()  # what the log holds first (incidents), then the outbox
+    done = pumped.get("alerts") or ws.alerts.deliver()
     if as_json:
         print_json({"sent": [r["id"] for r in done.sent], "failed": [r["id"] for r in done.failed],
                     "dead": [r["id"] for r in done.dead]})

@@ -67,10 +67,13 @@ def actor() -> str:
     """Who is at the command line: the OS user (recorded with what the command writes)."""
     import getpass
 
+    from weir.engine.heartbeat import this_host
+
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name to be had (a container without one)
-        return "unknown"
+        user = "unknown"
+    return f"{user}@{this_host()}"
 
 
 def after_write(ws: Workspace) -> None:

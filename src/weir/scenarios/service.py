@@ -10,7 +10,6 @@ resumable (``model/steps.py``); otherwise the tick ends failed, saying so: never
 from __future__ import annotations
 
 import builtins
-import getpass
 import time
 import traceback
 from collections.abc import Callable
@@ -195,7 +194,7 @@ class ScenarioService:
         failed = any(r.get("state") == "failed" for r in records)
         return self._finish(tick, scenario, "failed" if failed else "succeeded", records, runs)
 
-    def run(self, name: str) -> dict:
+    def run(self, name: str, *, actor: str = "unknown") -> dict:
         """Run scenario ``name`` now, in the foreground, as a tick of its own (trigger
         ``manual``); returns the tick as it ended. Waits wait here; Ctrl-C fails the tick."""
         scenario = self.get(name)
@@ -203,7 +202,7 @@ class ScenarioService:
         holder = new_holder("cli")
         now = time.time()
         row = {"project": project.name, "scenario": scenario.name, "scheduled_for": f"manual:{now:.6f}:{holder[-6:]}",
-               "trigger": "manual", "fired_by": {"kind": "manual", "by": _who()}, "created_at": now,
+               "trigger": "manual", "fired_by": {"kind": "manual", "by": actor}, "created_at": now,
                "due_at": now, "steps": [], "run_ids": []}
         with store.transaction():
             tick_id = store.ticks.start(row, holder, now=now, lease=LEASE_SECONDS)
@@ -274,16 +273,6 @@ def _failure(what: str, exc: Exception) -> StepOutcome:
     text = (str(exc).strip().splitlines() or [""])[0]
     return StepOutcome(state="failed", message=f"{what}: {type(exc).__name__}: {text}".rstrip(": "),
                        details={"traceback": "".join(lines[-8:])[-4000:]})
-
-
-def _who() -> str:
-    from weir.engine.heartbeat import this_host
-
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        user = "?"
-    return f"{user}@{this_host()}"
 
 
 __all__ = ["WAIT_POLL", "Claim", "ScenarioService"]
