@@ -55,7 +55,7 @@ def alerts(
             what += f"\n[red]{escape(r['last_error'])}[/]"
             if r["state"] == "pending":
                 what += f" (next try {short_time(r['next_at'])})"
-        t.add_row(str(r["id"]), str(r["incident_id"]), r["route"], r["audience"], r["change"],
+        t.add_row(str(r["id"]), str(r["incident_id"] or "—"), r["route"], r["audience"], r["change"],
                   f"[{STYLES[r['state']]}]{r['state']}[/]", str(r["attempts"]), short_time(r["created_at"]), what)
     console.print(t)
     finish(ws)
@@ -88,7 +88,8 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
         return finish(ws)
     m = row["composed"]
     console.print(f"[bold]alert {row['id']}[/] ({row['audience']}, route {row['route']}, {row['state']}) "
-                  f"for incident {row['incident_id']} {row['change']}", highlight=False)
+                  + (f"for incident {row['incident_id']} {row['change']}" if row["incident_id"]
+                     else "a scenario report"), highlight=False)
     if row["state"] == "skipped":
         console.print(f"[magenta]not sent: {escape(row['last_error'] or '')}[/] ('weir alerts retry {row['id']}' "
                       "sends it after all)", highlight=False, soft_wrap=True)

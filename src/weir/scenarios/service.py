@@ -245,19 +245,18 @@ class ScenarioService:
             except WeirError:
                 incidents = []
         outcome = note or "; ".join(r["message"] for r in records if r.get("message")) or state
-        with store.transaction():
+        with store.transaction():  # the outcome and its reports (in the outbox) in one unit of work
             done = store.ticks.update(tick["id"], tick["holder"], state=state, finished_at=time.time(),
                                       lease_until=None, steps=records, run_ids=runs, outcome=outcome,
                                       incidents=incidents)
             final = store.ticks.get(tick["id"]) or tick
+            if done and scenario is not None and report_it and scenario.reporters:
+                reports = report(self._s.project(), store, scenario, final)
+                if reports:
+                    store.ticks.note(tick["id"], reports=reports)
+                    final = {**final, "reports": reports}
         if not done:
             return self._lost(tick)
-        if scenario is not None and report_it and scenario.reporters:
-            reports = report(self._s.project(), scenario, final)
-            if reports:
-                with store.transaction():
-                    store.ticks.note(tick["id"], reports=reports)
-                final = {**final, "reports": reports}
         return final
 
     def _runs_of(self, tick_id: int) -> builtins.list[str]:
