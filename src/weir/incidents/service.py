@@ -179,12 +179,35 @@ class IncidentService:
             return None
 
     def _scope_trigger(self, incident_id: int, event: Event, why: str, tracker: ScopeTracker) -> None:
-        """The trigger's partitions join the scope: its own, or every partition a rollout replaced."""
+        """The trigger's partitions join the scope: its own, or every partition a rollout replaced,
+        each with the versions of it that are bad (``_bad_versions``)."""
         keys = list(event.data.get("partitions") or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
         keys = keys or ([event.partition_key] if event.partition_key else [])
         via = "cause" if event.kind == EventKind.ROLLOUT_CHANGED else "trigger"
+        versions = self._bad_versions(event, keys)
         for key in keys:
-            tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at)
+            tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at,
+                        version=versions.get(key))
+
+    def _bad_versions(self, event: Event, keys: builtins.list[str]) -> dict[str, str | None]:
+        """Which version of each partition a trigger says is bad: none readable for a blocked or
+        failed one; the delivery now checked for a source's alert; the version its run published
+        for an asset's alert or a rollout (None when that is not known: any version read counts)."""
+        from weir.incidents.scope import UNPUBLISHED
+
+        kind, asset = str(event.kind), event.asset or ""
+        if kind in BROKEN:
+            return dict.fromkeys(keys, UNPUBLISHED)
+        store, project = self._store(), self._project()
+        if asset in project.sources:
+            delivered = store.sources.get(project.name, asset)
+            return {k: (delivered.get(k) or {}).get("fingerprint") for k in keys}
+        current = store.partitions.current(project.name, [asset])
+        out: dict[str, str | None] = {}
+        for k in keys:
+            row = current.get((asset, k))
+            out[k] = str(row["version"]) if row is not None and (row["run_id"] == event.run_id or not event.run_id) else None
+        return out
 
     def _tell(self, incident_id: int, change: str, tracker: ScopeTracker, at: float) -> None:
         """Diagnose the incident, keep the diagnosis as told, take its cause and sweep its scope."""

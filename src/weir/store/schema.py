@@ -385,6 +385,10 @@ incident_scope = Table(
     Column("partition_key", String(64), nullable=False),
     Column("run_id", String(40)),  # the build that made it bad
     Column("via", String(16), nullable=False),  # cause | lineage | trigger: how it entered the scope
+    # which versions of it are bad: an asset's first bad Delta version (every later one is bad until
+    # fixed), a source's bad delivery fingerprints (space-separated), "unpublished" (blocked or
+    # failed: nobody could read it), None (not known: any version read counts)
+    Column("version", String(200)),
     Column("why", Text, nullable=False),
     Column("added_at", Float, nullable=False),
     Column("fixed_run_id", String(40)),  # the build that made it good again (None: still bad)
