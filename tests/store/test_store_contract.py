@@ -52,6 +52,9 @@ def test_the_event_log_keeps_order_and_reads_by_cursor_and_kind(store):
         assert store.events.after(every[2].id, limit=2) == every[3:5]
         assert [e.project for e in store.events.after(0, kinds=["run_finished"])] == ["q"]
         assert len(store.events.after(0, project="p")) == 5
+        assert store.events.newest(limit=2) == every[-2:]
+        assert store.events.newest(before=every[-1].id, limit=2) == every[-3:-1]
+        assert [e.partition_key for e in store.events.newest(project="p", limit=1)] == ["k4"]
 
 
 def test_concurrent_writers_make_ids_visible_in_commit_order(store):
