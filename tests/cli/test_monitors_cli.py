@@ -243,3 +243,22 @@ def test_replay_after_muting_a_column_marks_its_alerts_gone(tmp_path):
     assert stored(ws, project) == before
     bad = weir(ws, project, "monitors", "replay", "raw", "--from", "2024-02-31", expect=2)
     assert len(bad.stderr.strip().splitlines()) == 1 and "'2024-02-31'" in bad.stderr
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+POINT_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center",
+              "lower", "upper", "signals", "muted", "state", "model"}
+
+
+def test_metrics_json_is_one_lean_record_per_point(shifted):
+    """Every point carries the documented keys and nothing else, one compact record per line:
+    the size grows with the number of points, not with what the monitors keep behind them."""
+    out = weir(shifted["ws"], shifted["project"], "metrics", "raw", "--json").stdout
+    points = json.loads(out)
+    assert len(points) > 300
+    assert all(set(p) == POINT_KEYS for p in points)
+    signals = [s for p in points for s in p["signals"]]
+    assert signals and all(set(s) == {"method", "rule", "severity", "direction"} for s in signals)
+    assert len(out.splitlines()) == len(points) + 2  # "[", one line per point, "]"
+    assert len(out) <= 330 * len(points)

@@ -40,13 +40,13 @@ def metrics(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Profile metrics per partition, as time series."""
-    from weir.cli.render import console, print_json
+    from weir.cli.render import console, print_json_rows
     from weir.monitoring.records import metric_json
 
     ws = open_workspace(reading=True)
     points = ws.monitors.metrics(name, column=column, metric=metric, first=first, last=last)
     if as_json:
-        print_json([metric_json(name, p) for p in points])
+        print_json_rows([metric_json(name, p) for p in points])
     elif not points:
         console.print(f"no metrics for {name} yet: they are measured when partitions are built or sources ingested")
     else:
