@@ -62,7 +62,8 @@ class Workspace:
         project, store = self._load_project, self._open_store
         self.monitors = MonitorService(project=project, store=store, tables=self.tables)
         self.quality = QualityService(project=project, store=store, tables=self.tables,
-                                      evaluate=self.monitors.evaluate)
+                                      evaluate=lambda name, keys, run_id: self.monitors.runner().evaluate(
+                                          name, keys, run_id).alerts())
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
                                monitors=self.monitors)
         self.envs = EnvironmentService(project=project, store=store, runs=self.runs, home=self.home, tables=self.tables,

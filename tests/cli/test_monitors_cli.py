@@ -245,6 +245,21 @@ def test_replay_after_muting_a_column_marks_its_alerts_gone(tmp_path):
     assert len(bad.stderr.strip().splitlines()) == 1 and "'2024-02-31'" in bad.stderr
 
 
+def test_signals_of_an_ingest_carry_its_id(shifted):
+    """``weir ingest`` records what it checks under one id, as a run does: the source decisions,
+    their events and the monitor signals raised on them."""
+    ws, project = shifted["ws"], shifted["project"]
+    ids = {s["run_id"] for s in shifted["signals"]}
+    assert len(ids) == 1 and next(iter(ids)).startswith("ingest-")
+    [ingest_id] = ids
+    again = as_json(ws, project, "ingest", "raw")  # judged before: each says which ingest judged it
+    assert again and {a["run_id"] for a in again} == {ingest_id} and not any(a["checked_now"] for a in again)
+    admitted = [e for e in as_json(ws, project, "events", "--kind", "source_admitted", "--limit", "1000")]
+    assert len(admitted) == DAYS + SHIFTED and {e["run_id"] for e in admitted} == {ingest_id}
+    raised = as_json(ws, project, "events", "--kind", "signal_raised", "--limit", "1000")
+    assert raised and {e["run_id"] for e in raised} == {ingest_id}
+
+
 # -- metrics ---------------------------------------------------------------------------------------
 
 POINT_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center",

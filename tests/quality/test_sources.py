@@ -269,7 +269,8 @@ def test_bad_contracts_are_config_errors(make_project, args, message):
 
 # -- the command line ------------------------------------------------------------------------------
 
-INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint", "signals"}
+INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint",
+               "run_id", "signals"}
 
 
 

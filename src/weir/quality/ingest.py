@@ -6,8 +6,10 @@ judged, so a partition is checked once per delivery and again when new files lan
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,13 @@ from weir.storage.sources import fingerprint, read_source, source_files
 ACCEPTED, BLOCKED = "accepted", "blocked"
 
 
+def new_ingest_id() -> str:
+    """The id of one ingest (``weir ingest``, a scenario's ingest step): what a run id is to a
+    build, it is to the source decisions, check results, metrics, events and monitor signals the
+    ingest records. Shaped like a run id, so it sorts by time, and marked ``ingest-``."""
+    return "ingest-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
+
+
 @dataclass(kw_only=True)
 class Admission:
     """What the check of one landed source partition decided."""
@@ -44,6 +53,8 @@ class Admission:
     sample: list[dict] = field(default_factory=list)
     checked_now: bool = False
     failed_checks: int = 0
+    run_id: str | None = None  # the run or ingest that judged these files
+
 
     @property
     def blocked(self) -> bool:
@@ -53,7 +64,7 @@ class Admission:
         return {
             "source": self.source, "partition": self.key, "state": self.state, "rows": self.rows,
             "malformed_rows": self.malformed, "message": self.message, "sample": self.sample,
-            "checked_now": self.checked_now, "fingerprint": self.fingerprint,
+            "checked_now": self.checked_now, "fingerprint": self.fingerprint, "run_id": self.run_id,
         }
 
 
@@ -96,7 +107,8 @@ class SourceGate:
         known = self._decided(source.name).get(key)
         if known and known["fingerprint"] == fp and not force:
             return Admission(source=source.name, key=key, state=known["state"], fingerprint=fp, rows=known["row_count"],
-                             malformed=known["malformed_rows"], message=known["message"] or "", sample=known["sample"] or [])
+                             malformed=known["malformed_rows"], message=known["message"] or "", sample=known["sample"] or [],
+                             run_id=known.get("run_id"))
         decision, check_rows, measured = self._judge(source, key, files, fp, run_id)
         row = {
             "project": self.project.name, "source": source.name, "partition_key": key, "fingerprint": fp,
@@ -126,7 +138,8 @@ class SourceGate:
         return decision
 
     def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
-        base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True}
+        base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True,
+                                "run_id": run_id}
         try:
             read = read_source(files, source.format, dict(source.options), what=source.name, columns=source.columns)
         except DataError as exc:
