@@ -137,6 +137,22 @@ class SourceGate:
             schemas[key] = measured[0].schema
         return decision
 
+    def _untyped_first_delivery(self, source: Source, key: str, files: list[str], rows: int, table) -> list[str]:
+        """A delivery with a header and no rows gives its columns no type. With the source's
+        ``columns`` they have the declared ones, and after an admitted delivery the assets'
+        tables have theirs; before that, nothing would type them (strings would fix the wrong
+        type on every table downstream): blocked, saying so."""
+        import pyarrow as pa
+
+        if rows or source.columns:
+            return []
+        untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+        if not untyped or any(k != key and d["state"] == ACCEPTED for k, d in self._decided(source.name).items()):
+            return []
+        where = Path(files[0]).relative_to(self.root) if Path(files[0]).is_relative_to(self.root) else files[0]
+        return [f"{where} has a header and no rows, and no type is known for {', '.join(untyped)} (declare columns= "
+                "on the source, or check it again with --force once a delivery with rows is admitted)"]
+
     def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
         base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True,
                                 "run_id": run_id}
@@ -159,18 +175,19 @@ class SourceGate:
             project=self.project.name, run_id=run_id, references=self.references, bins=bins, profile=source.profile,
             stats=self.stats,
         )
+        problems = self._untyped_first_delivery(source, key, files, read.rows, table)
         if not source.columns and source.profile:  # without a contract, earlier deliveries' types are the contract
             seen: dict[str, set[str]] = {}
             for k, schema in self._admitted_schemas(source.name).items():
                 if k != key:
                     for col, typ in schema.items():
                         seen.setdefault(col, set()).add(typ)
-            problems = delivery_schema_problems(seen, table)
-            if problems:
-                found = schema_result(problems, table.num_rows)
-                audit.results.insert(0, found)
-                audit.rows += result_rows(self.project.name, source.name, key, run_id, [found])
-                audit.verdict = verdict_of(audit.results)
+            problems += delivery_schema_problems(seen, table)
+        if problems:
+            found = schema_result(problems, table.num_rows)
+            audit.results.insert(0, found)
+            audit.rows += result_rows(self.project.name, source.name, key, run_id, [found])
+            audit.verdict = verdict_of(audit.results)
         verdict = audit.verdict
         if audit.results:
             tally(self.outcomes, source.name, audit.results)
