@@ -164,6 +164,25 @@ def test_a_deleted_data_file_is_a_finding_with_the_rebuild_command_and_reads_say
     assert check(home, project).ok
 
 
+def test_repair_makes_a_partition_whose_file_is_lost_missing_so_the_stale_run_rebuilds_it(built):
+    home, project = built
+    current_file(home, "cleaned", "2024-01-30").unlink()
+    done = fix(home, project)
+    [forgot] = [a for a in done.actions if a.action == RepairActionKind.FORGOT_PARTITION]
+    assert (forgot.asset, forgot.partition) == ("cleaned", "2024-01-30")
+    assert "is missing" in forgot.message and "'weir run --stale' rebuilds it" in forgot.message
+    assert kinds(done.after) == [("missing_file", "cleaned", "2024-01-30")]  # the file's finding, nothing else
+    assert fix(home, project).actions == ()  # a second repair has nothing to do
+
+    with Workspace(home, project) as ws:
+        assert ws.data.status("cleaned")[0]["published"] == 4
+    plan = stale_plan(home, project)
+    assert plan[("cleaned", "2024-01-30")] == "missing"
+    assert plan[("enriched", "2024-01-30")] == plan[("monthly_total", "2024-01")] == "upstream rebuilt"
+    build(home, project, stale=True)
+    assert check(home, project).ok and stale_plan(home, project) == {}
+
+
 def test_an_unreadable_data_file_is_a_finding(built):
     home, project = built
     damaged = current_file(home, "enriched", "2024-02-01")
