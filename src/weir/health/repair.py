@@ -75,6 +75,7 @@ def repair(
             actions += _rebuild_metadata(store, state, inputs)
         elif not state.log.versions:
             actions += _forget(store, ref.project, ref.asset, None, "the table was never committed")
+            actions += _forget_lost_versions(store, ref.project, ref.asset, -1)
     with store.read():
         recorded = {(p, a) for p in store.partitions.projects() for (a, _k) in store.partitions.current(p)}
     for proj, asset in sorted(recorded - seen):
@@ -166,9 +167,12 @@ def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsO
             })
     gone = sorted(set(current) - set(state.logged))
     unreadable = sorted(set(current) & set(damaged))
+    assert state.snapshot is not None
+    newest = state.snapshot.version
+    actions += _forget_lost_versions(store, ref.project, ref.asset, newest)
     with store.transaction():
-        store.partitions.record_published(rows)
-        store.partitions.record_versions(older)
+        store.partitions.set_current(rows)
+        store.partitions.record_versions([r for r in rows if (r["partition_key"], r["version"]) not in history] + older)
         store.partitions.forget(ref.project, ref.asset, gone + unreadable)
     if older:
         actions.append(RepairAction(action=RepairActionKind.RECORDED_HISTORY, project=ref.project, asset=ref.asset,
@@ -181,6 +185,21 @@ def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsO
         actions.append(RepairAction(action=RepairActionKind.FORGOT_PARTITION, project=ref.project, asset=ref.asset, partition=key,
                                     message=f"{damaged[key]}: {part} no longer listed as published, so 'weir run --stale' rebuilds it"))
     return actions
+
+
+def _forget_lost_versions(store: MetadataStore, project: str, asset: str, newest: int) -> list[RepairAction]:
+    """Versions above the table's newest (-1: it has none) were set aside with a damaged entry:
+    they leave the history too, before the table's next commit takes their number again."""
+    with store.transaction():
+        lost = store.partitions.forget_versions(project, asset, after=newest)
+    if not lost:
+        return []
+    versions = sorted({n for _, n in lost})
+    now = f"its newest version is {newest}" if newest >= 0 else "it has no version left"
+    return [RepairAction(
+        action=RepairActionKind.FORGOT_HISTORY, project=project, asset=asset,
+        message=f"version {', '.join(map(str, versions))} of {asset!r} dropped from the history of {len(lost)} "
+                f"partition(s): the table no longer has it ({now})")]
 
 
 def _forget(store: MetadataStore, project: str, asset: str, keys: list[str] | None, why: str) -> list[RepairAction]:
