@@ -119,6 +119,23 @@ class Workspace:
 
         return LightReader.open(self.home)
 
+    def name_held_elsewhere(self) -> str | None:
+        """The other folder that holds this project's name in the workspace (reads here show its
+        data), or None when the name is this folder's or free."""
+        from weir.store.claims import holder_elsewhere
+
+        project = self.project
+        light = self.light()
+        if light is not None:
+            try:
+                registered = light.project_root(project.name)
+            finally:
+                light.close()
+        else:
+            with self.store.read():
+                registered = self.store.projects.root_of(project.name)
+        return holder_elsewhere(registered, project.name, str(project.root))
+
     def _open_store(self) -> MetadataStore:
         if self._store is None:
             from weir.store.store import MetadataStore

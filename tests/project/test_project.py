@@ -620,6 +620,30 @@ def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
     assert json.loads(weir_cli(ws, first, "read", "a", "--format", "json").stdout) == [{"x": 1}]  # untouched
 
 
+def test_a_folder_whose_project_name_another_holds_may_read_with_a_warning_but_not_repair_or_vacuum(tmp_path):
+    import json
+
+    from conftest import weir_cli, write_project
+
+    assets = "import pandas as pd\nimport weir\n\n@weir.asset\ndef a(context):\n    return pd.DataFrame({'x': [1]})\n"
+    first = write_project(tmp_path / "one", {"assets.py": assets}, name="shop")
+    second = write_project(tmp_path / "two", {"assets.py": assets.replace("[1]", "[2]")}, name="shop")
+    ws = tmp_path / "ws"
+    weir_cli(ws, first, "run", "--executor", "inprocess")
+    refused = weir_cli(ws, second, "run", "--executor", "inprocess", expect=2).stderr
+    assert len(refused.strip().splitlines()) == 1
+    for command in (["doctor", "--repair"], ["vacuum"], ["vacuum", "--older-than", "0"]):
+        assert weir_cli(ws, second, *command, expect=2).stderr == refused  # the same one line, nothing done
+    assert weir_cli(ws, second, "vacuum", "--dry-run").returncode == 0  # changes nothing
+    for command in (["status"], ["read", "a", "--format", "json"], ["history", "a"], ["metrics", "a"]):
+        out = weir_cli(ws, second, *command)
+        [warning] = out.stderr.strip().splitlines()
+        assert warning.startswith("warning: project name 'shop' belongs to ") and str(first) in warning
+    assert json.loads(weir_cli(ws, second, "read", "a", "--format", "json").stdout) == [{"x": 1}]
+    mine = weir_cli(ws, first, "status")
+    assert mine.stderr == "" and weir_cli(ws, first, "doctor", "--repair").stderr == ""
+
+
 def test_an_asset_key_is_kept_as_a_tuple_and_a_sql_header_can_declare_one(make_project):
     root = make_project({
         "assets.py": """

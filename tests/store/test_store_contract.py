@@ -232,6 +232,7 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
                                "attempt": 1, "code_version": "c"} for k, s in (("k1", "succeeded"), ("k2", "failed"))])
         store.partitions.record_published([{"project": "p", "asset": "a", "partition_key": k, "version": 0, "run_id": "r1",
                                             "code_version": cv, "row_count": 5} for k, cv in (("k1", "c"), ("k3", "old"))])
+        store.projects.claim("p", "/somewhere/p")
     light = LightReader.open(tmp_path / "ws")
     assert light is not None
     with store.read():
@@ -239,6 +240,8 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
         assert light.code_version_counts("p", "a") == store.partitions.code_version_counts("p", "a")
         assert light.last_task_states("p", "a") == store.runs.last_task_states("p", "a")
         assert light.last_task_states("p", "zz") == store.runs.last_task_states("p", "zz") == {}
+        assert light.project_root("p") == store.projects.root_of("p") == "/somewhere/p"
+        assert light.project_root("q") is store.projects.root_of("q") is None
     _blocked_history(store)
     with store.read():
         assert light.blocked("p") == store.runs.blocked("p") != []

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository, dialect_insert
+from weir.store.claims import holder_elsewhere, still_declares
 
 
 class Projects(Repository):
@@ -24,36 +25,46 @@ class Projects(Repository):
         known = self.c.execute(sa.select(c.root).where(c.name == name)).scalar()
         if known == root:
             return None
-        if known is not None and _still_declares(Path(known), name):
+        if known is not None and still_declares(Path(known), name):
             return known
         self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
         return None
+
+    def root_of(self, name: str) -> str | None:
+        """The folder registered for project ``name``, or None."""
+        return self.c.execute(sa.select(t.projects.c.root).where(t.projects.c.name == name)).scalar()
 
     def all(self) -> dict[str, str]:
         return {n: r for n, r in self.c.execute(sa.select(t.projects.c.name, t.projects.c.root))}
 
 
-def _still_declares(root: Path, name: str) -> bool:
-    import tomllib
+def name_taken(name: str, root: str, other: str):
+    """The one-line error for a folder whose project name ``other`` holds."""
+    from weir.errors import ConfigError
 
-    try:
-        data = tomllib.loads((root / "weir.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    return isinstance(data.get("project"), dict) and data["project"].get("name") == name
+    return ConfigError(
+        f"project name {name!r} is already used in this workspace by {other}; give this project another "
+        f"name in its weir.toml, or use another workspace (--workspace)",
+        where=str(Path(root) / "weir.toml"),
+    )
 
 
 def claim_project(store, name: str, root: str) -> None:
     """Register ``root`` as project ``name``'s folder in this workspace before anything is
     written for it. Raises ConfigError when another folder holds the name (their tables would
     overwrite each other)."""
-    from weir.errors import ConfigError
-
     with store.transaction():
         other = store.projects.claim(name, root)
     if other is not None:
-        raise ConfigError(
-            f"project name {name!r} is already used in this workspace by {other}; give this project another "
-            f"name in its weir.toml, or use another workspace (--workspace)",
-            where=str(Path(root) / "weir.toml"),
-        )
+        raise name_taken(name, root, other)
+
+
+def refuse_name_held_elsewhere(store, name: str, root: str) -> None:
+    """Raise the ConfigError of ``claim_project`` when another folder holds project ``name``,
+    without claiming it: for commands that change what is stored (repair, vacuum) but do not
+    build this folder's project."""
+    with store.read():
+        registered = store.projects.root_of(name)
+    other = holder_elsewhere(registered, name, root)
+    if other is not None:
+        raise name_taken(name, root, other)
