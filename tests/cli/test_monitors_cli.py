@@ -147,6 +147,31 @@ def test_bad_signal_ranges_exit_2_with_one_line(shifted, args, message):
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["metrics", "raw"], ["metrics", "raw", "--metric", "row_count", "--json"], ["monitors", "--signals"],
+    ["monitors", "raw", "--signals", "--json"], ["chart", "raw", "--metric", "row_count", "--out", "x.png"],
+])
+def test_a_range_that_runs_backwards_exits_2_naming_both_keys(shifted, args):
+    proc = weir(shifted["ws"], shifted["project"], *args, "--from", key(10), "--to", key(3), expect=2)
+    [line] = proc.stderr.strip().splitlines()
+    assert f"--from {key(10)} comes after --to {key(3)}" in line and proc.stdout == ""
+
+
+def test_a_range_partly_outside_what_is_measured_says_which_part_in_one_line(shifted):
+    ws, project = shifted["ws"], shifted["project"]
+    newest = key(DAYS + SHIFTED - 1)
+    args = ["--from", key(DAYS), "--to", "2024-03-10"]  # in the source's range, past its newest delivery
+    proc = weir(ws, project, "metrics", "raw", "--metric", "row_count", *args, "--json")
+    assert [p["partition"] for p in json.loads(proc.stdout)] == [key(i) for i in range(DAYS, DAYS + SHIFTED)]
+    [note] = proc.stderr.strip().splitlines()
+    assert note == (f"note: --from {key(DAYS)} --to 2024-03-10: the part after {newest} is outside the partitions "
+                    f"measured ({key(0)}..{newest})")
+    signals = weir(ws, project, "monitors", "--signals", *args)
+    assert signals.stderr == proc.stderr and lines(signals.stdout)
+    inside = weir(ws, project, "metrics", "raw", "--from", key(1), "--to", key(5))
+    assert inside.stderr == ""
+
+
 def test_a_group_leads_with_the_monitors_sentence_and_names_the_other_metrics():
     def signal(metric: str, severity: str, value: float, details: dict | None = None) -> dict:
         return {"asset": "weather", "partition_key": "2013-07-04", "kind": "spc", "column_name": "temp_f",

@@ -59,6 +59,21 @@ class QualityService:
         with store.read():
             return store.checks.list(project.name, asset=asset, partition=key, failed=failed)
 
+    def range_check(self, name: str | None, first: str | None, last: str | None) -> str | None:
+        """Check a ``--from``/``--to`` range of measured partitions (of ``name``, or of every
+        asset and source): raises PartitionError naming both keys when it runs backwards;
+        returns one line saying which part of it lies outside the partitions measured, or None."""
+        from weir.project.keys import check_range, outside_measured
+
+        project = self._project()
+        check_range(project, name, first, last)
+        if first is None and last is None:
+            return None
+        store = self._store()
+        with store.read():
+            measured = store.metrics.extent(project.name, name)
+        return outside_measured(first, last, measured)
+
     def recheck(self, asset: str, partition: str | None) -> list[dict]:
         """Run ``asset``'s checks on its published partition now; records and returns the results."""
         from weir.quality.auditor import audit_partition, failed_check_events
