@@ -604,6 +604,29 @@ def test_a_sql_asset_reading_an_unknown_table_fails_at_load_with_a_suggestion(ma
         load_project(bad)
 
 
+def test_a_sql_asset_reading_an_unknown_table_cites_the_line_that_reads_it(make_project):
+    assets = 'import weir\norders = weir.source("orders", path="orders.csv")\ncustomers = weir.source("customers", path="c.csv")\n'
+    sql = ("-- description: orders per customer\n"
+           "-- owners: data@example.com\n"
+           "SELECT c.name, count(*) AS n\n"
+           "FROM orders o\n"
+           "JOIN custmers c ON c.id = o.customer  -- customers, misspelt\n"
+           "GROUP BY 1\n")
+    root = make_project({"assets.py": assets, "sql/report.sql": sql})
+    msg = _error(ProjectError, root)
+    assert f"{root / 'sql' / 'report.sql'}:5" in msg and "reads 'custmers'" in msg and "did you mean 'customers'" in msg
+    inline = make_project({"assets.py": assets + (
+        "report = weir.sql_asset(\n"
+        "    'report',\n"
+        "    \"\"\"\n"
+        "    SELECT count(*) AS n\n"
+        "    FROM\n"
+        "      ordrs\n"
+        "    \"\"\",\n"
+        ")\n")}, name="inline")
+    assert f"{inline / 'assets.py'}:9" in _error(ProjectError, inline)
+
+
 def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
     import json
 
