@@ -1,5 +1,6 @@
-"""Which folder each project name belongs to in a workspace: tables are keyed by project name,
-so two folders claiming one name would overwrite each other's tables."""
+"""Which folder each project name belongs to in a workspace (tables are keyed by project name,
+so two folders claiming one name would overwrite each other's tables), and the deployments made
+there: a version of a project at a code location, one active per project."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository, dialect_insert
+from weir.store.claims import holder_elsewhere, still_declares
 
 
 class Projects(Repository):
@@ -24,7 +26,7 @@ class Projects(Repository):
         known = self.c.execute(sa.select(c.root).where(c.name == name)).scalar()
         if known == root:
             return None
-        if known is not None and _still_declares(Path(known), name):
+        if known is not None and still_declares(Path(known), name):
             return known
         self.c.execute(t.projects.update().where(c.name == name).values(root=root, registered_at=time.time()))
         return None
@@ -34,18 +36,24 @@ class Projects(Repository):
         self.c.execute(dialect_insert(self.c, t.projects).values(name=name, root=root, registered_at=time.time())
                        .on_conflict_do_update(index_elements=["name"], set_={"root": root, "registered_at": time.time()}))
 
+    def root_of(self, name: str) -> str | None:
+        """The folder registered for project ``name``, or None."""
+        return self.c.execute(sa.select(t.projects.c.root).where(t.projects.c.name == name)).scalar()
+
     def all(self) -> dict[str, str]:
         return {n: r for n, r in self.c.execute(sa.select(t.projects.c.name, t.projects.c.root))}
 
 
-def _still_declares(root: Path, name: str) -> bool:
-    import tomllib
+def name_taken(name: str, root: str, other: str):
+    """The one-line error for a folder whose project name ``other`` holds, naming the way out."""
+    from weir.errors import ConfigError
 
-    try:
-        data = tomllib.loads((root / "weir.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    return isinstance(data.get("project"), dict) and data["project"].get("name") == name
+    return ConfigError(
+        f"project {name!r} is deployed in this workspace from {other}; to deploy it from {root} instead "
+        f"(a moved or restored folder), run 'weir deploy' there; or give this project another name in its "
+        "weir.toml, or use another workspace (--workspace)",
+        where=str(Path(root) / "weir.toml"),
+    )
 
 
 def claim_project(store, name: str, root: str, *, digest: str | None = None, actor: str | None = None,
@@ -55,8 +63,6 @@ def claim_project(store, name: str, root: str, *, digest: str | None = None, act
     new deployment). Returns the deployment (None without a digest). Raises ConfigError when
     another folder that still declares the name is deployed (their tables would overwrite each
     other), naming the command that moves the project here; ``move`` is that command."""
-    from weir.errors import ConfigError
-
     with store.transaction():
         if move:
             store.projects.move(name, root)
@@ -66,13 +72,19 @@ def claim_project(store, name: str, root: str, *, digest: str | None = None, act
         if other is None and digest is not None:
             return store.deployments.record(name, digest=digest, location=root, actor=actor)
     if other is not None:
-        raise ConfigError(
-            f"project {name!r} is deployed in this workspace from {other}; to deploy it from {root} instead "
-            f"(a moved or restored folder), run 'weir deploy' there; or give this project another name in its "
-            "weir.toml, or use another workspace (--workspace)",
-            where=str(Path(root) / "weir.toml"),
-        )
+        raise name_taken(name, root, other)
     return None
+
+
+def refuse_name_held_elsewhere(store, name: str, root: str) -> None:
+    """Raise the ConfigError of ``claim_project`` when another folder holds project ``name``,
+    without claiming it: for commands that change what is stored (repair, vacuum) but do not
+    build this folder's project."""
+    with store.read():
+        registered = store.projects.root_of(name)
+    other = holder_elsewhere(registered, name, root)
+    if other is not None:
+        raise name_taken(name, root, other)
 
 
 class Deployments(Repository):
