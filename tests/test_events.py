@@ -169,3 +169,30 @@ def test_weir_events_cli_lists_json_and_refuses_unknown_kinds(tmp_path):
     assert [r["id"] for r in tail] == [rows[-1]["id"]]
     out = weir(ws, project, "events", "--kind", "published", expect=2)
     assert "not an event kind" in out.stderr and "partition_published" in out.stderr
+
+
+def test_weir_events_shows_the_newest_events_and_pages_both_ways(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "weir.toml").write_text('[project]\nname = "demo"\n')
+    (project / "assets.py").write_text(PROJECT)
+    land(project, "2024-01-01", 5)
+    ws = tmp_path / "ws"
+    weir(ws, project, "run", "--executor", "inprocess")
+    land(project, "2024-01-02", 5)
+    weir(ws, project, "run", "--stale", "--executor", "inprocess")
+    every = json.loads(weir(ws, project, "events", "--limit", "1000", "--json").stdout)
+    ids = [r["id"] for r in every]
+    assert ids == sorted(ids) and len(ids) > 6
+    newest = json.loads(weir(ws, project, "events", "--limit", "3", "--json").stdout)
+    assert [r["id"] for r in newest] == ids[-3:]  # the newest end of the log, oldest first on the page
+    assert newest[-1]["kind"] == "run_finished"
+    older = json.loads(weir(ws, project, "events", "--limit", "3", "--before", str(ids[-3]), "--json").stdout)
+    assert [r["id"] for r in older] == ids[-6:-3]
+    forward = json.loads(weir(ws, project, "events", "--limit", "3", "--after", str(ids[0]), "--json").stdout)
+    assert [r["id"] for r in forward] == ids[1:4]
+    text = weir(ws, project, "events", "--limit", "3").stdout
+    assert f"older: weir events --before {ids[-3]}" in text
+    assert f"more: weir events --after {ids[2]}" in weir(ws, project, "events", "--limit", "3", "--after", "0").stdout
+    out = weir(ws, project, "events", "--after", "1", "--before", "5", expect=2)
+    assert "--after" in out.stderr and "--before" in out.stderr

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 
 from weir.alerts.service import AlertService
 from weir.consumers import Consumer, FnConsumer, Pumped, pump
+from weir.deploy.service import DeploymentService
 from weir.envs.service import EnvironmentService
 from weir.eventlog.feed import EventFeed
 from weir.health.service import HealthService
@@ -58,7 +59,8 @@ class Workspace:
         project, store = self._load_project, self._open_store
         self.monitors = MonitorService(project=project, store=store, tables=self.tables)
         self.quality = QualityService(project=project, store=store, tables=self.tables,
-                                      evaluate=self.monitors.evaluate)
+                                      evaluate=lambda name, keys, run_id: self.monitors.runner().evaluate(
+                                          name, keys, run_id).alerts())
         self.runs = RunService(project=project, store=store, tables=self.tables, quality=self.quality,
                                monitors=self.monitors, snapshot=_snapshot)
         self.approvals = ApprovalService(project=project, store=store, tables=self.tables, monitors=self.monitors)
@@ -66,6 +68,7 @@ class Workspace:
                                        quality=self.quality)
         self.data = PublishedData(project=project, store=store, tables=self.tables, light=self.light)
         self.lineage = LineageService(project=project)
+        self.deployments = DeploymentService(project=project, store=store)
         self.events = EventFeed(store=store)
         self.openlineage = OpenLineageService(project=project, store=store, home=self.home,
                                               data_root=self.tables.root)
@@ -115,6 +118,23 @@ class Workspace:
         from weir.store.light import LightReader
 
         return LightReader.open(self.home, elsewhere=not self.instance.config.embedded)
+
+    def name_held_elsewhere(self) -> str | None:
+        """The other folder that holds this project's name in the workspace (reads here show its
+        data), or None when the name is this folder's or free."""
+        from weir.store.claims import holder_elsewhere
+
+        project = self.project
+        light = self.light()
+        if light is not None:
+            try:
+                registered = light.project_root(project.name)
+            finally:
+                light.close()
+        else:
+            with self.store.read():
+                registered = self.store.projects.root_of(project.name)
+        return holder_elsewhere(registered, project.name, str(project.root))
 
     def _open_store(self) -> MetadataStore:
         return self.instance.store

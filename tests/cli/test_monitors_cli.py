@@ -147,6 +147,31 @@ def test_bad_signal_ranges_exit_2_with_one_line(shifted, args, message):
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["metrics", "raw"], ["metrics", "raw", "--metric", "row_count", "--json"], ["monitors", "--signals"],
+    ["monitors", "raw", "--signals", "--json"], ["chart", "raw", "--metric", "row_count", "--out", "x.png"],
+])
+def test_a_range_that_runs_backwards_exits_2_naming_both_keys(shifted, args):
+    proc = weir(shifted["ws"], shifted["project"], *args, "--from", key(10), "--to", key(3), expect=2)
+    [line] = proc.stderr.strip().splitlines()
+    assert f"--from {key(10)} comes after --to {key(3)}" in line and proc.stdout == ""
+
+
+def test_a_range_partly_outside_what_is_measured_says_which_part_in_one_line(shifted):
+    ws, project = shifted["ws"], shifted["project"]
+    newest = key(DAYS + SHIFTED - 1)
+    args = ["--from", key(DAYS), "--to", "2024-03-10"]  # in the source's range, past its newest delivery
+    proc = weir(ws, project, "metrics", "raw", "--metric", "row_count", *args, "--json")
+    assert [p["partition"] for p in json.loads(proc.stdout)] == [key(i) for i in range(DAYS, DAYS + SHIFTED)]
+    [note] = proc.stderr.strip().splitlines()
+    assert note == (f"note: --from {key(DAYS)} --to 2024-03-10: the part after {newest} is outside the partitions "
+                    f"measured ({key(0)}..{newest})")
+    signals = weir(ws, project, "monitors", "--signals", *args)
+    assert signals.stderr == proc.stderr and lines(signals.stdout)
+    inside = weir(ws, project, "metrics", "raw", "--from", key(1), "--to", key(5))
+    assert inside.stderr == ""
+
+
 def test_a_group_leads_with_the_monitors_sentence_and_names_the_other_metrics():
     def signal(metric: str, severity: str, value: float, details: dict | None = None) -> dict:
         return {"asset": "weather", "partition_key": "2013-07-04", "kind": "spc", "column_name": "temp_f",
@@ -243,3 +268,37 @@ def test_replay_after_muting_a_column_marks_its_alerts_gone(tmp_path):
     assert stored(ws, project) == before
     bad = weir(ws, project, "monitors", "replay", "raw", "--from", "2024-02-31", expect=2)
     assert len(bad.stderr.strip().splitlines()) == 1 and "'2024-02-31'" in bad.stderr
+
+
+def test_signals_of_an_ingest_carry_its_id(shifted):
+    """``weir ingest`` records what it checks under one id, as a run does: the source decisions,
+    their events and the monitor signals raised on them."""
+    ws, project = shifted["ws"], shifted["project"]
+    ids = {s["run_id"] for s in shifted["signals"]}
+    assert len(ids) == 1 and next(iter(ids)).startswith("ingest-")
+    [ingest_id] = ids
+    again = as_json(ws, project, "ingest", "raw")  # judged before: each says which ingest judged it
+    assert again and {a["run_id"] for a in again} == {ingest_id} and not any(a["checked_now"] for a in again)
+    admitted = [e for e in as_json(ws, project, "events", "--kind", "source_admitted", "--limit", "1000")]
+    assert len(admitted) == DAYS + SHIFTED and {e["run_id"] for e in admitted} == {ingest_id}
+    raised = as_json(ws, project, "events", "--kind", "signal_raised", "--limit", "1000")
+    assert raised and {e["run_id"] for e in raised} == {ingest_id}
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+POINT_KEYS = {"asset", "partition", "column", "metric", "value", "quarantined", "run_id", "measured_at", "center",
+              "lower", "upper", "signals", "muted", "state", "model"}
+
+
+def test_metrics_json_is_one_lean_record_per_point(shifted):
+    """Every point carries the documented keys and nothing else, one compact record per line:
+    the size grows with the number of points, not with what the monitors keep behind them."""
+    out = weir(shifted["ws"], shifted["project"], "metrics", "raw", "--json").stdout
+    points = json.loads(out)
+    assert len(points) > 300
+    assert all(set(p) == POINT_KEYS for p in points)
+    signals = [s for p in points for s in p["signals"]]
+    assert signals and all(set(s) == {"method", "rule", "severity", "direction"} for s in signals)
+    assert len(out.splitlines()) == len(points) + 2  # "[", one line per point, "]"
+    assert len(out) <= 330 * len(points)

@@ -164,6 +164,25 @@ def test_a_deleted_data_file_is_a_finding_with_the_rebuild_command_and_reads_say
     assert check(home, project).ok
 
 
+def test_repair_makes_a_partition_whose_file_is_lost_missing_so_the_stale_run_rebuilds_it(built):
+    home, project = built
+    current_file(home, "cleaned", "2024-01-30").unlink()
+    done = fix(home, project)
+    [forgot] = [a for a in done.actions if a.action == RepairActionKind.FORGOT_PARTITION]
+    assert (forgot.asset, forgot.partition) == ("cleaned", "2024-01-30")
+    assert "is missing" in forgot.message and "'weir run --stale' rebuilds it" in forgot.message
+    assert kinds(done.after) == [("missing_file", "cleaned", "2024-01-30")]  # the file's finding, nothing else
+    assert fix(home, project).actions == ()  # a second repair has nothing to do
+
+    with Workspace(home, project) as ws:
+        assert ws.data.status("cleaned")[0]["published"] == 4
+    plan = stale_plan(home, project)
+    assert plan[("cleaned", "2024-01-30")] == "missing"
+    assert plan[("enriched", "2024-01-30")] == plan[("monthly_total", "2024-01")] == "upstream rebuilt"
+    build(home, project, stale=True)
+    assert check(home, project).ok and stale_plan(home, project) == {}
+
+
 def test_an_unreadable_data_file_is_a_finding(built):
     home, project = built
     damaged = current_file(home, "enriched", "2024-02-01")
@@ -206,18 +225,39 @@ def test_a_truncated_log_entry_is_a_finding_and_repair_sets_it_aside(built):
     assert check(home, project).ok
 
 
+def test_after_a_torn_newest_entry_is_set_aside_history_lists_each_readable_version_once(built):
+    home, project = built
+    build(home, project, assets=("cleaned",), partition="2024-01-30")  # cleaned version 1
+    entry = table_dir(home, "cleaned") / "_delta_log" / f"{1:020d}.json"
+    entry.write_text(entry.read_text()[:-40])  # torn: the version is lost
+
+    done = fix(home, project)
+    [forgot] = [a for a in done.actions if a.action == RepairActionKind.FORGOT_HISTORY]
+    assert forgot.asset == "cleaned" and "version 1" in forgot.message
+    with Workspace(home, project) as ws:
+        assert [h["version"] for h in ws.data.history("cleaned", "2024-01-30")] == [0]
+        assert [h["version"] for h in ws.data.history("cleaned", "2024-01-31")] == [0]
+    assert fix(home, project).actions == ()
+    build(home, project, assets=("cleaned",), partition="2024-01-30")  # the next commit is version 1 again
+    with Workspace(home, project) as ws:
+        assert [h["version"] for h in ws.data.history("cleaned", "2024-01-30")] == [1, 0]
+        ws.data.read("cleaned", "2024-01-30", version=1)
+
+
 def test_a_damaged_first_and_only_commit_is_set_aside_and_the_stale_run_rebuilds_the_table(built):
     home, project = built
     entry = table_dir(home, "monthly_total") / "_delta_log" / f"{0:020d}.json"
     entry.write_text(entry.read_text()[:-30])
 
     done = fix(home, project)
-    assert [str(a.action) for a in done.actions if a.asset == "monthly_total"] == ["set_aside_commit", "forgot_partition", "forgot_partition"]
+    assert [str(a.action) for a in done.actions if a.asset == "monthly_total"] == [
+        "set_aside_commit", "forgot_partition", "forgot_partition", "forgot_history"]
     assert done.after.ok
     assert stale_plan(home, project) == {("monthly_total", "2024-01"): "missing", ("monthly_total", "2024-02"): "missing"}
     build(home, project, stale=True)
     with Workspace(home, project) as ws:
         assert ws.data.read("monthly_total", "2024-02").to_pylist() == [{"rows": 6, "total": 2 * (4 + 5 + 6 + 5 + 6 + 7)}]
+        assert [h["version"] for h in ws.data.history("monthly_total", "2024-02")] == [0]  # the new version 0 only
     assert check(home, project).ok
 
 

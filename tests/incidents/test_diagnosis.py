@@ -47,7 +47,9 @@ def deliver(ws: Workspace, project: Path, days: range, **fault: float) -> None:
     for i in days:
         land(project, i, **(fault if i == days[-1] else {}))
         ws.quality.ingest("raw", [key(i)])
+        ws.pump()
         ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        ws.pump()
 
 
 def started(make_project, workspace_dir, days: int = 2) -> tuple[Path, Path]:
@@ -138,6 +140,7 @@ def test_a_changed_input_mapping_is_the_configuration_not_the_code(make_project,
     (project / "assets.py").write_text(text)
     with Workspace(home, project) as ws:
         ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), partition=key(2)))
+        ws.pump()
         d = ws.incidents.diagnose("clean", key(2))
     assert d["build"]["code_version"] != d["last_good"]["code_version"] and d["code"] is None
     assert [c["setting"] for c in d["config"]["changes"]] == ["inputs"]
@@ -150,6 +153,7 @@ def test_a_weir_toml_change_is_shown_but_ranks_below_the_data_it_cannot_decide(m
     (project / "weir.toml").write_text('[project]\nname = "demo"\n\n[defaults]\nowners = ["data@example.com"]\n')
     with Workspace(home, project) as ws:
         ws.runs.run(RunRequest(executor="inprocess", assets=("clean",), partition=key(1)))
+        ws.pump()
         d = ws.incidents.diagnose("clean", key(1))
     [change] = d["config"]["changes"]
     assert change["setting"] == "weir.toml" and change["added"] == ["", "[defaults]", 'owners = ["data@example.com"]']

@@ -73,7 +73,9 @@ def deliver(ws: Workspace, project: Path, days: range, faults: dict[int, dict] |
     for i in days:
         land(project, i, **(faults or {}).get(i, {}))
         ws.quality.ingest("raw", [key(i)])
+        ws.pump()
         ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        ws.pump()
 
 
 def status(ws: Workspace, now: dt.datetime) -> dict[str, str]:
@@ -256,6 +258,7 @@ def test_a_severity_set_by_hand_sticks_through_later_grading(built):
     with Workspace(home, project) as ws:
         land(project, DAYS, scale=60, nulls=True)
         ws.quality.ingest("raw", [key(DAYS)])  # the delivery alerts: suspect data under two insights
+        ws.pump()
         [incident] = ws.incidents.list()
         assert incident["severity"] == "medium"
         edited = ws.incidents.set_severity(incident["id"], Severity.LOW, note="a known vendor glitch")
@@ -263,6 +266,7 @@ def test_a_severity_set_by_hand_sticks_through_later_grading(built):
         with ws.store.transaction():  # and it has lasted two days
             ws.store.incidents.update(incident["id"], opened_at=incident["opened_at"] - 48 * HOUR)
         ws.runs.run(RunRequest(executor="inprocess", stale=True))  # clean is blocked on it: broken data joins
+        ws.pump()
         [after] = ws.incidents.list()
         timeline = ws.incidents.show(incident["id"])["timeline"]
     assert after["id"] == incident["id"] and "clean" in after["assets"]

@@ -604,6 +604,29 @@ def test_a_sql_asset_reading_an_unknown_table_fails_at_load_with_a_suggestion(ma
         load_project(bad)
 
 
+def test_a_sql_asset_reading_an_unknown_table_cites_the_line_that_reads_it(make_project):
+    assets = 'import weir\norders = weir.source("orders", path="orders.csv")\ncustomers = weir.source("customers", path="c.csv")\n'
+    sql = ("-- description: orders per customer\n"
+           "-- owners: data@example.com\n"
+           "SELECT c.name, count(*) AS n\n"
+           "FROM orders o\n"
+           "JOIN custmers c ON c.id = o.customer  -- customers, misspelt\n"
+           "GROUP BY 1\n")
+    root = make_project({"assets.py": assets, "sql/report.sql": sql})
+    msg = _error(ProjectError, root)
+    assert f"{root / 'sql' / 'report.sql'}:5" in msg and "reads 'custmers'" in msg and "did you mean 'customers'" in msg
+    inline = make_project({"assets.py": assets + (
+        "report = weir.sql_asset(\n"
+        "    'report',\n"
+        "    \"\"\"\n"
+        "    SELECT count(*) AS n\n"
+        "    FROM\n"
+        "      ordrs\n"
+        "    \"\"\",\n"
+        ")\n")}, name="inline")
+    assert f"{inline / 'assets.py'}:9" in _error(ProjectError, inline)
+
+
 def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
     import json
 
@@ -615,9 +638,34 @@ def test_two_folders_cannot_share_a_project_name_in_one_workspace(tmp_path):
     ws = tmp_path / "ws"
     weir_cli(ws, first, "run", "--executor", "inprocess")
     refused = weir_cli(ws, second, "run", "--executor", "inprocess", expect=2)
-    assert "project name 'shop' is already used in this workspace by" in refused.stderr and str(first) in refused.stderr
+    assert "project 'shop' is deployed in this workspace from" in refused.stderr and str(first) in refused.stderr
+    assert "weir deploy" in refused.stderr  # the way out: deploy it from the new folder
     assert "two/weir.toml" in refused.stderr
     assert json.loads(weir_cli(ws, first, "read", "a", "--format", "json").stdout) == [{"x": 1}]  # untouched
+
+
+def test_a_folder_whose_project_name_another_holds_may_read_with_a_warning_but_not_repair_or_vacuum(tmp_path):
+    import json
+
+    from conftest import weir_cli, write_project
+
+    assets = "import pandas as pd\nimport weir\n\n@weir.asset\ndef a(context):\n    return pd.DataFrame({'x': [1]})\n"
+    first = write_project(tmp_path / "one", {"assets.py": assets}, name="shop")
+    second = write_project(tmp_path / "two", {"assets.py": assets.replace("[1]", "[2]")}, name="shop")
+    ws = tmp_path / "ws"
+    weir_cli(ws, first, "run", "--executor", "inprocess")
+    refused = weir_cli(ws, second, "run", "--executor", "inprocess", expect=2).stderr
+    assert len(refused.strip().splitlines()) == 1
+    for command in (["doctor", "--repair"], ["vacuum"], ["vacuum", "--older-than", "0"]):
+        assert weir_cli(ws, second, *command, expect=2).stderr == refused  # the same one line, nothing done
+    assert weir_cli(ws, second, "vacuum", "--dry-run").returncode == 0  # changes nothing
+    for command in (["status"], ["read", "a", "--format", "json"], ["history", "a"], ["metrics", "a"]):
+        out = weir_cli(ws, second, *command)
+        [warning] = out.stderr.strip().splitlines()
+        assert warning.startswith("warning: project name 'shop' belongs to ") and str(first) in warning
+    assert json.loads(weir_cli(ws, second, "read", "a", "--format", "json").stdout) == [{"x": 1}]
+    mine = weir_cli(ws, first, "status")
+    assert mine.stderr == "" and weir_cli(ws, first, "doctor", "--repair").stderr == ""
 
 
 def test_an_asset_key_is_kept_as_a_tuple_and_a_sql_header_can_declare_one(make_project):

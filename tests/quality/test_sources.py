@@ -269,7 +269,8 @@ def test_bad_contracts_are_config_errors(make_project, args, message):
 
 # -- the command line ------------------------------------------------------------------------------
 
-INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint", "signals"}
+INGEST_KEYS = {"source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint",
+               "run_id", "signals"}
 
 
 
@@ -433,6 +434,22 @@ def test_utc_marks_make_the_column_utc_and_a_declared_format_reads_other_text(tm
     path.write_text("ts\n28/01/2024 09:00\n")
     read = read_source([str(path)], "csv", {"timestamp_format": "%d/%m/%Y %H:%M"}, what="raw", columns={"ts": "timestamp"})
     assert read.malformed == 0 and read.table.column("ts").to_pylist()[0].day == 28
+
+
+def test_an_empty_first_delivery_keeps_its_declared_columns_for_what_reads_it(make_project, workspace_dir):
+    project = make_project({"assets.py": PROJECT, "sql/names.sql": (
+        "-- partitions: days\nSELECT name, count(*) AS n, sum(x) AS x FROM clean GROUP BY name\n")})
+    land(project, "2024-01-01", [])  # the header only, before any delivery with rows
+    with Workspace(workspace_dir, project) as ws:
+        result = ws.runs.run(RunRequest(executor="inprocess"))
+        assert result.ok, result.failures
+        assert ws.tables.get("clean").schema() == pa.schema([("id", pa.int64()), ("x", pa.float64()), ("name", pa.string())])
+        assert ws.data.read("clean", "2024-01-01").num_rows == 0
+        names = ws.data.read("names", "2024-01-01")
+        assert names.num_rows == 0 and names.schema.names == ["name", "n", "x"]
+        land(project, "2024-01-02", GOOD)
+        assert ws.runs.run(RunRequest(executor="inprocess", stale=True)).ok
+        assert sorted(ws.data.read("names", "2024-01-02").column("name").to_pylist()) == [f"n{i}" for i in range(1, 10)]
 
 
 def test_an_empty_delivery_is_a_normal_checkable_partition(make_project, workspace_dir):

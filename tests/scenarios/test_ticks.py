@@ -119,6 +119,8 @@ def drain(ws: Workspace, holder: str = "test") -> list[dict]:
     done = []
     while (claim := ws.scenarios.claim(holder)) is not None:
         done.append(ws.scenarios.execute(claim))
+    if done:
+        ws.pump()  # the reports wait in the outbox: the pump after the pass delivers them
     return done
 
 
@@ -312,3 +314,25 @@ def test_a_tick_of_a_scenario_no_longer_defined_is_skipped(ws):
     [tick] = drain(ws)
     assert tick["state"] == "skipped" and tick["outcome"] == "the scenario is no longer in the project"
     assert [t["id"] for t in ws.scenarios.history("gone")] == [tick["id"]]  # its history stays
+
+
+def test_the_signals_of_an_ingest_step_carry_the_steps_ingest_id(ws, project):
+    import numpy as np
+
+    def land_day(day: int, scale: float = 1.0):
+        values = np.random.default_rng(day).normal(100, 10, 60) * scale
+        land(project, day, values=[round(float(v), 3) for v in values])
+
+    ws.scenarios.evaluate()
+    for day in range(1, 26):
+        land_day(day)
+    ws.scenarios.evaluate()
+    drain(ws)
+    land_day(26, scale=3.0)  # every value tripled: the monitors alert on the day
+    ws.scenarios.evaluate()
+    [tick] = [t for t in drain(ws) if t["scenario"] == "landing"]
+    raised = ws.monitors.signals("raw", "2024-01-26")
+    assert raised and all((s["run_id"] or "").startswith("ingest-") for s in raised)
+    assert {s["run_id"] for s in raised} == {tick["steps"][0]["run_id"]}
+    [admitted] = [e for e in ws.events.list(kinds=("source_admitted",), limit=None) if e.partition_key == "2024-01-26"]
+    assert admitted.run_id == tick["steps"][0]["run_id"]

@@ -114,15 +114,24 @@ def test_an_empty_delivery_without_contract_is_admitted_and_published_with_its_b
     assert whole_table(ws, "clean") == [(DAYS[0], 1, 10), (DAYS[2], 3, 30)]
 
 
-def test_an_empty_first_delivery_does_not_fix_the_tables_types(open_ws, make_project):
+def test_an_empty_first_delivery_without_contract_is_blocked_and_does_not_fix_the_tables_types(open_ws, make_project):
     project = make_project({"assets.py": UNCONTRACTED})
-    land(project, DAYS[0], "id,x\n")
+    land(project, DAYS[0], "id,x\n")  # nothing types its columns: neither a contract nor an earlier delivery
     ws = open_ws(project)
-    assert run(ws).state == "succeeded"
+    first = run(ws)
+    assert first.state == "failed"
+    [failure] = [f for f in first.failures if f["asset"] == "raw"]
+    assert failure["partition"] == DAYS[0]
+    assert "has a header and no rows, and no type is known for id, x (declare columns=" in failure["error"]
+    assert not ws.tables.get("clean").exists()  # not published without its columns
     land(project, DAYS[1], "id,x\n1,10\n")
     result = run(ws, stale=True)
     assert result.state == "succeeded", result.failures
     assert ws.tables.get("clean").schema() == pa.schema([("id", pa.int64()), ("x", pa.int64())])
+    [again] = ws.quality.ingest("raw", [DAYS[0]], force=True)  # a delivery with rows was admitted: it types it
+    assert again["state"] == "accepted"
+    assert run(ws, stale=True).state == "succeeded"
+    assert ws.data.read("clean", DAYS[0]).schema.names == ["id", "x"]
     assert whole_table(ws, "clean") == [(DAYS[1], 1, 10)]
 
 
@@ -261,10 +270,13 @@ def test_every_reader_reads_the_table_after_a_sequence_of_deliveries(open_ws, ma
     ws = open_ws(project)
     deliveries = ["id,x\n", "id,x\n1,10\n", "id,x\n2,\n", "id,x\n3,three\n", "id,y\n4,40\n"]
     days = [f"2024-01-0{i}" for i in range(1, 5)]
-    for day, text in zip(days * 2, deliveries):
+    for i, (day, text) in enumerate(zip(days * 2, deliveries)):
         land(project, day, text)
         run(ws, partition=day)
-        whole_table(ws, "clean")
+        if i == 0:  # an empty first delivery without a contract is blocked: nothing types its columns
+            assert not ws.tables.get("clean").exists()
+        else:
+            whole_table(ws, "clean")
     assert ws.tables.get("clean").schema() == pa.schema([("id", pa.int64()), ("x", pa.int64())])
     assert whole_table(ws, "clean") == [(days[1], 1, 10), (days[2], 2, None)]
 

@@ -53,6 +53,9 @@ def test_the_event_log_keeps_order_and_reads_by_cursor_and_kind(store):
         assert store.events.after(every[2].id, limit=2) == every[3:5]
         assert [e.project for e in store.events.after(0, kinds=["run_finished"])] == ["q"]
         assert len(store.events.after(0, project="p")) == 5
+        assert store.events.newest(limit=2) == every[-2:]
+        assert store.events.newest(before=every[-1].id, limit=2) == every[-3:-1]
+        assert [e.partition_key for e in store.events.newest(project="p", limit=1)] == ["k4"]
 
 
 def test_concurrent_writers_make_ids_visible_in_commit_order(store):
@@ -230,6 +233,7 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
                                "attempt": 1, "code_version": "c"} for k, s in (("k1", "succeeded"), ("k2", "failed"))])
         store.partitions.record_published([{"project": "p", "asset": "a", "partition_key": k, "version": 0, "run_id": "r1",
                                             "code_version": cv, "row_count": 5} for k, cv in (("k1", "c"), ("k3", "old"))])
+        store.projects.claim("p", "/somewhere/p")
     light = LightReader.open(tmp_path / "ws")
     assert light is not None
     with store.read():
@@ -237,6 +241,8 @@ def test_the_light_reader_answers_as_the_repositories_do(tmp_path, monkeypatch):
         assert light.code_version_counts("p", "a") == store.partitions.code_version_counts("p", "a")
         assert light.last_task_states("p", "a") == store.runs.last_task_states("p", "a")
         assert light.last_task_states("p", "zz") == store.runs.last_task_states("p", "zz") == {}
+        assert light.project_root("p") == store.projects.root_of("p") == "/somewhere/p"
+        assert light.project_root("q") is store.projects.root_of("q") is None
     _blocked_history(store)
     with store.read():
         assert light.blocked("p") == store.runs.blocked("p") != []

@@ -11,7 +11,7 @@ from weir.model.records import iso
 def alert_json(r: dict) -> dict[str, Any]:
     skipped = r["state"] == "skipped"  # its reason is kept where a failed attempt keeps its error
     out = {
-        "id": r["id"], "incident": r["incident_id"], "route": r["route"], "audience": r["audience"],
+        "id": r["id"], "incident": r["incident_id"] or None, "route": r["route"], "audience": r["audience"],
         "change": r["change"], "state": r["state"], "attempts": r["attempts"], "key": r["key"],
         "created_at": iso(r["created_at"]), "next_at": iso(r["next_at"]) if r["state"] == "pending" else None,
         "delivered_at": iso(r["delivered_at"]) if r["delivered_at"] else None, "last_error": None if skipped else r["last_error"], "reason": r["last_error"] if skipped else None,

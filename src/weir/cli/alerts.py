@@ -36,7 +36,6 @@ def alerts(
     if audience is not None and audience not in AUDIENCES:
         raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
-    ws.incidents.sync()
     rows = ws.alerts.list(wanted, incident=incident, audience=audience, limit=limit)
     if as_json:
         print_json([alert_json(r) for r in rows])
@@ -56,7 +55,7 @@ def alerts(
             what += f"\n[red]{escape(r['last_error'])}[/]"
             if r["state"] == "pending":
                 what += f" (next try {short_time(r['next_at'])})"
-        t.add_row(str(r["id"]), str(r["incident_id"]), r["route"], r["audience"], r["change"],
+        t.add_row(str(r["id"]), str(r["incident_id"] or "—"), r["route"], r["audience"], r["change"],
                   f"[{STYLES[r['state']]}]{r['state']}[/]", str(r["attempts"]), short_time(r["created_at"]), what)
     console.print(t)
     finish(ws)
@@ -79,7 +78,6 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
         raise UsageError(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     ws = open_workspace()
     if alert is None:
-        ws.incidents.sync()
         newest = ws.alerts.list(audience=audience, limit=1)
         if not newest:
             raise UnknownObjectError("no alerts yet" + (f" to the {audience} audience" if audience else ""))
@@ -90,7 +88,8 @@ def show(alert: int | None = typer.Argument(None, metavar="[ID]", help="Default:
         return finish(ws)
     m = row["composed"]
     console.print(f"[bold]alert {row['id']}[/] ({row['audience']}, route {row['route']}, {row['state']}) "
-                  f"for incident {row['incident_id']} {row['change']}", highlight=False)
+                  + (f"for incident {row['incident_id']} {row['change']}" if row["incident_id"]
+                     else "a scenario report"), highlight=False)
     if row["state"] == "skipped":
         console.print(f"[magenta]not sent: {escape(row['last_error'] or '')}[/] ('weir alerts retry {row['id']}' "
                       "sends it after all)", highlight=False, soft_wrap=True)
@@ -107,8 +106,8 @@ def deliver(as_json: bool = JSON_OPT) -> None:
     from weir.cli.render import print_json
 
     ws = open_workspace()
-    ws.incidents.sync()
-    done = ws.alerts.deliver()
+    pumped = ws.pump()  # what the log holds first (incidents), then the outbox
+    done = pumped.get("alerts") or ws.alerts.deliver()
     if as_json:
         print_json({"sent": [r["id"] for r in done.sent], "failed": [r["id"] for r in done.failed],
                     "dead": [r["id"] for r in done.dead]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, finish, open_workspace
 
 app = typer.Typer()
 
@@ -55,7 +55,7 @@ def approve(asset: str | None = ASSET_ARG, partition: list[str] | None = PARTITI
     from weir.runs.approvals import decision_json
 
     ws = open_workspace(recover=True)
-    decision = ws.approvals.approve(asset, tuple(partition or ()), every=every)
+    decision = ws.approvals.approve(asset, tuple(partition or ()), every=every, actor=actor())
     after_write(ws)
     if as_json:
         print_json(decision_json(decision, "approved"))
@@ -83,7 +83,7 @@ def reject(asset: str | None = ASSET_ARG, partition: list[str] | None = PARTITIO
     from weir.runs.approvals import decision_json
 
     ws = open_workspace(recover=True)
-    decision = ws.approvals.reject(asset, tuple(partition or ()), every=every)
+    decision = ws.approvals.reject(asset, tuple(partition or ()), every=every, actor=actor())
     if as_json:
         print_json(decision_json(decision, "rejected"))
     elif not decision.done:

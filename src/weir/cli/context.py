@@ -35,6 +35,8 @@ def open_workspace(*, recover: bool = False, needs_project: bool = True, reading
     ws = Workspace(G.workspace, G.project, reading=reading)
     if recover and needs_project:
         _ = ws.project
+    if reading and needs_project:
+        _warn_if_name_held_elsewhere(ws)
     if recover and not _nothing_active(ws):
         closed = ws.recover()
         if closed:
@@ -43,6 +45,20 @@ def open_workspace(*, recover: bool = False, needs_project: bool = True, reading
             for run in closed:
                 err_console.print(f"[yellow]run {run['id']} was closed as failed: {run['error']}[/]", highlight=False)
     return ws
+
+
+def _warn_if_name_held_elsewhere(ws: Workspace) -> None:
+    """A read from a folder whose project name another folder holds shows that folder's data:
+    one line says so (runs, ingests, repairs and vacuums from here are refused)."""
+    other = ws.name_held_elsewhere()
+    if other is not None:
+        from rich.markup import escape
+
+        from weir.cli.render import err_console
+
+        line = (f"project name {ws.project.name!r} belongs to {other} in this workspace: what follows is the "
+                "project of that folder, not of this one")
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _nothing_active(ws: Workspace) -> bool:
@@ -61,6 +77,19 @@ def show_help(ctx: typer.Context) -> None:
 
     sys.stdout.write(ctx.get_help() + "\n")
     raise typer.Exit(2)
+
+
+def actor() -> str:
+    """Who is at the command line: the OS user (recorded with what the command writes)."""
+    import getpass
+
+    from weir.engine.heartbeat import this_host
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name to be had (a container without one)
+        user = "unknown"
+    return f"{user}@{this_host()}"
 
 
 def after_write(ws: Workspace) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, finish, open_workspace
 
 app = typer.Typer()
 envs_app = typer.Typer(help="Environments runs used; 'weir envs show ID|RUN', 'weir envs diff A B'.",
@@ -128,7 +128,7 @@ def rebuild(
     from weir.envs.rebuild import RebuildRequest
 
     request = RebuildRequest(asset=asset, partition=partition, first=first, last=last, downstream=downstream,
-                             env_of=env_of, env=env, workers=workers)
+                             env_of=env_of, env=env, workers=workers, actor=actor())
     ws = open_workspace(recover=True)
     result = ws.envs.rebuild(request, reporter=None if as_json else ProgressReporter())
     after_write(ws)

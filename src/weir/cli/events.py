@@ -12,25 +12,39 @@ openlineage_app = typer.Typer(help="OpenLineage: send the event log's runs to a 
 
 @app.command()
 def events(
-    after: int = typer.Option(0, "--after", min=0, metavar="ID", help="Only events with an id above this cursor."),
+    after: int | None = typer.Option(None, "--after", min=0, metavar="ID",
+                                     help="The oldest events with an id above this cursor (page forward)."),
+    before: int | None = typer.Option(None, "--before", min=1, metavar="ID",
+                                      help="The newest events with an id below this one (page back)."),
     kind: list[str] | None = typer.Option(None, "--kind", metavar="KIND", help="Only events of this kind (repeatable)."),
     limit: int = typer.Option(100, "--limit", min=1, metavar="N", help="At most N events."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """The event log: runs, publishes, blocks, failed checks, signals."""
+    """The event log, newest N by default (oldest first on the page): runs, publishes, blocks, failed checks, signals."""
     from weir.cli.render import console, print_json, short_time, table
 
+    if after is not None and before is not None:
+        from weir.errors import UsageError
+
+        raise UsageError("--after and --before do not go together: --after ID pages forward, --before ID back")
     ws = open_workspace(recover=True, needs_project=False)
-    rows = ws.events.list(after=after, kinds=tuple(kind or ()), limit=limit)
+    kinds = tuple(kind or ())
+    if after is not None:
+        rows = ws.events.list(after=after, kinds=kinds, limit=limit)
+    else:
+        rows = ws.events.newest(before=before, kinds=kinds, limit=limit)
     if as_json:
         print_json([e.to_json() for e in rows])
         return finish(ws)
-    t = table("id", "at", "kind", "asset", "partition", "run", "what", title=f"events after {after}")
+    title = (f"events after {after}" if after is not None else
+             f"the {limit} newest events before {before}" if before is not None else f"the {limit} newest events")
+    t = table("id", "at", "kind", "asset", "partition", "run", "what", title=title)
     for e in rows:
         t.add_row(str(e.id), short_time(e.at), e.kind, e.asset or "", e.partition_key or "", e.run_id or "", _summary(e))
     console.print(t)
     if len(rows) == limit:
-        console.print(f"more: weir events --after {rows[-1].id}")
+        console.print(f"more: weir events --after {rows[-1].id}" if after is not None
+                      else f"older: weir events --before {rows[0].id}")
     finish(ws)
 
 

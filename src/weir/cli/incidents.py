@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, choice, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, open_workspace
 
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",
                   invoke_without_command=True)
@@ -56,7 +56,6 @@ def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON
     from weir.incidents.records import incident_detail_json
 
     ws = open_workspace()
-    ws.incidents.sync()
     row = ws.incidents.show(incident)
     if as_json:
         print_json(incident_detail_json(row))
@@ -128,7 +127,7 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
     from weir.incidents.remedy import MANUAL
 
     ws = open_workspace(recover=True)
-    ws.incidents.sync()
+    ws.pump()  # what the log holds first
     row = ws.incidents.show(incident)
     if row["state"] == "resolved":
         ws.close()
@@ -184,13 +183,14 @@ def _run_step(ws, step: dict) -> str:
         return f"{len(step['keys'])} deliveries checked"
     if step["kind"] == "rebuild":
         first, last = step["first"], step["last"]
-        request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"])
+        request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"],
+                                  actor=actor())
                    if first == last else
                    RebuildRequest(asset=step["asset"], first=first, last=last, downstream=step["downstream"],
-                                  env_of=step["env_of"]))
+                                  env_of=step["env_of"], actor=actor()))
         rebuilt = ws.envs.rebuild(request, reporter=None)
         return "rebuilt" if rebuilt.ok else "some builds failed"
-    result = ws.runs.run(RunRequest(stale=True))
+    result = ws.runs.run(RunRequest(stale=True, actor=actor()))
     return "built" if result.ok else "some builds failed"
 
 
@@ -199,7 +199,7 @@ def ack(incident: int = typer.Argument(..., metavar="ID"),
         note: str | None = typer.Option(None, "--note", metavar="TEXT", help="Who is on it, what is being done."),
         as_json: bool = JSON_OPT) -> None:
     """Acknowledge an incident: someone is on it."""
-    _act(incident, as_json, lambda ws: ws.incidents.acknowledge(incident, note))
+    _act(incident, as_json, lambda ws: ws.incidents.acknowledge(incident, note, actor=actor()))
 
 
 @app.command("resolve")
@@ -211,7 +211,7 @@ def resolve(incident: int = typer.Argument(..., metavar="ID"),
     from weir.incidents.service import Reason
 
     why = choice(Reason, reason, "--reason")
-    _act(incident, as_json, lambda ws: ws.incidents.resolve(incident, why, note))
+    _act(incident, as_json, lambda ws: ws.incidents.resolve(incident, why, note, actor=actor()))
 
 
 @app.command("severity")
@@ -223,7 +223,7 @@ def severity(incident: int = typer.Argument(..., metavar="ID"),
     from weir.incidents.severity import Severity
 
     chosen = choice(Severity, level, "LEVEL")
-    _act(incident, as_json, lambda ws: ws.incidents.set_severity(incident, chosen, note),
+    _act(incident, as_json, lambda ws: ws.incidents.set_severity(incident, chosen, note, actor=actor()),
          said=lambda row: f"incident {row['id']} severity {row['severity']} (set by hand)")
 
 
@@ -232,7 +232,7 @@ def _act(incident: int, as_json: bool, action, said=None) -> None:
     from weir.incidents.records import incident_json
 
     ws = open_workspace()
-    ws.incidents.sync()
+    ws.pump()  # what the log holds first: the incident as it stands
     row = action(ws)
     if as_json:
         print_json(incident_json({**row, "members": None, "assets": []}))

@@ -40,13 +40,16 @@ def metrics(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Profile metrics per partition, as time series."""
-    from weir.cli.render import console, print_json
+    from weir.cli.render import console, print_json_rows
     from weir.monitoring.records import metric_json
 
     ws = open_workspace(reading=True)
     points = ws.monitors.metrics(name, column=column, metric=metric, first=first, last=last)
+    _note_range(ws.quality.range_check(name, first, last))
     if as_json:
-        print_json([metric_json(name, p) for p in points])
+        print_json_rows([metric_json(name, p) for p in points])
+    elif not points and (first is not None or last is not None):
+        console.print(f"no metrics for {name}{_range(first, last)}")
     elif not points:
         console.print(f"no metrics for {name} yet: they are measured when partitions are built or sources ingested")
     else:
@@ -140,6 +143,7 @@ def monitors(
     ws = open_workspace(reading=True)
     if signals:
         rows = ws.monitors.signals(name, alerts_only=alerts, first=first, last=last)
+        _note_range(ws.quality.range_check(name, first, last))
         if as_json:
             print_json([signal_json(r) for r in rows])
         elif not rows:
@@ -173,6 +177,17 @@ def _lead_with_incidents(ws, name: str | None) -> None:
         console.print(f"  {r['id']}: {escape(r['title'])}", highlight=False, soft_wrap=True)
     if len(active) > 3:
         console.print(f"  and {len(active) - 3} more", highlight=False)
+
+
+def _note_range(note: str | None) -> None:
+    """The one line saying which part of a --from/--to range no partition was measured in (on
+    stderr, so that --json output stays JSON)."""
+    if note:
+        from rich.markup import escape
+
+        from weir.cli.render import err_console
+
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def _range(first: str | None, last: str | None) -> str:
@@ -317,6 +332,7 @@ def chart(
         raise UsageError(f"--out {out!r}: use a .png, .svg or .pdf file name")
     ws = open_workspace(reading=True)
     points = ws.monitors.metrics(name, column=column if column is not None else "", metric=metric, first=first, last=last)
+    _note_range(ws.quality.range_check(name, first, last))
     if not points:
         from weir.errors import WeirError
 

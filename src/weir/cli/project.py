@@ -57,6 +57,47 @@ def lineage(asset: str | None = typer.Argument(None, metavar="ASSET", help="Only
     finish(ws)
 
 
+@app.command()
+def deploy(as_json: bool = JSON_OPT) -> None:
+    """Deploy this folder's project: make it the active deployment of its project in the workspace
+    (after moving or restoring the folder, or to take over from another folder)."""
+    from weir.cli.context import actor
+    from weir.cli.render import console, print_json
+    from weir.deploy.service import deployment_json
+
+    ws = open_workspace(recover=True)
+    row = ws.deployments.deploy(actor=actor())
+    if as_json:
+        print_json(deployment_json(row))
+        return finish(ws)
+    console.print(f"deployed {row['project']} version {row['digest']} from {row['location']} "
+                  f"(deployment {row['id']})", highlight=False)
+    finish(ws)
+
+
+@app.command()
+def deployments(as_json: bool = JSON_OPT) -> None:
+    """The project's deployments, newest first: its versions, where each was served from, the
+    active one, and how many runs each made."""
+    from weir.cli.render import console, print_json, short_time, table
+    from weir.deploy.service import deployment_json
+
+    ws = open_workspace()
+    rows = ws.deployments.list()
+    if as_json:
+        print_json([deployment_json(r) for r in rows])
+        return finish(ws)
+    if not rows:
+        console.print("no deployments yet: 'weir run' or 'weir deploy' makes the first", highlight=False)
+        return finish(ws)
+    t = table("id", "", "version", "location", "deployed", "by", "runs", title=f"deployments of {ws.project.name}")
+    for r in rows:
+        t.add_row(str(r["id"]), "[green]active[/]" if r["active"] else "", r["digest"], r["location"],
+                  short_time(r["activated_at"] or r["created_at"]), r.get("actor") or "", str(r["runs"]))
+    console.print(t)
+    finish(ws)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending metadata store migrations."""

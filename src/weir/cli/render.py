@@ -47,6 +47,15 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def print_json_rows(rows: Sequence[Any]) -> None:
+    """A JSON array of many small records, one compact record per line: a long series stays a
+    fraction of its indented size and each line is one record for grep and head."""
+    out = sys.stdout
+    out.write("[\n" if rows else "[]\n")
+    for i, row in enumerate(rows):
+        out.write(json.dumps(row, separators=(",", ":"), default=str) + (",\n" if i < len(rows) - 1 else "\n]\n"))
+
+
 def table(*columns: str, title: str | None = None) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:

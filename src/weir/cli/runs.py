@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, choice, choices, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, choice, choices, finish, open_workspace
 from weir.model.runs import RunState, TaskState
 
 app = typer.Typer()
@@ -38,7 +38,7 @@ def run(
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r} is not one of {', '.join(EXECUTORS)}")
     request = RunRequest(assets=tuple(assets or ()), partition=partition, first=first, last=last, stale=stale,
-                         executor=executor, workers=workers, on_conflict=on_conflict)
+                         executor=executor, workers=workers, on_conflict=on_conflict, actor=actor())
     ws = open_workspace(recover=True)
     if plan or waiting:
         planned = ws.runs.plan(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, finish, open_workspace
 
 app = typer.Typer()
 scenario_app = typer.Typer(help="Run a scenario by hand, or show its ticks: 'weir scenario run|history NAME'.")
@@ -50,10 +50,8 @@ def run(name: str = typer.Argument(..., metavar="NAME", help="The scenario to ru
     from weir.scenarios.records import tick_json
 
     ws = open_workspace(recover=True)
-    tick = ws.scenarios.run(name)
-    ws.incidents.sync()
-    ws.alerts.deliver()
-    ws.openlineage.send()
+    tick = ws.scenarios.run(name, actor=actor())
+    after_write(ws)
     if as_json:
         print_json(tick_json(tick))
     else:

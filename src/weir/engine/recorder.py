@@ -135,6 +135,7 @@ class RunRecorder:
                     "id": self.run_id, "project": self.project.name, "trigger": trigger, "state": "queued",
                     "created_at": now, "host": this_host(), "pid": os.getpid(), "environment_id": env_id,
                     "configuration_id": configuration.id, "request": request, "heartbeat_at": now,
+                    "deployment_id": (request or {}).get("deployment"), "actor": (request or {}).get("actor"),
                 }
             )
             self.store.runs.add_tasks(

@@ -38,6 +38,7 @@ class RebuildRequest:
     env_of: str | None = None
     env: str | None = None
     workers: int | None = None
+    actor: str | None = None  # who asked for the rebuild
 
     def __post_init__(self) -> None:
         if self.env_of and self.env:
@@ -52,7 +53,7 @@ class RebuildRequest:
 
     def run_request(self, assets: list[str], environment: str | None = None) -> RunRequest:
         return RunRequest(assets=tuple(assets), partition=self.partition, first=self.first, last=self.last,
-                          trigger="rebuild", workers=self.workers, environment=environment)
+                          trigger="rebuild", workers=self.workers, environment=environment, actor=self.actor)
 
 
 @dataclass(kw_only=True)

@@ -161,8 +161,9 @@ def check_table(
     if state.snapshot is None and state.log.versions:
         return health, found  # nothing below can be checked against a log that cannot be read
     if state.snapshot is not None:
-        found += _check_files(state, other)
-        found += _check_metadata(state, recorded, other)
+        files = check_files(state, other)
+        found += files
+        found += _check_metadata(state, recorded, other, damaged={f.partition for f in files})
     else:
         for key in sorted(recorded):
             found.append(_lost(ref.project, ref.asset, key, f"the metadata store lists partition {key!r} of {ref.asset!r} as published, but the table was never committed", other))
@@ -186,8 +187,9 @@ def check_table(
     return health, found
 
 
-def _check_files(state: TableState, other: str | None) -> list[Finding]:
-    """Every file of the current version: present, its footer readable, its rows as logged."""
+def check_files(state: TableState, other: str | None = None) -> list[Finding]:
+    """Every file of the current version: present, its footer readable, its rows as logged.
+    Returns a ``missing_file`` or ``unreadable_file`` finding per damaged file (with its partition)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -215,11 +217,16 @@ def _check_files(state: TableState, other: str | None) -> list[Finding]:
     return found
 
 
-def _check_metadata(state: TableState, recorded: dict[str, dict], other: str | None) -> list[Finding]:
-    """The store's published partitions against the log's."""
+def _check_metadata(state: TableState, recorded: dict[str, dict], other: str | None, *,
+                    damaged: set[str | None]) -> list[Finding]:
+    """The store's published partitions against the log's. A partition whose data file is
+    damaged is its file's finding: repair stops listing it as published, so that it is missing
+    until it is rebuilt."""
     found = []
     ref = state.ref
     for key, lp in sorted(state.logged.items()):
+        if key in damaged:
+            continue
         part = f"partition {key!r} of {ref.asset!r}" if key else f"{ref.asset!r}"
         common = {"project": ref.project, "asset": ref.asset, "partition": key, "repair": REPAIR}
         row = recorded.get(key)

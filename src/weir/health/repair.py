@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from weir.engine.heartbeat import is_dead
 from weir.engine.recovery import InputsAsOf, footer_rows, reap_dead_runs
 from weir.errors import UsageError
-from weir.health.doctor import TableState, doctor, read_table
+from weir.health.doctor import TableState, check_files, doctor, read_table
 from weir.health.report import RepairAction, RepairActionKind, RepairReport
 from weir.health.tables import (
     UNKNOWN_CODE_VERSION,
@@ -75,6 +75,7 @@ def repair(
             actions += _rebuild_metadata(store, state, inputs)
         elif not state.log.versions:
             actions += _forget(store, ref.project, ref.asset, None, "the table was never committed")
+            actions += _forget_lost_versions(store, ref.project, ref.asset, -1)
     with store.read():
         recorded = {(p, a) for p in store.partitions.projects() for (a, _k) in store.partitions.current(p)}
     for proj, asset in sorted(recorded - seen):
@@ -109,15 +110,20 @@ def _set_aside_damaged_newest(ref: TableRef) -> list[RepairAction]:
 
 def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsOf | None) -> list[RepairAction]:
     """Upsert each partition's row from the log where the store lacks it or disagrees, drop rows
-    of partitions the table no longer has, and add the log's versions to the history."""
+    of partitions the table no longer has, or whose data file is missing or unreadable (no
+    longer published as far as readers go: ``weir status`` counts them missing and
+    ``weir run --stale`` rebuilds them), and add the log's versions to the history."""
     ref = state.ref
     actions = []
+    damaged = {f.partition: f.message for f in check_files(state)}
     with store.read():
         current = {k: r for (a, k), r in store.partitions.current(ref.project, [ref.asset]).items() if a == ref.asset}
         history = store.partitions.versions(ref.project, ref.asset)
         runs = {lp.run_id: store.runs.tasks(lp.run_id) for lp in state.logged.values()}
     rows = []
     for key, lp in sorted(state.logged.items()):
+        if key in damaged:
+            continue
         row = current.get(key)
         task = next((t for t in runs.get(lp.run_id, []) if t["asset"] == ref.asset and t["partition_key"] == key), None)
         code = lp.code_version if lp.code_version != UNKNOWN_CODE_VERSION else (task or {}).get("code_version") or UNKNOWN_CODE_VERSION
@@ -160,17 +166,40 @@ def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsO
                 "published_at": commit.timestamp_ms / 1000,
             })
     gone = sorted(set(current) - set(state.logged))
+    unreadable = sorted(set(current) & set(damaged))
+    assert state.snapshot is not None
+    newest = state.snapshot.version
+    actions += _forget_lost_versions(store, ref.project, ref.asset, newest)
     with store.transaction():
-        store.partitions.record_published(rows)
-        store.partitions.record_versions(older)
-        store.partitions.forget(ref.project, ref.asset, gone)
+        store.partitions.set_current(rows)
+        store.partitions.record_versions([r for r in rows if (r["partition_key"], r["version"]) not in history] + older)
+        store.partitions.forget(ref.project, ref.asset, gone + unreadable)
     if older:
         actions.append(RepairAction(action=RepairActionKind.RECORDED_HISTORY, project=ref.project, asset=ref.asset,
                                     message=f"{len(older)} earlier version(s) of {ref.asset!r}'s partitions added to their history from the log"))
     for key in gone:
         actions.append(RepairAction(action=RepairActionKind.FORGOT_PARTITION, project=ref.project, asset=ref.asset, partition=key,
                                     message=f"partition {key!r} of {ref.asset!r} is not in the table's current version: no longer listed as published"))
+    for key in unreadable:
+        part = f"partition {key!r} of {ref.asset!r}" if key else repr(ref.asset)
+        actions.append(RepairAction(action=RepairActionKind.FORGOT_PARTITION, project=ref.project, asset=ref.asset, partition=key,
+                                    message=f"{damaged[key]}: {part} no longer listed as published, so 'weir run --stale' rebuilds it"))
     return actions
+
+
+def _forget_lost_versions(store: MetadataStore, project: str, asset: str, newest: int) -> list[RepairAction]:
+    """Versions above the table's newest (-1: it has none) were set aside with a damaged entry:
+    they leave the history too, before the table's next commit takes their number again."""
+    with store.transaction():
+        lost = store.partitions.forget_versions(project, asset, after=newest)
+    if not lost:
+        return []
+    versions = sorted({n for _, n in lost})
+    now = f"its newest version is {newest}" if newest >= 0 else "it has no version left"
+    return [RepairAction(
+        action=RepairActionKind.FORGOT_HISTORY, project=project, asset=asset,
+        message=f"version {', '.join(map(str, versions))} of {asset!r} dropped from the history of {len(lost)} "
+                f"partition(s): the table no longer has it ({now})")]
 
 
 def _forget(store: MetadataStore, project: str, asset: str, keys: list[str] | None, why: str) -> list[RepairAction]:

@@ -111,6 +111,7 @@ class RepairActionKind(StrEnum):
     CORRECTED_PARTITION = "corrected_partition"  # version, rows, run or code version set from the log
     FORGOT_PARTITION = "forgot_partition"  # the store's current row of a partition the table no longer has
     RECORDED_HISTORY = "recorded_history"  # versions of the log added to the partitions' history
+    FORGOT_HISTORY = "forgot_history"  # versions the log no longer has (a damaged newest entry set aside) dropped from the history
 
 
 @dataclass(frozen=True, kw_only=True)

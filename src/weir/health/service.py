@@ -35,15 +35,29 @@ class HealthService:
         project = self._loaded()
         return doctor(self._home, self._store(), project=project.name if project else None)
 
+    def _refuse_a_name_held_elsewhere(self, project: Project | None) -> None:
+        """Changing what a workspace stores from a folder whose project name another folder
+        holds is refused, as a run is (ConfigError): it would act on that folder's data."""
+        if project is not None:
+            from weir.store.projects import refuse_name_held_elsewhere
+
+            refuse_name_held_elsewhere(self._store(), project.name, str(project.root))
+
     def repair(self) -> RepairReport:
+        """Raises ConfigError when another folder holds this folder's project name."""
         from weir.health.repair import repair
 
         project = self._loaded()
+        self._refuse_a_name_held_elsewhere(project)
         name = project.name if project else None
         return repair(self._home, self._store(), project=name, project_for=lambda n: project if n == name else None)
 
     def vacuum(self, older_than: timedelta | str = "7d", *, dry_run: bool = False) -> VacuumReport:
+        """Raises ConfigError when another folder holds this folder's project name (unless
+        ``dry_run``: then nothing changes)."""
         from weir.health.vacuum import parse_age, vacuum
 
         age = parse_age(older_than) if isinstance(older_than, str) else older_than
+        if not dry_run:
+            self._refuse_a_name_held_elsewhere(self._loaded())
         return vacuum(self._home, self._store(), older_than=age, dry_run=dry_run)

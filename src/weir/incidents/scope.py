@@ -97,7 +97,8 @@ class Build:
     code_version: str | None
     configuration_id: str | None
     packages: Mapping[str, str] | None  # the run's environment (None: not known)
-    inputs: Mapping[str, Iterable[str]]  # upstream -> partitions read
+    inputs: Mapping[str, Mapping[str, Any]]  # upstream -> partition read -> the version read (Delta version, fingerprint)
+    version: str | None = None  # the version it published
 
 
 def under(cause: IncidentCause, build: Build) -> bool:
@@ -115,11 +116,28 @@ def under(cause: IncidentCause, build: Build) -> bool:
     return build.configuration_id is not None and build.configuration_id == cause.configuration_id
 
 
-def reads_bad(build: Build, bad: set[tuple[str, str]]) -> tuple[str, str] | None:
-    """The first input partition of ``build`` that is in ``bad``, if any."""
+UNPUBLISHED = "unpublished"  # a blocked or failed partition or delivery: nobody could read it
+
+
+def bad_version(bad: str | None, read: Any) -> bool:
+    """Whether reading version ``read`` of a partition whose bad versions are ``bad`` read bad
+    data: ``bad`` None (not known) counts every read; an asset's first bad Delta version counts it
+    and every later one; a source's bad delivery fingerprints count themselves."""
+    if bad is None:
+        return True
+    if bad == UNPUBLISHED:
+        return False
+    if bad.isdigit() and str(read).isdigit():
+        return int(str(read)) >= int(bad)
+    return str(read) in bad.split()
+
+
+def reads_bad(build: Build, bad: Mapping[tuple[str, str], str | None]) -> tuple[str, str] | None:
+    """The first input partition of ``build`` whose version it read is bad in ``bad`` (partition ->
+    its bad versions), if any."""
     for upstream, keys in sorted(build.inputs.items()):
-        for key in sorted(keys):
-            if (upstream, key) in bad:
+        for key, version in sorted(keys.items()):
+            if (upstream, key) in bad and bad_version(bad[(upstream, key)], version):
                 return upstream, key
     return None
 

@@ -179,12 +179,35 @@ class IncidentService:
             return None
 
     def _scope_trigger(self, incident_id: int, event: Event, why: str, tracker: ScopeTracker) -> None:
-        """The trigger's partitions join the scope: its own, or every partition a rollout replaced."""
+        """The trigger's partitions join the scope: its own, or every partition a rollout replaced,
+        each with the versions of it that are bad (``_bad_versions``)."""
         keys = list(event.data.get("partitions") or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
         keys = keys or ([event.partition_key] if event.partition_key else [])
         via = "cause" if event.kind == EventKind.ROLLOUT_CHANGED else "trigger"
+        versions = self._bad_versions(event, keys)
         for key in keys:
-            tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at)
+            tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at,
+                        version=versions.get(key))
+
+    def _bad_versions(self, event: Event, keys: builtins.list[str]) -> dict[str, str | None]:
+        """Which version of each partition a trigger says is bad: none readable for a blocked or
+        failed one; the delivery now checked for a source's alert; the version its run published
+        for an asset's alert or a rollout (None when that is not known: any version read counts)."""
+        from weir.incidents.scope import UNPUBLISHED
+
+        kind, asset = str(event.kind), event.asset or ""
+        if kind in BROKEN:
+            return dict.fromkeys(keys, UNPUBLISHED)
+        store, project = self._store(), self._project()
+        if asset in project.sources:
+            delivered = store.sources.get(project.name, asset)
+            return {k: (delivered.get(k) or {}).get("fingerprint") for k in keys}
+        current = store.partitions.current(project.name, [asset])
+        out: dict[str, str | None] = {}
+        for k in keys:
+            row = current.get((asset, k))
+            out[k] = str(row["version"]) if row is not None and (row["run_id"] == event.run_id or not event.run_id) else None
+        return out
 
     def _tell(self, incident_id: int, change: str, tracker: ScopeTracker, at: float) -> None:
         """Diagnose the incident, keep the diagnosis as told, take its cause and sweep its scope."""
@@ -296,8 +319,9 @@ class IncidentService:
                      partition_key=incident.get("root_partition"), data={"incident": incident_id, **data})
 
     # -- as users ask -------------------------------------------------------------------------
-    def list(self, state: State | None = None, *, sync: bool = True) -> builtins.list[dict]:
-        """Incidents, newest first, each with its member count (``state``: only those)."""
+    def list(self, state: State | None = None, *, sync: bool = False) -> builtins.list[dict]:
+        """Incidents, newest first, each with its member count (``state``: only those). A read:
+        it shows what the last pump made of the log (``sync`` brings it up to date first)."""
         if sync:
             self.sync()
         store = self._store()
@@ -363,7 +387,7 @@ class IncidentService:
         key = partition_key(project, asset, partition, sources=True)
         return diagnose(project, self._store(), asset, key)
 
-    def trust(self, insight: str | None = None, *, sync: bool = True, now: datetime | None = None) -> builtins.list[dict]:
+    def trust(self, insight: str | None = None, *, sync: bool = False, now: datetime | None = None) -> builtins.list[dict]:
         """The trust status of every insight (or one): trusted, suspect, stale or broken, why,
         the partition it is trusted through and its history (``trust.py``); ``now`` (default:
         the clock) is the moment deadlines are judged at."""
@@ -381,13 +405,14 @@ class IncidentService:
             facts = read_facts(project, store, insights, now or datetime.now(UTC))
         return trust(insights, facts)
 
-    def acknowledge(self, incident_id: int, note: str | None = None) -> dict:
-        return self._change(incident_id, State.ACKNOWLEDGED, note=note)
+    def acknowledge(self, incident_id: int, note: str | None = None, *, actor: str = "unknown") -> dict:
+        return self._change(incident_id, State.ACKNOWLEDGED, note=note, actor=actor)
 
-    def resolve(self, incident_id: int, reason: Reason, note: str | None = None) -> dict:
-        return self._change(incident_id, State.RESOLVED, reason=reason, note=note)
+    def resolve(self, incident_id: int, reason: Reason, note: str | None = None, *, actor: str = "unknown") -> dict:
+        return self._change(incident_id, State.RESOLVED, reason=reason, note=note, actor=actor)
 
-    def set_severity(self, incident_id: int, level: Severity, note: str | None = None) -> dict:
+    def set_severity(self, incident_id: int, level: Severity, note: str | None = None, *,
+                     actor: str = "unknown") -> dict:
         """Set an incident's severity by hand (any state): automatic grading leaves it as set from
         then on. An ``incident_updated`` event (change severity, by hand)."""
         store = self._store()
@@ -398,7 +423,7 @@ class IncidentService:
                 changes["note"] = note
             store.incidents.update(incident_id, **changes)
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="severity", severity=str(level),
-                                   was=row["severity"], by="hand", note=note))
+                                   was=row["severity"], by="hand", note=note, actor=actor))
             if row["state"] != State.RESOLVED and rank(level) > rank(row["severity"]):
                 self._notify(incident_id, "escalated")
             return store.incidents.get(incident_id) or row
@@ -409,7 +434,8 @@ class IncidentService:
             raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
         return row
 
-    def _change(self, incident_id: int, state: State, *, reason: Reason | None = None, note: str | None = None) -> dict:
+    def _change(self, incident_id: int, state: State, *, reason: Reason | None = None, note: str | None = None,
+                actor: str = "unknown") -> dict:
         store = self._store()
         with store.transaction():
             row = self._own(incident_id)
@@ -424,9 +450,11 @@ class IncidentService:
             if state == State.RESOLVED:
                 changes.update(reason=str(reason), resolved_at=now)
                 store.incidents.update(incident_id, **changes)
-                store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident_id, reason=str(reason), note=note))
+                store.emit(self._event(EventKind.INCIDENT_RESOLVED, incident_id, reason=str(reason), note=note,
+                                       actor=actor))
                 self._notify(incident_id, "resolved")
             else:
                 store.incidents.update(incident_id, **changes)
-                store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="acknowledged", note=note))
+                store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="acknowledged", note=note,
+                                       actor=actor))
             return store.incidents.get(incident_id) or row

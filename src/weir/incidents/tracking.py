@@ -48,17 +48,19 @@ class ScopeTracker:
         self._active = None
 
     @staticmethod
-    def bad(rows: list[dict]) -> set[Where]:
-        return {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is None}
+    def bad(rows: list[dict]) -> dict[Where, str | None]:
+        """The scope's partitions still bad, each with which of its versions are (``scope.bad_version``)."""
+        return {(r["asset"], r["partition_key"]): r["version"] for r in rows if r["fixed_run_id"] is None}
 
     # -- builds ----------------------------------------------------------------------------------
     def build(self, asset: str, key: str, run_id: str | None, code_version: str | None,
-              inputs: dict[str, Any] | None, *, need_packages: bool) -> Build:
+              inputs: dict[str, Any] | None, *, need_packages: bool, version: Any = None) -> Build:
         run = self._run(run_id)
         packages = self._packages(run.get("environment_id")) if need_packages else None
         return Build(asset=asset, key=key, run_id=run_id, code_version=code_version,
                      configuration_id=run.get("configuration_id"), packages=packages,
-                     inputs={up: list(parts or ()) for up, parts in (inputs or {}).items()})
+                     inputs={up: dict(parts or {}) for up, parts in (inputs or {}).items()},
+                     version=None if version is None else str(version))
 
     def _run(self, run_id: str | None) -> dict:
         if not run_id:
@@ -75,9 +77,10 @@ class ScopeTracker:
             self._envs[environment_id] = dict(env["packages"]) if env and env.get("packages") else None
         return self._envs[environment_id]
 
-    def add(self, incident_id: int, where: Where, *, run_id: str | None, via: str, why: str, at: float) -> bool:
+    def add(self, incident_id: int, where: Where, *, run_id: str | None, via: str, why: str, at: float,
+            version: str | None = None) -> bool:
         new = self.store.incidents.add_scope(incident_id, asset=where[0], partition_key=where[1], run_id=run_id,
-                                             via=via, why=why, at=at)
+                                             via=via, why=why, version=version, at=at)
         if new:
             self.grown.setdefault(incident_id, []).append(f"{where[0]} {where[1]}: {why}")
         self.changed()
@@ -96,12 +99,12 @@ class ScopeTracker:
                 b = self.build(asset, key, row["run_id"], row["code_version"], row["input_versions"],
                                need_packages=cause.kind == "library")
                 if (asset, key) not in bad and under(cause, b):
-                    self.add(incident_id, (asset, key), run_id=row["run_id"], via="cause",
+                    self.add(incident_id, (asset, key), run_id=row["run_id"], via="cause", version=str(row["version"]),
                              why=f"built under the same cause ({cause.summary})", at=at)
-                    bad.add((asset, key))
+                    bad[(asset, key)] = str(row["version"])
         self._sweep_lineage(incident_id, bad, at)
 
-    def _sweep_lineage(self, incident_id: int, bad: set[Where], at: float) -> None:
+    def _sweep_lineage(self, incident_id: int, bad: dict[Where, str | None], at: float) -> None:
         roots = {asset for asset, _ in bad}
         below: set[str] = set()
         for asset in roots:
@@ -118,9 +121,9 @@ class ScopeTracker:
                 b = self.build(a, key, row["run_id"], row["code_version"], row["input_versions"], need_packages=False)
                 hit = reads_bad(b, bad)
                 if hit is not None:
-                    self.add(incident_id, (a, key), run_id=row["run_id"], via="lineage",
+                    self.add(incident_id, (a, key), run_id=row["run_id"], via="lineage", version=str(row["version"]),
                              why=f"built from {hit[0]} {hit[1]}, in scope", at=at)
-                    bad.add((a, key))
+                    bad[(a, key)] = str(row["version"])
 
     # -- as builds are published ---------------------------------------------------------------------
     def built(self, event: Event) -> None:
@@ -132,20 +135,20 @@ class ScopeTracker:
         published = event.kind == EventKind.PARTITION_PUBLISHED
         library = any(c is not None and c.kind == "library" for _, c, _ in active)
         b = (self.build(event.asset, event.partition_key, event.run_id, event.data.get("code_version"),
-                        event.data.get("inputs"), need_packages=library) if published
+                        event.data.get("inputs"), need_packages=library, version=event.data.get("version")) if published
              else Build(asset=event.asset, key=event.partition_key, run_id=event.run_id, code_version=None,
-                        configuration_id=None, packages=None, inputs={}))
-        healing = {w for w in self.pending}
+                        configuration_id=None, packages=None, inputs={}, version=event.data.get("fingerprint")))
+        healing = set(self.pending)
         candidate = False
         for incident, cause, rows in active:
-            bad = self.bad(rows)
+            bad = {w: v for w, v in self.bad(rows).items() if w not in healing}
             if cause is not None and under(cause, b):
-                self.add(incident["id"], where, run_id=event.run_id, via="cause",
+                self.add(incident["id"], where, run_id=event.run_id, via="cause", version=b.version,
                          why=f"built under the same cause ({cause.summary})", at=event.at)
                 continue
-            hit = reads_bad(b, bad - healing)
+            hit = reads_bad(b, bad)
             if hit is not None:
-                self.add(incident["id"], where, run_id=event.run_id, via="lineage",
+                self.add(incident["id"], where, run_id=event.run_id, via="lineage", version=b.version,
                          why=f"built from {hit[0]} {hit[1]}, in scope", at=event.at)
                 continue
             if where in {(r["asset"], r["partition_key"]) for r in rows}:
@@ -160,26 +163,28 @@ class ScopeTracker:
         self.pending.pop((where[0] or "", where[1] or ""), None)
 
     def settle(self) -> dict[int, list[str]]:
-        """Fix the candidates whose inputs are all good (or fixed in this pass), upstream first;
-        returns per incident the partitions fixed."""
+        """Fix the candidates, in each incident whose scope holds them, once nothing they read is
+        still bad there (upstream first: a pass fixes what the last one made readable); returns
+        per incident the partitions fixed."""
         fixed: dict[int, list[str]] = {}
         progress = True
         while progress and self.pending:
             progress = False
             for where, (event, b) in sorted(self.pending.items()):
-                still = False
+                waiting = False
                 for incident, _, rows in self.active():
                     bad = self.bad(rows)
-                    if where in bad and reads_bad(b, bad - {where}) is not None:
-                        still = True
-                if still:
-                    continue
-                for incident, _, rows in self.active():
-                    if where in self.bad(rows) and self.store.incidents.fix_scope(
-                            incident["id"], asset=where[0], partition_key=where[1], run_id=event.run_id, at=event.at):
+                    if where not in bad:
+                        continue
+                    if reads_bad(b, {w: v for w, v in bad.items() if w != where}) is not None:
+                        waiting = True  # it read something this incident still holds bad
+                        continue
+                    if self.store.incidents.fix_scope(incident["id"], asset=where[0], partition_key=where[1],
+                                                      run_id=event.run_id, at=event.at):
                         fixed.setdefault(incident["id"], []).append(f"{where[0]} {where[1]}")
-                self.changed()
-                del self.pending[where]
-                progress = True
+                        self.changed()
+                        progress = True
+                if not waiting:
+                    del self.pending[where]
         self.pending.clear()
         return fixed

@@ -91,3 +91,11 @@ def capture(project: Project) -> ConfigurationSnapshot:
     nodes.update((n, _settings(a)) for n, a in project.assets.items())
     return ConfigurationSnapshot(project=project.name, project_file=project.config.text,
                                  nodes=dict(sorted(nodes.items())))
+
+
+def version_digest(project: Project) -> str:
+    """The version of ``project`` a deployment records: its configuration and every asset's code
+    version (what it defines, not where its folder is)."""
+    body = json.dumps({"configuration": capture(project).id,
+                       "code": {n: a.code_version for n, a in sorted(project.assets.items())}}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]

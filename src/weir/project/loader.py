@@ -226,5 +226,26 @@ def _check_sql_tables(asset: Asset, known: set[str]) -> None:
         raise ProjectError(
             f"SQL asset {asset.name!r} reads {unknown[0]!r}, which is no asset or source of this project"
             f"{suggest(unknown[0], sorted(known))}",
-            where=str(asset.location),
+            where=_line_naming(asset, unknown[0]),
         )
+
+
+def _line_naming(asset: Asset, table: str) -> str:
+    """Where ``asset``'s SQL names ``table``: the file and line of the ``FROM``/``JOIN`` that
+    reads it (else the first line naming it), from the line the asset is defined at on (the top
+    of a ``.sql`` file; the ``sql_asset`` call in a module), comments aside. The definition's own
+    location when the file cannot be read or does not name it."""
+    location = asset.location
+    try:
+        lines = Path(location.file).read_text().splitlines()
+    except OSError:
+        return str(location)
+    name = re.escape(table)
+    read = re.compile(rf'\b(?:from|join)\s+(?:\w+\.)?"?{name}"?(?![\w"])', re.IGNORECASE)
+    named = re.compile(rf'(?<![\w.]){name}(?!\w)', re.IGNORECASE)
+    code = [line.split("--", 1)[0] for line in lines]
+    for pattern in (read, named):
+        for i in range(max(location.line - 1, 0), len(code)):
+            if pattern.search(code[i]):
+                return f"{location.file}:{i + 1}"
+    return str(location)

@@ -6,8 +6,10 @@ judged, so a partition is checked once per delivery and again when new files lan
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,13 @@ from weir.storage.sources import fingerprint, read_source, source_files
 ACCEPTED, BLOCKED = "accepted", "blocked"
 
 
+def new_ingest_id() -> str:
+    """The id of one ingest (``weir ingest``, a scenario's ingest step): what a run id is to a
+    build, it is to the source decisions, check results, metrics, events and monitor signals the
+    ingest records. Shaped like a run id, so it sorts by time, and marked ``ingest-``."""
+    return "ingest-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
+
+
 @dataclass(kw_only=True)
 class Admission:
     """What the check of one landed source partition decided."""
@@ -44,6 +53,8 @@ class Admission:
     sample: list[dict] = field(default_factory=list)
     checked_now: bool = False
     failed_checks: int = 0
+    run_id: str | None = None  # the run or ingest that judged these files
+
 
     @property
     def blocked(self) -> bool:
@@ -53,7 +64,7 @@ class Admission:
         return {
             "source": self.source, "partition": self.key, "state": self.state, "rows": self.rows,
             "malformed_rows": self.malformed, "message": self.message, "sample": self.sample,
-            "checked_now": self.checked_now, "fingerprint": self.fingerprint,
+            "checked_now": self.checked_now, "fingerprint": self.fingerprint, "run_id": self.run_id,
         }
 
 
@@ -96,7 +107,8 @@ class SourceGate:
         known = self._decided(source.name).get(key)
         if known and known["fingerprint"] == fp and not force:
             return Admission(source=source.name, key=key, state=known["state"], fingerprint=fp, rows=known["row_count"],
-                             malformed=known["malformed_rows"], message=known["message"] or "", sample=known["sample"] or [])
+                             malformed=known["malformed_rows"], message=known["message"] or "", sample=known["sample"] or [],
+                             run_id=known.get("run_id"))
         decision, check_rows, measured = self._judge(source, key, files, fp, run_id)
         row = {
             "project": self.project.name, "source": source.name, "partition_key": key, "fingerprint": fp,
@@ -125,8 +137,25 @@ class SourceGate:
             schemas[key] = measured[0].schema
         return decision
 
+    def _untyped_first_delivery(self, source: Source, key: str, files: list[str], rows: int, table) -> list[str]:
+        """A delivery with a header and no rows gives its columns no type. With the source's
+        ``columns`` they have the declared ones, and after an admitted delivery the assets'
+        tables have theirs; before that, nothing would type them (strings would fix the wrong
+        type on every table downstream): blocked, saying so."""
+        import pyarrow as pa
+
+        if rows or source.columns:
+            return []
+        untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+        if not untyped or any(k != key and d["state"] == ACCEPTED for k, d in self._decided(source.name).items()):
+            return []
+        where = Path(files[0]).relative_to(self.root) if Path(files[0]).is_relative_to(self.root) else files[0]
+        return [f"{where} has a header and no rows, and no type is known for {', '.join(untyped)} (declare columns= "
+                "on the source, or check it again with --force once a delivery with rows is admitted)"]
+
     def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
-        base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True}
+        base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True,
+                                "run_id": run_id}
         try:
             read = read_source(files, source.format, dict(source.options), what=source.name, columns=source.columns)
         except DataError as exc:
@@ -146,18 +175,19 @@ class SourceGate:
             project=self.project.name, run_id=run_id, references=self.references, bins=bins, profile=source.profile,
             stats=self.stats,
         )
+        problems = self._untyped_first_delivery(source, key, files, read.rows, table)
         if not source.columns and source.profile:  # without a contract, earlier deliveries' types are the contract
             seen: dict[str, set[str]] = {}
             for k, schema in self._admitted_schemas(source.name).items():
                 if k != key:
                     for col, typ in schema.items():
                         seen.setdefault(col, set()).add(typ)
-            problems = delivery_schema_problems(seen, table)
-            if problems:
-                found = schema_result(problems, table.num_rows)
-                audit.results.insert(0, found)
-                audit.rows += result_rows(self.project.name, source.name, key, run_id, [found])
-                audit.verdict = verdict_of(audit.results)
+            problems += delivery_schema_problems(seen, table)
+        if problems:
+            found = schema_result(problems, table.num_rows)
+            audit.results.insert(0, found)
+            audit.rows += result_rows(self.project.name, source.name, key, run_id, [found])
+            audit.verdict = verdict_of(audit.results)
         verdict = audit.verdict
         if audit.results:
             tally(self.outcomes, source.name, audit.results)

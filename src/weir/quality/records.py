@@ -20,5 +20,5 @@ def check_json(r: dict) -> dict[str, Any]:
 def admission_json(a: dict) -> dict[str, Any]:
     """What the check of one landed source partition decided (``weir ingest --json``)."""
     keys = ("source", "partition", "state", "rows", "malformed_rows", "message", "sample", "checked_now", "fingerprint",
-            "signals")
+            "run_id", "signals")
     return {k: a[k] for k in keys}

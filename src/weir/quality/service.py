@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from weir.quality.ingest import SourceGate
     from weir.store.store import MetadataStore
 
-# (source, partition keys measured just now) -> the monitor alerts on them
-Evaluate = Callable[[str, list[str]], list[dict]]
+# (source, partition keys measured just now, the run or ingest that measured them) -> the monitor
+# alerts on them, which carry that id
+Evaluate = Callable[[str, list[str], str | None], list[dict]]
 
 
 class QualityService:
@@ -58,6 +59,21 @@ class QualityService:
         with store.read():
             return store.checks.list(project.name, asset=asset, partition=key, failed=failed)
 
+    def range_check(self, name: str | None, first: str | None, last: str | None) -> str | None:
+        """Check a ``--from``/``--to`` range of measured partitions (of ``name``, or of every
+        asset and source): raises PartitionError naming both keys when it runs backwards;
+        returns one line saying which part of it lies outside the partitions measured, or None."""
+        from weir.project.keys import check_range, outside_measured
+
+        project = self._project()
+        check_range(project, name, first, last)
+        if first is None and last is None:
+            return None
+        store = self._store()
+        with store.read():
+            measured = store.metrics.extent(project.name, name)
+        return outside_measured(first, last, measured)
+
     def recheck(self, asset: str, partition: str | None) -> list[dict]:
         """Run ``asset``'s checks on its published partition now; records and returns the results."""
         from weir.quality.auditor import audit_partition, failed_check_events
@@ -81,9 +97,11 @@ class QualityService:
         return rows
 
     def ingest(self, source: str, partitions: list[str] | None = None, *, force: bool = False,
-               on_progress: Callable[[], None] | None = None) -> list[dict]:
+               on_progress: Callable[[], None] | None = None, ingest_id: str | None = None) -> list[dict]:
         """Check landed partitions of ``source`` (all that landed, or ``partitions``) without
-        building anything. Partitions already judged for the same files keep their decision."""
+        building anything. Partitions already judged for the same files keep their decision.
+        What is checked now is recorded under ``ingest_id`` (a new ingest id by default), as a
+        run's checks are under its run id: decisions, check results, metrics, events, signals."""
         project = self._project()
         src = project.sources.get(source)
         if src is None:
@@ -96,16 +114,19 @@ class QualityService:
 
         claim_project(self._store(), project.name, str(project.root))
         keys = [partition_key(project, source, p, sources=True) for p in partitions] if partitions else list(src.partitions.keys())
+        from weir.quality.ingest import new_ingest_id
+
+        ingest_id = ingest_id or new_ingest_id()
         gate = self.gate()
         out = []
         for key in keys:
-            admission = gate.admit(src, key, force=force)
+            admission = gate.admit(src, key, run_id=ingest_id, force=force)
             if admission is not None:
                 out.append(admission.to_dict())
             if on_progress is not None:
                 on_progress()
         checked = [a["partition"] for a in out if a["checked_now"]]
-        alerts = self._evaluate(source, checked) if checked else []
+        alerts = self._evaluate(source, checked, ingest_id) if checked else []
         for a in out:
             a["signals"] = sum(1 for s in alerts if s["partition_key"] == a["partition"])
         return out

@@ -3,7 +3,6 @@ publishing them (``weir approve``) and dropping them (``weir reject``), and thei
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -74,14 +73,15 @@ class ApprovalService:
             raise UsageError(f"no version of {asset} is held for approval ('weir approvals' lists them)")
         return rows
 
-    def approve(self, asset: str | None = None, keys: tuple[str, ...] = (), *, every: bool = False) -> Decision:
+    def approve(self, asset: str | None = None, keys: tuple[str, ...] = (), *, every: bool = False,
+                actor: str = "unknown") -> Decision:
         """Publish the held versions named (see ``select``), each partition atomically, with
         the ``rollout_changed`` event of their material changes; the monitors then judge them."""
         from weir.engine.approval import approve
 
         rows = self.select(asset, keys, every)
         project = self._project()
-        decision = approve(project=project, store=self._store(), catalog=self._tables.catalog, rows=rows, by=_who())
+        decision = approve(project=project, store=self._store(), catalog=self._tables.catalog, rows=rows, by=actor)
         runner = self._monitors.runner()
         for name in sorted({d["asset"] for d in decision.done}):
             for run_id in sorted({d["run_id"] for d in decision.done if d["asset"] == name}):
@@ -92,16 +92,10 @@ class ApprovalService:
                     continue
         return decision
 
-    def reject(self, asset: str | None = None, keys: tuple[str, ...] = (), *, every: bool = False) -> Decision:
+    def reject(self, asset: str | None = None, keys: tuple[str, ...] = (), *, every: bool = False,
+               actor: str = "unknown") -> Decision:
         """Drop the held versions named (see ``select``): readers stay on the published ones."""
         from weir.engine.approval import reject
 
         rows = self.select(asset, keys, every)
-        return reject(project=self._project(), store=self._store(), catalog=self._tables.catalog, rows=rows, by=_who())
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        return "?"
+        return reject(project=self._project(), store=self._store(), catalog=self._tables.catalog, rows=rows, by=actor)

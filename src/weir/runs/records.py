@@ -14,7 +14,7 @@ def run_json(r: dict) -> dict[str, Any]:
         "id": r["id"], "project": r["project"], "state": r["state"], "trigger": r["trigger"],
         "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
         "environment_id": r["environment_id"], "request": r["request"], "counts": (r.get("summary") or {}).get("counts", {}),
-        "error": r["error"],
+        "error": r["error"], "deployment_id": r.get("deployment_id"), "actor": r.get("actor"),
     }
 
 

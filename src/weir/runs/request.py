@@ -20,6 +20,8 @@ class RunRequest:
     publish_every: float = 10.0  # seconds a finished partition may wait for others to share its Delta commit
     on_conflict: str | None = None  # wait | skip for a partition another run is building; None: weir.toml's [run]
     environment: str | None = None  # the environment asked for (weir rebuild --env-of/--env); None: this one
+    actor: str | None = None  # who asked: the OS user of the CLI, "daemon", later an API user or token
+    deployment: int | None = None  # the deployment that runs it (set when the run starts)
 
     def __post_init__(self) -> None:
         from weir.project.config import ON_CONFLICT

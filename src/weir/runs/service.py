@@ -3,6 +3,7 @@ whose process died."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -87,10 +88,14 @@ class RunService:
         records ``environment`` (a snapshot row; default: this interpreter's); ``executor``, an
         executor already started, builds its partitions instead of ``request.executor``'s."""
         from weir.engine.runner import Run
+        from weir.project.configuration import version_digest
         from weir.store.projects import claim_project
 
         project = self._project()
-        claim_project(self._store(), project.name, str(project.root))
+        deployment = claim_project(self._store(), project.name, str(project.root), digest=version_digest(project),
+                                   actor=request.actor)
+        if deployment is not None:
+            request = dataclasses.replace(request, deployment=int(deployment["id"]))
         resolver = self._resolver()
         auditor = auditor if auditor is not None else self._quality.auditor()
         causes, held = self.causes(), self.held()

@@ -1,20 +1,21 @@
 """Telling a scenario's reporters how a tick ended, over the project's alert routes.
 
-A report is sent directly (``alerts.channels.send``) once the tick's outcome is recorded, with
-an idempotency key per tick, route and condition; the result (where it went, or the error) is
-kept with the tick. It is not queued in the alert outbox, which holds incident notifications."""
+A report is queued in the alert outbox (change ``report``, no incident) in the same unit of work
+that records the tick's outcome, its words composed at once, with an idempotency key per tick,
+route and condition; the pump delivers it with the incident notifications, with their retries,
+backoff and dead letters. What was queued is kept with the tick."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from weir.alerts.channels import DeliveryError, send
 from weir.alerts.messages import Message
 
 if TYPE_CHECKING:
     from weir.model.scenarios import Scenario
     from weir.project.graph import Project
+    from weir.store.store import MetadataStore
 
 
 def conditions(tick: dict) -> list[str]:
@@ -47,9 +48,11 @@ def message(project: Project, scenario: Scenario, tick: dict, condition: str, to
     return Message(subject, "\n".join(lines), to, data)
 
 
-def report(project: Project, scenario: Scenario, tick: dict) -> list[dict]:
-    """Send the reports ``tick`` calls for; returns what happened to each. Never raises for an
-    endpoint's failure."""
+def report(project: Project, store: MetadataStore, scenario: Scenario, tick: dict) -> list[dict]:
+    """Queue the reports ``tick`` calls for, in the caller's unit of work; returns what was queued
+    (or why not) for each."""
+    import json
+
     met = conditions(tick)
     out = []
     for reporter in scenario.reporters:
@@ -60,12 +63,10 @@ def report(project: Project, scenario: Scenario, tick: dict) -> list[dict]:
                 out.append({"route": reporter.route, "condition": condition, "error": "no such route in weir.toml"})
                 continue
             to = route.to or project.config.alerts.team or project.config.owners
-            try:
-                where = send(route, message(project, scenario, tick, condition, tuple(to)), key, root=project.root)
-            except DeliveryError as exc:
-                out.append({"route": route.name, "condition": condition, "error": str(exc)})
-                continue
-            out.append({"route": route.name, "condition": condition, "where": where,
+            words = message(project, scenario, tick, condition, tuple(to))
+            store.outbox.enqueue(project.name, key=key, incident_id=0, route=route.name, audience="team",
+                                 change="report", message=json.dumps(words.to_json(), default=str))
+            out.append({"route": route.name, "condition": condition, "queued": key,
                         "at": datetime.now(UTC).isoformat(timespec="seconds")})
     return out
 

@@ -10,7 +10,6 @@ resumable (``model/steps.py``); otherwise the tick ends failed, saying so: never
 from __future__ import annotations
 
 import builtins
-import getpass
 import time
 import traceback
 from collections.abc import Callable
@@ -195,7 +194,7 @@ class ScenarioService:
         failed = any(r.get("state") == "failed" for r in records)
         return self._finish(tick, scenario, "failed" if failed else "succeeded", records, runs)
 
-    def run(self, name: str) -> dict:
+    def run(self, name: str, *, actor: str = "unknown") -> dict:
         """Run scenario ``name`` now, in the foreground, as a tick of its own (trigger
         ``manual``); returns the tick as it ended. Waits wait here; Ctrl-C fails the tick."""
         scenario = self.get(name)
@@ -203,7 +202,7 @@ class ScenarioService:
         holder = new_holder("cli")
         now = time.time()
         row = {"project": project.name, "scenario": scenario.name, "scheduled_for": f"manual:{now:.6f}:{holder[-6:]}",
-               "trigger": "manual", "fired_by": {"kind": "manual", "by": _who()}, "created_at": now,
+               "trigger": "manual", "fired_by": {"kind": "manual", "by": actor}, "created_at": now,
                "due_at": now, "steps": [], "run_ids": []}
         with store.transaction():
             tick_id = store.ticks.start(row, holder, now=now, lease=LEASE_SECONDS)
@@ -246,19 +245,18 @@ class ScenarioService:
             except WeirError:
                 incidents = []
         outcome = note or "; ".join(r["message"] for r in records if r.get("message")) or state
-        with store.transaction():
+        with store.transaction():  # the outcome and its reports (in the outbox) in one unit of work
             done = store.ticks.update(tick["id"], tick["holder"], state=state, finished_at=time.time(),
                                       lease_until=None, steps=records, run_ids=runs, outcome=outcome,
                                       incidents=incidents)
             final = store.ticks.get(tick["id"]) or tick
+            if done and scenario is not None and report_it and scenario.reporters:
+                reports = report(self._s.project(), store, scenario, final)
+                if reports:
+                    store.ticks.note(tick["id"], reports=reports)
+                    final = {**final, "reports": reports}
         if not done:
             return self._lost(tick)
-        if scenario is not None and report_it and scenario.reporters:
-            reports = report(self._s.project(), scenario, final)
-            if reports:
-                with store.transaction():
-                    store.ticks.note(tick["id"], reports=reports)
-                final = {**final, "reports": reports}
         return final
 
     def _runs_of(self, tick_id: int) -> builtins.list[str]:
@@ -274,16 +272,6 @@ def _failure(what: str, exc: Exception) -> StepOutcome:
     text = (str(exc).strip().splitlines() or [""])[0]
     return StepOutcome(state="failed", message=f"{what}: {type(exc).__name__}: {text}".rstrip(": "),
                        details={"traceback": "".join(lines[-8:])[-4000:]})
-
-
-def _who() -> str:
-    from weir.engine.heartbeat import this_host
-
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        user = "?"
-    return f"{user}@{this_host()}"
 
 
 __all__ = ["WAIT_POLL", "Claim", "ScenarioService"]

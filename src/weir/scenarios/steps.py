@@ -67,16 +67,19 @@ def _landed(tick: dict) -> dict[str, list[str]]:
 
 
 def _ingest(step: Ingest, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:
+    from weir.quality.ingest import new_ingest_id
+
     project = services.project()
     landed = _landed(tick)
     sources = list(step.sources) or [s for s in landed if s in project.sources] or list(project.sources)
     accepted = blocked = 0
     per_source: dict[str, dict[str, int]] = {}
+    ingest_id = new_ingest_id()  # one id for what the step checks, as a build step has its run's
     for source in sources:
         if landed and source not in landed:  # a landing of other sources: nothing of this one to check
             continue
         keys = landed.get(source)
-        judged = services.quality.ingest(source, keys or None)
+        judged = services.quality.ingest(source, keys or None, ingest_id=ingest_id)
         counts = per_source.setdefault(source, {"accepted": 0, "blocked": 0, "checked_now": 0})
         for a in judged:
             counts[a["state"]] = counts.get(a["state"], 0) + 1
@@ -85,7 +88,8 @@ def _ingest(step: Ingest, services: Services, scenario: Scenario, tick: dict, re
         blocked += counts["blocked"]
     checked = sum(c["checked_now"] for c in per_source.values())
     message = f"ingest: {checked} checked now, {accepted} accepted" + (f", {blocked} blocked" if blocked else "")
-    return StepOutcome(state="failed" if blocked else "succeeded", message=message, details={"sources": per_source})
+    return StepOutcome(state="failed" if blocked else "succeeded", message=message,
+                       details={"sources": per_source, "run_id": ingest_id})
 
 
 def _build(step: Build, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:

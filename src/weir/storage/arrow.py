@@ -43,7 +43,9 @@ def _delta_type(t: pa.DataType) -> pa.DataType:
 def normalize(table: pa.Table, target: pa.Schema | None = None) -> pa.Table:
     """Cast to Delta-compatible types and align with ``target`` (the table's schema): a column
     without a single value takes the table's type (the null type while the table has none, so
-    that it takes the type of the partitions it is published with); a column that casts up safely
+    that it takes the type of the partitions it is published with, unless the partition has no
+    rows at all: then its columns keep the types they were declared with, so that an empty first
+    delivery still gives the table its columns); a column that casts up safely
     to the table's type (see ``widens``) is cast. Other differences are left for the audit to judge.
 
     Raises DataError naming the column when a value cannot become its type, and for a column
@@ -60,7 +62,11 @@ def normalize(table: pa.Table, target: pa.Schema | None = None) -> pa.Table:
         want = _delta_type(column.type)
         table_type = target.field(name).type if target is not None and target.get_field_index(name) >= 0 else None
         if column.null_count == len(column):
-            want = table_type if table_type is not None else pa.null()
+            if table_type is not None:
+                want = table_type
+            elif len(column) or pa.types.is_null(want):
+                want = pa.null()
+            # else a partition without rows: its types were declared (a contract, a query), not read from values
             column = pa.chunked_array([pa.nulls(len(column), want)], type=want)
         elif table_type is not None and table_type != want and widens(want, table_type):
             want = table_type

@@ -19,12 +19,13 @@ STATES = ("pending", "sending", "delivered", "dead", "skipped")
 
 class Outbox(Repository):
     def enqueue(self, project: str, *, key: str, incident_id: int, route: str, audience: str, change: str,
-                at: float | None = None) -> bool:
-        """Queue one notification; a key already queued is left as it is. Returns whether it was new."""
+                at: float | None = None, message: str | None = None) -> bool:
+        """Queue one notification (``message``: its words already composed, as JSON; else they are
+        composed on the first attempt); a key already queued is left as it is. Returns whether it was new."""
         now = time.time() if at is None else at
         stmt = dialect_insert(self.c, t.alert_outbox).values(
             project=project, key=key, incident_id=incident_id, route=route, audience=audience, change=change,
-            state="pending", attempts=0, created_at=now, next_at=now,
+            state="pending", attempts=0, created_at=now, next_at=now, message=message,
         ).on_conflict_do_nothing(index_elements=["key"])
         return bool(self.c.execute(stmt).rowcount)
 

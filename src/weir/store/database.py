@@ -11,7 +11,7 @@ from weir.errors import StoreError
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-HEAD_REVISION = "0019"
+HEAD_REVISION = "0020"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 

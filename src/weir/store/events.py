@@ -21,6 +21,9 @@ class EventReader(Protocol):
     def after(self, cursor: int = 0, *, kinds: Sequence[str] = (), project: str | None = None,
               limit: int | None = 1000) -> list[Event]: ...
 
+    def newest(self, *, before: int | None = None, kinds: Sequence[str] = (), project: str | None = None,
+               limit: int = 100) -> list[Event]: ...
+
     def last_id(self) -> int: ...
 
 
@@ -53,6 +56,19 @@ class EventLog(Repository):
         if limit is not None:
             q = q.limit(limit)
         return [_event(r) for r in self.c.execute(q).mappings()]
+
+    def newest(self, *, before: int | None = None, kinds: Sequence[str] = (), project: str | None = None,
+               limit: int = 100) -> list[Event]:
+        """The ``limit`` newest events (with an id below ``before``, if given), oldest first."""
+        e = t.events.c
+        q = sa.select(t.events).order_by(e.id.desc()).limit(limit)
+        if before is not None:
+            q = q.where(e.id < before)
+        if kinds:
+            q = q.where(e.kind.in_([str(k) for k in kinds]))
+        if project:
+            q = q.where(e.project == project)
+        return [_event(r) for r in reversed(self.c.execute(q).mappings().all())]
 
     def by_id(self, event_id: int) -> Event | None:
         row = self.c.execute(sa.select(t.events).where(t.events.c.id == event_id)).mappings().first()

@@ -77,20 +77,26 @@ class Incidents(Repository):
 
     # -- scope: every partition built under an incident's cause ---------------------------------
     def add_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None, via: str,
-                  why: str, at: float | None = None) -> bool:
-        """Put a partition in the incident's scope (bad until rebuilt good); True when it is new.
-        A partition already in scope that was fixed and is built bad again is bad again."""
+                  why: str, version: str | None = None, at: float | None = None) -> bool:
+        """Put a partition in the incident's scope (bad until rebuilt good), ``version`` saying
+        which of its versions are bad (see the schema); True when it is new. A partition already in
+        scope that was fixed and is built bad again is bad again; a source partition with another
+        bad delivery has both bad."""
         s = t.incident_scope.c
-        found = self.c.execute(sa.select(s.id, s.fixed_run_id).where(
+        found = self.c.execute(sa.select(s.id, s.fixed_run_id, s.version).where(
             s.incident_id == incident_id, s.asset == asset, s.partition_key == partition_key)).first()
         if found is None:
             self.c.execute(sa.insert(t.incident_scope).values(
                 incident_id=incident_id, asset=asset, partition_key=partition_key, run_id=run_id, via=via, why=why,
-                added_at=at or time.time()))
+                version=version, added_at=at or time.time()))
             return True
         if found.fixed_run_id is not None:
             self.c.execute(sa.update(t.incident_scope).where(s.id == found.id).values(
-                run_id=run_id, why=why, fixed_run_id=None, fixed_at=None))
+                run_id=run_id, why=why, version=version, fixed_run_id=None, fixed_at=None))
+        elif (version is not None and found.version is not None and version not in found.version.split()
+              and not (version.isdigit() and found.version.isdigit())):  # deliveries: both are bad
+            merged = version if found.version == "unpublished" else f"{found.version} {version}"
+            self.c.execute(sa.update(t.incident_scope).where(s.id == found.id).values(version=merged[-200:]))
         return False
 
     def fix_scope(self, incident_id: int, *, asset: str, partition_key: str, run_id: str | None,

@@ -83,6 +83,10 @@ class LightReader:
         rows = self.c.execute(_BLOCKED, {"project": project})
         return blocked_rows({**dict(r), "input_versions": _json(r["input_versions"]), "data": _json(r["data"])} for r in rows)
 
+    def project_root(self, name: str) -> str | None:
+        row = self.c.execute("SELECT root FROM projects WHERE name = :name", {"name": name}).fetchone()
+        return row[0] if row else None
+
     def active_runs(self) -> int:
         return int(self.c.execute("SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0])
 

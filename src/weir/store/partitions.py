@@ -26,6 +26,22 @@ class Partitions(Repository):
         upsert(self.c, t.partitions, full, ["project", "asset", "partition_key"])
         self.record_versions(full)
 
+    def set_current(self, rows: list[dict]) -> None:
+        """Set the current state of partitions (``record_published``'s fields) without adding to
+        their history: for rows rebuilt from a Delta log whose versions the history holds."""
+        if rows:
+            upsert(self.c, t.partitions, rows, ["project", "asset", "partition_key"])
+
+    def forget_versions(self, project: str, asset: str, *, after: int) -> list[tuple[str, int]]:
+        """Drop from ``asset``'s history the versions above ``after`` (versions its table no longer
+        has); returns the (partition key, version) pairs dropped."""
+        v = t.partition_versions.c
+        where = (v.project == project, v.asset == asset, v.version > after)
+        gone = [(k, n) for k, n in self.c.execute(sa.select(v.partition_key, v.version).where(*where))]
+        if gone:
+            self.c.execute(t.partition_versions.delete().where(*where))
+        return sorted(gone)
+
     def record_versions(self, rows: list[dict]) -> None:
         """Add ``rows`` to the partitions' version history only (the current state is left as is)."""
         if not rows:

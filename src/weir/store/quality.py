@@ -221,6 +221,16 @@ class Metrics(Repository):
                 out.setdefault(r["partition_key"], []).append(dict(r))
         return out
 
+    def extent(self, project: str, asset: str | None = None) -> dict[str, tuple[str, str]]:
+        """Per asset or source (or only ``asset``): its first and last measured partition key
+        (as text), for those with partitioned points."""
+        m = t.metric_points.c
+        q = sa.select(m.asset, sa.func.min(m.partition_key), sa.func.max(m.partition_key)).where(
+            m.project == project, m.partition_key != "")
+        if asset is not None:
+            q = q.where(m.asset == asset)
+        return {a: (lo, hi) for a, lo, hi in self.c.execute(q.group_by(m.asset))}
+
     def profiles(self, project: str, asset: str, keys: list[str] | None = None) -> dict[str, dict]:
         p = t.profiles.c
         q = sa.select(t.profiles).where(p.project == project, p.asset == asset)

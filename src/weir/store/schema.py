@@ -60,6 +60,8 @@ runs = Table(
     Column("pid", Integer),
     Column("environment_id", String(64)),
     Column("configuration_id", String(64)),  # weir.toml, checks and monitors it ran with (configurations)
+    Column("deployment_id", Integer),  # the deployment (project version at a code location) that ran it
+    Column("actor", String(200)),  # who started it: the OS user of the CLI, the daemon, later an API user
     Column("request", JSON),  # what was asked: assets, partitions, flags
     Column("summary", JSON),  # counts per task state
     Column("error", Text),
@@ -323,6 +325,22 @@ projects = Table(
     Column("registered_at", Float, nullable=False),
 )
 
+deployments = Table(
+    "deployments",  # a version of a project (a digest of what defines it) at a code location; one active per project
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("location", Text, nullable=False),  # the project folder (or bundle file) it is loaded from
+    Column("kind", String(16), nullable=False),  # folder | bundle
+    Column("active", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False),
+    Column("activated_at", Float),
+    Column("actor", String(200)),  # who deployed it
+    UniqueConstraint("project", "digest", "location", name="uq_deployments_version"),
+    Index("ix_deployments_project", "project", "active"),
+)
+
 baseline_resets = Table(
     "baseline_resets",
     metadata,
@@ -367,6 +385,10 @@ incident_scope = Table(
     Column("partition_key", String(64), nullable=False),
     Column("run_id", String(40)),  # the build that made it bad
     Column("via", String(16), nullable=False),  # cause | lineage | trigger: how it entered the scope
+    # which versions of it are bad: an asset's first bad Delta version (every later one is bad until
+    # fixed), a source's bad delivery fingerprints (space-separated), "unpublished" (blocked or
+    # failed: nobody could read it), None (not known: any version read counts)
+    Column("version", String(200)),
     Column("why", Text, nullable=False),
     Column("added_at", Float, nullable=False),
     Column("fixed_run_id", String(40)),  # the build that made it good again (None: still bad)

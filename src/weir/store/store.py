@@ -28,7 +28,7 @@ from weir.store.incidents import Incidents
 from weir.store.leases import Leases
 from weir.store.monitoring import Signals
 from weir.store.partitions import Partitions
-from weir.store.projects import Projects
+from weir.store.projects import Deployments, Projects
 from weir.store.quality import CheckResults, Metrics, SourcePartitions
 from weir.store.runs import Runs
 from weir.store.scenarios import Daemons, Ticks, TriggerStates
@@ -73,6 +73,7 @@ class MetadataStore:
         self.events = EventLog(self)
         self.leases = Leases(self)
         self.projects = Projects(self)
+        self.deployments = Deployments(self)
         self.cursors = ConsumerCursors(self)
         self.ticks = Ticks(self)
         self.trigger_states = TriggerStates(self)

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("partition_key", sa.String(64), nullable=False),
         sa.Column("run_id", sa.String(40)),
         sa.Column("via", sa.String(16), nullable=False),
+        sa.Column("version", sa.String(200)),
         sa.Column("why", sa.Text, nullable=False),
         sa.Column("added_at", sa.Float, nullable=False),
         sa.Column("fixed_run_id", sa.String(40)),
