@@ -153,8 +153,7 @@ class AlertService:
         if scope is None:
             scope = [{"asset": s["asset"], "partition": s["partition_key"], "fixed": s["fixed_run_id"] is not None}
                      for s in store.incidents.scope([incident["id"]]).get(incident["id"], [])]
-        resolved = [e for e in store.events.after(0, kinds=(EventKind.INCIDENT_RESOLVED,), project=incident["project"],
-                                                  limit=None) if e.data.get("incident") == incident["id"]]
+        resolved = store.events.about_incident(incident["project"], incident["id"], kinds=(EventKind.INCIDENT_RESOLVED,))
         return {"scope": scope, "automatic": bool(resolved and resolved[-1].data.get("automatic"))}
 
     def _team(self, members: builtins.list[dict]) -> tuple[str, ...]:

@@ -340,8 +340,7 @@ class IncidentService:
                 raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
             members = store.incidents.members([incident_id])[incident_id]
             kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
-            timeline = [e for e in store.events.after(0, kinds=kinds, project=self._project().name, limit=None)
-                        if e.data.get("incident") == incident_id]
+            timeline = store.events.about_incident(self._project().name, incident_id, kinds=kinds)
             scope = store.incidents.scope([incident_id])[incident_id]
             told = store.incidents.diagnoses(incident_id)
         cause = IncidentCause.from_json(row.get("cause"))

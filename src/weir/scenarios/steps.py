@@ -169,7 +169,7 @@ def incidents_since(services: Services, since: float) -> list[dict]:
     services.incidents().sync()
     kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED)
     with store.read():
-        events = [e for e in store.events.after(0, kinds=kinds, project=project.name, limit=None) if e.at >= since]
+        events = store.events.since(since, kinds=kinds, project=project.name)
         changes: dict[int, str] = {}
         for e in events:
             incident = e.data.get("incident")

@@ -70,6 +70,26 @@ class EventLog(Repository):
             q = q.where(e.project == project)
         return [_event(r) for r in reversed(self.c.execute(q).mappings().all())]
 
+    def about_incident(self, project: str, incident_id: int, *, kinds: Sequence[str] = ()) -> list[Event]:
+        """The events of one incident (``data.incident``), oldest first: read by the incident, not
+        by scanning the log."""
+        e = t.events.c
+        q = (sa.select(t.events).where(e.project == project, e.data["incident"].as_integer() == incident_id)
+             .order_by(e.id))
+        if kinds:
+            q = q.where(e.kind.in_([str(k) for k in kinds]))
+        return [_event(r) for r in self.c.execute(q).mappings()]
+
+    def since(self, at: float, *, kinds: Sequence[str] = (), project: str | None = None) -> list[Event]:
+        """Events logged at or after ``at`` (seconds since the epoch), oldest first."""
+        e = t.events.c
+        q = sa.select(t.events).where(e.at >= at).order_by(e.id)
+        if kinds:
+            q = q.where(e.kind.in_([str(k) for k in kinds]))
+        if project:
+            q = q.where(e.project == project)
+        return [_event(r) for r in self.c.execute(q).mappings()]
+
     def by_id(self, event_id: int) -> Event | None:
         row = self.c.execute(sa.select(t.events).where(t.events.c.id == event_id)).mappings().first()
         return _event(row) if row else None
