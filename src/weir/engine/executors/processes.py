@@ -56,9 +56,13 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)  # orphaned: adopted by init (or a subreaper); nobody will read what this builds
 
 
-def _run_in_worker(spec: TaskSpec) -> TaskOutcome:
+def _run_in_worker(message: dict) -> dict:
+    """Build the task of a message (``engine.wire``); its outcome as a message."""
+    from weir.engine.wire import outcome_to_message, spec_from_message
+
     assert _WORKER_PROJECT is not None
-    return execute(_WORKER_PROJECT.assets[spec.asset], spec)
+    spec = spec_from_message(message)
+    return outcome_to_message(execute(_WORKER_PROJECT.assets[spec.asset], spec))
 
 
 class ProcessExecutor:
@@ -78,7 +82,9 @@ class ProcessExecutor:
         self._running: set[Future] = set()
 
     def submit(self, spec: TaskSpec) -> None:
-        self._running.add(self.pool.submit(_run_in_worker, spec))
+        from weir.engine.wire import spec_to_message
+
+        self._running.add(self.pool.submit(_run_in_worker, spec_to_message(spec)))
 
     def capacity(self) -> int:
         return max(0, self.workers * (1 + QUEUED_PER_WORKER) - len(self._running))
@@ -86,8 +92,10 @@ class ProcessExecutor:
     def completed(self, timeout: float | None = None) -> list[TaskOutcome]:
         if not self._running:
             return []
+        from weir.engine.wire import outcome_from_message
+
         done, self._running = wait(self._running, timeout=timeout, return_when=FIRST_COMPLETED)
-        return [future.result() for future in done]
+        return [outcome_from_message(future.result()) for future in done]
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:

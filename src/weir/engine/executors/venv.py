@@ -5,12 +5,13 @@ process, so only the asset code and the libraries it calls run in that environme
 
 ``multiprocessing`` hands its children the parent's ``sys.path``, which would import this
 environment's libraries there; so each worker is a plain ``python -m
-weir.engine.executors.venv_worker`` speaking length-prefixed pickles over its stdin and stdout."""
+weir.engine.executors.venv_worker`` speaking length-prefixed versioned messages (JSON, see
+``engine.wire``) over its stdin and stdout: a worker of another weir says it cannot read them
+rather than misreading them."""
 
 from __future__ import annotations
 
 import os
-import pickle
 import queue
 import struct
 import subprocess
@@ -19,19 +20,24 @@ import time
 from typing import IO
 
 from weir.engine.tasks import TaskOutcome, TaskSpec
+from weir.engine.wire import WireError, outcome_from_message, spec_to_message
 
 QUEUED_PER_WORKER = 1  # as in the process executor: a worker never waits for its next spec
 HEADER = struct.Struct(">Q")
 
 
-def send(stream: IO[bytes], message: object) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+def send(stream: IO[bytes], message: dict) -> None:
+    from weir.engine.wire import encode
+
+    body = encode(message)
     stream.write(HEADER.pack(len(body)) + body)
     stream.flush()
 
 
 def receive(stream: IO[bytes]) -> object:
-    """The next message; EOFError when the other side has gone."""
+    """The next message (decoded JSON); EOFError when the other side has gone."""
+    from weir.engine.wire import decode
+
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:
         raise EOFError
@@ -39,7 +45,7 @@ def receive(stream: IO[bytes]) -> object:
     body = stream.read(size)
     if len(body) < size:
         raise EOFError
-    return pickle.loads(body)  # our own worker, speaking over its own pipe
+    return decode(body)
 
 
 def worker_environment() -> dict[str, str]:
@@ -71,11 +77,14 @@ class _Worker:
             if alive:
                 try:
                     assert self.process.stdin is not None and self.process.stdout is not None
-                    send(self.process.stdin, spec)
-                    outcome = receive(self.process.stdout)
-                    self.outbox.put(outcome)
+                    send(self.process.stdin, spec_to_message(spec))
+                    self.outbox.put(outcome_from_message(receive(self.process.stdout)))
                     continue
-                except (EOFError, OSError, pickle.UnpicklingError):
+                except WireError as exc:
+                    self.outbox.put(TaskOutcome(asset=spec.asset, key=spec.key, staged=None, attempts=1, seconds=0.0,
+                                                compute_seconds=0.0, started_at=started, error=str(exc)))
+                    continue
+                except (EOFError, OSError):
                     alive = False
             code = self.process.poll()
             self.outbox.put(TaskOutcome(

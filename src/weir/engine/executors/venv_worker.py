@@ -1,6 +1,7 @@
 """A worker of the venv executor, run by another Python as ``python -m
 weir.engine.executors.venv_worker PROJECT_ROOT PARENT_PID``: it loads the project once, then
-builds each spec read from stdin and writes its outcome to stdout, until stdin closes. What
+builds each task message read from stdin and writes its outcome message to stdout (``engine.wire``),
+until stdin closes. What
 the asset code prints goes to stderr, so it never mixes with the outcomes."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import traceback
 def serve(project_root: str, parent: int) -> None:
     from weir.engine.executors.processes import die_with_parent
     from weir.engine.executors.venv import receive, send
-    from weir.engine.tasks import TaskOutcome, TaskSpec, execute
+    from weir.engine.tasks import TaskOutcome, execute
+    from weir.engine.wire import WireError, outcome_to_message, spec_from_message
 
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # print() in asset code lands on stderr
@@ -31,17 +33,24 @@ def serve(project_root: str, parent: int) -> None:
         failure = (f"the project does not load in {sys.executable}: {type(exc).__name__}: {exc}", traceback.format_exc())
     while True:
         try:
-            spec = receive(inbox)
+            message = receive(inbox)
         except EOFError:
             return
-        assert isinstance(spec, TaskSpec)
+        try:
+            spec = spec_from_message(message)
+        except WireError as exc:  # a driver of another weir: say so for the task it sent
+            got = message if isinstance(message, dict) else {}
+            send(protocol, outcome_to_message(TaskOutcome(
+                asset=str(got.get("asset")), key=str(got.get("key")), staged=None, attempts=1, seconds=0.0,
+                compute_seconds=0.0, started_at=time.time(), error=f"{sys.executable}: {exc}")))
+            continue
         if project is None:
             assert failure is not None
             outcome = TaskOutcome(asset=spec.asset, key=spec.key, staged=None, attempts=1, seconds=0.0,
                                   compute_seconds=0.0, started_at=time.time(), error=failure[0], traceback=failure[1])
         else:
             outcome = execute(project.assets[spec.asset], spec)
-        send(protocol, outcome)
+        send(protocol, outcome_to_message(outcome))
 
 
 if __name__ == "__main__":
