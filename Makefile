@@ -1,10 +1,11 @@
 # Two commands: `make demo` and `make test`. Both create .venv and install weir first.
+# `make docs` builds the documentation site (docs/, mkdocs.yml) into site/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast typecheck bench bench-detection lint clean
+.PHONY: install demo test test-fast typecheck bench bench-detection lint docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "weir needs Python >= 3.11" or 0)'
@@ -62,5 +63,8 @@ bench-detection: install  # three real data sets delivered day by day; workspace
 lint: install
 	$(BIN)/ruff check src tests bench
 
+docs: install  # offline: no web fonts or CDN; --strict fails on a broken link or a page left out of the nav
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf demo .weir .pytest_cache
+	rm -rf demo .weir .pytest_cache site

@@ -30,7 +30,7 @@ from weir.workspace import RunRequest, Workspace
 SCHEMAS = Path(__file__).parent / "openlineage_schemas"
 WEIR_FACETS = Path(__file__).resolve().parents[2] / "src" / "weir" / "lineage" / "ol_facets.json"
 RUN_EVENT = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+EVENTS_PAGE = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
 
 PROJECT = '''
 import weir
@@ -469,8 +469,8 @@ def test_a_bad_openlineage_section_exits_2_with_one_line(tmp_path):
 def test_every_openlineage_key_is_documented():
     from weir.project.config import _OPENLINEAGE_KEYS
 
-    assert "## OpenLineage" in README
-    section = README.split("## OpenLineage", 1)[1].split("\n## ", 1)[0]
+    assert "## OpenLineage" in EVENTS_PAGE
+    section = EVENTS_PAGE.split("## OpenLineage", 1)[1].split("\n## ", 1)[0]
     assert sorted(k for k in _OPENLINEAGE_KEYS if f"`{k}`" not in section) == []
     assert str(EVENTS_FILE) in section
 

@@ -181,7 +181,7 @@ def test_monitors_json_has_the_documented_keys_and_states(built):
 
 
 def test_metrics_and_monitors_show_the_severity_that_was_stored(built):
-    """README: EWMA and CUSUM are warnings unless a setting names their method, and a drift
+    """docs/monitoring.md: EWMA and CUSUM are warnings unless a setting names their method, and a drift
     score alerts only when the distribution really changed. ``weir metrics`` (and the chart
     drawn from it) and the state in ``weir monitors`` must show what the monitors stored:
     on an in-control history nothing they show is an alert."""

@@ -81,7 +81,7 @@ def test_malformed_sample_points_at_the_row_of_the_file(tmp_path):
 
 
 def test_a_jsonl_value_that_does_not_parse_is_a_malformed_row(tmp_path):
-    """README: a value that does not parse as its declared type is a malformed row (counted,
+    """docs/projects.md: a value that does not parse as its declared type is a malformed row (counted,
     sampled, left out) -- not a reason to reject the whole file."""
     path = tmp_path / "d.jsonl"
     path.write_text('{"id": 1, "x": 1.5}\n{"id": 2, "x": "12 min"}\n{"id": 3, "x": 3.5}\n')
@@ -373,7 +373,7 @@ def test_run_json_summarises_check_outcomes_and_source_admissions(tmp_path):
 
 
 def test_run_json_sources_always_has_both_counts(tmp_path):
-    """README (stable keys): ``sources: {source: {accepted: n, blocked: n}}``, like ``checks``
+    """docs/cli.md (stable keys): ``sources: {source: {accepted: n, blocked: n}}``, like ``checks``
     which always has its four counts."""
     project = write_project(tmp_path / "proj", {"assets.py": PROJECT})
     land(project, "2024-01-01", GOOD)

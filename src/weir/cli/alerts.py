@@ -43,7 +43,7 @@ def alerts(
     if not rows:
         routes = ws.project.config.alerts.routes
         console.print("no alerts" + (f" {wanted}" if wanted else "") + (
-            "" if routes else ": no routes in weir.toml ([alerts.routes.NAME], see README)"))
+            "" if routes else ": no routes in weir.toml ([alerts.routes.NAME], see docs/incidents.md)"))
         return finish(ws)
     t = table("id", "incident", "route", "audience", "change", "state", "tries", "queued", "what", title="alerts")
     for r in rows:

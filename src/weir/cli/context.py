@@ -21,7 +21,7 @@ class _Globals:
 
 G = _Globals()
 
-JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see README).")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see docs/cli.md).")
 
 
 def open_workspace(*, recover: bool = False, needs_project: bool = True, reading: bool = False) -> Workspace:

@@ -25,7 +25,7 @@ def scenarios(as_json: bool = JSON_OPT) -> None:
         print_json(rows)
         return finish(ws)
     if not rows:
-        console.print("no scenarios: declare them with weir.scenario(...) or in scenarios.yml (see README)")
+        console.print("no scenarios: declare them with weir.scenario(...) or in scenarios.yml (see docs/scenarios.md)")
         return finish(ws)
     t = table("scenario", "enabled", "when", "steps", "reporters", "last tick", title="scenarios")
     for r in rows:

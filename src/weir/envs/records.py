@@ -1,4 +1,4 @@
-"""The documented JSON forms of environments (README, "JSON output"): every shell renders these."""
+"""The documented JSON forms of environments (docs/cli.md, "JSON output"): every shell renders these."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a rehearsal found, and its JSON form (README, "JSON output"): per asset partition a
+"""What a rehearsal found, and its JSON form (docs/cli.md, "JSON output"): per asset partition a
 verdict — ``identical``, ``changes output`` (how: schema, rows, columns, metrics) or ``fails``
 (the error, or the checks that failed) — with the evidence behind it."""
 

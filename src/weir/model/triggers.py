@@ -152,7 +152,7 @@ Trigger = Cron | Landed | Published | IncidentChange | Manual
 
 def cron(schedule: str, *, timezone: str = "UTC", where: str = "") -> Cron:
     """Fire at the times of ``schedule`` in ``timezone``. Times missed while no daemon ran
-    coalesce into one tick; daylight saving time follows the policy in the README."""
+    coalesce into one tick; daylight saving time follows the policy in docs/scenarios.md."""
     return Cron(schedule=schedule, timezone=timezone, where=where)
 
 

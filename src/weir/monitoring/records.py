@@ -1,5 +1,5 @@
 """The documented JSON forms of metric points, signals, monitored series, baseline resets and
-replays (README, "JSON output"), and the read models the shells render them from: signals
+replays (docs/cli.md, "JSON output"), and the read models the shells render them from: signals
 grouped per asset, partition and column, and a replay beside the signals stored now."""
 
 from __future__ import annotations

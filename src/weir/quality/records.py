@@ -1,4 +1,4 @@
-"""The documented JSON forms of check results and source admissions (README, "JSON output")."""
+"""The documented JSON forms of check results and source admissions (docs/cli.md, "JSON output")."""
 
 from __future__ import annotations
 

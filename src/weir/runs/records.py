@@ -1,4 +1,4 @@
-"""The documented JSON forms of runs, plans, tasks and published state (README, "JSON output").
+"""The documented JSON forms of runs, plans, tasks and published state (docs/cli.md, "JSON output").
 Every shell renders these, so the CLI and an HTTP API cannot disagree."""
 
 from __future__ import annotations
