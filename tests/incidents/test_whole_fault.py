@@ -121,6 +121,9 @@ def test_bad_code_built_for_three_days_is_one_incident_whose_fix_restores_every_
         detail = ws.incidents.show(incident["id"])
         told = detail["diagnosis"]
         [status] = ws.incidents.trust("daily_dashboard")
+        second_day = ws.incidents.diagnose("clean", key(DAYS + 1))
+    # "last good" means good: the second bad day is compared with the last day before the fault
+    assert second_day["last_good"]["partition"] < key(DAYS) and second_day["code"] is not None
     scope = {(r["asset"], r["partition_key"]) for r in detail["scope"]}
     assert {("clean", key(i)) for i in range(DAYS, DAYS + 3)} <= scope  # every day built with the bad code
     assert {("summary", key(i)) for i in range(DAYS, DAYS + 3)} <= scope  # and what was built from them
