@@ -142,6 +142,9 @@ class IncidentService:
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
                                    why=found.why, asset=event.asset, partition=event.partition_key))
             self._regrade(incident["id"], downstream)
+            # what joined may reach an insight whose owners were not told yet: they are told now
+            # (routes already told are left alone; the outbox's keys make this idempotent)
+            self._notify(incident["id"], "escalated")
             return
         recurrence = [i for i in store.incidents.resolved_since(project, now - REOPEN_WINDOW)
                       if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
