@@ -256,3 +256,31 @@ def test_a_code_change_rolled_out_with_stale_is_one_incident_over_every_partitio
         assert ws.incidents.list() == [ws.incidents.list()[0]]  # the revert opened nothing new
         assert_restored(ws, project, range(DAYS))
     assert (after["state"], after["reason"], after["left"]) == ("resolved", "fixed", 0)
+
+
+def test_a_delivery_blocked_at_ingest_resolves_only_once_what_reads_it_is_built(make_project, workspace_dir, backend):
+    source_checked = GOOD.replace('raw = weir.source("raw", path="landing/{partition}.csv", partitions=days)',
+                                  'raw = weir.source("raw", path="landing/{partition}.csv", partitions=days,\n'
+                                  '                  checks=[weir.checks.not_null("value", severity="block")])')
+    project = make_project({"assets.py": source_checked})
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(DAYS):
+            day(ws, project, i)
+        for i in range(DAYS, DAYS + 3):  # three deliveries blocked on arrival
+            day(ws, project, i, nulls=True)
+        [incident] = ws.incidents.list()
+        for i in range(DAYS, DAYS + 3):
+            land(project, i)
+        ws.quality.ingest("raw", [key(i) for i in range(DAYS, DAYS + 3)])  # the good files, checked
+        ws.incidents.sync()
+        checked = ws.incidents.show(incident["id"])
+        [between] = ws.incidents.trust("daily_dashboard")
+        ws.runs.run(RunRequest(executor="inprocess", stale=True))
+        ws.incidents.sync()
+        after = ws.incidents.show(incident["id"])
+        assert_restored(ws, project, range(DAYS, DAYS + 3))
+    # admitted is not built: what reads the corrected deliveries must be built from them first
+    assert checked["state"] == "open" and between["status"] != "trusted"
+    left = {(r["asset"], r["partition_key"]) for r in checked["scope"] if r["fixed_run_id"] is None}
+    assert {("clean", key(i)) for i in range(DAYS, DAYS + 3)} <= left
+    assert (after["state"], after["reason"]) == ("resolved", "fixed")

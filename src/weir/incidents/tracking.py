@@ -158,6 +158,35 @@ class ScopeTracker:
         else:
             self.pending.pop(where, None)
 
+    def _still_to_build(self, incident_id: int, where: Where, b: Build, at: float) -> None:
+        """A partition fixed by a new version: what reads it must be built again from that version
+        before the incident is over. Each partition of an asset that reads it directly and was
+        built from an older version of it (or, on the same grid, was never built) joins the
+        scope, unless this batch already rebuilt it from the new one."""
+        children = sorted(a for a, node in self.project.assets.items() if where[0] in node.upstream_names)
+        if not children:
+            return
+        current = self.store.partitions.current(self.project.name, children)
+        for child in children:
+            rows = {k: r for (a, k), r in current.items() if a == child}
+            reading = {k for k, r in rows.items() if where[1] in ((r["input_versions"] or {}).get(where[0]) or {})}
+            try:
+                scheme = self.project.node(child).partitions
+                same_grid = scheme.is_partitioned and where[1] in set(scheme.keys())
+            except Exception:  # noqa: BLE001 - a key outside the child's grid
+                same_grid = False
+            if same_grid and where[1] not in rows:
+                reading.add(where[1])  # never built (its input was blocked): built now or still due
+            for key in sorted(reading):
+                if (child, key) in self.pending:
+                    continue  # rebuilt in this batch: it is a candidate of its own
+                row = rows.get(key)
+                read = ((row or {}).get("input_versions") or {}).get(where[0], {}).get(where[1])
+                if row is not None and b.version is not None and str(read) == str(b.version):
+                    continue  # already built from the good version
+                self.add(incident_id, (child, key), run_id=None, via="lineage", version=None, at=at,
+                         why=f"reads {where[0]} {where[1]}, which was corrected: to be built again from it")
+
     def retract(self, where: tuple[str | None, str | None]) -> None:
         """Something was raised on ``where`` after it was built: it fixes nothing."""
         self.pending.pop((where[0] or "", where[1] or ""), None)
@@ -182,6 +211,7 @@ class ScopeTracker:
                     if self.store.incidents.fix_scope(incident["id"], asset=where[0], partition_key=where[1],
                                                       run_id=event.run_id, at=event.at):
                         fixed.setdefault(incident["id"], []).append(f"{where[0]} {where[1]}")
+                        self._still_to_build(incident["id"], where, b, event.at)
                         self.changed()
                         progress = True
                 if not waiting:
