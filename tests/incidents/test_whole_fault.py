@@ -284,3 +284,37 @@ def test_a_delivery_blocked_at_ingest_resolves_only_once_what_reads_it_is_built(
     left = {(r["asset"], r["partition_key"]) for r in checked["scope"] if r["fixed_run_id"] is None}
     assert {("clean", key(i)) for i in range(DAYS, DAYS + 3)} <= left
     assert (after["state"], after["reason"]) == ("resolved", "fixed")
+
+
+ROUTES = '''[project]
+name = "demo"
+
+[alerts.routes.ops]
+channel = "file"
+audience = "business"
+path = "out/business.jsonl"
+'''
+
+
+def test_the_owner_is_told_the_whole_period_as_the_fault_goes_on_and_the_all_clear_only_at_the_end(
+        make_project, workspace_dir, monkeypatch):
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    project = make_project({"assets.py": GOOD, "weir.toml": ROUTES})
+    told = project / "out" / "business.jsonl"
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(DAYS):
+            day(ws, project, i)
+        (project / "assets.py").write_text(BAD)
+        ws.reload()
+        for i in range(DAYS, DAYS + 3):  # bad code on three new days, one a day
+            day(ws, project, i, stale=False)
+            ws.alerts.deliver()
+        cautions = [json.loads(x)["subject"] for x in told.read_text().splitlines()]
+        [incident] = ws.incidents.list()
+        (project / "assets.py").write_text(GOOD)
+    weir(workspace_dir, project, "incidents", "fix", str(incident["id"]), "--yes")
+    subjects = [json.loads(x)["subject"] for x in told.read_text().splitlines()]
+    assert cautions[0] == "Treat daily_dashboard with care for 10 February 2024"
+    assert cautions[-1] == "Treat daily_dashboard with care for 10 February 2024 to 12 February 2024"
+    assert not any("trusted" in s for s in cautions)  # no all-clear while any day is bad
+    assert "trusted again" in subjects[-1] and len(subjects) == len(cautions) + 1

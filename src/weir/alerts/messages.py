@@ -55,10 +55,18 @@ def when(key: str | None) -> str:
 
 
 def _period(insight: Any, incident: dict, members: list[dict]) -> str:
-    """The period of ``insight`` to treat with care: the partition of what it reads directly that
-    the incident reached, else the incident's root partition."""
-    direct = [m["partition_key"] for m in members if m["asset"] in insight.depends_on and m["partition_key"]]
-    return when(min(direct) if direct else incident["root_partition"])
+    """The period of ``insight`` to treat with care: the partitions of what it reads directly that
+    are still bad in the incident's scope (``incident["bad"]``), else those its triggers reached,
+    else the incident's root partition; a span when they are several."""
+    bad = incident.get("bad") or []
+    direct = sorted({b["partition"] for b in bad if b["asset"] in insight.depends_on and b["partition"]})
+    if not direct:
+        direct = sorted({m["partition_key"] for m in members if m["asset"] in insight.depends_on and m["partition_key"]})
+    if not direct:
+        return when(incident["root_partition"])
+    if len(direct) == 1:
+        return when(direct[0])
+    return f"{when(direct[0])} to {when(direct[-1])}"
 
 
 def _plain_why(incident: dict, members: list[dict], diagnosis: dict | None, label: str) -> str:
@@ -97,7 +105,8 @@ def business(change: str, incident: dict, members: list[dict], insights: list[An
         period = _period(insights[0], incident, members)
         subject = f"Treat {names} with care for {period}"
         why = _plain_why(incident, members, diagnosis, label)
-        again = "It happened again after it had been fixed: " if change == "reopened" else ""
+        again = {"reopened": "It happened again after it had been fixed: ",
+                 "grew": "The problem we wrote about reaches further than we knew: "}.get(change, "")
         text = (f"{again}Please treat {names} with care for {period}: {why}. "
                 "We will write again as soon as it can be trusted." + contact)
     if links:

@@ -63,7 +63,8 @@ class AlertService:
         the closing word only after a caution; a team route of every incident. A route with a
         ``min_severity`` skips the incidents below it, and says so: the outbox keeps a ``skipped``
         row with the reason, so an operator sees who was not told and why. ``escalated`` (the
-        severity rose) queues the opening message on the routes that now hear of it. Returns how
+        severity rose) queues the opening message on the routes that now hear of it; ``grew`` (its
+        scope reaches further) tells the business routes already told the period it covers now. Returns how
         many were queued (skips not counted)."""
         project, store = self._project(), self._store()
         routes = project.config.alerts.routes
@@ -78,6 +79,10 @@ class AlertService:
         if change == "escalated":
             routes = tuple(r for r in routes if r.name not in told)
             change = "reopened" if n else "opened"
+        elif change == "grew":  # the scope reaches further: the owners already cautioned hear the new period
+            routes = tuple(r for r in routes if r.audience == "business" and r.name in told)
+            bad = [r for r in store.incidents.scope([incident_id]).get(incident_id, []) if r["fixed_run_id"] is None]
+            n = f"{n}:{len(bad)}"
         queued = 0
         touched: builtins.list[Any] | None = None
         for route in routes:
@@ -130,6 +135,10 @@ class AlertService:
             members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
             if incident and row["change"] == "resolved":
                 incident = {**incident, **self._resolution(incident)}
+            elif incident:  # the partitions still bad: the period the business is cautioned for
+                incident = {**incident, "bad": [
+                    {"asset": r["asset"], "partition": r["partition_key"]}
+                    for r in store.incidents.scope([incident["id"]]).get(incident["id"], []) if r["fixed_run_id"] is None]}
         try:
             diagnosis = self._incidents().diagnose_incident(incident, members) if incident else None
         except Exception:  # noqa: BLE001 - a root no longer in the project: say what is known

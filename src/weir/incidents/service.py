@@ -289,6 +289,7 @@ class IncidentService:
             if n in tracker.grown and n not in out.opened:  # what joins with the opening is part of it
                 store.emit(self._event(EventKind.INCIDENT_UPDATED, n, change="scope", added=tracker.grown[n][:50],
                                        scope=describe(rows)))
+                self._notify(n, "grew")  # the owners already cautioned hear the period it covers now
             left = [r for r in rows if r["fixed_run_id"] is None]
             if n not in fixed:
                 continue

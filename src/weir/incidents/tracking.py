@@ -78,10 +78,12 @@ class ScopeTracker:
         return self._envs[environment_id]
 
     def add(self, incident_id: int, where: Where, *, run_id: str | None, via: str, why: str, at: float,
-            version: str | None = None) -> bool:
+            version: str | None = None, grows: bool = True) -> bool:
+        """Put ``where`` in the incident's scope; ``grows``: the fault reaches further (not a reader
+        of a corrected partition waiting to be built again)."""
         new = self.store.incidents.add_scope(incident_id, asset=where[0], partition_key=where[1], run_id=run_id,
                                              via=via, why=why, version=version, at=at)
-        if new:
+        if new and grows:
             self.grown.setdefault(incident_id, []).append(f"{where[0]} {where[1]}: {why}")
         self.changed()
         return new
@@ -184,7 +186,7 @@ class ScopeTracker:
                 read = ((row or {}).get("input_versions") or {}).get(where[0], {}).get(where[1])
                 if row is not None and b.version is not None and str(read) == str(b.version):
                     continue  # already built from the good version
-                self.add(incident_id, (child, key), run_id=None, via="lineage", version=None, at=at,
+                self.add(incident_id, (child, key), run_id=None, via="lineage", version=None, at=at, grows=False,
                          why=f"reads {where[0]} {where[1]}, which was corrected: to be built again from it")
 
     def retract(self, where: tuple[str | None, str | None]) -> None:
