@@ -21,7 +21,8 @@ After a fault's last day:
    ``show(id)["fix"]`` run as ``weir incidents fix`` runs them (``_run_step``); the person's steps by
    the benchmark: a code revert, the days a ``deliver`` step names delivered again (only those);
 4. **fixed**: every incident touching the fault resolved by itself, and every bad partition
-   restored (``detection_scope.restored``, against a reference workspace of clean builds);
+   restored (``detection_scope.restored``, against a reference workspace of clean builds); the
+   partitions the fix left bad, wrongly trusted?
 5. **cleanup**, recorded apart: whatever the fix left bad is repaired and the incidents still open
    on the fault are resolved by hand, so the next fault starts from a clean history.
 
@@ -301,7 +302,19 @@ class Year:
         return {"ran": ran, "person": person, "incidents": touching, "new_incidents": new,
                 "resolved": all(i["state"] == "resolved" and i["reason"] == "fixed" for i in touching),
                 "restored": not left, "not_restored": [f"{a} {k}" for a, k in left][:8], "n_not_restored": len(left),
+                "still_bad": wrongly_trusted(self.ws, INSIGHT, set(left)), **self.left_in_scope(touching),
                 "seconds": time.perf_counter() - t0}
+
+    def left_in_scope(self, touching: list[dict]) -> dict:
+        """The scope partitions of the incidents still open, not rebuilt good, and how many of them
+        raise an alert as they are now (a clean day that alerts on its own keeps an incident open)."""
+        ids = [i["id"] for i in touching if i["state"] != "resolved"]
+        with self.ws.store.read():
+            scopes = self.ws.store.incidents.scope(ids)
+        left = {(r["asset"], r["partition_key"]) for rows in scopes.values() for r in rows if r["fixed_run_id"] is None}
+        alerting = {(s["asset"], s["partition_key"]) for a in {a for a, _ in left}
+                    for s in self.ws.monitors.signals(a) if s["severity"] == "alert"}
+        return {"left_in_scope": len(left), "left_alerting": len(left & alerting)}
 
     def not_restored(self, bad: set[Partition]) -> list[Partition]:
         keys = sorted({k for _, k in bad})

@@ -124,6 +124,11 @@ def fault_figures(faults: list[dict]) -> dict:
         "partial_faults": len(partial), "partial_bad": sum(p["bad"] for p in partial),
         "wrongly_trusted_partial": sum(p["wrongly_trusted"] for p in partial),
         "faults_wrongly_trusted_partial": sum(1 for p in partial if p["wrongly_trusted"]),
+        "wrongly_trusted_after_fix": sum(f["fix"]["still_bad"]["wrongly_trusted"] for f in caught if f.get("fix")),
+        "resolved_while_bad": sum(1 for f in caught if f.get("fix") and f["fix"]["resolved"] and not f["fix"]["restored"]),
+        "restored_left_open": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"] and not f["fix"]["resolved"]),
+        "left_open_alerting": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"] and not f["fix"]["resolved"]
+                                  and f["fix"].get("left_alerting") == f["fix"].get("left_in_scope")),
         "fix_resolved": sum(1 for f in caught if f.get("fix") and f["fix"]["resolved"]),
         "fix_restored": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"]),
         "fixed": len(fixed),
@@ -150,8 +155,10 @@ def _fault_row(f: dict) -> str:
     end, fix, partial = f["end"], f.get("fix"), f.get("partial")
     n = len(end["incidents"])
     causes = ",".join(sorted({i["cause"] or "?" for i in end["incidents"]})) or "—"
-    fixed = ("—" if fix is None else ("resolved" if fix["resolved"] else "open") + ", "
-             + ("restored" if fix["restored"] else f"{fix['n_not_restored']} not restored"))
+    still = f" ({fix.get('left_alerting', 0)}/{fix.get('left_in_scope', 0)} left alerting)" if fix and not fix["resolved"] else ""
+    fixed = "—" if fix is None else ("resolved" if fix["resolved"] else "open") + still + ", " + (
+        "restored" if fix["restored"] else f"{fix['n_not_restored']} not restored, "
+        f"{fix['still_bad']['wrongly_trusted']} of them trusted")
     after = "—" if partial is None else f"{partial['wrongly_trusted']}/{partial['bad']}"
     return (f"| {f['kind']} | {f['duration']} | {n} | {causes} | {_f(end['scope_share'])} | "
             f"{end['wrongly_trusted']}/{end['bad']} | {after} | {fixed} | {f['note']} |")
@@ -174,15 +181,17 @@ def multiday_report(result: dict) -> str:
         lines.append("")
     lines += ["### summary", "",
               "| data set | faults | days | caught | incidents per caught fault (exactly one) | scope share | "
-              "wrongly trusted at the end (faults) | after a partial fix (faults) | fixed: resolved and restored |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "wrongly trusted at the end (faults) | after a partial fix (faults) | fixed: resolved and restored | "
+              "restored, left open (all left alerting) | resolved while bad | left bad and trusted after the fix |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in result["summary"]:
         per = _f(s["incidents_per_caught_fault"])
         lines.append(f"| {s['dataset']} | {s['family']} | {s['duration']} | {_share(s['caught'], s['faults'])} | "
                      f"{per} ({s['exactly_one']}) | {_f(s['scope_share'])} ({s['in_scope']}/{s['bad']}) | "
                      f"{s['wrongly_trusted_end']}/{s['bad']} ({s['faults_wrongly_trusted_end']}) | "
                      f"{_share(s['wrongly_trusted_partial'], s['partial_bad'])} ({s['faults_wrongly_trusted_partial']}) | "
-                     f"{_share(s['fixed'], s['caught'])} |")
+                     f"{_share(s['fixed'], s['caught'])} | {s['restored_left_open']} ({s['left_open_alerting']}) | "
+                     f"{s['resolved_while_bad']} | {s['wrongly_trusted_after_fix']} |")
     lines += ["", "targets: scope share 1.0, one incident per fault, nothing wrongly trusted, every fault fixed by the "
               "fix it prints", f"\nmulti-day run: {result['seconds']:.0f} s"]
     return "\n".join(lines)
