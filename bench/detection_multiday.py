@@ -71,6 +71,7 @@ class Ledger:
     run_of: dict[str, str] = field(default_factory=dict)  # day -> the run that built it
     landed: dict[str, float] = field(default_factory=dict)  # day -> when its file last landed
     dismissed: list[dict] = field(default_factory=list)  # incidents resolved as false alarms
+    fix_opened: list[int] = field(default_factory=list)  # incidents opened while a fault was being fixed
     errors: dict[str, str] = field(default_factory=dict)  # day -> what weir raised
     seconds: float = 0.0
 
@@ -219,7 +220,8 @@ class Year:
         for i, touched in touched_by(self.ws, open_ids(self.ws)).items():
             if not touched & bad:
                 self.ws.incidents.resolve(i, Reason.FALSE_ALARM, "bench: touches no faulty partition")
-                self.ledger.dismissed.append({"id": i, "day": d, "in_fault": d in self.fault_on})
+                self.ledger.dismissed.append({"id": i, "day": d, "in_fault": d in self.fault_on,
+                                              "by_a_fix": i in self.ledger.fix_opened})
 
     # -- the end of a fault ----------------------------------------------------------------------
     def end_of(self, fault: Fault) -> dict:
@@ -274,6 +276,7 @@ class Year:
 
         t0 = time.perf_counter()
         before = {i["id"] for i in incidents_touching(self.ws, bad)[0]}
+        newest = self.newest_incident()
         ran: list[str] = []
         person: list[str] = []
         for i in sorted(before):
@@ -294,6 +297,8 @@ class Year:
                     _run_step(self.ws, s)
                 ran.append(s["command"])
             self.ws.incidents.sync()
+        opened = list(range(newest + 1, self.newest_incident() + 1))
+        self.ledger.fix_opened += opened
         touching, _ = incidents_touching(self.ws, bad)
         if not touching:
             return None
@@ -303,7 +308,11 @@ class Year:
                 "resolved": all(i["state"] == "resolved" and i["reason"] == "fixed" for i in touching),
                 "restored": not left, "not_restored": [f"{a} {k}" for a, k in left][:8], "n_not_restored": len(left),
                 "still_bad": wrongly_trusted(self.ws, INSIGHT, set(left)), **self.left_in_scope(touching),
-                "seconds": time.perf_counter() - t0}
+                "opened_by_the_fix": len(opened), "seconds": time.perf_counter() - t0}
+
+    def newest_incident(self) -> int:
+        with self.ws.store.read():
+            return max((r["id"] for r in self.ws.store.incidents.select(self.ws.project.name)), default=0)
 
     def left_in_scope(self, touching: list[dict]) -> dict:
         """The scope partitions of the incidents still open, not rebuilt good, and how many of them
@@ -322,11 +331,17 @@ class Year:
         return restored(self.ws, self.reference, self.ds.source, self.landing, text, self.ledger.landed, bad)
 
     def cleanup(self, fault: Fault, bad: set[Partition]) -> dict:
-        """Repair what the fix left bad and resolve by hand what is still open on the fault."""
+        """Repair what the fix left bad (and, after a code fault, whatever was built under the bad
+        code outside it) and resolve by hand what is still open on the fault or opened by its fix."""
         from weir.incidents.service import Reason
+        from weir.runs.request import RunRequest
 
+        newest = self.newest_incident()
+        outside = 0
         if fault.family == "code":
             self.set_code(None)
+            built = self.ws.runs.run(RunRequest(stale=True, executor="inprocess", trigger="bench")).per_asset
+            outside = sum(n.get("succeeded", 0) for n in built.values())
         days = sorted({k for _, k in self.not_restored(bad)})
         for d in days:
             if fault.family == "data":
@@ -337,13 +352,16 @@ class Year:
             else:
                 self.build(d)
         self.ws.incidents.sync()
+        self.ledger.fix_opened += list(range(newest + 1, self.newest_incident() + 1))
         by_hand = []
-        for i in incidents_touching(self.ws, bad)[0]:
-            if i["state"] != "resolved":
-                self.ws.incidents.resolve(i["id"], Reason.FIXED, "bench: cleanup after the fault's fix")
-                by_hand.append(i["id"])
+        still_open = set(open_ids(self.ws))
+        for i in sorted({i["id"] for i in incidents_touching(self.ws, bad)[0]} | set(self.ledger.fix_opened)):
+            if i in still_open:
+                self.ws.incidents.resolve(i, Reason.FIXED, "bench: cleanup after the fault's fix")
+                by_hand.append(i)
         still = self.not_restored(bad)
-        return {"repaired_days": days, "resolved_by_hand": by_hand, "still_bad": [f"{a} {k}" for a, k in still][:5]}
+        return {"repaired_days": days, "stale_after_revert": outside, "resolved_by_hand": by_hand,
+                "still_bad": [f"{a} {k}" for a, k in still][:5]}
 
 
 def run_year(ds: DataSet, seed: int, quick: bool, root: Path, progress=None) -> dict:
@@ -362,7 +380,7 @@ def run_year(ds: DataSet, seed: int, quick: bool, root: Path, progress=None) -> 
     finally:
         year.close()
     clean = [d for d in days[WARMUP:] if d not in year.fault_on]
-    false = [x for x in year.ledger.dismissed if not x["in_fault"]]
+    false = [x for x in year.ledger.dismissed if not x["in_fault"] and not x.get("by_a_fix")]
     return {"dataset": ds.name, "seed": seed, "quick": quick, "days": len(days), "faults": year.ledger.results,
             "clean_days": len(clean), "false_alarm_incidents": len(false),
             "false_alarm_incidents_per_100_clean": 100 * len(false) / len(clean) if clean else None,

@@ -158,7 +158,8 @@ def _fault_row(f: dict) -> str:
     still = f" ({fix.get('left_alerting', 0)}/{fix.get('left_in_scope', 0)} left alerting)" if fix and not fix["resolved"] else ""
     fixed = "—" if fix is None else ("resolved" if fix["resolved"] else "open") + still + ", " + (
         "restored" if fix["restored"] else f"{fix['n_not_restored']} not restored, "
-        f"{fix['still_bad']['wrongly_trusted']} of them trusted")
+        f"{fix['still_bad']['wrongly_trusted']} of them trusted") + (
+        f", {fix['opened_by_the_fix']} incidents opened by the fix" if fix and fix.get("opened_by_the_fix") else "")
     after = "—" if partial is None else f"{partial['wrongly_trusted']}/{partial['bad']}"
     return (f"| {f['kind']} | {f['duration']} | {n} | {causes} | {_f(end['scope_share'])} | "
             f"{end['wrongly_trusted']}/{end['bad']} | {after} | {fixed} | {f['note']} |")
