@@ -136,14 +136,20 @@ def fault_figures(faults: list[dict]) -> dict:
 
 
 def multiday_summary(per_set: dict[str, dict]) -> list[dict]:
-    """One row per data set (and the library story), family and duration."""
+    """One row per data set (and the library story), family and duration; then, with several
+    sets, one row per family and duration over all of them."""
     rows = []
+    every: dict[tuple[str, int], list[dict]] = {}
     for name, r in per_set.items():
         groups: dict[tuple[str, int], list[dict]] = {}
         for f in r["faults"]:
             groups.setdefault((f["family"], f["duration"]), []).append(f)
+            every.setdefault((f["family"], f["duration"]), []).append(f)
         for (family, duration), faults in sorted(groups.items()):
             rows.append({"dataset": name, "family": family, "duration": duration, **fault_figures(faults)})
+    if len(per_set) > 1:
+        rows += [{"dataset": "all", "family": family, "duration": duration, **fault_figures(faults)}
+                 for (family, duration), faults in sorted(every.items())]
     return rows
 
 
