@@ -117,9 +117,17 @@ class Year:
         self.ledger = Ledger.load(root)
         self.ws = self.reference = None
 
-    project = property(lambda self: self.root / "project")
-    home = property(lambda self: self.root / "ws")
-    landing = property(lambda self: self.project / "landing")
+    @property
+    def project(self) -> Path:
+        return self.root / "project"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "ws"
+
+    @property
+    def landing(self) -> Path:
+        return self.project / "landing"
 
     # -- setting up ------------------------------------------------------------------------------
     def write_project(self, folder: Path, code: str) -> None:
