@@ -27,7 +27,12 @@ them, skips delivery and scores what ``ws.monitors.replay`` raises over the stor
 the monitors as the code is now: seconds instead of minutes. Delete a folder to deliver it again.
 
     PYTHONPATH=src .venv/bin/python bench/detection.py [--quick] [--seed N | --held-back]
-        [--sets flights,weather,electricity] [--no-assets] [--keep DIR] [--timing]
+        [--sets flights,weather,electricity] [--no-assets] [--keep DIR] [--timing] [--multi-day | --only-multi-day]
+
+``--multi-day`` also delivers each set again with faults that last 1, 3 and 7 days, data and code
+faults (and a library upgrade in a real venv, on electricity), and reports what happens after the
+first day: scope, incidents, trust, the fix (``bench/detection_multiday.py``); ``--only-multi-day``
+runs that part alone and puts its figures into the results file of the same seed.
 
 ``--timing`` also times the monitors of one new partition (flights) and drift of two 1M-row samples
 from weir's sketches against SciPy (``bench/detection_timing.py``); ``bench/run.py`` always times.
@@ -251,14 +256,26 @@ def run(quick: bool = False, seed: int = SEED, *, sets: tuple[str, ...] = tuple(
 
 
 def main(quick: bool = False, seed: int = SEED, *, sets: tuple[str, ...] = tuple(DATASETS), assets: bool = True,
-         keep: Path | None = None, timing: bool = True) -> dict:
-    """Run, write bench/results/detection[-SEED][-quick].json, print the report; returns the result."""
-    result = run(quick, seed, sets=sets, assets=assets, keep=keep, timing=timing)
+         keep: Path | None = None, timing: bool = True, multi_day: bool = False, single_day: bool = True) -> dict:
+    """Run, write bench/results/detection[-SEED][-quick].json, print the report; returns the result.
+    ``multi_day`` adds the faults that last several days (key ``multi_day``); without
+    ``single_day``, only those run and the file's other figures stay as they were."""
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    name = "detection" + ("" if seed == SEED else f"-{seed}") + ("-quick" if quick else "")
-    (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
-    print(report(result))
+    path = out / ("detection" + ("" if seed == SEED else f"-{seed}") + ("-quick" if quick else "") + ".json")
+    if single_day:
+        result = run(quick, seed, sets=sets, assets=assets, keep=keep, timing=timing)
+        print(report(result))
+    else:
+        result = json.loads(path.read_text()) if path.exists() else {"seed": seed, "quick": quick}
+    if multi_day:
+        from detection_multiday import run as run_multiday
+        from detection_report import multiday_report
+
+        with Progress() as progress:
+            result["multi_day"] = run_multiday(seed, quick, sets, keep=keep, progress=progress)
+        print(multiday_report(result["multi_day"]))
+    path.write_text(json.dumps(result, indent=2, default=str))
     return json.loads(json.dumps(result, default=str))
 
 
@@ -273,6 +290,9 @@ if __name__ == "__main__":
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the delivered workspaces in DIR; when they are there, re-judge them with replay")
     parser.add_argument("--timing", action="store_true", help="also time the monitors and drift against SciPy")
+    parser.add_argument("--multi-day", action="store_true",
+                        help="also faults that last 1, 3 and 7 days: scope, incidents, trust and the fix after the first day")
+    parser.add_argument("--only-multi-day", action="store_true", help="the multi-day faults alone")
     args = parser.parse_args()
     chosen = tuple(s.strip() for s in args.sets.split(",") if s.strip())
     unknown = [s for s in chosen if s not in DATASETS]
@@ -280,4 +300,4 @@ if __name__ == "__main__":
         parser.error(f"unknown data set(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
     for s in ((SEED, HELD_BACK) if args.held_back else (args.seed,)):
         main(args.quick, s, sets=chosen, assets=not args.no_assets, keep=args.keep and args.keep.resolve(),
-             timing=args.timing)
+             timing=args.timing, multi_day=args.multi_day or args.only_multi_day, single_day=not args.only_multi_day)

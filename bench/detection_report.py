@@ -100,3 +100,105 @@ def report(result: dict) -> str:
                      f"samples {d['weir_sketch_seconds']:.2f} s, done once at ingest); 10% scale shift caught: "
                      f"{d['shift_caught']}; unchanged columns flagged: {d['false_drift_columns'] or 'none'}")
     return "\n".join(lines)
+
+
+# -- faults that last several days (bench/detection_multiday.py) -------------------------------------------
+
+
+def fault_figures(faults: list[dict]) -> dict:
+    """The figures of a group of faults: caught, incidents per caught fault, the pooled scope
+    share, the bad partitions wrongly trusted at the end and after a partial fix, and the
+    faults the printed fix resolved and restored."""
+    caught = [f for f in faults if f["end"]["incidents"]]
+    bad = sum(f["bad"] for f in faults)
+    partial = [f["partial"] for f in faults if f.get("partial")]
+    fixed = [f for f in caught if f.get("fix") and f["fix"]["resolved"] and f["fix"]["restored"]]
+    return {
+        "faults": len(faults), "caught": len(caught),
+        "incidents_per_caught_fault": sum(len(f["end"]["incidents"]) for f in caught) / len(caught) if caught else None,
+        "exactly_one": sum(1 for f in caught if len(f["end"]["incidents"]) == 1),
+        "bad": bad, "in_scope": sum(f["end"]["in_scope"] for f in faults),
+        "scope_share": sum(f["end"]["in_scope"] for f in faults) / bad if bad else None,
+        "wrongly_trusted_end": sum(f["end"]["wrongly_trusted"] for f in faults),
+        "faults_wrongly_trusted_end": sum(1 for f in faults if f["end"]["wrongly_trusted"]),
+        "partial_faults": len(partial), "partial_bad": sum(p["bad"] for p in partial),
+        "wrongly_trusted_partial": sum(p["wrongly_trusted"] for p in partial),
+        "faults_wrongly_trusted_partial": sum(1 for p in partial if p["wrongly_trusted"]),
+        "wrongly_trusted_after_fix": sum(f["fix"]["still_bad"]["wrongly_trusted"] for f in caught if f.get("fix")),
+        "resolved_while_bad": sum(1 for f in caught if f.get("fix") and f["fix"]["resolved"] and not f["fix"]["restored"]),
+        "restored_left_open": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"] and not f["fix"]["resolved"]),
+        "left_open_alerting": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"] and not f["fix"]["resolved"]
+                                  and f["fix"].get("left_alerting") == f["fix"].get("left_in_scope")),
+        "fix_resolved": sum(1 for f in caught if f.get("fix") and f["fix"]["resolved"]),
+        "fix_restored": sum(1 for f in caught if f.get("fix") and f["fix"]["restored"]),
+        "fixed": len(fixed),
+    }
+
+
+def multiday_summary(per_set: dict[str, dict]) -> list[dict]:
+    """One row per data set (and the library story), family and duration; then, with several
+    sets, one row per family and duration over all of them."""
+    rows = []
+    every: dict[tuple[str, int], list[dict]] = {}
+    for name, r in per_set.items():
+        groups: dict[tuple[str, int], list[dict]] = {}
+        for f in r["faults"]:
+            groups.setdefault((f["family"], f["duration"]), []).append(f)
+            every.setdefault((f["family"], f["duration"]), []).append(f)
+        for (family, duration), faults in sorted(groups.items()):
+            rows.append({"dataset": name, "family": family, "duration": duration, **fault_figures(faults)})
+    if len(per_set) > 1:
+        rows += [{"dataset": "all", "family": family, "duration": duration, **fault_figures(faults)}
+                 for (family, duration), faults in sorted(every.items())]
+    return rows
+
+
+def _share(n: int, of: int) -> str:
+    return f"{n}/{of}" if of else "—"
+
+
+def _fault_row(f: dict) -> str:
+    end, fix, partial = f["end"], f.get("fix"), f.get("partial")
+    n = len(end["incidents"])
+    causes = ",".join(sorted({i["cause"] or "?" for i in end["incidents"]})) or "—"
+    still = f" ({fix.get('left_alerting', 0)}/{fix.get('left_in_scope', 0)} left alerting)" if fix and not fix["resolved"] else ""
+    fixed = "—" if fix is None else ("resolved" if fix["resolved"] else "open") + still + ", " + (
+        "restored" if fix["restored"] else f"{fix['n_not_restored']} not restored, "
+        f"{fix['still_bad']['wrongly_trusted']} of them trusted") + (
+        f", {fix['opened_by_the_fix']} incidents opened by the fix" if fix and fix.get("opened_by_the_fix") else "")
+    after = "—" if partial is None else f"{partial['wrongly_trusted']}/{partial['bad']}"
+    return (f"| {f['kind']} | {f['duration']} | {n} | {causes} | {_f(end['scope_share'])} | "
+            f"{end['wrongly_trusted']}/{end['bad']} | {after} | {fixed} | {f['note']} |")
+
+
+def multiday_report(result: dict) -> str:
+    """The Markdown report of the multi-day faults: a table per data set, then the summary."""
+    lines = [f"## faults that last several days, seed {result['seed']}{', quick' if result['quick'] else ''}", ""]
+    for name, r in result["datasets"].items():
+        head = (f"### {name}: {len(r['faults'])} faults over {r['days']} days"
+                + (f"; incidents opened on clean days (resolved as false alarms): {r['false_alarm_incidents']} "
+                   f"({_f(r.get('false_alarm_incidents_per_100_clean'), 1)} per 100 clean days)"
+                   if r.get("clean_days") else "")
+                + f"; delivery {r['delivery_seconds']:.0f} s")
+        lines += [head, "", "| fault | days | incidents | cause | scope share | wrongly trusted at the end | "
+                  "after a partial fix | the printed fix | what |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [_fault_row(f) for f in sorted(r["faults"], key=lambda f: (f["kind"], f["duration"]))]
+        if r.get("errors"):
+            lines.append(f"\n- errors weir raised: {r['errors']}")
+        lines.append("")
+    lines += ["### summary", "",
+              "| data set | faults | days | caught | incidents per caught fault (exactly one) | scope share | "
+              "wrongly trusted at the end (faults) | after a partial fix (faults) | fixed: resolved and restored | "
+              "restored, left open (all left alerting) | resolved while bad | left bad and trusted after the fix |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in result["summary"]:
+        per = _f(s["incidents_per_caught_fault"])
+        lines.append(f"| {s['dataset']} | {s['family']} | {s['duration']} | {_share(s['caught'], s['faults'])} | "
+                     f"{per} ({s['exactly_one']}) | {_f(s['scope_share'])} ({s['in_scope']}/{s['bad']}) | "
+                     f"{s['wrongly_trusted_end']}/{s['bad']} ({s['faults_wrongly_trusted_end']}) | "
+                     f"{_share(s['wrongly_trusted_partial'], s['partial_bad'])} ({s['faults_wrongly_trusted_partial']}) | "
+                     f"{_share(s['fixed'], s['caught'])} | {s['restored_left_open']} ({s['left_open_alerting']}) | "
+                     f"{s['resolved_while_bad']} | {s['wrongly_trusted_after_fix']} |")
+    lines += ["", "targets: scope share 1.0, one incident per fault, nothing wrongly trusted, every fault fixed by the "
+              "fix it prints", f"\nmulti-day run: {result['seconds']:.0f} s"]
+    return "\n".join(lines)

@@ -34,6 +34,7 @@ class DataSet:
     null_columns: tuple[str, ...]
     units: tuple[tuple[str, Callable[[pd.Series], pd.Series], str], ...]  # column, new values, note
     vanish: Change
+    category: str | None  # the column whose value ``vanish`` takes away (None: a time-of-day band goes)
     shift: Change
     stuck_columns: tuple[str, ...]
     schema_changes: tuple[Callable[[pd.DataFrame], tuple[pd.DataFrame, str]], Callable[[pd.DataFrame], tuple[pd.DataFrame, str]]]
@@ -170,7 +171,8 @@ FLIGHTS = DataSet(
     load=flights_frames, null_columns=("dep_delay", "tailnum", "air_time", "distance", "dest"),
     units=(("dep_delay", lambda s: s * 60, "x60 (minutes to seconds)"),
            ("arr_delay", lambda s: s * 60, "x60 (minutes to seconds)")),
-    vanish=vanish_share("carrier"), shift=delays_plus_30, stuck_columns=("dep_delay", "arr_delay", "air_time"),
+    vanish=vanish_share("carrier"), category="carrier", shift=delays_plus_30,
+    stuck_columns=("dep_delay", "arr_delay", "air_time"),
     schema_changes=(lambda df: (df.rename(columns={"dep_delay": "departure_delay"}), "dep_delay renamed"),
                     distance_as_text),
     events=flights_events,
@@ -229,7 +231,7 @@ WEATHER = DataSet(
     load=weather_frames, null_columns=("temp", "dewp", "humid", "wind_speed", "pressure", "visib"),
     units=(("temp", fahrenheit_to_celsius, "°F to °C"), ("dewp", fahrenheit_to_celsius, "°F to °C"),
            ("wind_speed", lambda s: s * 1.609344, "x1.609 (mph to km/h)")),
-    vanish=vanish_share("origin"),
+    vanish=vanish_share("origin"), category="origin",
     shift=add_within_day_sd(("temp", "dewp", "humid", "wind_speed", "pressure"), weather_frames, "2013-12-31"),
     stuck_columns=("temp", "dewp", "humid", "wind_speed", "pressure"),
     schema_changes=(rename("temp", "temperature"), as_text("pressure", "mb")),
@@ -287,7 +289,7 @@ ELECTRICITY = DataSet(
     source_code=ELECTRICITY_SOURCE, asset_code=ELECTRICITY_ASSET, last_day="2014-12-31", quick_last_day="2014-06-30",
     load=electricity_frames, null_columns=("Demand", "Temperature"),
     units=(("Demand", lambda s: s * 1000, "x1000 (GW to MW)"), ("Temperature", lambda s: s * 9 / 5 + 32, "°C to °F")),
-    vanish=band_vanish,
+    vanish=band_vanish, category=None,
     shift=add_within_day_sd(("Demand", "Temperature"), electricity_frames, "2014-12-31"),
     stuck_columns=("Demand", "Temperature"),
     schema_changes=(rename("Demand", "demand_gw"), as_text("Temperature", "C")),
