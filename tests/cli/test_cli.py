@@ -55,7 +55,7 @@ STATUS_KEYS = {
 }
 RUNS_KEYS = {
     "id", "project", "state", "trigger", "created_at", "started_at", "finished_at", "environment_id", "request",
-    "counts", "error",
+    "counts", "error", "deployment_id", "actor",
 }
 TASK_KEYS = {
     "asset", "partition", "state", "reason", "attempt", "code_version", "input_versions", "output_version", "rows",

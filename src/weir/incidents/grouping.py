@@ -49,10 +49,12 @@ def summary(event: Event) -> str:
 
 def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
           downstream: Callable[[str], set[str]], before: Callable[[str, str], str | None] = lambda a, k: None,
-          ) -> Match | None:
+          scope: dict[int, set[tuple[str, str]]] | None = None) -> Match | None:
     """The active incident ``event`` joins, and why; None when it shares a root with none.
     ``downstream(asset)`` is every asset that reads ``asset``, directly or through others;
-    ``before(asset, key)`` is the partition before ``key`` (a fault that goes on day after day)."""
+    ``before(asset, key)`` is the partition before ``key`` (a fault that goes on day after day);
+    ``scope`` the partitions each incident holds bad (built under its cause, or from one that was):
+    a trigger on one of them is that fault showing, whatever series it is on."""
     active = list(active)
     asset, key = event.asset or "", event.partition_key
     for incident in active:
@@ -70,6 +72,9 @@ def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
         if event.run_id and str(event.kind) == EventKind.PARTITION_FAILED and any(
                 m["run_id"] == event.run_id and m["kind"] == EventKind.PARTITION_FAILED for m in members.get(incident["id"], [])):
             return Match(incident["id"], f"the same failed run {event.run_id}")
+    for incident in active:
+        if key is not None and (asset, key) in (scope or {}).get(incident["id"], set()):
+            return Match(incident["id"], f"{asset} {key} is in its scope")
     line = series(event)
     if line is None or key is None:
         return None

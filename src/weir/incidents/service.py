@@ -128,7 +128,9 @@ class IncidentService:
         active = store.incidents.select(project, states=(State.OPEN, State.ACKNOWLEDGED))
         members = store.incidents.members([i["id"] for i in active])
         line = summary(event)
-        found = match(event, active, members, downstream, self._before)
+        scope = {i: {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is None}
+                 for i, rows in store.incidents.scope([i["id"] for i in active]).items()}
+        found = match(event, active, members, downstream, self._before, scope)
         now = event.at
         if found is not None:
             incident = next(i for i in active if i["id"] == found.incident_id)

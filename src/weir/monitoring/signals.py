@@ -47,14 +47,15 @@ def chart_signal(key, column, metric, sig, settled, verdicts, order, row) -> dic
 def pattern_signals(history: History, keys: list[str], row) -> list[dict]:
     """A delivery identical to the one before it; a column stuck on one value."""
     found = []
-    for key, earlier in patterns.repeats(history.order, history.series, history.quarantined, keys).items():
+    kept_out = history.quarantined | history.held  # what an open incident holds is not "usual" either
+    for key, earlier in patterns.repeats(history.order, history.series, kept_out, keys).items():
         found.append(row(
             key, kind="repeat", column_name="", metric="fingerprint", method="repeat",
             rule=f"identical to {earlier} in every measured statistic", value=None, center=None, lower=None,
             upper=None, severity=ALERT, details={"same_as": earlier, "message": (
                 f"identical to {earlier} in every measured statistic: the same delivery again?")},
         ))
-    for key, columns in patterns.stuck(history.order, history.series, history.quarantined, keys).items():
+    for key, columns in patterns.stuck(history.order, history.series, kept_out, keys).items():
         for column, value in columns:
             found.append(row(
                 key, kind="stuck", column_name=column, metric="std", method="stuck",
