@@ -8,10 +8,23 @@ final result."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from weir.events import Event
+
+
+class RunOutcome(Protocol):
+    """What a reporter reads of a finished run (the engine's ``RunResult``)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
 
 
 class Reporter(Protocol):
@@ -23,7 +36,7 @@ class Reporter(Protocol):
 
     def receive(self, events: Sequence[Event]) -> None: ...
 
-    def run_finished(self, result) -> None: ...
+    def run_finished(self, result: RunOutcome) -> None: ...
 
 
 class SilentReporter:
@@ -39,5 +52,5 @@ class SilentReporter:
     def receive(self, events: Sequence[Event]) -> None:
         pass
 
-    def run_finished(self, result) -> None:
+    def run_finished(self, result: RunOutcome) -> None:
         pass

@@ -18,9 +18,13 @@ import time
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.alerts.messages import Message
 from weir.project.alerts import Route
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 SIGNATURE_HEADER = "X-Weir-Signature"
 TIMESTAMP_HEADER = "X-Weir-Timestamp"
@@ -144,7 +148,7 @@ def _file(route: Route, message: Message, key: str, root: Path) -> str:
     return str(path)
 
 
-def datetime_now():
+def datetime_now() -> datetime:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from weir.cli.context import JSON_OPT, choice, finish, open_workspace
+
+if TYPE_CHECKING:
+    from weir.alerts.service import Delivered
 
 app = typer.Typer(help="Alerts: what was told to whom about incidents (list, show, deliver, retry, test).",
                   invoke_without_command=True)
@@ -151,7 +156,7 @@ def test(route: str = typer.Argument(..., metavar="ROUTE", help="A route of [ale
     finish(ws)
 
 
-def report(done, *, quiet: bool) -> None:
+def report(done: Delivered, *, quiet: bool) -> None:
     """One line for what a delivery pass did (nothing at all when quiet and nothing happened)."""
     from rich.markup import escape
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 app = typer.Typer()
 
@@ -74,7 +78,7 @@ def read(
     finish(ws)
 
 
-def _write(data, form: ReadFormat, out: Path | None, title: str, version: int | None, limit: int | None) -> None:
+def _write(data: pa.Table, form: ReadFormat, out: Path | None, title: str, version: int | None, limit: int | None) -> None:
     from weir.cli.render import cell, console, table
 
     if form is ReadFormat.PARQUET:
@@ -105,7 +109,7 @@ def _write(data, form: ReadFormat, out: Path | None, title: str, version: int | 
             console.print(f"[dim]showing {shown.num_rows} of {data.num_rows:,} rows; --limit N or --format csv for more[/]")
 
 
-def _json_value(value):
+def _json_value(value: object) -> object:
     from decimal import Decimal
 
     if isinstance(value, Decimal):  # DuckDB sums are DECIMAL: keep them numbers in JSON

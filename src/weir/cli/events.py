@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from weir.cli.context import JSON_OPT, finish, open_workspace
+
+if TYPE_CHECKING:
+    from weir.events import Event
 
 app = typer.Typer()
 openlineage_app = typer.Typer(help="OpenLineage: send the event log's runs to a lineage backend.", no_args_is_help=True)
@@ -48,7 +53,7 @@ def events(
     finish(ws)
 
 
-def _summary(e) -> str:
+def _summary(e: Event) -> str:
     d = e.data
     parts = [f"{k}={d[k]}" for k in ("state", "version", "rows", "check", "metric", "column", "tasks") if d.get(k) not in (None, "")]
     for k in ("message", "rule", "error", "reason"):

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import typer
 
 from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, open_workspace
+
+if TYPE_CHECKING:
+    from weir.incidents.service import Synced
+    from weir.workspace import Workspace
 
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",
                   invoke_without_command=True)
@@ -173,7 +180,7 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
     finish(ws, 0 if after["state"] == "resolved" else 1)
 
 
-def _run_step(ws, step: dict) -> str:
+def _run_step(ws: Workspace, step: dict) -> str:
     """Run one step of a fix through the services; returns what it did in a few words."""
     from weir.envs.rebuild import RebuildRequest
     from weir.runs.request import RunRequest
@@ -227,7 +234,8 @@ def severity(incident: int = typer.Argument(..., metavar="ID"),
          said=lambda row: f"incident {row['id']} severity {row['severity']} (set by hand)")
 
 
-def _act(incident: int, as_json: bool, action, said=None) -> None:
+def _act(incident: int, as_json: bool, action: Callable[[Workspace], dict],
+         said: Callable[[dict], str] | None = None) -> None:
     from weir.cli.render import console, print_json
     from weir.incidents.records import incident_json
 
@@ -245,7 +253,7 @@ def _act(incident: int, as_json: bool, action, said=None) -> None:
     finish(ws)
 
 
-def tell_synced(ws, synced) -> None:
+def tell_synced(ws: Workspace, synced: Synced | None) -> None:
     """One line for each incident a pump opened, reopened, partly fixed or resolved."""
     from rich.markup import escape
 

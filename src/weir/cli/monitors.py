@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 
 from weir.cli.context import JSON_OPT, finish, open_workspace
+
+if TYPE_CHECKING:
+    from weir.workspace import Workspace
 
 app = typer.Typer()
 
@@ -163,7 +166,7 @@ def monitors(
     finish(ws)
 
 
-def _lead_with_incidents(ws, name: str | None) -> None:
+def _lead_with_incidents(ws: Workspace, name: str | None) -> None:
     """What is actionable first: the open incidents (of ``name``), then the series."""
     from rich.markup import escape
 

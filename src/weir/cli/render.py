@@ -16,6 +16,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from weir.events import Event
+    from weir.reporting import RunOutcome
 
 
 def _console(stderr: bool = False) -> Console:
@@ -116,7 +117,7 @@ class ProgressReporter:
             detail = "  ".join(f"[{STATE_STYLE.get(s, 'white')}]{n} {s}[/]" for s, n in sorted(self.counts.items()))
             self.progress.update(self.task, advance=1, detail=detail)
 
-    def run_finished(self, result) -> None:
+    def run_finished(self, result: RunOutcome) -> None:
         if self.task is not None:
             self.progress.stop()
         if result.state == "cancelled":

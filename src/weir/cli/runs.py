@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from weir.cli.context import JSON_OPT, actor, after_write, choice, choices, finish, open_workspace
 from weir.model.runs import RunState, TaskState
+
+if TYPE_CHECKING:
+    from weir.engine.planner import Plan
+    from weir.engine.recorder import RunResult
 
 app = typer.Typer()
 runs_app = typer.Typer(help="List runs, or show one with 'weir runs show ID'.", invoke_without_command=True)
@@ -70,7 +76,7 @@ def run(
     finish(ws, 0 if result.ok else 1)
 
 
-def _render_plan(plan, list_waiting: bool, republish: str = "replace") -> None:
+def _render_plan(plan: Plan, list_waiting: bool, republish: str = "replace") -> None:
     from weir.cli.render import console, plural, table
 
     t = table("asset", "partitions", "from", "to", "why", title=f"plan: {plural(len(plan.tasks), 'partition build')}")
@@ -106,7 +112,7 @@ def _render_plan(plan, list_waiting: bool, republish: str = "replace") -> None:
 _STATES = ("succeeded", "failed_check", "held", "blocked", "failed", "upstream_failed", "skipped")
 
 
-def render_result(result) -> None:
+def render_result(result: RunResult) -> None:
     """What a run did: counts per asset, check outcomes, monitors, failures, conflicts, waits."""
     from weir.cli.render import console, err_console, plural, styled, table
 

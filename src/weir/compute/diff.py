@@ -8,11 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from weir.compute.quote import q
+
+if TYPE_CHECKING:
+    import duckdb
 
 SAMPLE_ROWS = 5
 _BEFORE, _AFTER = "weir_before", "weir_after"
@@ -85,7 +88,7 @@ def schema_diff(before: pa.Schema, after: pa.Schema) -> dict[str, list[dict[str,
     }
 
 
-def _usable_key(con, key: list[str], before: pa.Table, after: pa.Table) -> tuple[list[str], str | None]:
+def _usable_key(con: duckdb.DuckDBPyConnection, key: list[str], before: pa.Table, after: pa.Table) -> tuple[list[str], str | None]:
     if not key:
         return [], None
     for side, table in (("the published data", before), ("the new output", after)):
@@ -112,7 +115,7 @@ def _cast(column: str, as_text: set[str]) -> str:
     return f"CAST({q(column)} AS VARCHAR)" if column in as_text else q(column)
 
 
-def _keyed(con, base: TableDiff, key: list[str], values: list[str], as_text: set[str], sample: int) -> TableDiff:
+def _keyed(con: duckdb.DuckDBPyConnection, base: TableDiff, key: list[str], values: list[str], as_text: set[str], sample: int) -> TableDiff:
     join = " AND ".join(f"b.k{i} IS NOT DISTINCT FROM a.k{i}" for i in range(len(key)))
     differs = [f"b.b{i} IS DISTINCT FROM a.a{i}" for i in range(len(values))]
     keys = [f"coalesce(a.k{i}, b.k{i}) AS k{i}" for i in range(len(key))]
@@ -158,7 +161,7 @@ def _keyed(con, base: TableDiff, key: list[str], values: list[str], as_text: set
                     columns={c: n for c, n in zip(values, by_column) if n}, sample=out)
 
 
-def _multiset(con, base: TableDiff, common: list[str], as_text: set[str], sample: int) -> TableDiff:
+def _multiset(con: duckdb.DuckDBPyConnection, base: TableDiff, common: list[str], as_text: set[str], sample: int) -> TableDiff:
     if not common:  # nothing in common to compare on: every row is new
         return _replace(base, added=base.rows_after, removed=base.rows_before)
     cols = ", ".join(_cast(c, as_text) for c in common)

@@ -8,6 +8,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
 from typing import Self
 
 
@@ -32,7 +33,7 @@ class CancelSignals:
                 self._saved[signum] = signal.signal(signum, self._received)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._saved.clear()
@@ -50,7 +51,7 @@ class CancelSignals:
             self._raised = True
             raise pending
 
-    def _received(self, signum: int, _frame) -> None:
+    def _received(self, signum: int, _frame: FrameType | None) -> None:
         if self._raised or self._pending is not None:
             return
         exc = RunTerminated("terminated (SIGTERM)") if signum == signal.SIGTERM else KeyboardInterrupt()

@@ -7,6 +7,10 @@ import os
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 120.0
@@ -17,7 +21,7 @@ class Heartbeat:
     """A daemon thread that stamps the run every few seconds on its own connection, and pushes
     back the expiry of the leases it holds to ``lease_ttl`` seconds from then."""
 
-    def __init__(self, engine, run_id: str, every: float = HEARTBEAT_SECONDS, *, lease_ttl: float | None = None) -> None:
+    def __init__(self, engine: sa.Engine, run_id: str, every: float = HEARTBEAT_SECONDS, *, lease_ttl: float | None = None) -> None:
         self.engine = engine
         self.run_id = run_id
         self.every = every

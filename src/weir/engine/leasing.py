@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from weir.engine.heartbeat import is_dead
@@ -90,7 +90,7 @@ class PartitionLeases:
         self._taken.update(granted)
         return refused
 
-    def release(self, nodes) -> None:
+    def release(self, nodes: Iterable[Node]) -> None:
         """Give up this run's leases of ``nodes`` (in the caller's transaction, if any)."""
         mine = [n for n in nodes if n in self._taken]
         if mine:

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from weir.engine.blocked import Block, OpenBlocks, normalized
@@ -78,7 +79,7 @@ def reversed_range(first: str, last: str) -> str:
     return f"range {first!r}..{last!r} runs backwards: {first!r} comes after {last!r} (use --from {last} --to {first})"
 
 
-def _window(first: str, last: str, like: TimeScheme):
+def _window(first: str, last: str, like: TimeScheme) -> tuple[datetime, datetime] | None:
     from weir.model.partitions import daily, hourly, monthly
 
     for maker in (daily, hourly, monthly):

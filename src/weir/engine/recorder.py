@@ -85,7 +85,7 @@ class RunResult:
         }
 
 
-def task_row(asset: str, key: str, **values) -> dict:
+def task_row(asset: str, key: str, **values: Any) -> dict:
     """A task row of ``key`` of ``asset`` with ``values``, every other field None."""
     row: dict[str, Any] = dict.fromkeys(TASK_FIELDS)
     row["attempt"] = 0  # the column is NOT NULL: tasks skipped before any attempt keep 0
@@ -111,7 +111,7 @@ class RunRecorder:
         self.versions: dict[tuple[str, str], dict] = {}  # partition -> the input versions it read
         self.reasons = {(t.asset, t.key): t.reason for t in plan.tasks}  # why planned; kept on the task row
 
-    def event(self, kind: EventKind, asset: str | None = None, key: str | None = None, **data) -> Event:
+    def event(self, kind: EventKind, asset: str | None = None, key: str | None = None, **data: Any) -> Event:
         return Event(kind=kind, project=self.project.name, asset=asset, partition_key=key, run_id=self.run_id, data=data)
 
     def count(self, asset: str, state: str) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from weir.engine.heartbeat import is_dead
@@ -152,7 +152,7 @@ def _parse_commit(version: int, path: Path) -> Commit:
     )
 
 
-def _num_records(stats) -> int | None:
+def _num_records(stats: Any) -> int | None:  # the add action's "stats": JSON text, or parsed JSON
     if not stats:
         return None
     try:

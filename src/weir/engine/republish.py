@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.engine.rollout import TABLE, AssetRollout, PartitionChange, Points, judge
 from weir.model.definitions import Asset
 from weir.project.configuration import ConfigurationSnapshot
 from weir.storage.delta import AssetTable, StagedPartition, read_files
 from weir.store.store import MetadataStore
+
+if TYPE_CHECKING:
+    from weir.compute.diff import TableDiff
 
 DIFF_PARTITIONS = 20
 DIFF_ROWS = 1_000_000
@@ -118,7 +121,7 @@ class RolloutJudge:
         self.rollouts.setdefault(asset.name, AssetRollout(asset=asset.name)).changes.extend(out.values())
         return out
 
-    def _diff(self, asset: Asset, table: AssetTable, staged: StagedPartition, row: Mapping[str, Any]):
+    def _diff(self, asset: Asset, table: AssetTable, staged: StagedPartition, row: Mapping[str, Any]) -> tuple[TableDiff | None, str | None]:
         """The row diff of the new version against the old on the asset's key, or (None, why not)."""
         import pyarrow.parquet as pq
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from weir.engine.audit import Auditor, PassAll
 from weir.engine.cancel import CancelSignals, RunTerminated
@@ -39,6 +41,44 @@ from weir.store.store import MetadataStore
 PUBLISH_BATCH = 500  # partitions per Delta commit during a backfill
 PUBLISH_EVERY_SECONDS = 10.0  # the longest a built partition waits for its batch (Run's default)
 FAILED_STATES = ("failed", "upstream_failed")
+
+
+class Admission(Protocol):
+    """What a run reads of a gate's decision on one landed source partition."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def blocked(self) -> bool: ...
+
+    @property
+    def checked_now(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def sample(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+class SourceGate(Protocol):
+    """Admits or blocks landed source partitions before anything reads them (``quality.ingest.SourceGate``)."""
+
+    def admit(self, source: Source, key: str, files: list[str] | None = None,
+              run_id: str | None = None) -> Admission | None: ...
+
+
+class Judgement(Protocol):
+    """What judging new metric points found: the signal rows that alert."""
+
+    def alerts(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+class MetricJudge(Protocol):
+    """Judges newly measured partitions of an asset or source (``monitoring.evaluator.MonitorEvaluator``)."""
+
+    def evaluate(self, name: str, keys: list[str], run_id: str | None = None) -> Judgement: ...
 
 
 class Run:
@@ -73,8 +113,8 @@ class Run:
         request: dict | None = None,
         reporter: Reporter | None = None,
         auditor: Auditor | None = None,
-        gate=None,
-        monitor=None,
+        gate: SourceGate | None = None,
+        monitor: MetricJudge | None = None,
         publish_every: float = PUBLISH_EVERY_SECONDS,
         on_conflict: str = "wait",
         environment: dict | None = None,
@@ -104,9 +144,9 @@ class Run:
         self.request = request or {}
         self.reporter = reporter or SilentReporter()
         self.auditor = auditor or PassAll()
-        self.gate = gate  # admits landed source partitions (quality.ingest.SourceGate); None admits all
+        self.gate = gate  # admits landed source partitions ; None admits all
         self._blocked_sources: dict[tuple[str, str], str] = {}
-        self.monitor = monitor  # judges newly measured partitions (monitor.engine.MonitorRunner); None skips
+        self.monitor = monitor  # judges newly measured partitions ; None skips
         self.run_id = new_run_id()
         self.leases = PartitionLeases(store, project.name, self.run_id)
         self._signals = CancelSignals()
@@ -260,11 +300,11 @@ class Run:
         if self.gate is None:
             return
         checked: dict[str, list[str]] = {}
-        self._admit_inputs(asset, keys, checked)
+        self._admit_inputs(self.gate, asset, keys, checked)
         for source, measured in checked.items():
             self._evaluate_monitors(source, measured)
 
-    def _admit_inputs(self, asset: Asset, keys: list[str], checked: dict[str, list[str]]) -> None:
+    def _admit_inputs(self, gate: SourceGate, asset: Asset, keys: list[str], checked: dict[str, list[str]]) -> None:
         for param, inp in asset.inputs.items():
             src = self.project.node(inp.upstream)
             if not isinstance(src, Source):
@@ -274,7 +314,7 @@ class Run:
                 if (src.name, uk) in self.recorder.failed:
                     continue
                 files = self.resolver.source_files(src, uk)
-                admission = self.gate.admit(src, uk, files, self.run_id) if files else None
+                admission = gate.admit(src, uk, files, self.run_id) if files else None
                 if admission is None:
                     continue
                 if admission.checked_now:

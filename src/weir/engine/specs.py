@@ -91,7 +91,7 @@ class PublishedTables:
         self.catalog = catalog
         self.resolver = resolver
         self._tables: dict[str, AssetTable] = {}
-        self._schemas: dict[str, object] = {}  # asset -> table schema, dropped when it publishes
+        self._schemas: dict[str, pa.Schema | None] = {}  # asset -> table schema, dropped when it publishes
         self._files: dict[str, dict[str, list[str]]] = {}
 
     def table(self, asset: str) -> AssetTable:
@@ -100,7 +100,7 @@ class PublishedTables:
             self._tables[asset] = self.catalog.table(self.project.name, asset, partitioned=partitioned)
         return self._tables[asset]
 
-    def schema(self, asset: str):
+    def schema(self, asset: str) -> pa.Schema | None:
         """The asset table's schema, loaded once per run and again only after it publishes."""
         if asset not in self._schemas:
             self._schemas[asset] = self.table(asset).schema()

@@ -5,10 +5,13 @@ environment of the run that wrote it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.envs.snapshot import canonical
 from weir.errors import UsageError
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 
 def parse_spec(text: str) -> tuple[str, Any]:
@@ -24,7 +27,7 @@ def parse_spec(text: str) -> tuple[str, Any]:
 
 
 def inventory(published: list[dict], packages: dict[str, dict[str, str]], *, package: str | None = None,
-              spec=None, kinds: dict[tuple[str, str], str] | None = None,
+              spec: SpecifierSet | None = None, kinds: dict[tuple[str, str], str] | None = None,
               insights: dict[tuple[str, str], list[str]] | None = None) -> dict[str, Any]:
     """``published``: ``{project, asset, environment_id, partitions, last_published}`` rows;
     ``packages``: each environment's ``{package: version}``. Returns ``{package, spec, assets,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from weir.envs.snapshot import EnvironmentSnapshot
     from weir.envs.uv import MaterializedEnvironment
     from weir.project.graph import Project
+    from weir.reporting import Reporter
     from weir.runs.service import RunService
 
 
@@ -75,7 +76,7 @@ class RebuildResult:
 
 
 def rebuild(envs: EnvironmentService, runs: RunService, project: Project, request: RebuildRequest,
-            reporter=None) -> RebuildResult:
+            reporter: Reporter | None = None) -> RebuildResult:
     """Run the rebuild ``request`` asks for. An environment that cannot be made raises
     EnvironmentUnavailable before any run starts."""
     project.asset(request.asset)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.model.records import iso
+
+if TYPE_CHECKING:
+    from weir.quality.profile import Profile
 
 IDENTICAL, CHANGES, FAILS = "identical", "changes output", "fails"
 VERDICTS = (IDENTICAL, CHANGES, FAILS)
@@ -95,7 +98,7 @@ def failed_checks(results: list, published: dict[str, bool]) -> list[dict[str, A
     return out
 
 
-def metric_deltas(before, after) -> list[dict[str, Any]]:
+def metric_deltas(before: Profile | None, after: Profile | None) -> list[dict[str, Any]]:
     """The profile metrics (``quality.profile.Profile``) that differ: ``[{column, metric, before,
     after, delta, relative}]``; ``column`` is ``""`` for table-level metrics."""
     if before is None or after is None:
@@ -113,7 +116,7 @@ def metric_deltas(before, after) -> list[dict[str, Any]]:
     return out
 
 
-def outside_limits(points: list[dict], after) -> list[dict[str, Any]]:
+def outside_limits(points: list[dict], after: Profile | None) -> list[dict[str, Any]]:
     """The rehearsed partition's metric values (``after``, a Profile) that fall outside the
     limits the monitors judged its published version against (``points``: that partition's
     stored metric points): ``[{column, metric, value, published, center, lower, upper}]``."""

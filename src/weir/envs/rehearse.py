@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +26,20 @@ from weir.errors import UsageError
 from weir.runs.request import RunRequest
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from weir.engine.audit import AuditVerdict
+    from weir.engine.executors import Executor
     from weir.engine.inputs import InputResolver
     from weir.engine.planner import Plan
-    from weir.engine.shadow import ShadowPartition
+    from weir.engine.shadow import ShadowBuild, ShadowPartition
     from weir.envs.upgrade import Upgrade
+    from weir.model.definitions import Asset
     from weir.project.graph import Project
+    from weir.quality.auditor import PartitionAudit, ReferencesOf
+    from weir.quality.profile import Profile
     from weir.storage.catalog import TableCatalog
+    from weir.storage.delta import StagedPartition
     from weir.store.store import MetadataStore
 
 RECORD = "rehearsal.json"
@@ -70,7 +79,7 @@ class RehearsalRequest:
         return bool(self.partition or self.first)
 
 
-def rehearse(*, project: Project, store: MetadataStore, catalog: TableCatalog, references, cache: Path, home: Path,
+def rehearse(*, project: Project, store: MetadataStore, catalog: TableCatalog, references: ReferencesOf, cache: Path, home: Path,
              request: RehearsalRequest) -> Rehearsal:
     """Rehearse ``request``; see the module. Raises UsageError (nothing to rehearse, a bad pin),
     PartitionError, UnknownObjectError, or EnvironmentUnavailable naming a package version that
@@ -151,8 +160,9 @@ def choose(project: Project, resolver: InputResolver, request: RehearsalRequest)
     return Plan(tasks=[PlannedTask(asset=t.asset, key=t.key, reason="rehearsal") for t in tasks])
 
 
-def _rehearse_plan(project, store, catalog, references, resolver, plan, root: Path, rehearsal_id: str,
-                   executor, here: str) -> list[PartitionRehearsal]:
+def _rehearse_plan(project: Project, store: MetadataStore, catalog: TableCatalog, references: ReferencesOf,
+                   resolver: InputResolver, plan: Plan, root: Path, rehearsal_id: str, executor: Executor,
+                   here: str) -> list[PartitionRehearsal]:
     from weir.engine.shadow import ShadowBuild
 
     auditor = ShadowAuditor(project, store, catalog, references)
@@ -167,12 +177,12 @@ class ShadowAuditor:
     to, its checks and profile in one scan (``quality.auditor.audit_staged``), kept here; the
     metadata store is only read (histogram bins)."""
 
-    def __init__(self, project: Project, store: MetadataStore, catalog: TableCatalog, references) -> None:
+    def __init__(self, project: Project, store: MetadataStore, catalog: TableCatalog, references: ReferencesOf) -> None:
         self.project, self.store, self.catalog, self.references = project, store, catalog, references
-        self.audits: dict[tuple[str, str], Any] = {}
+        self.audits: dict[tuple[str, str], PartitionAudit] = {}
         self.bins: dict[str, dict[str, list[float]]] = {}
 
-    def audit(self, asset, table_dir: str, staged: list, run_id: str) -> dict:
+    def audit(self, asset: Asset, table_dir: str, staged: list[StagedPartition], run_id: str) -> dict[str, AuditVerdict]:
         from weir.quality.auditor import audit_staged
 
         if asset.name not in self.bins:
@@ -188,14 +198,14 @@ class ShadowAuditor:
     def measured(self, asset: str, key: str) -> dict | None:
         return None  # compared by the rehearsal itself (compare)
 
-    def withhold(self, asset: str, keys) -> dict[str, dict]:
+    def withhold(self, asset: str, keys: Collection[str]) -> dict[str, dict]:
         return {}  # nothing is flushed
 
     def flush(self) -> None:
         pass  # a rehearsal records nothing
 
 
-def compare(project: Project, store: MetadataStore, build, auditor: ShadowAuditor, shadow: ShadowPartition,
+def compare(project: Project, store: MetadataStore, build: ShadowBuild, auditor: ShadowAuditor, shadow: ShadowPartition,
             here: str) -> PartitionRehearsal:
     """One shadow partition against the version published now, with its verdict. Its notes say
     what else than the upgrade differs from the published build: the code, the environment
@@ -242,7 +252,7 @@ def compare(project: Project, store: MetadataStore, build, auditor: ShadowAudito
     return judge(out)
 
 
-def _profile(asset, data, auditor: ShadowAuditor):
+def _profile(asset: Asset, data: pa.Table, auditor: ShadowAuditor) -> Profile | None:
     """The published version measured as its shadow one was (the same bins)."""
     from weir.quality.scan import ScanInput, scan
 
@@ -252,7 +262,7 @@ def _profile(asset, data, auditor: ShadowAuditor):
     return found.profile
 
 
-def _empty():
+def _empty() -> pa.Table:
     import pyarrow as pa
 
     return pa.table({})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.errors import UnknownObjectError
 
@@ -15,17 +15,26 @@ if TYPE_CHECKING:
     from weir.envs.rehearse import RehearsalRequest
     from weir.envs.uv import MaterializedEnvironment
     from weir.project.graph import Project
-    from weir.runs.service import RunService
+    from weir.quality.auditor import ReferencesOf
+    from weir.reporting import Reporter
+    from weir.runs.service import RunService, Tables
     from weir.store.store import MetadataStore
 
 RUNS_SHOWN = 20
+
+
+class Quality(Protocol):
+    """What a rehearsal needs of quality (``quality.service.QualityService``): where the targets
+    of references checks are."""
+
+    def references(self) -> ReferencesOf: ...
 
 
 class EnvironmentService:
     """Reads the environment snapshots runs recorded; materializes one into ``<home>/envs``."""
 
     def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], runs: RunService,
-                 home: Path, tables, quality) -> None:
+                 home: Path, tables: Tables, quality: Quality) -> None:
         self._project = project
         self._store = store
         self._runs = runs
@@ -139,7 +148,7 @@ class EnvironmentService:
                     insights.setdefault((project.name, name), []).append(insight.name)
         return inventory(published, packages, package=package, spec=specifier, kinds=kinds, insights=insights)
 
-    def rebuild(self, request: RebuildRequest, reporter=None) -> RebuildResult:
+    def rebuild(self, request: RebuildRequest, reporter: Reporter | None = None) -> RebuildResult:
         """Rebuild partitions (and what depends on them), in an earlier environment if asked:
         see ``envs.rebuild``."""
         from weir.envs.rebuild import rebuild

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -93,7 +94,7 @@ def open_snapshot(path: Path) -> Snapshot:
     return Snapshot(version=table.version(), partitioned=partitioned, files=files)
 
 
-def _ms(value) -> float:
+def _ms(value: datetime | float | None) -> float:
     if value is None:
         return 0
     if hasattr(value, "timestamp"):

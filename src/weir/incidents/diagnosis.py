@@ -20,18 +20,22 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.envs.diff import package_diff
 from weir.errors import UnknownObjectError
 from weir.incidents.configuration import configuration_cause, configuration_diff, shapes_data
 from weir.incidents.records import Cause
 
+if TYPE_CHECKING:
+    from weir.project.graph import Node, Project
+    from weir.store.store import MetadataStore
+
 GOOD = ("succeeded", "failed_check")
 UNIT_RATIO = 10.0  # a mean this many times off (or a tenth of it) reads as a unit change
 
 
-def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
+def diagnose(project: Project, store: MetadataStore, asset: str, key: str) -> dict[str, Any]:
     """The diagnosis of ``asset`` partition ``key`` (a source or an asset)."""
     name = project.name
     node = project.node(asset)
@@ -53,7 +57,7 @@ def diagnose(project, store, asset: str, key: str) -> dict[str, Any]:
             before = sorted((b for b in earlier if b["partition_key"] < key), key=lambda b: b["partition_key"], reverse=True)
             good = next(iter(same or before or earlier), None)
         own = store.signals.list(name, asset=asset, partition=key, limit=None)
-        inputs = []
+        inputs: list[dict[str, Any]] = []
         if is_source:  # the delivery itself
             blocked = [r for r in store.sources.list(name, source=asset, blocked=True) if r["partition_key"] == key]
             if blocked:
@@ -116,7 +120,7 @@ def changed_first(diff: list[str], limit: int = DIFF_LINES) -> list[str]:
     return [*body[:limit], f"… {len(body) - limit} more line(s) of the diff: 'weir diagnose' shows it whole"]
 
 
-def declared_at(project, node) -> str:
+def declared_at(project: Project, node: Node) -> str:
     """Where ``node`` is declared, relative to the project folder when it is inside it."""
     where = node.location
     try:
@@ -129,7 +133,8 @@ def _said(s: dict) -> str:
     return (s.get("details") or {}).get("message") or f"{s['column_name']} {s['metric']}: {s['rule']}".strip()
 
 
-def _rank(asset, key, bad, own, inputs, code, packages, is_source, good=None) -> list[Cause]:
+def _rank(asset: str, key: str, bad: dict | None, own: list[dict], inputs: list[dict], code: dict | None,
+          packages: list[dict], is_source: bool, good: dict | None = None) -> list[Cause]:
     causes = []
     blocked_inputs = [i for i in inputs if i["blocked"]]
     if inputs:
@@ -205,7 +210,8 @@ def _missing(alerts: list[dict]) -> str:
     return ""
 
 
-def _classify(own, inputs, code, settings, packages, bad) -> dict[str, str]:
+def _classify(own: list[dict], inputs: list[dict], code: dict | None, settings: list[str], packages: list[dict],
+              bad: dict | None) -> dict[str, str]:
     alerts = [s for s in own if s["severity"] == "alert"]
     why = ""
     if code or packages:

@@ -339,7 +339,7 @@ class Translator:
             facets["dataQualityAssertions"] = assertions
         return facets
 
-    def _assertions(self, e: Event, key: str):
+    def _assertions(self, e: Event, key: str) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet | None:
         newest: dict[str, dict] = {}
         for r in self.store.checks.list(e.project, asset=e.asset, partition=key, run_id=e.run_id, latest=False):
             if r["check_name"] not in newest or r["id"] > newest[r["check_name"]]["id"]:
@@ -360,12 +360,12 @@ def _partitions(dims: Mapping[str, dict]) -> Any:
     return base_subset_dataset.PartitionSubsetCondition(partitions=[P(identifier=k, dimensions=d) for k, d in dims.items()])
 
 
-def _error(message: str, traceback: str | None = None):
+def _error(message: str, traceback: str | None = None) -> error_message_run.ErrorMessageRunFacet:
     return _p(error_message_run.ErrorMessageRunFacet, message=message, programmingLanguage=LANGUAGE,
               stackTrace=traceback or None)
 
 
-def _metrics(points: list[dict], schema: Mapping[str, str]):
+def _metrics(points: list[dict], schema: Mapping[str, str]) -> DataQualityMetricsFacet:
     """The dataQualityMetrics facet from weir's metric points: row_count, and per column
     null_fraction, distinct_count, min/max and p01/p50/p99 (numeric columns only: weir keeps
     temporal extremes as epoch seconds, which the facet has no unit for)."""

@@ -4,7 +4,7 @@ as metric points so they are charted and judged like any series."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from weir.model.monitors import Drift, settle_drift
@@ -12,7 +12,7 @@ from weir.monitoring.policy import DRIFT_SCORE, TRAINING_DRIFT, partition_consta
 
 if TYPE_CHECKING:
     from weir.monitoring.history import History
-    from weir.project.graph import Project
+    from weir.project.graph import Node, Project
     from weir.store.store import MetadataStore
 
 
@@ -25,7 +25,7 @@ class DerivedSeries:
     dry_run: bool = False  # a replay: derived points are computed, not stored
 
     # -- models ---------------------------------------------------------------------------
-    def _training_drift(self, node, new: list[str], history: History, run_id: str | None = None) -> dict:
+    def _training_drift(self, node: Node, new: list[str], history: History, run_id: str | None = None) -> dict:
         """For an asset that applies a model: the model's feature columns in the partitions it
         reads, against the partitions the model was trained on (from the stored sketches). The
         effect over its threshold is stored as the series ``training_drift`` of the asset and
@@ -82,7 +82,8 @@ class DerivedSeries:
             history.series.setdefault((column, metric), {})[key] = score
 
     # -- drift ----------------------------------------------------------------------------
-    def _drift_scores(self, name: str, settings, keys: list[str], history: History, run_id: str | None = None) -> dict:
+    def _drift_scores(self, name: str, settings: Sequence[object], keys: list[str], history: History,
+                      run_id: str | None = None) -> dict:
         """Judge each column of each new partition against its reference (the previous
         ``window`` partitions, or a pinned range) from the stored sketches, and store the effect
         size over its drift threshold as the metric ``drift_score`` (added to ``history`` too).

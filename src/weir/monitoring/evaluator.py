@@ -18,7 +18,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weir.model.monitors import Monitor, settle_monitor
 from weir.monitoring import forecast, spc
@@ -36,10 +36,10 @@ from weir.monitoring.policy import (
     season_of,
     spc_config,
 )
-from weir.monitoring.signals import chart_signal, pattern_signals, schema_signals, signal_events
+from weir.monitoring.signals import SignalRow, chart_signal, pattern_signals, schema_signals, signal_events
 
 if TYPE_CHECKING:
-    from weir.project.graph import Project
+    from weir.project.graph import Node, Project
     from weir.store.store import MetadataStore
 
 
@@ -70,7 +70,8 @@ def judge_series(
     return rows
 
 
-def _two_pass(values, exclude, period, config, season_exclude=None) -> list[dict]:
+def _two_pass(values: list[float | None], exclude: list[bool], period: int | None, config: spc.SpcConfig,
+              season_exclude: list[bool] | None = None) -> list[dict]:
     season = season_exclude if season_exclude is not None else exclude
     rows = spc.chart(values, exclude=exclude, period=period, config=config, season_exclude=season)
     flagged = [any(s.severity == ALERT for s in r["signals"]) for r in rows]
@@ -106,7 +107,7 @@ class MonitorEvaluator(DerivedSeries):
                        resets=resets, normal=normal, held=held)
 
     @staticmethod
-    def _start(node, keys: list[str]) -> str | None:
+    def _start(node: Node, keys: list[str]) -> str | None:
         """The first partition worth loading to judge ``keys``: TAIL partitions before the
         earliest (None: everything, for schemes that cannot count back)."""
         scheme = node.partitions
@@ -210,7 +211,7 @@ class MonitorEvaluator(DerivedSeries):
         now = time.time()
         order, skip = history.order, history.skip
 
-        def row(key: str, **values) -> dict:
+        def row(key: str, **values: Any) -> dict:
             return {"project": self.project.name, "asset": name, "partition_key": key, "run_id": run_id,
                     "created_at": now, "details": None, "direction": None, **values}
 
@@ -269,7 +270,7 @@ class MonitorEvaluator(DerivedSeries):
         index = {k: i for i, k in enumerate(history.order)}
         now = time.time()
 
-        def row(key: str, **values) -> dict:
+        def row(key: str, **values: Any) -> dict:
             return {"project": self.project.name, "asset": name, "partition_key": key, "run_id": None,
                     "created_at": now, "details": None, "direction": None, **values}
 
@@ -286,7 +287,7 @@ class MonitorEvaluator(DerivedSeries):
         out.signals += pattern_signals(history, keys, row)
         return out
 
-    def _schema_changes(self, name: str, order: list[str], new: list[str], skip: set[str], row) -> list[dict]:
+    def _schema_changes(self, name: str, order: list[str], new: list[str], skip: set[str], row: SignalRow) -> list[dict]:
         """Columns added, removed or retyped since the previous partition that was not skipped."""
         previous = {}
         for key in new:

@@ -9,7 +9,7 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
-from weir.model.partitions import Daily, Hourly
+from weir.model.partitions import Daily, Hourly, PartitionScheme
 from weir.monitoring.policy import MEAN_EFFECT
 
 
@@ -56,7 +56,7 @@ def load_series(points: list[dict]) -> tuple[list[str], dict[tuple[str, str], di
     return sorted(keys), series, quarantined
 
 
-def calendar_positions(scheme, order: list[str]) -> list[int]:
+def calendar_positions(scheme: PartitionScheme, order: list[str]) -> list[int]:
     """Each key's step on the scheme's calendar (days for daily partitions, hours for hourly):
     a day with no data does not move the weekdays of the days after it. Other schemes, and keys
     that do not parse, count by position in ``order``."""

@@ -5,17 +5,27 @@ knows the project, the asset and the run). No I/O here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.events import Event, EventKind
 from weir.monitoring import patterns
 from weir.monitoring.policy import ALERT, DRIFT_SCORE, TRAINING_DRIFT, policy_severity
 
 if TYPE_CHECKING:
+    from weir.model.monitors import Monitor
+    from weir.monitoring import drift, spc
     from weir.monitoring.history import History
 
 
-def chart_signal(key, column, metric, sig, settled, verdicts, order, row) -> dict | None:
+class SignalRow(Protocol):
+    """Makes the stored row of a signal on partition ``key`` from its columns (``values``)."""
+
+    def __call__(self, key: str, **values: Any) -> dict: ...
+
+
+def chart_signal(key: str, column: str, metric: str, sig: spc.Signal, settled: Monitor,
+                 verdicts: Mapping[tuple[str, ...], drift.Drift], order: list[str], row: SignalRow) -> dict | None:
     """The stored form of one chart signal, with weir's severity policy (``policy_severity``);
     a drift score alerts only when the column's distribution really changed (``drift.judge``)."""
     severity = policy_severity(sig, settled, metric)
@@ -44,7 +54,7 @@ def chart_signal(key, column, metric, sig, settled, verdicts, order, row) -> dic
     )
 
 
-def pattern_signals(history: History, keys: list[str], row) -> list[dict]:
+def pattern_signals(history: History, keys: list[str], row: SignalRow) -> list[dict]:
     """A delivery identical to the one before it; a column stuck on one value."""
     found = []
     kept_out = history.quarantined | history.held  # what an open incident holds is not "usual" either
@@ -66,7 +76,7 @@ def pattern_signals(history: History, keys: list[str], row) -> list[dict]:
     return found
 
 
-def schema_signals(new: list[str], previous: dict[str, str], profiles: dict[str, dict], row) -> list[dict]:
+def schema_signals(new: list[str], previous: dict[str, str], profiles: dict[str, dict], row: SignalRow) -> list[dict]:
     """Columns added, removed or retyped in each ``new`` key since its ``previous`` key, from
     their stored ``profiles``."""
     found = []
@@ -105,7 +115,7 @@ def signal_events(alerts: list[dict]) -> list[Event]:
     ]
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """JSON-safe copy of drift statistics (tuples to lists, numpy numbers to floats)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

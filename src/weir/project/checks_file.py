@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from weir.errors import ConfigError
 from weir.model.checks import CONSTRUCTORS, Check
+
+if TYPE_CHECKING:
+    from yaml import Node
 
 CHECKS_FILE = "checks.yml"
 
@@ -77,7 +82,7 @@ def load_checks_file(root: Path, known: set[str]) -> dict[str, tuple[list[Check]
     return out
 
 
-def _monitor_items(node, path: Path, yaml) -> list:
+def _monitor_items(node: Node, path: Path, yaml: ModuleType) -> list:
     from weir.model.monitors import CONSTRUCTORS as MONITORS
 
     if not isinstance(node, yaml.SequenceNode):
@@ -104,7 +109,7 @@ def _monitor_items(node, path: Path, yaml) -> list:
     return out
 
 
-def _metrics(node, where: str, yaml) -> dict[str, str]:
+def _metrics(node: Node, where: str, yaml: ModuleType) -> dict[str, str]:
     data = yaml.safe_load(yaml.serialize(node))
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and k.isidentifier() and isinstance(v, str) and v.strip() for k, v in data.items()
@@ -113,7 +118,7 @@ def _metrics(node, where: str, yaml) -> dict[str, str]:
     return data
 
 
-def _one(data, where: str) -> Check:
+def _one(data: object, where: str) -> Check:
     if not isinstance(data, dict) or len(data) != 1:
         raise ConfigError("each check is one mapping like '- not_null: {column: x}'", where=where)
     kind, args = next(iter(data.items()))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -25,7 +26,14 @@ from weir.storage.arrow import widens
 from weir.storage.delta import AssetTable, StagedPartition, conform
 from weir.store.quality import KeptProfile
 
+if TYPE_CHECKING:
+    from weir.project.graph import Project
+    from weir.store.store import MetadataStore
+
 ReferencesOf = Callable[[Asset | Source], tuple[dict[str, list[str]], dict[str, str]]]
+TableUri = Callable[[str], str]  # (asset) -> its table's folder
+FilesOf = Callable[[str], Mapping[str, list[str]]]  # (asset) -> its published files per partition key
+SourceFilesOf = Callable[[Source, str], list[str]]  # (source, partition key) -> the files landed for it
 
 
 def verdict_of(results: list[CheckResult]) -> AuditVerdict:
@@ -81,7 +89,8 @@ def failed_check_events(rows: list[dict]) -> list[Event]:
     ]
 
 
-def reference_files(project, asset: Asset | Source, *, table_uri, files_of, source_files_of) -> tuple[dict[str, list[str]], dict[str, str]]:
+def reference_files(project: Project, asset: Asset | Source, *, table_uri: TableUri, files_of: FilesOf,
+                    source_files_of: SourceFilesOf) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Files (and their format) of every asset or source that ``asset``'s references checks point at."""
     files: dict[str, list[str]] = {}
     formats: dict[str, str] = {}
@@ -100,7 +109,7 @@ def reference_files(project, asset: Asset | Source, *, table_uri, files_of, sour
     return files, formats
 
 
-def window_context(node, key: str) -> dict:
+def window_context(node: Asset | Source, key: str) -> dict:
     """The partition's window, for freshness checks and time metrics relative to the partition."""
     if not isinstance(node.partitions, TimeScheme):
         return {}
@@ -229,11 +238,12 @@ def _kind(type_name: str) -> str:
     return "number" if family in ("int", "float") or family.startswith("decimal") else family
 
 
-def _has_references(node) -> bool:
+def _has_references(node: Asset | Source) -> bool:
     return any(isinstance(c, References) for c in node.checks)
 
 
-def references_resolver(project, *, table_uri, files_of, source_files_of) -> ReferencesOf:
+def references_resolver(project: Project, *, table_uri: TableUri, files_of: FilesOf,
+                        source_files_of: SourceFilesOf) -> ReferencesOf:
     """``references(node)`` for ``audit_partition``, from where tables and landed files are."""
     return lambda node: reference_files(project, node, table_uri=table_uri, files_of=files_of, source_files_of=source_files_of)
 
@@ -243,7 +253,7 @@ class CheckAuditor:
     recorded with the publish (``flush``). It is given what it needs when it is made and never
     sees the run."""
 
-    def __init__(self, store, project, *, references: ReferencesOf | None = None) -> None:
+    def __init__(self, store: MetadataStore, project: Project, *, references: ReferencesOf | None = None) -> None:
         self.store = store
         self.project = project
         self.references = references

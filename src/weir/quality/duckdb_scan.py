@@ -14,6 +14,8 @@ from weir.quality import profile as P
 from weir.quality.results import SAMPLE_ROWS, broken, check_result, jsonable
 
 if TYPE_CHECKING:
+    import duckdb
+
     from weir.quality.scan import ScanInput, ScanStats
 
 
@@ -27,7 +29,7 @@ def reader(files: list[str], fmt: str = "parquet") -> str:
     return f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
 
 
-def duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: ScanStats) -> tuple[dict[int, CheckResult], dict]:
+def duckdb_checks(runnable: list[tuple[int, Check]], data: ScanInput, metrics: dict[str, str], stats: ScanStats) -> tuple[dict[int, CheckResult], dict]:
     """Checks (and user metrics) in one DuckDB query; if that query fails, each check alone."""
     import duckdb
 
@@ -43,9 +45,9 @@ def duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sca
             con.execute(f"CREATE TEMP VIEW __data AS SELECT * FROM {reader(data.files)}")
         else:
             con.execute("CREATE TEMP TABLE __data AS SELECT 1 AS __none WHERE FALSE")
-        for check in {c.to: c for _, c in runnable if isinstance(c, References)}.values():
-            files = data.references[check.to]
-            con.execute(f"CREATE TEMP VIEW {q(ref_table(check))} AS SELECT * FROM {reader(files, data.reference_format.get(check.to, 'parquet'))}")
+        for ref in {c.to: c for _, c in runnable if isinstance(c, References)}.values():
+            files = data.references[ref.to]
+            con.execute(f"CREATE TEMP VIEW {q(ref_table(ref))} AS SELECT * FROM {reader(files, data.reference_format.get(ref.to, 'parquet'))}")
         selects = ["count(*) AS __total"]
         for i, check in runnable:
             selects += [f"{expr} AS {q(f'c{i}_{alias}')}" for alias, expr in aggregates(check).items()]
@@ -96,7 +98,7 @@ def duckdb_checks(runnable, data: ScanInput, metrics: dict[str, str], stats: Sca
         con.close()
 
 
-def _fetch(con, sql: str) -> tuple[list[str], list[tuple]]:
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
     """Rows through Arrow: DuckDB's own Python conversion of TIMESTAMPTZ needs pytz."""
     out = con.sql(sql).arrow()
     table = out.read_all() if hasattr(out, "read_all") else out

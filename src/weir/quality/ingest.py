@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.errors import DataError
 from weir.events import Event, EventKind
@@ -28,6 +28,13 @@ from weir.quality.auditor import (
 )
 from weir.quality.scan import ScanInput, ScanStats
 from weir.storage.sources import fingerprint, read_source, source_files
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from weir.project.graph import Project
+    from weir.quality.profile import Profile
+    from weir.store.store import MetadataStore
 
 ACCEPTED, BLOCKED = "accepted", "blocked"
 
@@ -71,7 +78,7 @@ class Admission:
 class SourceGate:
     """Admits or blocks landed source partitions; remembers its decisions in the metadata store."""
 
-    def __init__(self, project, store, *, references: ReferencesOf | None = None, stats: ScanStats | None = None,
+    def __init__(self, project: Project, store: MetadataStore, *, references: ReferencesOf | None = None, stats: ScanStats | None = None,
                  outcomes: dict | None = None) -> None:
         self.project = project
         self.store = store
@@ -137,7 +144,7 @@ class SourceGate:
             schemas[key] = measured[0].schema
         return decision
 
-    def _untyped_first_delivery(self, source: Source, key: str, files: list[str], rows: int, table) -> list[str]:
+    def _untyped_first_delivery(self, source: Source, key: str, files: list[str], rows: int, table: pa.Table) -> list[str]:
         """A delivery with a header and no rows gives its columns no type. With the source's
         ``columns`` they have the declared ones, and after an admitted delivery the assets'
         tables have theirs; before that, nothing would type them (strings would fix the wrong
@@ -153,7 +160,9 @@ class SourceGate:
         return [f"{where} has a header and no rows, and no type is known for {', '.join(untyped)} (declare columns= "
                 "on the source, or check it again with --force once a delivery with rows is admitted)"]
 
-    def _judge(self, source: Source, key: str, files: list[str], fp: str, run_id: str | None):
+    def _judge(
+        self, source: Source, key: str, files: list[str], fp: str, run_id: str | None,
+    ) -> tuple[Admission, list[dict], tuple[Profile, dict[str, list[float]]] | None]:
         base: dict[str, Any] = {"source": source.name, "key": key, "fingerprint": fp, "checked_now": True,
                                 "run_id": run_id}
         try:

@@ -5,6 +5,8 @@ rows in one more. Polars computes these aggregates about twice as fast as DuckDB
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from weir.compute.quote import q
@@ -58,7 +60,7 @@ def _references(data: ScanInput, checks: list[Check]) -> dict[tuple[str, str], p
     return out
 
 
-def _polars_failing(check: Check, refs: dict):
+def _polars_failing(check: Check, refs: Mapping[tuple[str, str], pl.Series]) -> pl.Expr | None:
     """A boolean expression true on failing rows (nulls never count as failing, except where SQL says)."""
     import polars as pl
 
@@ -93,7 +95,7 @@ def _polars_failing(check: Check, refs: dict):
     return None
 
 
-def _polars_aggregates(check: Check, refs: dict) -> dict:
+def _polars_aggregates(check: Check, refs: Mapping[tuple[str, str], pl.Series]) -> dict:
     import polars as pl
 
     match check:
@@ -103,7 +105,9 @@ def _polars_aggregates(check: Check, refs: dict) -> dict:
                 return {"failing": col.count() - (col.n_unique() - (col.null_count() > 0).cast(pl.Int64))}
             return {"failing": pl.len() - pl.struct([pl.col(c) for c in check.columns_]).n_unique()}
         case C.RowCheck():
-            return {"failing": _polars_failing(check, refs).sum()}
+            failing = _polars_failing(check, refs)
+            assert failing is not None  # every row check has one
+            return {"failing": failing.sum()}
         case C.Metric():
             return {"value": pl.sql_expr(check.sql)}
         case C.Freshness():
@@ -149,7 +153,8 @@ def _profile_exprs(schema: dict[str, str], step: int) -> tuple[list[pl.Expr], li
     return pre, exprs, post
 
 
-def polars_scan(runnable, data: ScanInput, metrics: dict[str, str], bins, profile: bool, step: int,
+def polars_scan(runnable: list[tuple[int, Check]], data: ScanInput, metrics: dict[str, str],
+                bins: Mapping[str, list[float]], profile: bool, step: int,
                 stats: ScanStats) -> tuple[list[CheckResult], P.Profile | None]:
     """The results of the ``runnable`` (index, check) pairs and, with ``profile``, the partition's
     profile, from one Polars query; raises when Polars cannot run it."""
@@ -208,7 +213,8 @@ def _aggregate_aliases(check: Check) -> list[str]:
     return []
 
 
-def _finish_profile(values: dict, schema: dict[str, str], total: int, bins, step: int, start=None) -> P.Profile:
+def _finish_profile(values: dict, schema: dict[str, str], total: int, bins: Mapping[str, list[float]], step: int,
+                    start: datetime | None = None) -> P.Profile:
     prof = P.Profile(row_count=total, schema=dict(schema))
     for name, typ in schema.items():
         kind = P.column_kind(typ)

@@ -3,16 +3,17 @@ checking landed source partitions without building anything."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from weir.errors import UnknownObjectError
 from weir.project.keys import partition_key
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
-    from weir.quality.auditor import CheckAuditor
+    from weir.quality.auditor import CheckAuditor, ReferencesOf
     from weir.quality.ingest import SourceGate
+    from weir.storage.delta import AssetTable
     from weir.store.store import MetadataStore
 
 # (source, partition keys measured just now, the run or ingest that measured them) -> the monitor
@@ -20,8 +21,18 @@ if TYPE_CHECKING:
 Evaluate = Callable[[str, list[str], str | None], list[dict]]
 
 
+class AssetTables(Protocol):
+    """The project's tables, as the workspace hands them over."""
+
+    def get(self, asset: str) -> AssetTable: ...
+
+    def uri(self, asset: str) -> str: ...
+
+    def files(self, asset: str) -> Mapping[str, list[str]]: ...
+
+
 class QualityService:
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: AssetTables,
                  evaluate: Evaluate) -> None:
         self._project = project
         self._store = store
@@ -40,7 +51,7 @@ class QualityService:
 
         return SourceGate(self._project(), self._store(), references=self.references(), outcomes=outcomes)
 
-    def references(self):
+    def references(self) -> ReferencesOf:
         """Where the targets of references checks are: published tables and landed files."""
         from weir.quality.auditor import references_resolver
         from weir.storage.sources import source_files
@@ -88,7 +99,9 @@ class QualityService:
             raise UnknownObjectError(f"partition {key!r} of {asset!r} is not published")
         if not a.checks:
             return []
-        data = ScanInput(files=[f"{table.uri}/{f}" for f in files], schema={f.name: str(f.type) for f in table.schema()})
+        schema = table.schema()
+        assert schema is not None  # the partition is published, so the table exists
+        data = ScanInput(files=[f"{table.uri}/{f}" for f in files], schema={f.name: str(f.type) for f in schema})
         rows = audit_partition(a, key, data, project=project.name, run_id=None, references=self.references()).rows
         store = self._store()
         with store.transaction():

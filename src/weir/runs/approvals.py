@@ -12,6 +12,7 @@ from weir.model.records import iso
 if TYPE_CHECKING:
     from weir.engine.approval import Decision
     from weir.project.graph import Project
+    from weir.runs.service import Monitors, Tables
     from weir.store.store import MetadataStore
 
 
@@ -39,7 +40,8 @@ def decision_json(d: Decision, verb: str) -> dict[str, Any]:
 class ApprovalService:
     """The versions a run held for approval instead of publishing them, and their fate."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables, monitors) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: Tables,
+                 monitors: Monitors) -> None:
         self._project = project
         self._store = store
         self._tables = tables

@@ -3,9 +3,13 @@ Every shell renders these, so the CLI and an HTTP API cannot disagree."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.model.records import iso
+
+if TYPE_CHECKING:
+    from weir.engine.planner import Plan
+    from weir.engine.recorder import RunResult
 
 
 def run_json(r: dict) -> dict[str, Any]:
@@ -47,12 +51,12 @@ def code_json(c: dict) -> dict[str, Any]:
     }
 
 
-def result_json(result) -> dict[str, Any]:
+def result_json(result: RunResult) -> dict[str, Any]:
     """What a run did (``weir run --json``), from the engine's RunResult."""
     return result.to_dict()
 
 
-def plan_json(plan, republish: str = "replace") -> dict[str, Any]:
+def plan_json(plan: Plan, republish: str = "replace") -> dict[str, Any]:
     """What a run would build and why (``weir run --plan --json``); ``republish`` is the
     project's ``[run] republish``: whether what ``replaces`` names would be published or held."""
     return {

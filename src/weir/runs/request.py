@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from weir.errors import PartitionError, UsageError
+
+if TYPE_CHECKING:
+    from weir.engine.planner import PartitionSelection
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +47,7 @@ class RunRequest:
         given = {k: v for k, v in self.__dict__.items() if v not in (None, (), False) and k != "publish_every"}
         return given | {"assets": list(self.assets)}
 
-    def selection(self):
+    def selection(self) -> PartitionSelection:
         """The partitions selected, for the planner."""
         from weir.engine.planner import PartitionSelection
 

@@ -4,8 +4,8 @@ whose process died."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.errors import UnknownObjectError
 from weir.model.choice import parse_choice
@@ -13,20 +13,52 @@ from weir.model.runs import FAILED_TASK_STATES, RunState, TaskState
 from weir.runs.request import RunRequest
 
 if TYPE_CHECKING:
+    from weir.engine.audit import Auditor
     from weir.engine.blocked import OpenBlocks
     from weir.engine.executors import Executor
-    from weir.engine.planner import Plan
+    from weir.engine.inputs import InputResolver
+    from weir.engine.planner import Causes, Plan
     from weir.engine.recorder import RunResult
+    from weir.engine.republish import RolloutCauses
+    from weir.engine.runner import MetricJudge, SourceGate
     from weir.project.graph import Project
+    from weir.reporting import Reporter
+    from weir.storage.catalog import TableCatalog
+    from weir.storage.delta import AssetTable
     from weir.store.store import MetadataStore
+
+
+class Tables(Protocol):
+    """Where the workspace's tables are (``workspace.Tables``): its catalog, and any project's table."""
+
+    @property
+    def catalog(self) -> TableCatalog: ...
+
+    def at(self, project: str, asset: str) -> AssetTable: ...
+
+
+class Quality(Protocol):
+    """What a run needs of quality (``quality.service.QualityService``): the audit step of its
+    builds and the gate of the sources they read."""
+
+    def auditor(self) -> Auditor: ...
+
+    def gate(self) -> SourceGate: ...
+
+
+class Monitors(Protocol):
+    """What a run needs of the monitors (``monitoring.service.MonitorService``): the judge of
+    newly measured partitions."""
+
+    def runner(self) -> MetricJudge: ...
 
 
 class RunService:
     """Plans and executes runs, lists them and shows one. The project is loaded (and validated)
     before the metadata store is first opened, so a bad project writes nothing."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables,
-                 quality, monitors, snapshot: Callable[[], dict]) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Callable[[], MetadataStore], tables: Tables,
+                 quality: Quality, monitors: Monitors, snapshot: Callable[[], dict]) -> None:
         self._project = project
         self._store = store
         self._snapshot = snapshot  # this interpreter's environment, as a run records it
@@ -35,7 +67,7 @@ class RunService:
         self._monitors = monitors
 
     # -- planning and building ------------------------------------------------------------
-    def _resolver(self):
+    def _resolver(self) -> InputResolver:
         from weir.engine.inputs import InputResolver
 
         project = self._project()  # validate the project before the store is created or touched
@@ -61,7 +93,7 @@ class RunService:
         with store.read():
             return {(r["asset"], r["partition_key"]): r for r in store.held.list(project.name)}
 
-    def causes(self):
+    def causes(self) -> RolloutCauses:
         """Why a republished partition is judged, against this project's configuration now."""
         from weir.engine.republish import RolloutCauses
         from weir.project.configuration import capture
@@ -69,7 +101,8 @@ class RunService:
         project = self._project()
         return RolloutCauses(self._store(), project.name, capture(project))
 
-    def plan(self, request: RunRequest, resolver=None, *, causes=None, held=None) -> Plan:
+    def plan(self, request: RunRequest, resolver: InputResolver | None = None, *, causes: Causes | None = None,
+             held: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> Plan:
         """What ``run`` would build and why, from ``resolver``'s view of what is published. A
         stale plan leaves out the open blocks nothing has changed for (``Plan.still_blocked``)
         and the partitions whose held version is up to date (``Plan.held``); ``Plan.replaces``
@@ -82,7 +115,7 @@ class RunService:
             causes=causes or self.causes(), held=self.held() if held is None else held,
         )
 
-    def run(self, request: RunRequest, reporter=None, auditor=None, *, environment: dict | None = None,
+    def run(self, request: RunRequest, reporter: Reporter | None = None, auditor: Auditor | None = None, *, environment: dict | None = None,
             executor: Executor | None = None) -> RunResult:
         """Plan and execute. Returns the RunResult (state ``succeeded`` or ``failed``). The run
         records ``environment`` (a snapshot row; default: this interpreter's); ``executor``, an
@@ -121,7 +154,7 @@ class RunService:
         from weir.engine.recovery import InputsAsOf, reap_dead_runs
         from weir.errors import WeirError
 
-        def project_for(name: str):
+        def project_for(name: str) -> Project | None:
             try:
                 project = self._project()
             except WeirError:  # a project that does not load: its inputs stay unknown

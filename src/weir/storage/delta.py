@@ -25,6 +25,7 @@ from weir.storage.arrow import PARTITION_COLUMN, empty_columns, normalize
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
+    from deltalake.transaction import AddAction
 
 STAGED_PREFIX = "staged-"
 # Dictionary-encode a column chunk only while its dictionary stays small: low-cardinality columns
@@ -150,7 +151,7 @@ class AssetTable:
     def exists(self) -> bool:
         return (self.path / "_delta_log").is_dir()
 
-    def _delta(self, version: int | None = None):
+    def _delta(self, version: int | None = None) -> DeltaTable:
         from deltalake import DeltaTable
 
         if version is not None:
@@ -228,7 +229,7 @@ class AssetTable:
             f"publishing {len(staged)} partition(s) to {self.uri} lost to other writers of the table {PUBLISH_ATTEMPTS} times"
         )
 
-    def _adds(self, staged: list[StagedPartition]):
+    def _adds(self, staged: list[StagedPartition]) -> list[AddAction]:
         from deltalake.transaction import AddAction
 
         return [
@@ -260,7 +261,7 @@ class AssetTable:
         self._table = None
         return 0
 
-    def _commit(self, table, staged: list[StagedPartition], merged: pa.Schema, custom: dict) -> int:
+    def _commit(self, table: DeltaTable, staged: list[StagedPartition], merged: pa.Schema, custom: dict) -> int:
         """One commit against the newest snapshot: add ``staged``, remove what their partitions
         hold in it. No retry inside delta-rs: its rebase would let two adds of one partition both in."""
         from deltalake.schema import Field
@@ -351,7 +352,7 @@ def _present(full: str, columns: list[str]) -> list[str]:
     return [c for c in columns if c in names]
 
 
-def _data_schema(table) -> pa.Schema:
+def _data_schema(table: DeltaTable) -> pa.Schema:
     full = pa.schema(table.schema().to_arrow())
     return pa.schema([f for f in full if f.name != PARTITION_COLUMN])
 
@@ -373,7 +374,7 @@ def disk_paths(actions: pa.Table) -> list[str]:
     return [unquote(p) for p in actions.column("path").to_pylist()]
 
 
-def _snapshot_files(table, partitioned: bool) -> list[tuple[str, str, int]]:
+def _snapshot_files(table: DeltaTable, partitioned: bool) -> list[tuple[str, str, int]]:
     """(partition key, path, size) of every file in ``table``'s loaded snapshot."""
     actions = pa.table(table.get_add_actions(flatten=True))
     paths = disk_paths(actions)

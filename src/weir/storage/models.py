@@ -9,11 +9,15 @@ import json
 import os
 import pickle
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from weir.errors import DataError
+
+if TYPE_CHECKING:
+    from weir.model.definitions import Asset
+    from weir.storage.delta import AssetTable
 
 ARTIFACTS = "_models"
 # columns of a model's row that say where and by which build its artifact is stored, not what
@@ -21,7 +25,7 @@ ARTIFACTS = "_models"
 BOOKKEEPING = ("artifact", "run_id")
 
 
-def save_model(table_dir: str, estimator: Any, asset, *, run_id: str, key: str, trained_on: dict[str, list[str]]) -> pa.Table:
+def save_model(table_dir: str, estimator: Any, asset: Asset, *, run_id: str, key: str, trained_on: dict[str, list[str]]) -> pa.Table:
     """Write the artifact and return the row that publishes it."""
     if estimator is None:
         raise ValueError(f"model {asset.name!r} returned None for partition {key!r}; return the trained estimator")
@@ -38,6 +42,7 @@ def save_model(table_dir: str, estimator: Any, asset, *, run_id: str, key: str, 
         except Exception:  # noqa: BLE001 - parameters are descriptive only
             params = {}
     spec = asset.model
+    assert spec is not None  # only model assets save one
     return pa.table(
         {
             "model_class": [f"{type(estimator).__module__}.{type(estimator).__qualname__}"],
@@ -70,6 +75,6 @@ def load_model(table_dir: str, rows: pa.Table, *, what: str) -> Any:
     return pickle.loads(data)
 
 
-def model_rows(table) -> list[dict]:
+def model_rows(table: AssetTable) -> list[dict]:
     """Published model rows of an AssetTable, newest partition last."""
     return table.read().to_pylist() if table.exists() else []

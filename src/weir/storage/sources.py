@@ -5,16 +5,20 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from weir.errors import DataError
 from weir.model.definitions import Source
 from weir.model.partitions import TimeScheme
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def source_pattern(source: Source, root: Path, key: str) -> str:
@@ -63,7 +67,7 @@ class SourceRead:
     def malformed_fraction(self) -> float:
         return self.malformed / self.rows if self.rows else 0.0
 
-    def note(self, **row) -> None:
+    def note(self, **row: object) -> None:
         self.malformed += 1
         if len(self.sample) < MALFORMED_SAMPLE:
             self.sample.append(row)
@@ -135,7 +139,7 @@ def _read_one(path: str, fmt: str, options: dict, out: SourceRead, declared: Map
         strings_can_be_null=True,
     )
 
-    def wrong_width(row) -> str:
+    def wrong_width(row: pc.InvalidRow) -> str:
         out.rows += 1
         if row.number is not None:
             out.skipped.setdefault(path, []).append(row.number)
@@ -158,7 +162,7 @@ ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "
 ISO_AWARE = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%d %H:%M%:z")
 
 
-def _timestamps(raw, formats):
+def _timestamps(raw: pl.Series, formats: str | Iterable[str] | None) -> pl.Series:
     """Parse text as timestamps value by value: ISO 8601 (a 'Z' or an offset makes the column
     UTC; naive values are then taken as UTC), or the source's ``timestamp_format`` option
     (strftime, one or a list). Day/month order is never guessed."""
@@ -177,7 +181,7 @@ def _timestamps(raw, formats):
     return pl.select(pl.coalesce([pl.lit(aware), pl.lit(naive).dt.replace_time_zone("UTC")])).to_series().alias(raw.name)
 
 
-def _dates(raw, formats):
+def _dates(raw: pl.Series, formats: str | Iterable[str] | None) -> pl.Series:
     """Parse text as dates: ISO (YYYY-MM-DD) or the source's ``date_format`` option."""
     import polars as pl
 

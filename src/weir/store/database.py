@@ -10,6 +10,8 @@ from weir.errors import StoreError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 HEAD_REVISION = "0020"
 DATABASE_ENV = "WEIR_DATABASE_URL"
@@ -76,7 +78,7 @@ def create_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # WAL: readers never block the writer
+        def _pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:  # WAL: readers never block the writer
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -87,7 +89,7 @@ def create_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, pool_pre_ping=True)
 
     @sa.event.listens_for(engine, "handle_error")
-    def _one_line(context):  # a read-only or foreign file is one line, wherever it is first noticed
+    def _one_line(context: sa.ExceptionContext) -> None:  # a read-only or foreign file is one line, wherever it is first noticed
         if context.is_pre_ping:
             return
         error = explain(url, context.original_exception)

@@ -104,6 +104,6 @@ def _with_id(e: Event, new_id: int) -> Event:
     return replace(e, id=int(new_id))
 
 
-def _event(r) -> Event:
+def _event(r: sa.RowMapping) -> Event:
     return Event(id=r["id"], kind=r["kind"], project=r["project"], asset=r["asset"], partition_key=r["partition_key"],
                  run_id=r["run_id"], at=r["at"], data=r["data"] or {})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from weir.store.database import HEAD_REVISION
 from weir.store.summary import blocked_rows, fold
@@ -91,7 +92,7 @@ class LightReader:
         return int(self.c.execute("SELECT count(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0])
 
 
-def _json(text: str | None):
+def _json(text: str | None) -> Any:
     import json
 
     return json.loads(text) if text else None

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from weir.store import schema as t
 from weir.store.base import Repository, dialect_insert
 from weir.store.claims import holder_elsewhere, still_declares
+
+if TYPE_CHECKING:
+    from weir.errors import ConfigError
+    from weir.store.store import MetadataStore
 
 
 class Projects(Repository):
@@ -44,7 +49,7 @@ class Projects(Repository):
         return {n: r for n, r in self.c.execute(sa.select(t.projects.c.name, t.projects.c.root))}
 
 
-def name_taken(name: str, root: str, other: str):
+def name_taken(name: str, root: str, other: str) -> ConfigError:
     """The one-line error for a folder whose project name ``other`` holds, naming the way out."""
     from weir.errors import ConfigError
 
@@ -56,7 +61,7 @@ def name_taken(name: str, root: str, other: str):
     )
 
 
-def claim_project(store, name: str, root: str, *, digest: str | None = None, actor: str | None = None,
+def claim_project(store: MetadataStore, name: str, root: str, *, digest: str | None = None, actor: str | None = None,
                   move: bool = False) -> dict | None:
     """Make ``root`` project ``name``'s active deployment in this workspace before anything is
     written for it (with ``digest``, the project version: a new version at the same place is a
@@ -76,7 +81,7 @@ def claim_project(store, name: str, root: str, *, digest: str | None = None, act
     return None
 
 
-def refuse_name_held_elsewhere(store, name: str, root: str) -> None:
+def refuse_name_held_elsewhere(store: MetadataStore, name: str, root: str) -> None:
     """Raise the ConfigError of ``claim_project`` when another folder holds project ``name``,
     without claiming it: for commands that change what is stored (repair, vacuum) but do not
     build this folder's project."""

@@ -71,7 +71,7 @@ class _ExecutorNames(Sequence[str]):
     @overload
     def __getitem__(self, i: slice) -> Sequence[str]: ...
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
         return self._names()[i]
 
     def __len__(self) -> int:

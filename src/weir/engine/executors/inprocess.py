@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from weir.engine.tasks import TaskOutcome, TaskSpec, execute
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
 
 
 class InProcessExecutor:
@@ -13,7 +17,7 @@ class InProcessExecutor:
 
     name = "inprocess"
 
-    def __init__(self, project) -> None:
+    def __init__(self, project: Project) -> None:
         self.project = project
         self._queue: deque[TaskSpec] = deque()
 

@@ -14,8 +14,12 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TYPE_CHECKING
 
 from weir.engine.tasks import TaskOutcome, TaskSpec, execute
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
 
 # Specs queued per worker beyond the one it builds: a worker never waits for the scheduler to
 # send its next task, and in-flight work (and memory) stays bounded on big backfills.
@@ -70,7 +74,7 @@ class ProcessExecutor:
 
     name = "processes"
 
-    def __init__(self, project, workers: int | None = None) -> None:
+    def __init__(self, project: Project, workers: int | None = None) -> None:
         self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
         # spawn, not fork: the parent holds DuckDB/Delta threads that fork would copy half-alive
         self.pool = ProcessPoolExecutor(

@@ -17,10 +17,13 @@ import struct
 import subprocess
 import threading
 import time
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from weir.engine.tasks import TaskOutcome, TaskSpec
 from weir.engine.wire import WireError, outcome_from_message, spec_to_message
+
+if TYPE_CHECKING:
+    from weir.project.graph import Project
 
 QUEUED_PER_WORKER = 1  # as in the process executor: a worker never waits for its next spec
 HEADER = struct.Struct(">Q")
@@ -109,7 +112,7 @@ class VenvExecutor:
 
     name = "venv"
 
-    def __init__(self, project, *, python: str, workers: int = 1) -> None:
+    def __init__(self, project: Project, *, python: str, workers: int = 1) -> None:
         self.workers = max(1, workers)
         self._inbox: queue.Queue = queue.Queue()
         self._outbox: queue.Queue = queue.Queue()

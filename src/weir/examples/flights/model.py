@@ -10,11 +10,16 @@ known at departure (departure delay, carrier, airport, distance, hour, the day's
   and bias are metric series monitored like any other.
 """
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 import weir
 
 from .assets import days
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 NUMERIC = ["dep_delay", "distance", "hour", "temp_mean", "wind_speed_mean", "precip_total", "visib_min"]
 CATEGORICAL = ["carrier", "origin"]
@@ -53,7 +58,7 @@ def _labelled(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     inputs={"features": weir.upstream("flight_features", TRAINING), "labels": weir.upstream("arrivals", TRAINING)},
     description="Arrival delay model, trained on January",
 )
-def delay_model(features: pd.DataFrame, labels: pd.DataFrame):
+def delay_model(features: pd.DataFrame, labels: pd.DataFrame) -> "Pipeline":
     """Ridge regression on one-hot carrier/airport and imputed numeric features."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -73,7 +78,7 @@ def delay_model(features: pd.DataFrame, labels: pd.DataFrame):
 
 
 @weir.asset(partitions=days, description="Predicted arrival delay per departed flight")
-def delay_predictions(delay_model, flight_features: pd.DataFrame) -> pd.DataFrame:
+def delay_predictions(delay_model: "Pipeline", flight_features: pd.DataFrame) -> pd.DataFrame:
     out = flight_features[KEY].copy()
     out["predicted_arr_delay"] = delay_model.predict(flight_features[FEATURES]) if len(flight_features) else []
     return out
