@@ -318,3 +318,23 @@ def test_the_owner_is_told_the_whole_period_as_the_fault_goes_on_and_the_all_cle
     assert cautions[-1] == "Treat daily_dashboard with care for 10 February 2024 to 12 February 2024"
     assert not any("trusted" in s for s in cautions)  # no all-clear while any day is bad
     assert "trusted again" in subjects[-1] and len(subjects) == len(cautions) + 1
+
+
+def test_under_hold_the_fix_approves_what_it_rebuilt_and_builds_what_reads_it(make_project, workspace_dir,
+                                                                               monkeypatch):
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    project = make_project({"assets.py": GOOD, "weir.toml": '[project]\nname = "demo"\n\n[run]\nrepublish = "hold"\n'})
+    with Workspace(workspace_dir, project) as ws:
+        for i in range(DAYS):
+            day(ws, project, i)
+    (project / "assets.py").write_text(BAD)
+    weir(workspace_dir, project, "run", "--stale", expect=None)  # the bad versions wait for approval
+    weir(workspace_dir, project, "approve", "--all")  # approved by mistake: readers see them
+    [incident] = json.loads(weir(workspace_dir, project, "incidents", "--json").stdout)
+    (project / "assets.py").write_text(GOOD)
+    out = weir(workspace_dir, project, "incidents", "fix", str(incident["id"]), "--yes")
+    assert "weir approve clean --partition" in out.stdout
+    with Workspace(workspace_dir, project) as ws:
+        after = ws.incidents.show(incident["id"])
+        assert_restored(ws, project, range(DAYS))
+    assert (after["state"], after["reason"]) == ("resolved", "fixed")

@@ -188,6 +188,12 @@ def _run_step(ws: Workspace, step: dict) -> str:
     if step["kind"] == "ingest":
         ws.quality.ingest(step["asset"], list(step["keys"]))
         return f"{len(step['keys'])} deliveries checked"
+    if step["kind"] == "approve":
+        held = {r["partition_key"] for r in ws.approvals.held(step["asset"])} & set(step["keys"])
+        if not held:
+            return "nothing held"
+        decision = ws.approvals.approve(step["asset"], tuple(sorted(held)), actor=actor())
+        return f"{len(decision.done)} approved"
     if step["kind"] == "rebuild":
         first, last = step["first"], step["last"]
         request = (RebuildRequest(asset=step["asset"], partition=first, downstream=step["downstream"], env_of=step["env_of"],

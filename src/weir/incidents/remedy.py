@@ -22,7 +22,7 @@ from weir.incidents.scope import IncidentCause, runs_of
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
-STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "run")
+STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "approve", "run")
 MANUAL = ("revert", "deliver")  # steps a person does; ``weir incidents fix`` checks and goes on
 
 
@@ -54,12 +54,14 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
            keys_of: Callable[[str], list[str]], code_now: Mapping[str, str | None],
            below: Callable[[str], set[str]] = lambda asset: set(),
            above: Callable[[str], set[str]] = lambda asset: set(),
-           where: Callable[[str], str] = lambda asset: "") -> list[Step]:
+           where: Callable[[str], str] = lambda asset: "", hold: bool = False) -> list[Step]:
     """The steps that rebuild every bad partition of ``scope`` (rows of ``store.incidents.scope``)
     under a fix for ``cause``. ``keys_of(asset)`` lists an asset's partition keys in order;
     ``code_now`` is each asset's code version today; ``below(asset)`` is what depends on it and
     ``above(asset)`` what it depends on;
-    ``where(asset)`` says where it is declared."""
+    ``where(asset)`` says where it is declared; ``hold``: the project keeps changed versions of
+    published partitions for approval (``[run] republish = "hold"``), so a rebuild is approved,
+    then what reads it is built."""
     bad = [r for r in scope if r["fixed_run_id"] is None]
     if not bad:
         return []
@@ -116,6 +118,14 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
                                                                           if r["asset"] == a)]
             for asset in top or sorted(by)[:1]:
                 rebuild(asset)
+    if hold:  # the rebuilt versions wait for approval; what reads them is built once they are published
+        for rebuilt in [s for s in steps if s.kind == "rebuild"]:
+            name, first, last = rebuilt.asset or "", rebuilt.first or "", rebuilt.last or ""
+            held = tuple(sorted(k for k in by.get(name, []) if first <= k <= last))
+            steps.append(Step(kind="approve", asset=name, keys=held, command=(
+                f"weir approve {name} " + " ".join(f"--partition {k}" for k in held))))
+        if any(s.kind == "approve" for s in steps) and not any(s.kind == "run" for s in steps):
+            steps.append(Step(kind="run", command="weir run --stale"))
     if any((r["asset"], r["partition_key"]) not in covered for r in bad) and not any(s.kind == "run" for s in steps):
         steps.append(Step(kind="run", command="weir run --stale"))
     return steps
@@ -143,4 +153,5 @@ def remedy_for(project: Project, cause: IncidentCause | None, scope: list[dict])
 
     code_now = {name: getattr(a, "code_version", None) for name, a in project.assets.items()}
     return remedy(cause, scope, sources=set(project.sources), keys_of=keys_of, code_now=code_now,
-                  below=lambda a: closure(a, False), above=lambda a: closure(a, True), where=where)
+                  below=lambda a: closure(a, False), above=lambda a: closure(a, True), where=where,
+                  hold=project.config.run.republish == "hold")
