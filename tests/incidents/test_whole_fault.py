@@ -212,6 +212,8 @@ def test_one_key_shifted_for_three_days_is_a_source_change_in_one_incident_until
         detail = ws.incidents.show(incident["id"])
         [status] = ws.incidents.trust("daily_dashboard")
         assert status["status"] == "suspect" and status["trusted_through"] < key(DAYS)
+        asked = ws.incidents.diagnose("raw", key(DAYS + 1))  # weir diagnose says what the incident says
+        assert asked["classification"]["verdict"] == "the pipeline broke" and asked["peers"]["groups"] == ["b"]
         for i in range(DAYS, DAYS + 3):  # the corrected deliveries
             land(project, i)
         ws.quality.ingest("raw", [key(i) for i in range(DAYS, DAYS + 3)])

@@ -147,7 +147,9 @@ def _rank(asset: str, key: str, bad: dict | None, own: list[dict], inputs: list[
             evidence=[f"{i['asset']} {i['partition']}: " + (
                 "blocked: " + str(i["blocked"][0].get("message") or "") if i["blocked"] else
                 "; ".join(_said(s) for s in i["alerts"][:3])) for i in inputs[:5]],
-            fix=f"have {first['asset']} {first['partition']} delivered again (or fixed upstream), then 'weir run --stale'"))
+            fix=(f"have {first['asset']} {first['partition']} delivered again, then 'weir run --stale'" if first["blocked"]
+                 else f"have {first['asset']} {first['partition']} corrected where it comes from (delivered again, or "
+                      "rebuilt if weir builds it: 'weir incidents' names its incident), then 'weir run --stale'")))
     if code:
         causes.append(Cause(kind="code", score=0.95 if not inputs else 0.7,
                             summary=f"{asset}'s code changed since the last good build ({code['from']} → {code['to']})",

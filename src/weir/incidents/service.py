@@ -386,11 +386,22 @@ class IncidentService:
     def diagnose(self, asset: str, partition: str) -> dict:
         """What changed since the last good build of ``asset``, for partition ``partition``."""
         from weir.incidents.diagnosis import diagnose
+        from weir.incidents.telling import diagnose_incident
         from weir.project.keys import partition_key
 
         project = self._project()
         key = partition_key(project, asset, partition, sources=True)
-        return diagnose(project, self._store(), asset, key)
+        # as an incident on it would be told: one key moved while its peers did not, a witness
+        store = self._store()
+        with store.read():  # a partition of a fault that goes on is compared with the days before the fault
+            active = store.incidents.select(project.name, states=(State.OPEN, State.ACKNOWLEDGED))
+            scopes = store.incidents.scope([i["id"] for i in active])
+        first = min((r["partition_key"] for rows in scopes.values() if any(
+            (r["asset"], r["partition_key"]) == (asset, key) for r in rows) for r in rows if r["asset"] == asset),
+            default=key)
+        told = diagnose_incident(project, store, {"root_asset": asset, "root_partition": key}, [],
+                                 tables=self._tables, before=lambda a, k: self._before(a, min(first, k)))
+        return told if told is not None else diagnose(project, self._store(), asset, key)
 
     def trust(self, insight: str | None = None, *, sync: bool = False, now: datetime | None = None) -> builtins.list[dict]:
         """The trust status of every insight (or one): trusted, suspect, stale or broken, why,
