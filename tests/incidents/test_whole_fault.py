@@ -214,6 +214,8 @@ def test_one_key_shifted_for_three_days_is_a_source_change_in_one_incident_until
         assert status["status"] == "suspect" and status["trusted_through"] < key(DAYS)
         asked = ws.incidents.diagnose("raw", key(DAYS + 1))  # weir diagnose says what the incident says
         assert asked["classification"]["verdict"] == "the pipeline broke" and asked["peers"]["groups"] == ["b"]
+        refused = weir(home, project, "incidents", "fix", str(incident["id"]), "--yes", expect=2)
+        assert "still the bad delivery" in refused.stderr  # nothing delivered again yet: nothing to run
         for i in range(DAYS, DAYS + 3):  # the corrected deliveries
             land(project, i)
         ws.quality.ingest("raw", [key(i) for i in range(DAYS, DAYS + 3)])

@@ -53,7 +53,8 @@ def alerts(
     t = table("id", "incident", "route", "audience", "change", "state", "tries", "queued", "what", title="alerts")
     for r in rows:
         record = alert_json(r)
-        what = record["subject"] or ("(not sent)" if r["state"] == "skipped" else "(composed when first sent)")
+        what = escape(record["subject"]) if record["subject"] else (
+            "(not sent)" if r["state"] == "skipped" else "(composed when first sent)")
         if r["state"] == "skipped":
             what += f"\n[magenta]{escape(record['reason'] or '')}[/]"
         if r["state"] in ("pending", "dead") and r["last_error"]:

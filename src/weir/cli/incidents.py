@@ -155,6 +155,12 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
     if revert is not None:
         ws.close()
         raise UsageError(f"incident {incident}: {revert['command']} first; then run 'weir incidents fix {incident}' again")
+    waiting = ws.incidents.undelivered(row) if any(s["kind"] == "deliver" for s in steps) else []
+    if waiting:
+        ws.close()
+        raise UsageError(f"incident {incident}: the files landed for {', '.join(waiting[:5])}"
+                         f"{' …' if len(waiting) > 5 else ''} are still the bad delivery: have them delivered again "
+                         f"first; then run 'weir incidents fix {incident}' again")
     if not (yes or as_json) and not typer.confirm("run these steps?", default=True):
         raise typer.Exit(1)
     ran = []
@@ -379,7 +385,7 @@ def _render_diagnosis(d: dict, incident: int | None = None) -> None:
                   highlight=False)
     if d["last_good"]:
         g = d["last_good"]
-        console.print(f"  compared with the last good build: run {g['run_id'][:8]}, partition {g['partition']}",
+        console.print(f"  compared with the last good build: run {g['run_id']}, partition {g['partition']}",
                       highlight=False)
     for i, cause in enumerate(d["causes"], 1):
         console.print(f"  {i}. [bold]{cause['kind']}[/] ({cause['score']:.2f}): {escape(cause['summary'])}", highlight=False)

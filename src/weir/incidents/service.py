@@ -369,6 +369,26 @@ class IncidentService:
                 scope = store.incidents.scope([row["id"]])[row["id"]]
         return remedy_for(self._project(), IncidentCause.from_json(row.get("cause")), scope)
 
+    def undelivered(self, row: dict) -> builtins.list[str]:
+        """The source partitions of an incident's scope still bad whose landed files are still a
+        delivery the incident holds bad (nothing new has landed for them): ``["source key"]``."""
+        from pathlib import Path
+
+        from weir.incidents.scope import bad_version
+        from weir.storage.sources import fingerprint, source_files
+
+        project, store = self._project(), self._store()
+        with store.read():
+            scope = store.incidents.scope([row["id"]])[row["id"]]
+        out = []
+        for r in scope:
+            if r["fixed_run_id"] is not None or r["asset"] not in project.sources or r["version"] in (None, "unpublished"):
+                continue
+            files = source_files(project.sources[r["asset"]], Path(project.root), r["partition_key"])
+            if files and bad_version(r["version"], fingerprint(files)):
+                out.append(f"{r['asset']} {r['partition_key']}")
+        return out
+
     def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
         """The diagnosis of an incident as it was told when it opened (or last reopened), never a
         recomputation against today; one made now for an incident that has none stored."""
