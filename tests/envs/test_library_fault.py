@@ -88,3 +88,7 @@ def test_an_upgrade_built_for_three_days_is_one_incident_fixed_by_rebuilding_eve
     assert after["diagnosis"] == shown["diagnosis"]  # the story as told at opening
     [report] = story.json("trust")
     assert report["status"] == "trusted" and report["trusted_through"] == key(DAYS + 2)
+    assert any(s["kind"] == "pin" and f"{PACKAGE}==1.0" in s["command"] for s in fixed["steps"])
+    story.weir("run", "--partition", key(DAYS + 3), expect=None)  # 2.0 still installed: the same fault again
+    [again] = story.json("incidents")
+    assert again["id"] == incident["id"] and again["state"] == "open" and again["reopened"] == 1

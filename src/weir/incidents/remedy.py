@@ -22,8 +22,8 @@ from weir.incidents.scope import IncidentCause, runs_of
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
-STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "approve", "run")
-MANUAL = ("revert", "deliver")  # steps a person does; ``weir incidents fix`` checks and goes on
+STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "approve", "run", "pin")
+MANUAL = ("revert", "deliver", "pin")  # steps a person does; ``weir incidents fix`` checks what it can and goes on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +84,10 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
     if kind == "library" and cause is not None and cause.asset in by:
         if cause.good_run_id:
             rebuild(cause.asset, cause.good_run_id)
+            pins = ", ".join(f"{p}=={v}" for p, v in cause.good_packages.items() if v)
+            if pins:  # the rebuild uses the old environment once; the project's own still has the new versions
+                steps.append(Step(kind="pin", asset=cause.asset, command=(
+                    f"pin {pins} in the project's environment, or every new build of {cause.asset} is bad again")))
         else:
             pins = ", ".join(f"{p}=={v}" for p, v in cause.good_packages.items() if v)
             steps.append(Step(kind="revert", asset=cause.asset, command=f"pin {pins} in the project's environment"))

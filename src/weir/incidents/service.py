@@ -148,8 +148,9 @@ class IncidentService:
             # (routes already told are left alone; the outbox's keys make this idempotent)
             self._notify(incident["id"], "escalated")
             return
-        recurrence = [i for i in store.incidents.resolved_since(project, now - REOPEN_WINDOW)
-                      if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
+        recently = store.incidents.resolved_since(project, now - REOPEN_WINDOW)
+        recurrence = [i for i in recently if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
+        recurrence = recurrence or self._same_cause(event, recently, tracker)
         if recurrence:
             incident = recurrence[0]
             store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
@@ -174,6 +175,26 @@ class IncidentService:
         self._tell(new, "opened", tracker, now)
         self._regrade(new, downstream, notify=False)
         self._notify(new, "opened")
+
+    def _same_cause(self, event: Event, resolved: builtins.list[dict], tracker: ScopeTracker) -> builtins.list[dict]:
+        """The recently resolved incidents whose cause (a library, code or configuration version)
+        the trigger's partition was built under again: the same fault back, not a new one."""
+        from weir.incidents.scope import PROVENANCE, under
+
+        causes: builtins.list[tuple[dict, IncidentCause]] = []
+        for i in resolved:
+            c = IncidentCause.from_json(i.get("cause"))
+            if c is not None and c.kind in PROVENANCE and c.asset == event.asset:
+                causes.append((i, c))
+        if not causes or not event.partition_key or event.asset not in self._project().assets:
+            return []
+        row = self._store().partitions.current(self._project().name, [event.asset or ""]).get(
+            (event.asset or "", event.partition_key))
+        if row is None:
+            return []
+        build = tracker.build(event.asset or "", event.partition_key, row["run_id"], row["code_version"],
+                              row["input_versions"], need_packages=True, version=row["version"])
+        return [i for i, c in causes if under(c, build)]
 
     def _before(self, asset: str, key: str) -> str | None:
         """The partition of ``asset`` before ``key`` (None: the first, or no time grid)."""
