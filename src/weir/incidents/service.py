@@ -29,7 +29,7 @@ from weir.events import Event, EventKind
 from weir.incidents.grouping import BROKEN, TRIGGERS, match, series, summary
 from weir.incidents.scope import IncidentCause, cause_of, describe
 from weir.incidents.severity import Severity, assess, rank, severity
-from weir.incidents.tracking import ScopeTracker
+from weir.incidents.tracking import ScopeTracker, bad_versions, same_cause, undelivered
 
 # a root partition delivered or built again: if nothing is raised on it after, the incident is fixed
 HEALING = (EventKind.PARTITION_PUBLISHED, EventKind.SOURCE_ADMITTED)
@@ -150,7 +150,7 @@ class IncidentService:
             return
         recently = store.incidents.resolved_since(project, now - REOPEN_WINDOW)
         recurrence = [i for i in recently if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
-        recurrence = recurrence or self._same_cause(event, recently, tracker)
+        recurrence = recurrence or same_cause(self._project(), self._store(), event, recently, tracker)
         if recurrence:
             incident = recurrence[0]
             store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
@@ -176,26 +176,6 @@ class IncidentService:
         self._regrade(new, downstream, notify=False)
         self._notify(new, "opened")
 
-    def _same_cause(self, event: Event, resolved: builtins.list[dict], tracker: ScopeTracker) -> builtins.list[dict]:
-        """The recently resolved incidents whose cause (a library, code or configuration version)
-        the trigger's partition was built under again: the same fault back, not a new one."""
-        from weir.incidents.scope import PROVENANCE, under
-
-        causes: builtins.list[tuple[dict, IncidentCause]] = []
-        for i in resolved:
-            c = IncidentCause.from_json(i.get("cause"))
-            if c is not None and c.kind in PROVENANCE and c.asset == event.asset:
-                causes.append((i, c))
-        if not causes or not event.partition_key or event.asset not in self._project().assets:
-            return []
-        row = self._store().partitions.current(self._project().name, [event.asset or ""]).get(
-            (event.asset or "", event.partition_key))
-        if row is None:
-            return []
-        build = tracker.build(event.asset or "", event.partition_key, row["run_id"], row["code_version"],
-                              row["input_versions"], need_packages=True, version=row["version"])
-        return [i for i, c in causes if under(c, build)]
-
     def _before(self, asset: str, key: str) -> str | None:
         """The partition of ``asset`` before ``key`` (None: the first, or no time grid)."""
         try:
@@ -210,30 +190,10 @@ class IncidentService:
         keys = list(event.data.get("partitions") or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
         keys = keys or ([event.partition_key] if event.partition_key else [])
         via = "cause" if event.kind == EventKind.ROLLOUT_CHANGED else "trigger"
-        versions = self._bad_versions(event, keys)
+        versions = bad_versions(self._project(), self._store(), event, keys)
         for key in keys:
             tracker.add(incident_id, (event.asset or "", key), run_id=event.run_id, via=via, why=why, at=event.at,
                         version=versions.get(key))
-
-    def _bad_versions(self, event: Event, keys: builtins.list[str]) -> dict[str, str | None]:
-        """Which version of each partition a trigger says is bad: none readable for a blocked or
-        failed one; the delivery now checked for a source's alert; the version its run published
-        for an asset's alert or a rollout (None when that is not known: any version read counts)."""
-        from weir.incidents.scope import UNPUBLISHED
-
-        kind, asset = str(event.kind), event.asset or ""
-        if kind in BROKEN:
-            return dict.fromkeys(keys, UNPUBLISHED)
-        store, project = self._store(), self._project()
-        if asset in project.sources:
-            delivered = store.sources.get(project.name, asset)
-            return {k: (delivered.get(k) or {}).get("fingerprint") for k in keys}
-        current = store.partitions.current(project.name, [asset])
-        out: dict[str, str | None] = {}
-        for k in keys:
-            row = current.get((asset, k))
-            out[k] = str(row["version"]) if row is not None and (row["run_id"] == event.run_id or not event.run_id) else None
-        return out
 
     def _tell(self, incident_id: int, change: str, tracker: ScopeTracker, at: float) -> None:
         """Diagnose the incident, keep the diagnosis as told, take its cause and sweep its scope."""
@@ -393,22 +353,7 @@ class IncidentService:
     def undelivered(self, row: dict) -> builtins.list[str]:
         """The source partitions of an incident's scope still bad whose landed files are still a
         delivery the incident holds bad (nothing new has landed for them): ``["source key"]``."""
-        from pathlib import Path
-
-        from weir.incidents.scope import bad_version
-        from weir.storage.sources import fingerprint, source_files
-
-        project, store = self._project(), self._store()
-        with store.read():
-            scope = store.incidents.scope([row["id"]])[row["id"]]
-        out = []
-        for r in scope:
-            if r["fixed_run_id"] is not None or r["asset"] not in project.sources or r["version"] in (None, "unpublished"):
-                continue
-            files = source_files(project.sources[r["asset"]], Path(project.root), r["partition_key"])
-            if files and bad_version(r["version"], fingerprint(files)):
-                out.append(f"{r['asset']} {r['partition_key']}")
-        return out
+        return undelivered(self._project(), self._store(), row["id"])
 
     def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
         """The diagnosis of an incident as it was told when it opened (or last reopened), never a

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from weir.events import Event, EventKind
-from weir.incidents.scope import Build, IncidentCause, reads_bad, under
+from weir.incidents.grouping import BROKEN
+from weir.incidents.scope import PROVENANCE, UNPUBLISHED, Build, IncidentCause, bad_version, reads_bad, under
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
@@ -220,3 +221,59 @@ class ScopeTracker:
                     del self.pending[where]
         self.pending.clear()
         return fixed
+
+
+def bad_versions(project: Project, store: MetadataStore, event: Event, keys: list[str]) -> dict[str, str | None]:
+    """Which version of each partition a trigger says is bad: none readable for a blocked or
+    failed one; the delivery now checked for a source's alert; the version its run published
+    for an asset's alert or a rollout (None when that is not known: any version read counts)."""
+    kind, asset = str(event.kind), event.asset or ""
+    if kind in BROKEN:
+        return dict.fromkeys(keys, UNPUBLISHED)
+    if asset in project.sources:
+        delivered = store.sources.get(project.name, asset)
+        return {k: (delivered.get(k) or {}).get("fingerprint") for k in keys}
+    current = store.partitions.current(project.name, [asset])
+    out: dict[str, str | None] = {}
+    for k in keys:
+        row = current.get((asset, k))
+        out[k] = str(row["version"]) if row is not None and (row["run_id"] == event.run_id or not event.run_id) else None
+    return out
+
+
+def same_cause(project: Project, store: MetadataStore, event: Event, resolved: list[dict],
+               tracker: ScopeTracker) -> list[dict]:
+    """The recently resolved incidents whose cause (a library, code or configuration version)
+    the trigger's partition was built under again: the same fault back, not a new one."""
+    causes: list[tuple[dict, IncidentCause]] = []
+    for i in resolved:
+        c = IncidentCause.from_json(i.get("cause"))
+        if c is not None and c.kind in PROVENANCE and c.asset == event.asset:
+            causes.append((i, c))
+    if not causes or not event.partition_key or event.asset not in project.assets:
+        return []
+    row = store.partitions.current(project.name, [event.asset or ""]).get((event.asset or "", event.partition_key))
+    if row is None:
+        return []
+    build = tracker.build(event.asset or "", event.partition_key, row["run_id"], row["code_version"],
+                          row["input_versions"], need_packages=True, version=row["version"])
+    return [i for i, c in causes if under(c, build)]
+
+
+def undelivered(project: Project, store: MetadataStore, incident_id: int) -> list[str]:
+    """The source partitions of an incident's scope still bad whose landed files are still a
+    delivery the incident holds bad: ``["source key"]``."""
+    from pathlib import Path
+
+    from weir.storage.sources import fingerprint, source_files
+
+    with store.read():
+        scope = store.incidents.scope([incident_id])[incident_id]
+    out = []
+    for r in scope:
+        if r["fixed_run_id"] is not None or r["asset"] not in project.sources or r["version"] in (None, UNPUBLISHED):
+            continue
+        files = source_files(project.sources[r["asset"]], Path(project.root), r["partition_key"])
+        if files and bad_version(r["version"], fingerprint(files)):
+            out.append(f"{r['asset']} {r['partition_key']}")
+    return out
