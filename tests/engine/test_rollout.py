@@ -219,6 +219,19 @@ def test_a_held_partition_built_again_replaces_its_held_version(shop, workspace_
     assert rows_of(workspace_dir, shop, "orders", DAYS[0]) == 60
 
 
+def test_versions_held_from_code_since_reverted_are_not_approved_without_force(shop, workspace_dir):
+    (shop / "weir.toml").write_text(HOLD)
+    weir(workspace_dir, shop, "run", "--executor", "inprocess")
+    write(shop, rows=120)
+    weir(workspace_dir, shop, "run", "--stale", "--executor", "inprocess")
+    write(shop)  # reverted: the held versions come from code the project no longer has
+    refused = weir(workspace_dir, shop, "approve", "--all", expect=2).stderr
+    assert "built by code the project no longer has" in refused and "weir reject" in refused
+    assert [rows_of(workspace_dir, shop, "orders", d) for d in DAYS] == [240] * 10  # nothing published
+    weir(workspace_dir, shop, "approve", "--all", "--force")
+    assert rows_of(workspace_dir, shop, "orders", DAYS[0]) == 120
+
+
 def test_a_bad_republish_value_is_one_line_naming_the_file_and_the_field(shop, workspace_dir):
     (shop / "weir.toml").write_text('[project]\nname = "shop"\n\n[run]\nrepublish = "maybe"\n')
     err = weir(workspace_dir, shop, "run", "--plan", expect=2).stderr

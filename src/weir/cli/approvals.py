@@ -49,13 +49,15 @@ def approvals(asset: str | None = ASSET_ARG, as_json: bool = JSON_OPT) -> None:
 
 @app.command()
 def approve(asset: str | None = ASSET_ARG, partition: list[str] | None = PARTITION_OPT, every: bool = ALL_OPT,
+            force: bool = typer.Option(False, "--force", help="Approve versions built by code the project no longer has."),
             as_json: bool = JSON_OPT) -> None:
-    """Publish held versions, each partition atomically (exit 1 if one could not be)."""
+    """Publish held versions, each partition atomically (exit 1 if one could not be; exit 2, nothing
+    published, for versions built by code the project no longer has, unless --force)."""
     from weir.cli.render import console, err_console, plural, print_json
     from weir.runs.approvals import decision_json
 
     ws = open_workspace(recover=True)
-    decision = ws.approvals.approve(asset, tuple(partition or ()), every=every, actor=actor())
+    decision = ws.approvals.approve(asset, tuple(partition or ()), every=every, actor=actor(), force=force)
     after_write(ws)
     if as_json:
         print_json(decision_json(decision, "approved"))

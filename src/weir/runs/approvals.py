@@ -76,13 +76,23 @@ class ApprovalService:
         return rows
 
     def approve(self, asset: str | None = None, keys: tuple[str, ...] = (), *, every: bool = False,
-                actor: str = "unknown") -> Decision:
+                actor: str = "unknown", force: bool = False) -> Decision:
         """Publish the held versions named (see ``select``), each partition atomically, with
-        the ``rollout_changed`` event of their material changes; the monitors then judge them."""
+        the ``rollout_changed`` event of their material changes; the monitors then judge them.
+        Raises UsageError, changing nothing, when one was built by code the project no longer
+        has (reverted since: reject it, or rebuild), unless ``force``."""
         from weir.engine.approval import approve
 
         rows = self.select(asset, keys, every)
         project = self._project()
+        stale = [r for r in rows if r["asset"] in project.assets
+                 and r["code_version"] != project.assets[r["asset"]].code_version]
+        if stale and not force:
+            first = stale[0]
+            raise UsageError(
+                f"{len(stale)} held version(s) were built by code the project no longer has ({first['asset']} "
+                f"{first['partition_key']}: {first['code_version']}, now {project.assets[first['asset']].code_version}): "
+                "'weir reject' them, or 'weir run --stale' to build them again; --force approves them all the same")
         decision = approve(project=project, store=self._store(), catalog=self._tables.catalog, rows=rows, by=actor)
         runner = self._monitors.runner()
         for name in sorted({d["asset"] for d in decision.done}):
