@@ -56,7 +56,9 @@ def incidents(
 
 @app.command("show")
 def show(incident: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
-    """One incident: its root, every trigger that joined it and why, and its timeline."""
+    """One incident: its root, every trigger that joined it and why, its scope (every partition
+    built under its cause or from it, bad or rebuilt good), the diagnosis as told, the fix for the
+    whole scope, and its timeline."""
     from rich.markup import escape
 
     from weir.cli.render import console, print_json, short_time, table
@@ -127,8 +129,9 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
         dry_run: bool = typer.Option(False, "--dry-run", help="Only show the steps."),
         as_json: bool = JSON_OPT) -> None:
     """Fix an incident's whole scope: show the steps (rebuild in the last good environment,
-    rebuild after a revert, check deliveries again, build what is stale), then run them and
-    say what is left."""
+    rebuild after a revert, check deliveries again, approve what a hold keeps, build what is
+    stale), then run them and say what is left. Exit 2 while a person's step is not done (a
+    revert, a delivery made again), 1 when partitions are still bad after it."""
     from weir.cli.render import console, print_json
     from weir.errors import UsageError
     from weir.incidents.remedy import MANUAL

@@ -74,8 +74,11 @@ def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], 
     ids = {i["id"] for i in active} | {int(e.data["incident"]) for e in events if e.data.get("incident")}
     members = store.incidents.members(sorted(ids))
     for incident_id, rows in store.incidents.scope([i["id"] for i in active]).items():
-        # a partition of an active incident's scope not yet rebuilt good weighs like a member
-        members[incident_id] = [*members.get(incident_id, []), *(
+        # a partition of an active incident's scope not yet rebuilt good weighs like a member; a
+        # member whose partition was rebuilt good weighs no more
+        good = {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is not None}
+        kept = [m for m in members.get(incident_id, []) if (m["asset"], m["partition_key"]) not in good]
+        members[incident_id] = [*kept, *(
             {"kind": "in scope", "asset": r["asset"], "partition_key": r["partition_key"], "run_id": r["run_id"],
              "summary": r["why"], "why": r["why"], "at": r["added_at"]} for r in rows if r["fixed_run_id"] is None)]
     return Facts(now=now, upstream=upstream, active=active, members=members,
