@@ -196,3 +196,24 @@ def test_weir_events_shows_the_newest_events_and_pages_both_ways(tmp_path):
     assert f"more: weir events --after {ids[2]}" in weir(ws, project, "events", "--limit", "3", "--after", "0").stdout
     out = weir(ws, project, "events", "--after", "1", "--before", "5", expect=2)
     assert "--after" in out.stderr and "--before" in out.stderr
+
+
+def test_a_payload_reads_the_data_of_its_kind_and_tolerates_older_events():
+    from weir.events import Event, EventKind, IncidentResolved, IncidentUpdated, PartitionPublished, payload
+
+    done = Event(kind=EventKind.PARTITION_PUBLISHED, project="p", data={"version": 3, "rows": 7, "later": 1})
+    assert payload(done) == PartitionPublished(version=3, rows=7)  # a field it does not know is left out
+    old = Event(kind=EventKind.INCIDENT_RESOLVED, project="p", data={"incident": 4, "reason": "fixed"})
+    assert payload(old, IncidentResolved).automatic is False  # logged before ``automatic`` was
+    joined = Event(kind=EventKind.INCIDENT_UPDATED, project="p", asset="root",
+                   data={"incident": 4, "change": "joined", "asset": None})
+    assert payload(joined, IncidentUpdated).names_asset and payload(joined, IncidentUpdated).asset is None
+    assert not payload(Event(kind=EventKind.INCIDENT_UPDATED, project="p", data={"incident": 4}), IncidentUpdated).names_asset
+    assert payload(Event(kind=EventKind.RUN_STARTED, project="p")) is None
+    try:
+        payload(done, IncidentResolved)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a payload of another kind must not be read")
+    assert done.to_json()["data"] == {"version": 3, "rows": 7, "later": 1}  # the log's form is untouched

@@ -286,7 +286,7 @@ def test_a_run_that_read_a_table_early_still_replaces_what_another_run_published
     deadline = time.monotonic() + TIMEOUT
     while second.poll() is None:  # B either builds and publishes it, or waits for A's lease
         with Workspace(workspace_dir, project) as w:
-            mine = [r["id"] for r in w.runs.list() if r["id"] != first_id and r["state"] == "running"]
+            mine = [r.id for r in w.runs.list() if r.id != first_id and r.state == "running"]
             reasons = [t["reason"] for t in w.runs.detail(mine[0])["tasks"]] if mine else []
         if reasons == [f"waiting for run {first_id}"]:
             break
@@ -312,8 +312,8 @@ def test_a_run_waits_for_a_partition_another_run_builds_and_does_not_rebuild_it(
     deadline = time.monotonic() + TIMEOUT
     while True:  # the waiter builds everything else meanwhile
         with Workspace(workspace_dir, project) as w:
-            runs = [r for r in w.runs.list() if r["id"] != builder_id]
-            tasks = {(t["asset"], t["partition_key"]): t["state"] for t in w.runs.detail(runs[0]["id"])["tasks"]} if runs else {}
+            runs = [r for r in w.runs.list() if r.id != builder_id]
+            tasks = {(t["asset"], t["partition_key"]): t["state"] for t in w.runs.detail(runs[0].id)["tasks"]} if runs else {}
         if tasks and all(state == "succeeded" for node, state in tasks.items() if node not in held):
             break
         assert time.monotonic() < deadline and waiter.poll() is None, "the second run did not build the rest"

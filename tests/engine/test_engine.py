@@ -346,7 +346,7 @@ def test_the_same_plan_runs_alike_on_either_backend(backend, workspace_dir, pipe
     assert result.counts == {"succeeded": 12}
     with Workspace(workspace_dir, pipeline) as ws:
         assert ws.store.backend == ("sqlite" if backend == "sqlite" else "postgresql")
-        assert [r["id"] for r in ws.runs.list()] == [result.run_id]
+        assert [r.id for r in ws.runs.list()] == [result.run_id]
         assert ws.data.status("cleaned")[0]["published"] == 5
     assert (workspace_dir / "weir.db").exists() == (backend == "sqlite")
     assert values(workspace_dir, pipeline, "enriched", "2024-01-31", "plus") == [7, 9]

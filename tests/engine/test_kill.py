@@ -197,7 +197,7 @@ def test_sigkill_mid_run_leaves_published_data_intact_and_the_run_failed(workspa
         assert {tasks[("slow", d)]["state"] for d in DAYS} == {"failed"}
         assert all(f"process {proc.pid}" in tasks[("slow", d)]["reason"] for d in DAYS)
         assert detail["summary"]["counts"] == {"succeeded": 3, "failed": 3}
-        assert [r["id"] for r in ws.runs.list(state="running")] == []
+        assert [r.id for r in ws.runs.list(state="running")] == []
         # published partitions are recorded as the killed run's; the stale plan picks up the rest
         assert ws.data.history("cleaned", "2024-03-01")[0]["run_id"] == run_id
         plan = ws.runs.plan(RunRequest(stale=True))
@@ -267,11 +267,11 @@ def test_a_publish_the_killed_run_never_recorded_is_recovered(workspace_dir, pro
             lock.close()  # rolls back: the store is writable again
 
     with Workspace(home, project) as ws:
-        assert [r["state"] for r in ws.runs.list()] == ["running"]  # reading writes nothing: recovery is explicit
+        assert [r.state for r in ws.runs.list()] == ["running"]  # reading writes nothing: recovery is explicit
         assert [r["id"] for r in ws.recover()] == [run_id]
         [run] = ws.runs.list()
-        assert (run["id"], run["state"]) == (run_id, "failed")
-        assert run["summary"]["recovered_publishes"] == 3
+        assert (run.id, run.state) == (run_id, "failed")
+        assert run.summary["recovered_publishes"] == 3
         for day in DAYS:
             [version] = ws.data.history("slow", day)
             assert (version["version"], version["run_id"]) == (0, run_id)

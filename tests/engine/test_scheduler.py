@@ -191,14 +191,14 @@ def test_publish_every_bounds_how_long_a_built_partition_waits_for_its_batch(hom
     with Workspace(home, project) as ws:
         slow = make_run(ws, executor="inprocess", publish_every=0.0).execute()
         with ws.store.read():
-            every_partition = {t["partition_key"]: t["output_version"] for t in ws.store.runs.tasks(slow.run_id)
-                               if t["asset"] == "branch_b"}
+            every_partition = {t.partition_key: t.output_version for t in ws.store.runs.tasks(slow.run_id)
+                               if t.asset == "branch_b"}
     assert sorted(every_partition.values()) == [0, 1, 2]  # a commit per partition
 
     with Workspace(home, project) as ws:
         batched = make_run(ws, executor="inprocess", publish_every=3600.0).execute()
         with ws.store.read():
-            one_commit = {t["output_version"] for t in ws.store.runs.tasks(batched.run_id) if t["asset"] == "branch_b"}
+            one_commit = {t.output_version for t in ws.store.runs.tasks(batched.run_id) if t.asset == "branch_b"}
     assert one_commit == {3}
 
 

@@ -96,8 +96,8 @@ def test_a_run_records_where_every_package_came_from_and_diagnosis_reads_version
     b = two_environments
     with Workspace(b.home, b.project) as ws, ws.store.read():
         run = ws.store.runs.get(b.second)
-        row = ws.store.environments.get(run["environment_id"])
-    assert run["environment_id"] == b.later.id
+        row = ws.store.environments.get(run.environment_id)
+    assert run.environment_id == b.later.id
     assert row["packages"]["pandas"] == "99.0.0"  # {name: version}, as the diagnosis of incidents reads it
     assert row["origins"]["tiny-units"]["kind"] == "file"
     assert row["interpreter"] == b.here.interpreter and row["weir_version"] == b.here.weir

@@ -567,11 +567,11 @@ def test_a_recovered_publish_without_the_project_still_has_rows_and_a_succeeded_
 
     reap_dead_runs(store, lambda p, a: AssetTable(home / "data" / p / a, partitioned=True))
     with store.read():
-        tasks = {t["partition_key"]: t for t in store.runs.tasks("20240101-000000-abcd")}
+        tasks = {t.partition_key: t for t in store.runs.tasks("20240101-000000-abcd")}
         row = store.partitions.current("demo")[("a", "k1")]
     store.close()
-    assert (tasks["k1"]["state"], tasks["k1"]["output_version"], tasks["k1"]["row_count"]) == ("succeeded", 0, 4)
-    assert tasks["k2"]["state"] == "failed"
+    assert (tasks["k1"].state, tasks["k1"].output_version, tasks["k1"].row_count) == ("succeeded", 0, 4)
+    assert tasks["k2"].state == "failed"
     assert (row["version"], row["row_count"], row["code_version"]) == (0, 4, "c1")
     assert read_log(table.path).commits[0].adds[0].rows == 4
 

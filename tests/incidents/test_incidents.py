@@ -122,9 +122,9 @@ def test_acknowledge_then_resolve_with_a_reason_and_a_recurrence_reopens(history
         deliver(ws, project, range(DAYS, DAYS + 1), {DAYS: {"scale": 60}})
         [incident] = ws.incidents.list()
         acked = ws.incidents.acknowledge(incident["id"], note="looking")
-        assert acked["state"] == "acknowledged" and acked["note"] == "looking"
+        assert acked.state == "acknowledged" and acked.note == "looking"
         done = ws.incidents.resolve(incident["id"], Reason.FIXED, note="re-delivered")
-        assert (done["state"], done["reason"]) == ("resolved", "fixed") and done["resolved_at"]
+        assert (done.state, done.reason) == ("resolved", "fixed") and done.resolved_at
         with pytest.raises(UsageError, match="already resolved"):
             ws.incidents.resolve(incident["id"], Reason.FALSE_ALARM)
         with pytest.raises(UnknownObjectError, match="no incident 999"):

@@ -178,7 +178,7 @@ def test_read_through_weir_a_recalibrated_site_is_a_peer_shift_in_the_source_and
         with store.read():
             builds = store.runs.builds("sites", "clean", key=bad, states=("succeeded",), limit=5)
         assert len(builds) == 2  # built good, then rebuilt on the new delivery
-        good_version = builds[-1]["output_version"]
+        good_version = builds[-1].output_version
         pairs = {
             "source": read_source_pair(ws.project, store, "readings", bad, ["reading"]),
             "same day, good version": read_pair(ws.tables.get("clean"), bad, good_version, ["reading"]),

@@ -262,7 +262,7 @@ def test_a_severity_set_by_hand_sticks_through_later_grading(built):
         [incident] = ws.incidents.list()
         assert incident["severity"] == "medium"
         edited = ws.incidents.set_severity(incident["id"], Severity.LOW, note="a known vendor glitch")
-        assert (edited["severity"], edited["severity_by_hand"], edited["note"]) == ("low", True, "a known vendor glitch")
+        assert (edited.severity, edited.severity_by_hand, edited.note) == ("low", True, "a known vendor glitch")
         with ws.store.transaction():  # and it has lasted two days
             ws.store.incidents.update(incident["id"], opened_at=incident["opened_at"] - 48 * HOUR)
         ws.runs.run(RunRequest(executor="inprocess", stale=True))  # clean is blocked on it: broken data joins

@@ -89,13 +89,13 @@ def test_a_model_is_trained_on_its_window_applied_and_its_quality_measured(backe
     _, ws = built(make_project, workspace_dir)
     with ws:
         [run] = ws.runs.list()
-        assert run["summary"]["counts"] == {"succeeded": 22}  # 7 features, 1 model, 7 predictions, 7 quality
+        assert run.summary["counts"] == {"succeeded": 22}  # 7 features, 1 model, 7 predictions, 7 quality
         row = model_row(ws)
         assert row["model_class"] == "sklearn.linear_model._base.LinearRegression"
         assert row["task"] == "regression" and row["target"] == "y" and json.loads(row["features"]) == ["x"]
         assert json.loads(row["trained_on"]) == {"features": WINDOW}
         assert json.loads(row["params"])["fit_intercept"] == "True"
-        assert row["run_id"] == run["id"]
+        assert row["run_id"] == run.id
         path = artifact(ws, row)
         assert row["artifact"].startswith("_models/") and path.suffix == ".pkl"
         data = path.read_bytes()

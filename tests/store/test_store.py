@@ -62,11 +62,11 @@ def test_runs_create_update_get(store):
     with store.read():
         got = store.runs.get("20240101-000000-aaaa")
         assert store.runs.get("nope") is None
-        active = [r["id"] for r in store.runs.active()]
-    assert got["state"] == "running"
-    assert got["started_at"] == 1001.0
-    assert got["request"] == {"assets": ["a"], "stale": True}
-    assert got["summary"] == {"counts": {"queued": 2}}
+        active = [r.id for r in store.runs.active()]
+    assert got.state == "running"
+    assert got.started_at == 1001.0
+    assert got.request == {"assets": ["a"], "stale": True}
+    assert got.summary == {"counts": {"queued": 2}}
     assert active == ["20240101-000000-aaaa"]
 
 
@@ -76,10 +76,10 @@ def test_runs_list_newest_first_with_filters(store):
         store.runs.create(run_row("r2", created_at=2.0, state="failed"))
         store.runs.create(run_row("r3", created_at=3.0, state="succeeded", project="other"))
     with store.read():
-        assert [r["id"] for r in store.runs.list()] == ["r3", "r2", "r1"]
-        assert [r["id"] for r in store.runs.list(limit=2)] == ["r3", "r2"]
-        assert [r["id"] for r in store.runs.list(state="succeeded")] == ["r3", "r1"]
-        assert [r["id"] for r in store.runs.list(project="demo")] == ["r2", "r1"]
+        assert [r.id for r in store.runs.list()] == ["r3", "r2", "r1"]
+        assert [r.id for r in store.runs.list(limit=2)] == ["r3", "r2"]
+        assert [r.id for r in store.runs.list(state="succeeded")] == ["r3", "r1"]
+        assert [r.id for r in store.runs.list(project="demo")] == ["r2", "r1"]
 
 
 def test_runs_find_by_prefix(store):
@@ -105,19 +105,19 @@ def test_tasks_add_update_and_count(store):
             ],
         )
     with store.read():
-        tasks = {(t["asset"], t["partition_key"]): t for t in store.runs.tasks(rid)}
+        tasks = {(t.asset, t.partition_key): t for t in store.runs.tasks(rid)}
         counts = store.runs.task_counts(rid)
     assert counts == {"succeeded": 1, "failed": 1, "queued": 2}
-    assert tasks[("a", "2024-01-01")]["output_version"] == 3
-    assert tasks[("a", "2024-01-01")]["input_versions"] == {"src": {"2024-01-01": "f:abc"}}
-    assert tasks[("a", "2024-01-01")]["code_version"] == "c1"
-    assert tasks[("b", "2024-01-01")]["state"] == "queued"
+    assert tasks[("a", "2024-01-01")].output_version == 3
+    assert tasks[("a", "2024-01-01")].input_versions == {"src": {"2024-01-01": "f:abc"}}
+    assert tasks[("a", "2024-01-01")].code_version == "c1"
+    assert tasks[("b", "2024-01-01")].state == "queued"
 
     with store.transaction():
         store.runs.unfinished_tasks_to(rid, "failed", "run ended")
     with store.read():
         assert store.runs.task_counts(rid) == {"succeeded": 1, "failed": 3}
-        assert {t["reason"] for t in store.runs.tasks(rid) if t["asset"] == "b"} == {"run ended"}
+        assert {t.reason for t in store.runs.tasks(rid) if t.asset == "b"} == {"run ended"}
 
 
 def test_tasks_of_one_run_do_not_touch_another(store):
@@ -218,6 +218,6 @@ def test_a_second_connection_sees_committed_writes(store, tmp_path):
         with store.transaction():
             store.runs.create(run_row("late"))
         with other.read():
-            assert other.runs.get("late")["state"] == "queued"
+            assert other.runs.get("late").state == "queued"
     finally:
         other.close()

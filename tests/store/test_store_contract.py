@@ -103,7 +103,7 @@ def test_a_unit_of_work_commits_or_rolls_back_as_one(store):
         with store.transaction():  # nested: joins the outer unit
             store.runs.update("r1", state="running")
     with store.read():
-        assert store.runs.get("r1")["state"] == "running"
+        assert store.runs.get("r1").state == "running"
     with pytest.raises(RuntimeError, match="outside"):
         store.runs.get("r1")
 
@@ -117,15 +117,15 @@ def test_runs_and_tasks(store):
         store.runs.update_tasks("20240101-000000-aaaa", [
             {"asset": "a", "partition_key": "k1", "state": "succeeded", "row_count": 3}])
     with store.read():
-        assert [r["id"] for r in store.runs.active()] == ["20240101-000000-aaaa"]
+        assert [r.id for r in store.runs.active()] == ["20240101-000000-aaaa"]
         assert store.runs.find("20240101") == ["20240101-000000-aaaa"]
         assert store.runs.task_counts("20240101-000000-aaaa") == {"succeeded": 1, "queued": 1}
-        assert store.runs.list(state="queued")[0]["request"] == {"assets": ["a"]}
+        assert store.runs.list(state="queued")[0].request == {"assets": ["a"]}
     with store.transaction():
         store.runs.unfinished_tasks_to("20240101-000000-aaaa", "failed", "run died")
     with store.read():
-        tasks = {t["partition_key"]: t for t in store.runs.tasks("20240101-000000-aaaa")}
-        assert (tasks["k1"]["state"], tasks["k2"]["state"], tasks["k2"]["reason"]) == ("succeeded", "failed", "run died")
+        tasks = {t.partition_key: t for t in store.runs.tasks("20240101-000000-aaaa")}
+        assert (tasks["k1"].state, tasks["k2"].state, tasks["k2"].reason) == ("succeeded", "failed", "run died")
         assert store.runs.last_task_states("p", "a")["failed"] == 1
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from weir.alerts.channels import DeliveryError, send
 from weir.alerts.messages import Message, business, team_message, test_message
 from weir.errors import UnknownObjectError, UsageError
+from weir.model.rows import IncidentMember, IncidentRecord
 from weir.project.alerts import Route
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class AlertService:
         incident = store.incidents.get(incident_id)
         if incident is None:
             return 0
-        n = incident["reopened"]
+        n: int | str = incident.reopened
         told = {r["route"] for r in store.outbox.select(project.name, incident_id=incident_id)
                 if r["state"] != State.SKIPPED}
         if change == "escalated":
@@ -81,7 +82,7 @@ class AlertService:
             change = "reopened" if n else "opened"
         elif change == "grew":  # the scope reaches further: the owners already cautioned hear the new period
             routes = tuple(r for r in routes if r.audience == "business" and r.name in told)
-            bad = [r for r in store.incidents.scope([incident_id]).get(incident_id, []) if r["fixed_run_id"] is None]
+            bad = [r for r in store.incidents.scope([incident_id]).get(incident_id, []) if r.fixed_run_id is None]
             n = f"{n}:{len(bad)}"
         queued = 0
         touched: builtins.list[Any] | None = None
@@ -98,22 +99,22 @@ class AlertService:
                     touched = self._insights(incident, members)
                 if not touched:
                     continue
-            if change != "resolved" and not route.hears(incident["severity"]):
-                reason = f"severity {incident['severity']} below the route's min_severity {route.min_severity}"
+            if change != "resolved" and not route.hears(incident.severity):
+                reason = f"severity {incident.severity} below the route's min_severity {route.min_severity}"
                 if route.audience == "business" and touched:
                     owners = sorted({o for i in touched for o in i.owners}) if not route.to else list(route.to)
                     reason += (f": not told about {', '.join(i.name for i in touched)}"
                                + (f" ({', '.join(owners)})" if owners else ""))
                 # one record per level skipped: an escalation still below the route says so again
-                store.outbox.skip(project.name, key=f"{key}:skipped:{incident['severity']}", reason=reason, **row)
+                store.outbox.skip(project.name, key=f"{key}:skipped:{incident.severity}", reason=reason, **row)
                 continue
             queued += store.outbox.enqueue(project.name, key=key, **row)
         return queued
 
-    def _insights(self, incident: dict, members: builtins.list[dict]) -> builtins.list[Any]:
+    def _insights(self, incident: IncidentRecord, members: builtins.list[IncidentMember]) -> builtins.list[Any]:
         """The insights that rest on the incident's root or any of its members."""
         project = self._project()
-        touched = {incident["root_asset"], *(m["asset"] for m in members if m["asset"])}
+        touched = {incident.root_asset, *(m.asset for m in members if m.asset)}
         out = []
         for insight in project.insights.values():
             try:
@@ -131,62 +132,63 @@ class AlertService:
         config = project.config.alerts
         route = config.route(row["route"])
         with store.read():
-            incident = store.incidents.get(row["incident_id"]) or {}
+            record = store.incidents.get(row["incident_id"])
             members = store.incidents.members([row["incident_id"]])[row["incident_id"]]
-            if incident and row["change"] == "resolved":
-                incident = {**incident, **self._resolution(incident)}
-            elif incident:  # the partitions still bad: the period the business is cautioned for
-                incident = {**incident, "bad": [
-                    {"asset": r["asset"], "partition": r["partition_key"]}
-                    for r in store.incidents.scope([incident["id"]]).get(incident["id"], []) if r["fixed_run_id"] is None]}
+            if record is None:
+                raise UnknownObjectError(f"no incident {row['incident_id']}: nothing to tell")
+            if row["change"] == "resolved":
+                incident = {**record.as_dict(), **self._resolution(record)}
+            else:  # the partitions still bad: the period the business is cautioned for
+                incident = {**record.as_dict(), "bad": [
+                    {"asset": r.asset, "partition": r.partition_key}
+                    for r in store.incidents.scope([record.id]).get(record.id, []) if r.fixed_run_id is None]}
         try:
-            diagnosis = self._incidents().diagnose_incident(incident, members) if incident else None
+            diagnosis = self._incidents().diagnose_incident(record, members)
         except Exception:  # noqa: BLE001 - a root no longer in the project: say what is known
             diagnosis = None
-        insights = self._insights(incident, members)
+        insights = self._insights(record, members)
         to = route.to if route else ()
+        rows = [m.as_dict() for m in members]  # the messages read members as rows
         if row["audience"] == "business":
-            return business(row["change"], incident, members, insights, diagnosis, team=self._team(members), to=to)
-        impact = self._impact(incident, members, insights)
-        return team_message(row["change"], incident, members, diagnosis, impact, recipients=to or self._team(members))
+            return business(row["change"], incident, rows, insights, diagnosis, team=self._team(members), to=to)
+        impact = self._impact(record, members, insights)
+        return team_message(row["change"], incident, rows, diagnosis, impact, recipients=to or self._team(members))
 
-    def _resolution(self, incident: dict) -> dict:
+    def _resolution(self, incident: IncidentRecord) -> dict:
         """How a resolved incident was closed, for its closing words: ``scope`` (``[{asset,
         partition, fixed}]``: the partitions built under its cause and whether each was rebuilt
         good; the incident's own when it carries one) and ``automatic`` (weir saw its root rebuilt
         or delivered again, and checked). Read inside the caller's read scope."""
-        from weir.events import EventKind
+        from weir.events import EventKind, IncidentResolved, payload
 
         store = self._store()
-        scope = incident.get("scope")
-        if scope is None:
-            scope = [{"asset": s["asset"], "partition": s["partition_key"], "fixed": s["fixed_run_id"] is not None}
-                     for s in store.incidents.scope([incident["id"]]).get(incident["id"], [])]
-        resolved = store.events.about_incident(incident["project"], incident["id"], kinds=(EventKind.INCIDENT_RESOLVED,))
-        return {"scope": scope, "automatic": bool(resolved and resolved[-1].data.get("automatic"))}
+        scope = [{"asset": s.asset, "partition": s.partition_key, "fixed": s.fixed_run_id is not None}
+                 for s in store.incidents.scope([incident.id]).get(incident.id, [])]
+        resolved = store.events.about_incident(incident.project, incident.id, kinds=(EventKind.INCIDENT_RESOLVED,))
+        return {"scope": scope, "automatic": bool(resolved and payload(resolved[-1], IncidentResolved).automatic)}
 
-    def _team(self, members: builtins.list[dict]) -> tuple[str, ...]:
+    def _team(self, members: builtins.list[IncidentMember]) -> tuple[str, ...]:
         project = self._project()
         if project.config.alerts.team:
             return project.config.alerts.team
         owners: list[str] = list(project.config.owners)
         for m in members:
-            node = project.assets.get(m["asset"] or "") or project.sources.get(m["asset"] or "")
+            node = project.assets.get(m.asset or "") or project.sources.get(m.asset or "")
             owners.extend(getattr(node, "owners", ()) or ())
         return tuple(dict.fromkeys(owners))
 
-    def _impact(self, incident: dict, members: builtins.list[dict], insights: builtins.list[Any]) -> dict:
+    def _impact(self, incident: IncidentRecord, members: builtins.list[IncidentMember], insights: builtins.list[Any]) -> dict:
         """Every asset below the root (lineage), the partitions the incident reached, and the trust
         of each insight it touches."""
         project = self._project()
         try:
-            below = project.closure([incident["root_asset"]], upstream=False)
+            below = project.closure([incident.root_asset], upstream=False)
         except Exception:  # noqa: BLE001
-            below = [incident["root_asset"]]
+            below = [incident.root_asset]
         statuses = {r["insight"]: r for r in self._incidents().trust(sync=False)} if insights else {}
         return {
             "assets": below,
-            "partitions": sorted({f"{m['asset']} {m['partition_key']}" for m in members if m["partition_key"]}),
+            "partitions": sorted({f"{m.asset} {m.partition_key}" for m in members if m.partition_key}),
             "insights": [{"name": i.name, "status": statuses.get(i.name, {}).get("status", "suspect"),
                           "owners": list(i.owners), "url": i.url} for i in insights],
         }

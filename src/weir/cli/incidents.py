@@ -10,6 +10,7 @@ import typer
 from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, open_workspace
 
 if TYPE_CHECKING:
+    from weir.model.rows import IncidentRecord
     from weir.incidents.service import Synced
     from weir.workspace import Workspace
 
@@ -158,7 +159,7 @@ def fix(incident: int = typer.Argument(..., metavar="ID"),
     if revert is not None:
         ws.close()
         raise UsageError(f"incident {incident}: {revert['command']} first; then run 'weir incidents fix {incident}' again")
-    waiting = ws.incidents.undelivered(row) if any(s["kind"] == "deliver" for s in steps) else []
+    waiting = ws.incidents.undelivered(row["id"]) if any(s["kind"] == "deliver" for s in steps) else []
     if waiting:
         ws.close()
         raise UsageError(f"incident {incident}: the files landed for {', '.join(waiting[:5])}"
@@ -246,11 +247,11 @@ def severity(incident: int = typer.Argument(..., metavar="ID"),
 
     chosen = choice(Severity, level, "LEVEL")
     _act(incident, as_json, lambda ws: ws.incidents.set_severity(incident, chosen, note, actor=actor()),
-         said=lambda row: f"incident {row['id']} severity {row['severity']} (set by hand)")
+         said=lambda row: f"incident {row.id} severity {row.severity} (set by hand)")
 
 
-def _act(incident: int, as_json: bool, action: Callable[[Workspace], dict],
-         said: Callable[[dict], str] | None = None) -> None:
+def _act(incident: int, as_json: bool, action: Callable[[Workspace], IncidentRecord],
+         said: Callable[[IncidentRecord], str] | None = None) -> None:
     from weir.cli.render import console, print_json
     from weir.incidents.records import incident_json
 
@@ -258,11 +259,11 @@ def _act(incident: int, as_json: bool, action: Callable[[Workspace], dict],
     ws.pump()  # what the log holds first: the incident as it stands
     row = action(ws)
     if as_json:
-        print_json(incident_json({**row, "members": None, "assets": []}))
+        print_json(incident_json({**row.as_dict(), "members": None, "assets": []}))
     elif said is not None:
         console.print(said(row), highlight=False)
     else:
-        console.print(f"incident {row['id']} {row['state']}" + (f" ({row['reason']})" if row["reason"] else ""),
+        console.print(f"incident {row.id} {row.state}" + (f" ({row.reason})" if row.reason else ""),
                       highlight=False)
     after_write(ws)  # the all-clear to the business, when it was resolved
     finish(ws)

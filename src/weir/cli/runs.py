@@ -245,9 +245,9 @@ def runs(
         return finish(ws)
     t = table("run", "state", "trigger", "started", "seconds", "partitions")
     for r in rows:
-        counts = (r.get("summary") or {}).get("counts", {})
-        seconds = f"{r['finished_at'] - r['started_at']:.1f}" if r.get("finished_at") and r.get("started_at") else "—"
-        t.add_row(r["id"], styled(r["state"]), r["trigger"], short_time(r["started_at"] or r["created_at"]), seconds,
+        counts = r.counts
+        seconds = f"{r.finished_at - r.started_at:.1f}" if r.finished_at and r.started_at else "—"
+        t.add_row(r.id, styled(r.state), r.trigger, short_time(r.started_at or r.created_at), seconds,
                   ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     console.print(t)
     finish(ws)

@@ -121,7 +121,7 @@ class ConflictPolicy:
         asked, live = self._rivals
         if time.monotonic() - asked >= RIVALS_SECONDS:
             with self.store.read():
-                live = any(r["project"] == self.project.name and r["id"] != self.run_id for r in self.store.runs.active())
+                live = any(r.project == self.project.name and r.id != self.run_id for r in self.store.runs.active())
             self._rivals = (time.monotonic(), live)
         return live
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from weir.model.rows import RunRecord
+
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 120.0
 STUCK_AFTER_SECONDS = 900.0  # a live pid with no beat for this long is a reused pid, not our run
@@ -68,15 +70,15 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def is_dead(run: dict, now: float | None = None) -> str | None:
+def is_dead(run: RunRecord, now: float | None = None) -> str | None:
     """Why an active run is dead, or None while it looks alive."""
     now = now or time.time()
-    beat = run.get("heartbeat_at") or run.get("started_at") or run.get("created_at") or 0
-    if run.get("host") == this_host() and run.get("pid"):
-        if run["pid"] == os.getpid():
+    beat = run.heartbeat_at or run.started_at or run.created_at or 0
+    if run.host == this_host() and run.pid:
+        if run.pid == os.getpid():
             return None
-        if not process_alive(run["pid"]):
-            return f"its process {run['pid']} on {run['host']} is gone"
+        if not process_alive(run.pid):
+            return f"its process {run.pid} on {run.host} is gone"
         if now - beat > STUCK_AFTER_SECONDS:
             return f"no heartbeat for {int(now - beat)} s"
         return None

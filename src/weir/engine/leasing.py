@@ -112,4 +112,4 @@ class PartitionLeases:
         """Whether the run holding a lease can no longer be building: finished, or dead. A holder
         that is not a run (another kind of worker) keeps its lease until it lapses."""
         run = self.store.runs.get(holder)
-        return run is not None and (run["state"] not in LIVE_RUN_STATES or is_dead(run) is not None)
+        return run is not None and (run.state not in LIVE_RUN_STATES or is_dead(run) is not None)

@@ -20,6 +20,7 @@ from weir.engine.heartbeat import is_dead
 from weir.errors import WeirError
 from weir.events import Event, EventKind
 from weir.model.partitions import UNPARTITIONED_KEY
+from weir.model.rows import RunRecord
 from weir.storage.arrow import PARTITION_COLUMN
 from weir.storage.delta import AssetTable
 from weir.store.store import MetadataStore
@@ -252,17 +253,17 @@ def reap_dead_runs(store: MetadataStore, table_for: Callable[[str, str], AssetTa
         if why is None:
             continue
         rows, tasks_done = _recovered_publishes(store, run, table_for, inputs)
-        uris = {r["asset"]: table_for(run["project"], r["asset"]).uri for r in rows}
+        uris = {r["asset"]: table_for(run.project, r["asset"]).uri for r in rows}
         with store.transaction():
-            current = store.partitions.current(run["project"], sorted({r["asset"] for r in rows}))
+            current = store.partitions.current(run.project, sorted({r["asset"] for r in rows}))
             newest = [r for r in rows if (current.get((r["asset"], r["partition_key"])) or {}).get("version", -1) <= r["version"]]
             store.partitions.record_published(newest)
             store.partitions.record_versions([r for r in rows if r not in newest])
-            store.runs.update_tasks(run["id"], tasks_done)
-            store.runs.unfinished_tasks_to(run["id"], "failed", f"run died: {why}")
-            counts = store.runs.task_counts(run["id"])
+            store.runs.update_tasks(run.id, tasks_done)
+            store.runs.unfinished_tasks_to(run.id, "failed", f"run died: {why}")
+            counts = store.runs.task_counts(run.id)
             store.runs.update(
-                run["id"], state="failed", finished_at=time.time(), error=f"run died: {why}",
+                run.id, state="failed", finished_at=time.time(), error=f"run died: {why}",
                 summary={"counts": counts, "recovered_publishes": len(rows)},
             )
             store.emit(
@@ -272,25 +273,25 @@ def reap_dead_runs(store: MetadataStore, table_for: Callable[[str, str], AssetTa
                               "code_version": r["code_version"], "inputs": r["input_versions"],
                               "table": uris[r["asset"]], "recovered": True})
                   for r in rows),
-                Event(kind=EventKind.RUN_FINISHED, project=run["project"], run_id=run["id"],
+                Event(kind=EventKind.RUN_FINISHED, project=run.project, run_id=run.id,
                       data={"state": "failed", "counts": counts, "error": f"run died: {why}"}),
             )
-        closed.append({**run, "error": why, "recovered_publishes": len(rows)})
+        closed.append({**run.as_dict(), "error": why, "recovered_publishes": len(rows)})
     return closed
 
 
-def _recovered_publishes(store: MetadataStore, run: dict, table_for: Callable[[str, str], AssetTable], inputs: InputsOf | None) -> tuple[list[dict], list[dict]]:
+def _recovered_publishes(store: MetadataStore, run: RunRecord, table_for: Callable[[str, str], AssetTable], inputs: InputsOf | None) -> tuple[list[dict], list[dict]]:
     """Partition rows and task updates for the commits ``run`` made but never recorded."""
     with store.read():
-        tasks = store.runs.tasks(run["id"])
-        recorded = store.partitions.published_by_run(run["project"], run["id"])
-    since = (run.get("created_at") or 0) * 1000 - CLOCK_SLACK_MS
+        tasks = store.runs.tasks(run.id)
+        recorded = store.partitions.published_by_run(run.project, run.id)
+    since = (run.created_at or 0) * 1000 - CLOCK_SLACK_MS
     rows, done = [], []
-    for asset in sorted({t["asset"] for t in tasks}):
-        table: AssetTable = table_for(run["project"], asset)
-        task = {t["partition_key"]: t for t in tasks if t["asset"] == asset}
+    for asset in sorted({t.asset for t in tasks}):
+        table: AssetTable = table_for(run.project, asset)
+        task = {t.partition_key: t for t in tasks if t.asset == asset}
         for commit in reversed(read_log(table.path, since_ms=since).commits):
-            if commit.run_id != run["id"]:
+            if commit.run_id != run.id:
                 continue
             for added in commit.adds:
                 key = added.key
@@ -298,12 +299,12 @@ def _recovered_publishes(store: MetadataStore, run: dict, table_for: Callable[[s
                     continue
                 recorded.add((asset, key))
                 count = file_rows(table.path, added)
-                read = task[key]["input_versions"]
+                read = task[key].input_versions
                 if read is None and inputs is not None:
-                    read = inputs(run["project"], asset, key, commit.timestamp_ms)
+                    read = inputs(run.project, asset, key, commit.timestamp_ms)
                 rows.append({
-                    "project": run["project"], "asset": asset, "partition_key": key, "version": commit.version,
-                    "run_id": run["id"], "code_version": task[key]["code_version"], "input_versions": read,
+                    "project": run.project, "asset": asset, "partition_key": key, "version": commit.version,
+                    "run_id": run.id, "code_version": task[key].code_version, "input_versions": read,
                     "row_count": count, "published_at": commit.timestamp_ms / 1000,
                 })
                 done.append({

@@ -223,7 +223,7 @@ def compare(project: Project, store: MetadataStore, build: ShadowBuild, auditor:
         published_run = store.runs.get(row["run_id"]) if row.get("run_id") else None
     if row and row.get("code_version") not in (asset.code_version, asset.legacy_code_version):
         out.notes.insert(0, "its code changed since the published build: the diff shows that change too")
-    env = (published_run or {}).get("environment_id")
+    env = published_run.environment_id if published_run else None
     if env and env != here:
         out.notes.insert(0, f"its published version was built in environment {env}, not this one ({here}): the diff "
                             f"shows those changes too (weir envs diff {env} {here})")

@@ -92,9 +92,9 @@ class EnvironmentService:
             run = store.runs.by_ref(ref)
             if run is None:
                 raise UnknownObjectError(f"no environment or run {ref!r}; 'weir envs' and 'weir runs' list them")
-            if not run["environment_id"]:
-                raise UnknownObjectError(f"run {run['id']} recorded no environment")
-            return self._get(run["environment_id"]), run["id"]
+            if not run.environment_id:
+                raise UnknownObjectError(f"run {run.id} recorded no environment")
+            return self._get(run.environment_id), run.id
 
     def _get(self, env_id: str) -> dict:
         env = self._store().environments.get(env_id)

@@ -110,11 +110,11 @@ def doctor(home: Path, store: MetadataStore, *, project: str | None = None) -> R
     for run in active:
         why = is_dead(run)
         if why is None:
-            live_runs.add(run["id"])
+            live_runs.add(run.id)
             continue
         findings.append(Finding(
-            kind=FindingKind.DEAD_RUN, severity=Severity.ERROR, project=run["project"],
-            message=f"run {run['id']} is still {run['state']} but {why}", repair=REPAIR,
+            kind=FindingKind.DEAD_RUN, severity=Severity.ERROR, project=run.project,
+            message=f"run {run.id} is still {run.state} but {why}", repair=REPAIR,
         ))
     tables = []
     seen: set[tuple[str, str]] = set()

@@ -51,7 +51,7 @@ def repair(
         alive = [r for r in store.runs.active() if is_dead(r) is None]
     if alive:
         r = alive[0]
-        raise UsageError(f"run {r['id']} is in progress (pid {r['pid']} on {r['host']}); repair once it has finished")
+        raise UsageError(f"run {r.id} is in progress (pid {r.pid} on {r.host}); repair once it has finished")
 
     def table_for(project_name: str, asset: str) -> AssetTable:
         path = data_root(home) / project_name / asset
@@ -125,8 +125,8 @@ def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsO
         if key in damaged:
             continue
         row = current.get(key)
-        task = next((t for t in runs.get(lp.run_id, []) if t["asset"] == ref.asset and t["partition_key"] == key), None)
-        code = lp.code_version if lp.code_version != UNKNOWN_CODE_VERSION else (task or {}).get("code_version") or UNKNOWN_CODE_VERSION
+        task = next((t for t in runs.get(lp.run_id, []) if t.asset == ref.asset and t.partition_key == key), None)
+        code = lp.code_version if lp.code_version != UNKNOWN_CODE_VERSION else (task.code_version if task else None) or UNKNOWN_CODE_VERSION
         if row is not None and (not lp.version_known or row["version"] == lp.version) and row["run_id"] == lp.run_id \
                 and row["code_version"] == code and (lp.rows is None or row["row_count"] == lp.rows):
             continue
@@ -135,8 +135,8 @@ def _rebuild_metadata(store: MetadataStore, state: TableState, inputs: InputsAsO
         read = None
         if row is not None and row["version"] == lp.version and row["input_versions"] is not None:
             read = row["input_versions"]
-        elif task is not None and task["input_versions"] is not None:
-            read = task["input_versions"]
+        elif task is not None and task.input_versions is not None:
+            read = task.input_versions
         elif inputs is not None:
             read = inputs(ref.project, ref.asset, key, int(lp.published_at * 1000))
         rows.append({

@@ -105,7 +105,7 @@ def vacuum(home: Path, store: MetadataStore, *, older_than: timedelta = DEFAULT_
         raise UsageError(f"--older-than must not be negative (got {older_than})")
     started = time.time()  # files written after this are never candidates: a run may be about to commit them
     with store.read():
-        live = {r["id"] for r in store.runs.active() if is_dead(r, started) is None}
+        live = {r.id for r in store.runs.active() if is_dead(r, started) is None}
     out = []
     for ref in workspace_tables(home):
         with store.read():

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from weir.incidents.records import Cause
 
 if TYPE_CHECKING:
+    from weir.model.rows import BuildRecord
     from weir.store.store import MetadataStore
 
 SHAPING = ("partitions", "inputs", "model")  # what a partition contains (hashed into its code version)
@@ -23,7 +24,7 @@ PROJECT_FILE = "weir.toml"
 RANGE_FIELDS = ("start", "end", "values")  # as Asset.code_settings leaves them out
 
 
-def configuration_diff(store: MetadataStore, asset: str, bad: dict | None, good: dict | None, old_code: dict | None,
+def configuration_diff(store: MetadataStore, asset: str, bad: BuildRecord | None, good: BuildRecord | None, old_code: dict | None,
                        new_code: dict | None) -> dict[str, Any] | None:
     """``{from, to, changes}`` between the good build's configuration and the bad one's, or None
     when nothing recorded differs (runs from before configurations were kept compare only the
@@ -33,7 +34,7 @@ def configuration_diff(store: MetadataStore, asset: str, bad: dict | None, good:
     changes: list[dict[str, Any]] = []
     if old_code and new_code and old_code["settings"] != new_code["settings"]:
         changes += _changes(_setting_lines(old_code["settings"]), _setting_lines(new_code["settings"]))
-    was, now = good.get("configuration_id"), bad.get("configuration_id")
+    was, now = good.configuration_id, bad.configuration_id
     if was and now and was != now:
         before, after = store.configurations.get(was) or {}, store.configurations.get(now) or {}
         changes += _changes((before.get("nodes") or {}).get(asset, {}), (after.get("nodes") or {}).get(asset, {}))

@@ -28,6 +28,7 @@ from weir.incidents.configuration import configuration_cause, configuration_diff
 from weir.incidents.records import Cause
 
 if TYPE_CHECKING:
+    from weir.model.rows import BuildRecord
     from weir.project.graph import Node, Project
     from weir.store.store import MetadataStore
 
@@ -51,10 +52,10 @@ def diagnose(project: Project, store: MetadataStore, asset: str, key: str) -> di
         if bad is not None:
             # "last good" means good: never a build that was part of an open incident or of one fixed since
             tainted = store.incidents.bad_builds(name, asset)
-            earlier = [b for b in store.runs.builds(name, asset, states=GOOD, before=bad["finished_at"], limit=500)
-                       if b["run_id"] != bad["run_id"] and (b["partition_key"], b["run_id"]) not in tainted]
-            same = [b for b in earlier if b["partition_key"] == key]
-            before = sorted((b for b in earlier if b["partition_key"] < key), key=lambda b: b["partition_key"], reverse=True)
+            earlier = [b for b in store.runs.builds(name, asset, states=GOOD, before=bad.finished_at, limit=500)
+                       if b.run_id != bad.run_id and (b.partition_key, b.run_id) not in tainted]
+            same = [b for b in earlier if b.partition_key == key]
+            before = sorted((b for b in earlier if b.partition_key < key), key=lambda b: b.partition_key, reverse=True)
             good = next(iter(same or before or earlier), None)
         own = store.signals.list(name, asset=asset, partition=key, limit=None)
         inputs: list[dict[str, Any]] = []
@@ -62,29 +63,29 @@ def diagnose(project: Project, store: MetadataStore, asset: str, key: str) -> di
             blocked = [r for r in store.sources.list(name, source=asset, blocked=True) if r["partition_key"] == key]
             if blocked:
                 inputs.append({"asset": asset, "partition": key, "alerts": [], "blocked": blocked})
-        for up, parts in ((bad or {}).get("input_versions") or {}).items():
+        for up, parts in ((bad.input_versions if bad else None) or {}).items():
             for part in parts:
                 alerts = [s for s in store.signals.list(name, asset=up, partition=part, limit=None) if s["severity"] == "alert"]
                 blocked = [r for r in store.sources.list(name, source=up, blocked=True) if r["partition_key"] == part]
                 if alerts or blocked:
                     inputs.append({"asset": up, "partition": part, "alerts": alerts, "blocked": blocked})
         code, old, new = None, None, None
-        if bad and good and bad["code_version"] != good["code_version"]:
-            old = store.code.get(name, asset, good["code_version"] or "")
-            new = store.code.get(name, asset, bad["code_version"] or "")
+        if bad and good and bad.code_version != good.code_version:
+            old = store.code.get(name, asset, good.code_version or "")
+            new = store.code.get(name, asset, bad.code_version or "")
             if not (old and new and old["definition"] == new["definition"]):  # else only its settings changed
-                code = {"from": good["code_version"], "to": bad["code_version"],
+                code = {"from": good.code_version, "to": bad.code_version,
                         "diff": list(difflib.unified_diff((old or {}).get("definition", "").splitlines(),
                                                           (new or {}).get("definition", "").splitlines(),
                                                           "last good", "this build", lineterm="", n=1))}
         config = configuration_diff(store, asset, bad, good, old, new)
         failing = set() if bad is None or config is None else {
-            r["check_name"] for r in store.checks.list(name, asset=asset, partition=key, run_id=bad["run_id"],
+            r["check_name"] for r in store.checks.list(name, asset=asset, partition=key, run_id=bad.run_id,
                                                        failed=True, latest=False)}
         packages: list[dict] = []
-        if bad and good and bad["environment_id"] and good["environment_id"] and bad["environment_id"] != good["environment_id"]:
-            before_env = store.environments.get(good["environment_id"])
-            after_env = store.environments.get(bad["environment_id"])
+        if bad and good and bad.environment_id and good.environment_id and bad.environment_id != good.environment_id:
+            before_env = store.environments.get(good.environment_id)
+            after_env = store.environments.get(bad.environment_id)
             packages = package_diff((before_env or {}).get("packages") or {}, (after_env or {}).get("packages") or {})
     causes = _rank(asset, key, bad, own, inputs, code, packages, is_source, good)
     if config is not None:
@@ -96,10 +97,10 @@ def diagnose(project: Project, store: MetadataStore, asset: str, key: str) -> di
     causes.sort(key=lambda c: -c.score)
     return {
         "asset": asset, "partition": key,
-        "build": None if bad is None else {"run_id": bad["run_id"], "state": bad["state"], "code_version": bad["code_version"],
-                                           "environment_id": bad["environment_id"]},
-        "last_good": None if good is None else {"run_id": good["run_id"], "partition": good["partition_key"],
-                                                 "code_version": good["code_version"], "environment_id": good["environment_id"]},
+        "build": None if bad is None else {"run_id": bad.run_id, "state": bad.state, "code_version": bad.code_version,
+                                           "environment_id": bad.environment_id},
+        "last_good": None if good is None else {"run_id": good.run_id, "partition": good.partition_key,
+                                                 "code_version": good.code_version, "environment_id": good.environment_id},
         "moved": [_said(s) for s in own if s["severity"] == "alert"],
         "inputs": [{"asset": i["asset"], "partition": i["partition"], "blocked": bool(i["blocked"]),
                     "alerts": [_said(s) for s in i["alerts"]]} for i in inputs],
@@ -133,8 +134,8 @@ def _said(s: dict) -> str:
     return (s.get("details") or {}).get("message") or f"{s['column_name']} {s['metric']}: {s['rule']}".strip()
 
 
-def _rank(asset: str, key: str, bad: dict | None, own: list[dict], inputs: list[dict], code: dict | None,
-          packages: list[dict], is_source: bool, good: dict | None = None) -> list[Cause]:
+def _rank(asset: str, key: str, bad: BuildRecord | None, own: list[dict], inputs: list[dict], code: dict | None,
+          packages: list[dict], is_source: bool, good: BuildRecord | None = None) -> list[Cause]:
     causes = []
     blocked_inputs = [i for i in inputs if i["blocked"]]
     if inputs:
@@ -163,7 +164,7 @@ def _rank(asset: str, key: str, bad: dict | None, own: list[dict], inputs: list[
                             evidence=[f"{p['package']} {p['from'] or '—'} → {p['to'] or '—'} ({p['change']})"
                                       for p in packages[:10]],
                             fix=(f"rebuild in the environment of the last good build: 'weir rebuild {asset} --partition "
-                                 f"{key} --downstream --env-of {good['run_id']}'" if good else
+                                 f"{key} --downstream --env-of {good.run_id}'" if good else
                                  "rebuild in the earlier environment: pin "
                                  + ", ".join(f"{p['package']}=={p['from']}" for p in packages[:5] if p["from"]))))
     return causes
@@ -213,14 +214,14 @@ def _missing(alerts: list[dict]) -> str:
 
 
 def _classify(own: list[dict], inputs: list[dict], code: dict | None, settings: list[str], packages: list[dict],
-              bad: dict | None) -> dict[str, str]:
+              bad: BuildRecord | None) -> dict[str, str]:
     alerts = [s for s in own if s["severity"] == "alert"]
     why = ""
     if code or packages:
         why = "the code or its libraries changed"
     elif settings:
         why = f"its configuration changed ({', '.join(settings)})"
-    elif any(i["blocked"] for i in inputs) or (bad and bad["state"] in ("blocked", "failed")):
+    elif any(i["blocked"] for i in inputs) or (bad and bad.state in ("blocked", "failed")):
         why = "a build or a delivery was blocked or failed"
     elif any(s["kind"] in ("schema", "repeat", "stuck") for s in alerts):
         why = "a schema change, a repeated delivery or a stuck column"

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from weir.events import Event, EventKind
+from weir.events import Event, EventKind, SignalRaised, payload
+from weir.model.rows import IncidentMember, IncidentRecord
 
 TRIGGERS = (EventKind.PARTITION_BLOCKED, EventKind.PARTITION_FAILED, EventKind.SOURCE_BLOCKED,
             EventKind.SIGNAL_RAISED, EventKind.SCHEMA_CHANGED)
@@ -47,7 +48,7 @@ def summary(event: Event) -> str:
     return f"{where}: {d.get('message') or d.get('rule') or 'a monitor alerted'}"
 
 
-def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
+def match(event: Event, active: Iterable[IncidentRecord], members: dict[int, list[IncidentMember]],
           downstream: Callable[[str], set[str]], before: Callable[[str, str], str | None] = lambda a, k: None,
           scope: dict[int, set[tuple[str, str]]] | None = None) -> Match | None:
     """The active incident ``event`` joins, and why; None when it shares a root with none.
@@ -58,33 +59,33 @@ def match(event: Event, active: Iterable[dict], members: dict[int, list[dict]],
     active = list(active)
     asset, key = event.asset or "", event.partition_key
     for incident in active:
-        for m in [{"asset": incident["root_asset"], "partition_key": incident["root_partition"], "run_id": None,
-                   "kind": ""}, *members.get(incident["id"], [])]:
-            if not related_keys(key, m["partition_key"]):
+        for m_asset, m_key in [(incident.root_asset, incident.root_partition),
+                               *((m.asset, m.partition_key) for m in members.get(incident.id, []))]:
+            if not related_keys(key, m_key):
                 continue
-            if m["asset"] == asset:
-                return Match(incident["id"], f"the same partition as {m['asset']} {m['partition_key']}")
-            if asset in downstream(m["asset"]):
-                return Match(incident["id"], f"reads {m['asset']} {m['partition_key']} (lineage)")
-            if m["asset"] in downstream(asset):
-                return Match(incident["id"], f"feeds {m['asset']} {m['partition_key']}: the root moves up to it",
+            if m_asset == asset:
+                return Match(incident.id, f"the same partition as {m_asset} {m_key}")
+            if asset in downstream(m_asset):  # type: ignore[arg-type]
+                return Match(incident.id, f"reads {m_asset} {m_key} (lineage)")
+            if m_asset in downstream(asset):
+                return Match(incident.id, f"feeds {m_asset} {m_key}: the root moves up to it",
                              new_root=(asset, key))
         if event.run_id and str(event.kind) == EventKind.PARTITION_FAILED and any(
-                m["run_id"] == event.run_id and m["kind"] == EventKind.PARTITION_FAILED for m in members.get(incident["id"], [])):
-            return Match(incident["id"], f"the same failed run {event.run_id}")
+                m.run_id == event.run_id and m.kind == EventKind.PARTITION_FAILED for m in members.get(incident.id, [])):
+            return Match(incident.id, f"the same failed run {event.run_id}")
     for incident in active:
-        if key is not None and (asset, key) in (scope or {}).get(incident["id"], set()):
-            return Match(incident["id"], f"{asset} {key} is in its scope")
+        if key is not None and (asset, key) in (scope or {}).get(incident.id, set()):
+            return Match(incident.id, f"{asset} {key} is in its scope")
     line = series(event)
     if line is None or key is None:
         return None
     previous = before(asset, key)
     for incident in active:  # a fault that goes on: the same series off on the partition before, and again
-        keys = {m["partition_key"] for m in members.get(incident["id"], [])
-                if m["asset"] == asset and m.get("series") == line and m["partition_key"]}
+        keys = {m.partition_key for m in members.get(incident.id, [])
+                if m.asset == asset and m.series == line and m.partition_key}
         if previous is not None and previous in keys:
             what = line if line in CONTINUING.values() else f"the same series ({line}) still off"
-            return Match(incident["id"], f"{what} since {min(keys)}")
+            return Match(incident.id, f"{what} since {min(keys)}")
     return None
 
 
@@ -99,6 +100,9 @@ def series(event: Event) -> str | None:
     kind = str(event.kind)
     if kind in CONTINUING and event.data.get("state") != "upstream_failed":
         return CONTINUING[kind]
-    if kind != EventKind.SIGNAL_RAISED or not event.data.get("metric"):
+    if kind != EventKind.SIGNAL_RAISED:
         return None
-    return f"{event.data.get('column') or ''} {event.data['metric']}".strip()
+    alert = payload(event, SignalRaised)
+    if not alert.metric:
+        return None
+    return f"{alert.column or ''} {alert.metric}".strip()

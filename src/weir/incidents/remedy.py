@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from weir.incidents.scope import IncidentCause, runs_of
 
 if TYPE_CHECKING:
+    from weir.model.rows import ScopeRecord
     from weir.project.graph import Project
 
 STEP_KINDS = ("revert", "deliver", "ingest", "rebuild", "approve", "run", "pin")
@@ -50,7 +51,7 @@ def _range(first: str, last: str) -> str:
     return f"--partition {first}" if first == last else f"--from {first} --to {last}"
 
 
-def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
+def remedy(cause: IncidentCause | None, scope: list[ScopeRecord], *, sources: set[str],
            keys_of: Callable[[str], list[str]], code_now: Mapping[str, str | None],
            below: Callable[[str], set[str]] = lambda asset: set(),
            above: Callable[[str], set[str]] = lambda asset: set(),
@@ -62,12 +63,12 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
     ``where(asset)`` says where it is declared; ``hold``: the project keeps changed versions of
     published partitions for approval (``[run] republish = "hold"``), so a rebuild is approved,
     then what reads it is built."""
-    bad = [r for r in scope if r["fixed_run_id"] is None]
+    bad = [r for r in scope if r.fixed_run_id is None]
     if not bad:
         return []
     by: dict[str, list[str]] = {}
     for r in bad:
-        by.setdefault(r["asset"], []).append(r["partition_key"])
+        by.setdefault(r.asset, []).append(r.partition_key)
     steps: list[Step] = []
     covered: set[tuple[str, str]] = set()
 
@@ -77,8 +78,8 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
             steps.append(Step(kind="rebuild", asset=asset, first=first, last=last, downstream=True, env_of=env_of,
                               command=f"weir rebuild {asset} {_range(first, last)} --downstream{env}"))
             reached = {asset} | below(asset)
-            covered.update((r["asset"], r["partition_key"]) for r in bad
-                           if r["asset"] in reached and first <= r["partition_key"] <= last)
+            covered.update((r.asset, r.partition_key) for r in bad
+                           if r.asset in reached and first <= r.partition_key <= last)
 
     kind = cause.kind if cause else "data"
     if kind == "library" and cause is not None and cause.asset in by:
@@ -116,10 +117,10 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
             covered.update((source, k) for k in keys)
         if bad_sources:
             steps.append(Step(kind="run", command="weir run --stale"))
-            covered.update((r["asset"], r["partition_key"]) for r in bad)
+            covered.update((r.asset, r.partition_key) for r in bad)
         else:
-            top = [a for a in sorted(by) if a not in sources and not any(r["via"] == "lineage" for r in bad
-                                                                          if r["asset"] == a)]
+            top = [a for a in sorted(by) if a not in sources and not any(r.via == "lineage" for r in bad
+                                                                          if r.asset == a)]
             for asset in top or sorted(by)[:1]:
                 rebuild(asset)
     if hold:  # the rebuilt versions wait for approval; what reads them is built once they are published
@@ -130,12 +131,12 @@ def remedy(cause: IncidentCause | None, scope: list[dict], *, sources: set[str],
                 f"weir approve {name} " + " ".join(f"--partition {k}" for k in held))))
         if any(s.kind == "approve" for s in steps) and not any(s.kind == "run" for s in steps):
             steps.append(Step(kind="run", command="weir run --stale"))
-    if any((r["asset"], r["partition_key"]) not in covered for r in bad) and not any(s.kind == "run" for s in steps):
+    if any((r.asset, r.partition_key) not in covered for r in bad) and not any(s.kind == "run" for s in steps):
         steps.append(Step(kind="run", command="weir run --stale"))
     return steps
 
 
-def remedy_for(project: Project, cause: IncidentCause | None, scope: list[dict]) -> list[Step]:
+def remedy_for(project: Project, cause: IncidentCause | None, scope: list[ScopeRecord]) -> list[Step]:
     """``remedy`` with what ``project`` knows: its sources, grids, code versions and lineage."""
     def keys_of(asset: str) -> list[str]:
         scheme = project.node(asset).partitions

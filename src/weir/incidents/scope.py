@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from weir.model.rows import ScopeRecord
+
 KINDS = ("library", "code", "configuration", "data", "delivery", "build")
 PROVENANCE = ("library", "code", "configuration")  # causes later builds can be made under
 
@@ -162,15 +164,15 @@ def runs_of(keys: Iterable[str], ordered: Callable[[], list[str]] | None = None)
     return out
 
 
-def describe(scope: list[dict]) -> str:
+def describe(scope: list[ScopeRecord]) -> str:
     """One line: how many partitions are in scope, how many are still bad, per asset."""
-    by: dict[str, list[dict]] = {}
+    by: dict[str, list[ScopeRecord]] = {}
     for row in scope:
-        by.setdefault(row["asset"], []).append(row)
+        by.setdefault(row.asset, []).append(row)
     parts = []
     for asset, rows in sorted(by.items()):
-        left = [r for r in rows if r["fixed_run_id"] is None]
-        keys = sorted(r["partition_key"] for r in rows)
+        left = [r for r in rows if r.fixed_run_id is None]
+        keys = sorted(r.partition_key for r in rows)
         span = keys[0] if len(keys) == 1 else f"{len(keys)} partitions {keys[0]} … {keys[-1]}"
         parts.append(f"{asset} {span}" + (f" ({len(left)} still bad)" if left and len(rows) > 1 else ""))
     return "; ".join(parts)

@@ -25,11 +25,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import UnknownObjectError, UsageError
-from weir.events import Event, EventKind
+from weir.events import Event, EventKind, RolloutChanged, payload
 from weir.incidents.grouping import BROKEN, TRIGGERS, match, series, summary
 from weir.incidents.scope import IncidentCause, cause_of, describe
 from weir.incidents.severity import Severity, assess, rank, severity
 from weir.incidents.tracking import ScopeTracker, bad_versions, same_cause, undelivered
+from weir.model.rows import IncidentMember, IncidentRecord, ScopeRecord
 
 # a root partition delivered or built again: if nothing is raised on it after, the incident is fixed
 HEALING = (EventKind.PARTITION_PUBLISHED, EventKind.SOURCE_ADMITTED)
@@ -126,44 +127,44 @@ class IncidentService:
     def _take(self, event: Event, downstream: Callable[[str], set[str]], out: Synced, tracker: ScopeTracker) -> None:
         store, project = self._store(), self._project().name
         active = store.incidents.select(project, states=(State.OPEN, State.ACKNOWLEDGED))
-        members = store.incidents.members([i["id"] for i in active])
+        members = store.incidents.members([i.id for i in active])
         line = summary(event)
-        scope = {i: {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is None}
-                 for i, rows in store.incidents.scope([i["id"] for i in active]).items()}
+        scope = {i: {(r.asset, r.partition_key) for r in rows if r.fixed_run_id is None}
+                 for i, rows in store.incidents.scope([i.id for i in active]).items()}
         found = match(event, active, members, downstream, self._before, scope)
         now = event.at
         if found is not None:
-            incident = next(i for i in active if i["id"] == found.incident_id)
+            incident = next(i for i in active if i.id == found.incident_id)
             changes: dict[str, Any] = {"updated_at": now}
             if found.new_root is not None:
                 changes.update(root_asset=found.new_root[0], root_partition=found.new_root[1], title=line)
-            store.incidents.update(incident["id"], **changes)
-            self._member(incident["id"], event, line, found.why)
-            self._scope_trigger(incident["id"], event, found.why, tracker)
+            store.incidents.update(incident.id, **changes)
+            self._member(incident.id, event, line, found.why)
+            self._scope_trigger(incident.id, event, found.why, tracker)
             out.joined += 1
-            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="joined", member=line,
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident.id, change="joined", member=line,
                                    why=found.why, asset=event.asset, partition=event.partition_key))
-            self._regrade(incident["id"], downstream)
+            self._regrade(incident.id, downstream)
             # what joined may reach an insight whose owners were not told yet: they are told now
             # (routes already told are left alone; the outbox's keys make this idempotent)
-            self._notify(incident["id"], "escalated")
+            self._notify(incident.id, "escalated")
             return
         recently = store.incidents.resolved_since(project, now - REOPEN_WINDOW)
-        recurrence = [i for i in recently if i["root_asset"] == event.asset and i["root_partition"] == event.partition_key]
+        recurrence = [i for i in recently if i.root_asset == event.asset and i.root_partition == event.partition_key]
         recurrence = recurrence or same_cause(self._project(), self._store(), event, recently, tracker)
         if recurrence:
             incident = recurrence[0]
-            store.incidents.update(incident["id"], state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
-                                   reopened=incident["reopened"] + 1)
-            self._member(incident["id"], event, line, "the same root again: reopened")
-            self._scope_trigger(incident["id"], event, "the same root again", tracker)
-            out.reopened.append(incident["id"])
-            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident["id"], change="reopened", member=line))
-            self._tell(incident["id"], "reopened", tracker, now)
-            self._regrade(incident["id"], downstream, notify=False)
-            self._notify(incident["id"], "reopened")
+            store.incidents.update(incident.id, state=State.OPEN, reason=None, resolved_at=None, updated_at=now,
+                                   reopened=incident.reopened + 1)
+            self._member(incident.id, event, line, "the same root again: reopened")
+            self._scope_trigger(incident.id, event, "the same root again", tracker)
+            out.reopened.append(incident.id)
+            store.emit(self._event(EventKind.INCIDENT_UPDATED, incident.id, change="reopened", member=line))
+            self._tell(incident.id, "reopened", tracker, now)
+            self._regrade(incident.id, downstream, notify=False)
+            self._notify(incident.id, "reopened")
             return
-        level = severity(assess([{"kind": event.kind, "asset": event.asset}], self._project().insights.values(),
+        level = severity(assess([event], self._project().insights.values(),
                                 downstream, time.time() - now))
         new = store.incidents.open(project, root_asset=event.asset or "", root_partition=event.partition_key,
                                    severity=str(level), title=line, at=now)
@@ -187,7 +188,7 @@ class IncidentService:
     def _scope_trigger(self, incident_id: int, event: Event, why: str, tracker: ScopeTracker) -> None:
         """The trigger's partitions join the scope: its own, or every partition a rollout replaced,
         each with the versions of it that are bad (``_bad_versions``)."""
-        keys = list(event.data.get("partitions") or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
+        keys = list(payload(event, RolloutChanged).partitions or ()) if event.kind == EventKind.ROLLOUT_CHANGED else []
         keys = keys or ([event.partition_key] if event.partition_key else [])
         via = "cause" if event.kind == EventKind.ROLLOUT_CHANGED else "trigger"
         versions = bad_versions(self._project(), self._store(), event, keys)
@@ -198,21 +199,21 @@ class IncidentService:
     def _tell(self, incident_id: int, change: str, tracker: ScopeTracker, at: float) -> None:
         """Diagnose the incident, keep the diagnosis as told, take its cause and sweep its scope."""
         store = self._store()
-        row = store.incidents.get(incident_id) or {}
+        row = self._get(incident_id)
         members = store.incidents.members([incident_id])[incident_id]
-        rollout = next((m for m in members if m["kind"] == EventKind.ROLLOUT_CHANGED), None)
+        rollout = next((m for m in members if m.kind == EventKind.ROLLOUT_CHANGED), None)
         diagnosis = self._diagnose_now(row, members)
-        cause = IncidentCause.from_json(row.get("cause")) if change != "opened" else None
+        cause = IncidentCause.from_json(row.cause) if change != "opened" else None
         if cause is None:
-            cause = cause_of(diagnosis, row.get("root_asset") or "", broken=any(m["kind"] in BROKEN for m in members))
+            cause = cause_of(diagnosis, row.root_asset or "", broken=any(m.kind in BROKEN for m in members))
             if rollout is not None and cause.kind not in ("code", "configuration"):
-                d = store.events.by_id(rollout["event_id"]) if rollout["event_id"] else None
+                d = store.events.by_id(rollout.event_id) if rollout.event_id else None
                 data = d.data if d else {}
                 cause = IncidentCause(kind="configuration" if data.get("cause") == "configuration" else "code",
-                                      asset=row["root_asset"], summary=str(data.get("moved") or rollout["summary"]),
+                                      asset=row.root_asset, summary=str(data.get("moved") or rollout.summary),
                                       code_version=data.get("to_code_version"),
                                       good_code_version=data.get("from_code_version"))
-            store.incidents.update(incident_id, cause=cause.to_json(), updated_at=row.get("updated_at") or at)
+            store.incidents.update(incident_id, cause=cause.to_json(), updated_at=row.updated_at or at)
         tracker.changed()
         tracker.sweep(incident_id, cause, at)
         if diagnosis is not None:
@@ -228,7 +229,7 @@ class IncidentService:
 
     def _repairs(self, event: Event, tracker: ScopeTracker) -> bool:
         """Whether a rollout only rewrites partitions an active incident holds as bad (the fix)."""
-        keys = {(event.asset or "", k) for k in event.data.get("partitions") or ()}
+        keys = {(event.asset or "", k) for k in payload(event, RolloutChanged).partitions or ()}
         bad = set().union(*(tracker.bad(rows) for _, _, rows in tracker.active())) if tracker.active() else set()
         return bool(keys) and keys <= bad
 
@@ -238,21 +239,21 @@ class IncidentService:
         is told to the alert routes that hear of it only from now (``escalated``)."""
         store = self._store()
         row = store.incidents.get(incident_id)
-        if row is None or row["severity_by_hand"]:
+        if row is None or row.severity_by_hand:
             return
         members = store.incidents.members([incident_id])[incident_id]
-        impact = assess(members, self._project().insights.values(), downstream, time.time() - row["opened_at"])
+        impact = assess(members, self._project().insights.values(), downstream, time.time() - row.opened_at)
         level = severity(impact)
-        if level != row["severity"]:
-            store.incidents.update(incident_id, severity=str(level), updated_at=row["updated_at"])
+        if level != row.severity:
+            store.incidents.update(incident_id, severity=str(level), updated_at=row.updated_at)
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="severity", severity=str(level),
-                                   was=row["severity"], by="weir", why=impact.describe()))
-            if notify and rank(level) > rank(row["severity"]):
+                                   was=row.severity, by="weir", why=impact.describe()))
+            if notify and rank(level) > rank(row.severity):
                 self._notify(incident_id, "escalated")
 
     def _regrade_active(self, downstream: Callable[[str], set[str]]) -> None:
         for incident in self._store().incidents.select(self._project().name, states=(State.OPEN, State.ACKNOWLEDGED)):
-            self._regrade(incident["id"], downstream)
+            self._regrade(incident.id, downstream)
 
     def _settle(self, tracker: ScopeTracker, healed: dict[tuple[str | None, str | None], Event], out: Synced) -> None:
         """At the end of a batch: fix the scope partitions rebuilt good, resolve (reason fixed) the
@@ -261,29 +262,29 @@ class IncidentService:
         fixed = tracker.settle()
         store = self._store()
         for incident, _, rows in tracker.active():
-            n = incident["id"]
+            n = incident.id
             if not rows:
-                event = healed.get((incident["root_asset"], incident["root_partition"]))
-                if event is not None and event.at >= incident["updated_at"]:
+                event = healed.get((incident.root_asset, incident.root_partition))
+                if event is not None and event.at >= incident.updated_at:
                     how = "delivered again" if event.kind == EventKind.SOURCE_ADMITTED else "rebuilt"
-                    self._resolved(n, event.at, f"{incident['root_asset']} {incident['root_partition']} {how} and "
+                    self._resolved(n, event.at, f"{incident.root_asset} {incident.root_partition} {how} and "
                                    "passed its checks and monitors", out)
                 continue
             if n in tracker.grown and n not in out.opened:  # what joins with the opening is part of it
                 store.emit(self._event(EventKind.INCIDENT_UPDATED, n, change="scope", added=tracker.grown[n][:50],
                                        scope=describe(rows)))
                 self._notify(n, "grew")  # the owners already cautioned hear the period it covers now
-            left = [r for r in rows if r["fixed_run_id"] is None]
+            left = [r for r in rows if r.fixed_run_id is None]
             if n not in fixed:
                 continue
             out.fixed[n] = fixed[n]
-            at = max((r["fixed_at"] or 0.0) for r in rows)
+            at = max((r.fixed_at or 0.0) for r in rows)
             if not left:
                 self._resolved(n, at, f"all {len(rows)} partition(s) of its scope rebuilt from good inputs and passed "
                                f"their checks and monitors ({describe(rows)})", out)
             else:
                 store.emit(self._event(EventKind.INCIDENT_UPDATED, n, change="partly fixed", fixed=fixed[n][:50],
-                                       left=[f"{r['asset']} {r['partition_key']}" for r in left][:50],
+                                       left=[f"{r.asset} {r.partition_key}" for r in left][:50],
                                        note=f"{len(rows) - len(left)} of {len(rows)} partition(s) rebuilt good; "
                                             f"{len(left)} still bad"))
 
@@ -301,9 +302,9 @@ class IncidentService:
             run_id=event.run_id, summary=line, why=why, at=event.at, series=series(event))
 
     def _event(self, kind: EventKind, incident_id: int, **data: Any) -> Event:
-        incident = self._store().incidents.get(incident_id) or {}
-        return Event(kind=kind, project=self._project().name, asset=incident.get("root_asset"),
-                     partition_key=incident.get("root_partition"), data={"incident": incident_id, **data})
+        incident = self._store().incidents.get(incident_id)
+        return Event(kind=kind, project=self._project().name, asset=incident.root_asset if incident else None,
+                     partition_key=incident.root_partition if incident else None, data={"incident": incident_id, **data})
 
     # -- as users ask -------------------------------------------------------------------------
     def list(self, state: State | None = None, *, sync: bool = False) -> builtins.list[dict]:
@@ -314,59 +315,60 @@ class IncidentService:
         store = self._store()
         with store.read():
             rows = store.incidents.select(self._project().name, states=(state,) if state else ())
-            members = store.incidents.members([r["id"] for r in rows])
-        return [{**r, "members": len(members.get(r["id"], [])),
-                 "assets": sorted({m["asset"] for m in members.get(r["id"], []) if m["asset"]})} for r in rows]
+            members = store.incidents.members([r.id for r in rows])
+        return [{**r.as_dict(), "members": len(members.get(r.id, [])),
+                 "assets": sorted({m.asset for m in members.get(r.id, []) if m.asset})} for r in rows]
 
     def show(self, incident_id: int) -> dict:
         """One incident with its members (why each joined) and its timeline."""
         store = self._store()
         with store.read():
             row = store.incidents.get(incident_id)
-            if row is None or row["project"] != self._project().name:
+            if row is None or row.project != self._project().name:
                 raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
             members = store.incidents.members([incident_id])[incident_id]
             kinds = (EventKind.INCIDENT_OPENED, EventKind.INCIDENT_UPDATED, EventKind.INCIDENT_RESOLVED)
             timeline = store.events.about_incident(self._project().name, incident_id, kinds=kinds)
             scope = store.incidents.scope([incident_id])[incident_id]
             told = store.incidents.diagnoses(incident_id)
-        cause = IncidentCause.from_json(row.get("cause"))
+        cause = IncidentCause.from_json(row.cause)
         diagnosis = told[-1]["diagnosis"] if told else self._diagnose_now(row, members)
-        return {**row, "member_list": members, "timeline": timeline, "diagnosis": diagnosis,
+        return {**row.as_dict(), "member_list": [m.as_dict() for m in members], "timeline": timeline, "diagnosis": diagnosis,
                 "diagnoses": [{"at": d["at"], "change": d["change"], "verdict": d["diagnosis"]["classification"]}
                               for d in told],
-                "cause": cause.to_json() if cause else None, "scope": scope,
-                "left": sum(1 for r in scope if r["fixed_run_id"] is None),
-                "fix": [s.to_json() for s in self.remedy(row, scope)] if row["state"] != State.RESOLVED else [],
-                "assets": sorted({m["asset"] for m in members if m["asset"]} | {r["asset"] for r in scope})}
+                "cause": cause.to_json() if cause else None, "scope": [r.as_dict() for r in scope],
+                "left": sum(1 for r in scope if r.fixed_run_id is None),
+                "fix": [s.to_json() for s in self.remedy(row, scope)] if row.state != State.RESOLVED else [],
+                "assets": sorted({m.asset for m in members if m.asset} | {r.asset for r in scope})}
 
-    def remedy(self, row: dict, scope: builtins.list[dict] | None = None) -> builtins.list[Any]:
+    def remedy(self, row: IncidentRecord, scope: builtins.list[ScopeRecord] | None = None) -> builtins.list[Any]:
         """The steps that fix the incident's whole scope (``remedy.py``)."""
         from weir.incidents.remedy import remedy_for
 
         store = self._store()
         if scope is None:
             with store.read():
-                scope = store.incidents.scope([row["id"]])[row["id"]]
-        return remedy_for(self._project(), IncidentCause.from_json(row.get("cause")), scope)
+                scope = store.incidents.scope([row.id])[row.id]
+        return remedy_for(self._project(), IncidentCause.from_json(row.cause), scope)
 
-    def undelivered(self, row: dict) -> builtins.list[str]:
+    def undelivered(self, incident_id: int) -> builtins.list[str]:
         """The source partitions of an incident's scope still bad whose landed files are still a
         delivery the incident holds bad (nothing new has landed for them): ``["source key"]``."""
-        return undelivered(self._project(), self._store(), row["id"])
+        return undelivered(self._project(), self._store(), incident_id)
 
-    def diagnose_incident(self, row: dict, members: builtins.list[dict]) -> dict | None:
+    def diagnose_incident(self, row: IncidentRecord, members: builtins.list[IncidentMember]) -> dict | None:
         """The diagnosis of an incident as it was told when it opened (or last reopened), never a
         recomputation against today; one made now for an incident that has none stored."""
         store = self._store()
         with store.read():
-            told = store.incidents.diagnoses(row["id"]) if row.get("id") is not None else []
+            told = store.incidents.diagnoses(row.id)
         return told[-1]["diagnosis"] if told else self._diagnose_now(row, members)
 
-    def _diagnose_now(self, row: dict, members: builtins.list[dict]) -> dict | None:
+    def _diagnose_now(self, row: IncidentRecord, members: builtins.list[IncidentMember]) -> dict | None:
         from weir.incidents.telling import diagnose_incident
 
-        return diagnose_incident(self._project(), self._store(), row, members, tables=self._tables,
+        return diagnose_incident(self._project(), self._store(), row.root_asset, row.root_partition, members,
+                                 tables=self._tables,
                                  before=self._before)
 
     def diagnose(self, asset: str, partition: str) -> dict:
@@ -381,11 +383,11 @@ class IncidentService:
         store = self._store()
         with store.read():  # a partition of a fault that goes on is compared with the days before the fault
             active = store.incidents.select(project.name, states=(State.OPEN, State.ACKNOWLEDGED))
-            scopes = store.incidents.scope([i["id"] for i in active])
-        first = min((r["partition_key"] for rows in scopes.values() if any(
-            (r["asset"], r["partition_key"]) == (asset, key) for r in rows) for r in rows if r["asset"] == asset),
+            scopes = store.incidents.scope([i.id for i in active])
+        first = min((r.partition_key for rows in scopes.values() if any(
+            (r.asset, r.partition_key) == (asset, key) for r in rows) for r in rows if r.asset == asset),
             default=key)
-        told = diagnose_incident(project, store, {"root_asset": asset, "root_partition": key}, [],
+        told = diagnose_incident(project, store, asset, key, [],
                                  tables=self._tables, before=lambda a, k: self._before(a, min(first, k)))
         return told if told is not None else diagnose(project, self._store(), asset, key)
 
@@ -407,14 +409,14 @@ class IncidentService:
             facts = read_facts(project, store, insights, now or datetime.now(UTC))
         return trust(insights, facts)
 
-    def acknowledge(self, incident_id: int, note: str | None = None, *, actor: str = "unknown") -> dict:
+    def acknowledge(self, incident_id: int, note: str | None = None, *, actor: str = "unknown") -> IncidentRecord:
         return self._change(incident_id, State.ACKNOWLEDGED, note=note, actor=actor)
 
-    def resolve(self, incident_id: int, reason: Reason, note: str | None = None, *, actor: str = "unknown") -> dict:
+    def resolve(self, incident_id: int, reason: Reason, note: str | None = None, *, actor: str = "unknown") -> IncidentRecord:
         return self._change(incident_id, State.RESOLVED, reason=reason, note=note, actor=actor)
 
     def set_severity(self, incident_id: int, level: Severity, note: str | None = None, *,
-                     actor: str = "unknown") -> dict:
+                     actor: str = "unknown") -> IncidentRecord:
         """Set an incident's severity by hand (any state): automatic grading leaves it as set from
         then on. An ``incident_updated`` event (change severity, by hand)."""
         store = self._store()
@@ -425,25 +427,31 @@ class IncidentService:
                 changes["note"] = note
             store.incidents.update(incident_id, **changes)
             store.emit(self._event(EventKind.INCIDENT_UPDATED, incident_id, change="severity", severity=str(level),
-                                   was=row["severity"], by="hand", note=note, actor=actor))
-            if row["state"] != State.RESOLVED and rank(level) > rank(row["severity"]):
+                                   was=row.severity, by="hand", note=note, actor=actor))
+            if row.state != State.RESOLVED and rank(level) > rank(row.severity):
                 self._notify(incident_id, "escalated")
             return store.incidents.get(incident_id) or row
 
-    def _own(self, incident_id: int) -> dict:
+    def _get(self, incident_id: int) -> IncidentRecord:
         row = self._store().incidents.get(incident_id)
-        if row is None or row["project"] != self._project().name:
+        if row is None:
+            raise UnknownObjectError(f"no incident {incident_id}")
+        return row
+
+    def _own(self, incident_id: int) -> IncidentRecord:
+        row = self._store().incidents.get(incident_id)
+        if row is None or row.project != self._project().name:
             raise UnknownObjectError(f"no incident {incident_id} in project {self._project().name!r}")
         return row
 
     def _change(self, incident_id: int, state: State, *, reason: Reason | None = None, note: str | None = None,
-                actor: str = "unknown") -> dict:
+                actor: str = "unknown") -> IncidentRecord:
         store = self._store()
         with store.transaction():
             row = self._own(incident_id)
-            if row["state"] == State.RESOLVED:
-                raise UsageError(f"incident {incident_id} is already resolved ({row['reason']})")
-            if state == State.ACKNOWLEDGED and row["state"] == State.ACKNOWLEDGED:
+            if row.state == State.RESOLVED:
+                raise UsageError(f"incident {incident_id} is already resolved ({row.reason})")
+            if state == State.ACKNOWLEDGED and row.state == State.ACKNOWLEDGED:
                 return row
             now = time.time()
             changes: dict[str, Any] = {"state": str(state), "updated_at": now}

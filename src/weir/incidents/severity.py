@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from weir.incidents.grouping import BROKEN
 
@@ -64,17 +64,27 @@ def severity(impact: Impact) -> Severity:
     return LEVELS[min(points, len(LEVELS)) - 1]
 
 
-def assess(members: Iterable[dict], insights: Iterable[Any], downstream: Callable[[str], set[str]],
+class Trigger(Protocol):
+    """What the impact reads of a member (or of the event about to open an incident)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def asset(self) -> str | None: ...
+
+
+def assess(members: Iterable[Trigger], insights: Iterable[Any], downstream: Callable[[str], set[str]],
            lasted: float) -> Impact:
     """The impact of an incident whose members are ``members`` (``{kind, asset}``);
     ``downstream(asset)`` is every asset that reads ``asset``, directly or through others."""
     members = list(members)
     reached: set[str] = set()
     for m in members:
-        if m["asset"]:
-            reached |= {m["asset"]} | downstream(m["asset"])
+        if m.asset:
+            reached |= {m.asset} | downstream(m.asset)
     hit = [i for i in insights if reached & set(i.depends_on)]
-    return Impact(broken=any(str(m["kind"]) in BROKEN for m in members), insights=len(hit),
+    return Impact(broken=any(str(m.kind) in BROKEN for m in members), insights=len(hit),
                   owners=len({o for i in hit for o in i.owners}), lasted=max(0.0, lasted))
 
 

@@ -17,32 +17,34 @@ from weir.incidents.grouping import BROKEN
 from weir.incidents.records import Cause
 
 if TYPE_CHECKING:
+    from weir.model.rows import IncidentMember
     from weir.project.graph import Project
     from weir.store.store import MetadataStore
 
 
-def diagnose_incident(project: Project, store: MetadataStore, row: dict, members: list[dict], *, tables: Any = None,
+def diagnose_incident(project: Project, store: MetadataStore, root_asset: str, root_partition: str | None,
+                      members: list[IncidentMember], *, tables: Any = None,
                       before: Callable[[str, str], str | None] = lambda a, k: None) -> dict | None:
-    """The diagnosis of an incident whose row is ``row`` and members ``members``; None when its
-    root was never built (an upstream of it failed: nothing to compare). ``tables`` (the asset
+    """The diagnosis of an incident whose root is ``root_asset`` ``root_partition`` and members
+    ``members``; None when its root was never built (an upstream of it failed: nothing to compare). ``tables`` (the asset
     tables) lets an asset's root be read beside its last good version; ``before(asset, key)`` is
     the partition before ``key``."""
     from weir.incidents.diagnosis import diagnose
     from weir.project.keys import partition_key
 
-    if not row["root_partition"]:
+    if not root_partition:
         return None
-    asset = row["root_asset"]
+    asset = root_asset
     try:
-        key = partition_key(project, asset, row["root_partition"], sources=True)
+        key = partition_key(project, asset, root_partition, sources=True)
         diagnosis = diagnose(project, store, asset, key)
     except UnknownObjectError:
         return None
-    broken = [m for m in members if m["kind"] in BROKEN]
+    broken = [m for m in members if m.kind in BROKEN]
     pipeline = bool(diagnosis["code"] or diagnosis["packages"] or (diagnosis["config"] or {}).get("changes"))
     if broken:
         if diagnosis["classification"]["verdict"] != "the pipeline broke":
-            diagnosis["classification"] = {"verdict": "the pipeline broke", "why": broken[0]["summary"],
+            diagnosis["classification"] = {"verdict": "the pipeline broke", "why": broken[0].summary,
                                            "for": "the data team to fix"}
         return diagnosis
     if pipeline:
@@ -90,7 +92,7 @@ def _peers(project: Project, store: MetadataStore, asset: str, key: str, diagnos
             good = diagnosis.get("last_good") or {}
             with store.read():
                 builds = store.runs.builds(project.name, asset, key=good.get("partition") or key, limit=50)
-            version = next((b["output_version"] for b in builds if b["run_id"] == good.get("run_id")), None)
+            version = next((b.output_version for b in builds if b.run_id == good.get("run_id")), None)
             pair = read_pair(tables.get(asset), key, version, alerted, good_key=good.get("partition") or good_key)
         else:
             return None

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from weir.events import Event, EventKind
+from weir.events import Event, EventKind, PartitionPublished, payload
 from weir.incidents.grouping import BROKEN
+from weir.model.rows import IncidentRecord, RunRecord, ScopeRecord
 from weir.incidents.scope import PROVENANCE, UNPUBLISHED, Build, IncidentCause, bad_version, reads_bad, under
 
 if TYPE_CHECKING:
@@ -32,42 +33,42 @@ class ScopeTracker:
         self.project, self.store, self.downstream = project, store, downstream
         self.pending: dict[Where, tuple[Event, Build]] = {}
         self.grown: dict[int, list[str]] = {}  # incident -> lines of what joined its scope in this batch
-        self._active: list[tuple[dict, IncidentCause | None, list[dict]]] | None = None
-        self._runs: dict[str, dict] = {}
+        self._active: list[tuple[IncidentRecord, IncidentCause | None, list[ScopeRecord]]] | None = None
+        self._runs: dict[str, RunRecord | None] = {}
         self._envs: dict[str, dict[str, str] | None] = {}
 
     # -- what is in scope now ---------------------------------------------------------------------
-    def active(self) -> list[tuple[dict, IncidentCause | None, list[dict]]]:
+    def active(self) -> list[tuple[IncidentRecord, IncidentCause | None, list[ScopeRecord]]]:
         """Active incidents with their cause and scope rows (cached until ``changed``)."""
         if self._active is None:
             rows = self.store.incidents.select(self.project.name, states=ACTIVE)
-            scope = self.store.incidents.scope([r["id"] for r in rows])
-            self._active = [(r, IncidentCause.from_json(r.get("cause")), scope.get(r["id"], [])) for r in rows]
+            scope = self.store.incidents.scope([r.id for r in rows])
+            self._active = [(r, IncidentCause.from_json(r.cause), scope.get(r.id, [])) for r in rows]
         return self._active
 
     def changed(self) -> None:
         self._active = None
 
     @staticmethod
-    def bad(rows: list[dict]) -> dict[Where, str | None]:
+    def bad(rows: list[ScopeRecord]) -> dict[Where, str | None]:
         """The scope's partitions still bad, each with which of its versions are (``scope.bad_version``)."""
-        return {(r["asset"], r["partition_key"]): r["version"] for r in rows if r["fixed_run_id"] is None}
+        return {(r.asset, r.partition_key): r.version for r in rows if r.fixed_run_id is None}
 
     # -- builds ----------------------------------------------------------------------------------
     def build(self, asset: str, key: str, run_id: str | None, code_version: str | None,
               inputs: dict[str, Any] | None, *, need_packages: bool, version: Any = None) -> Build:
         run = self._run(run_id)
-        packages = self._packages(run.get("environment_id")) if need_packages else None
+        packages = self._packages(run.environment_id if run else None) if need_packages else None
         return Build(asset=asset, key=key, run_id=run_id, code_version=code_version,
-                     configuration_id=run.get("configuration_id"), packages=packages,
+                     configuration_id=run.configuration_id if run else None, packages=packages,
                      inputs={up: dict(parts or {}) for up, parts in (inputs or {}).items()},
                      version=None if version is None else str(version))
 
-    def _run(self, run_id: str | None) -> dict:
+    def _run(self, run_id: str | None) -> RunRecord | None:
         if not run_id:
-            return {}
+            return None
         if run_id not in self._runs:
-            self._runs[run_id] = self.store.runs.get(run_id) or {}
+            self._runs[run_id] = self.store.runs.get(run_id)
         return self._runs[run_id]
 
     def _packages(self, environment_id: str | None) -> dict[str, str] | None:
@@ -94,7 +95,7 @@ class ScopeTracker:
         """Bring into the scope every published partition built under ``cause``, then everything
         published downstream that was built from a partition in scope."""
         name = self.project.name
-        rows = next((s for r, _, s in self.active() if r["id"] == incident_id), [])
+        rows = next((s for r, _, s in self.active() if r.id == incident_id), [])
         bad = self.bad(rows)
         if cause is not None and cause.kind in ("library", "code", "configuration") and cause.asset in self.project.assets:
             current = self.store.partitions.current(name, [cause.asset])
@@ -137,8 +138,9 @@ class ScopeTracker:
         where = (event.asset, event.partition_key)
         published = event.kind == EventKind.PARTITION_PUBLISHED
         library = any(c is not None and c.kind == "library" for _, c, _ in active)
-        b = (self.build(event.asset, event.partition_key, event.run_id, event.data.get("code_version"),
-                        event.data.get("inputs"), need_packages=library, version=event.data.get("version")) if published
+        done = payload(event, PartitionPublished) if published else None
+        b = (self.build(event.asset, event.partition_key, event.run_id, done.code_version,
+                        done.inputs, need_packages=library, version=done.version) if done is not None
              else Build(asset=event.asset, key=event.partition_key, run_id=event.run_id, code_version=None,
                         configuration_id=None, packages=None, inputs={}, version=event.data.get("fingerprint")))
         healing = set(self.pending)
@@ -146,15 +148,15 @@ class ScopeTracker:
         for incident, cause, rows in active:
             bad = {w: v for w, v in self.bad(rows).items() if w not in healing}
             if cause is not None and under(cause, b):
-                self.add(incident["id"], where, run_id=event.run_id, via="cause", version=b.version,
+                self.add(incident.id, where, run_id=event.run_id, via="cause", version=b.version,
                          why=f"built under the same cause ({cause.summary})", at=event.at)
                 continue
             hit = reads_bad(b, bad)
             if hit is not None:
-                self.add(incident["id"], where, run_id=event.run_id, via="lineage", version=b.version,
+                self.add(incident.id, where, run_id=event.run_id, via="lineage", version=b.version,
                          why=f"built from {hit[0]} {hit[1]}, in scope", at=event.at)
                 continue
-            if where in {(r["asset"], r["partition_key"]) for r in rows}:
+            if where in {(r.asset, r.partition_key) for r in rows}:
                 candidate = True
         if candidate:
             self.pending[where] = (event, b)
@@ -211,10 +213,10 @@ class ScopeTracker:
                     if reads_bad(b, {w: v for w, v in bad.items() if w != where}) is not None:
                         waiting = True  # it read something this incident still holds bad
                         continue
-                    if self.store.incidents.fix_scope(incident["id"], asset=where[0], partition_key=where[1],
+                    if self.store.incidents.fix_scope(incident.id, asset=where[0], partition_key=where[1],
                                                       run_id=event.run_id, at=event.at):
-                        fixed.setdefault(incident["id"], []).append(f"{where[0]} {where[1]}")
-                        self._still_to_build(incident["id"], where, b, event.at)
+                        fixed.setdefault(incident.id, []).append(f"{where[0]} {where[1]}")
+                        self._still_to_build(incident.id, where, b, event.at)
                         self.changed()
                         progress = True
                 if not waiting:
@@ -241,13 +243,13 @@ def bad_versions(project: Project, store: MetadataStore, event: Event, keys: lis
     return out
 
 
-def same_cause(project: Project, store: MetadataStore, event: Event, resolved: list[dict],
-               tracker: ScopeTracker) -> list[dict]:
+def same_cause(project: Project, store: MetadataStore, event: Event, resolved: list[IncidentRecord],
+               tracker: ScopeTracker) -> list[IncidentRecord]:
     """The recently resolved incidents whose cause (a library, code or configuration version)
     the trigger's partition was built under again: the same fault back, not a new one."""
-    causes: list[tuple[dict, IncidentCause]] = []
+    causes: list[tuple[IncidentRecord, IncidentCause]] = []
     for i in resolved:
-        c = IncidentCause.from_json(i.get("cause"))
+        c = IncidentCause.from_json(i.cause)
         if c is not None and c.kind in PROVENANCE and c.asset == event.asset:
             causes.append((i, c))
     if not causes or not event.partition_key or event.asset not in project.assets:
@@ -271,9 +273,9 @@ def undelivered(project: Project, store: MetadataStore, incident_id: int) -> lis
         scope = store.incidents.scope([incident_id])[incident_id]
     out = []
     for r in scope:
-        if r["fixed_run_id"] is not None or r["asset"] not in project.sources or r["version"] in (None, UNPUBLISHED):
+        if r.fixed_run_id is not None or r.asset not in project.sources or r.version in (None, UNPUBLISHED):
             continue
-        files = source_files(project.sources[r["asset"]], Path(project.root), r["partition_key"])
-        if files and bad_version(r["version"], fingerprint(files)):
-            out.append(f"{r['asset']} {r['partition_key']}")
+        files = source_files(project.sources[r.asset], Path(project.root), r.partition_key)
+        if files and bad_version(r.version, fingerprint(files)):
+            out.append(f"{r.asset} {r.partition_key}")
     return out

@@ -18,7 +18,8 @@ month, its hours); for the insight, the earliest over its time-partitioned input
 
 **History** replays the incident events (opened, joined, reopened, resolved) against the
 insight's lineage: each change between trusted, suspect and broken, when and which incident
-made it. Staleness is a matter of the clock, not of events, and is judged on read only."""
+made it. Only the events of the incidents with a member on what the insights rest on are read
+(by incident, not the whole log): no other incident's events can move an insight's trust. Staleness is a matter of the clock, not of events, and is judged on read only."""
 
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from weir.events import Event, EventKind
+from weir.events import Event, EventKind, IncidentOpened, IncidentResolved, IncidentUpdated, payload
 from weir.incidents.freshness import Late, lateness
 from weir.incidents.grouping import BROKEN, related_keys
 from weir.model.partitions import PartitionScheme, TimeScheme
 from weir.model.records import iso
+from weir.model.rows import IncidentMember, IncidentRecord
 
 if TYPE_CHECKING:
     from weir.project.graph import Project
@@ -48,8 +50,8 @@ class Facts:
 
     now: datetime
     upstream: Mapping[str, set[str]]  # insight -> every asset and source it rests on
-    active: Sequence[dict]  # open and acknowledged incidents
-    members: Mapping[int, list[dict]]  # incident -> its members (of every incident in ``events`` too)
+    active: Sequence[IncidentRecord]  # open and acknowledged incidents
+    members: Mapping[int, list[IncidentMember]]  # incident -> its members (of every incident in ``events`` too)
     published: Mapping[str, dict[str, float]]  # asset or source -> partition -> when published or admitted
     schemes: Mapping[str, PartitionScheme]
     deadlines: Mapping[str, timedelta] = field(default_factory=dict)  # sources with fresh_within
@@ -70,17 +72,21 @@ def read_facts(project: Project, store: MetadataStore, insights: Sequence[Any], 
         if row["source"] in wanted and row["state"] == "accepted":
             published[row["source"]][row["partition_key"]] = row["checked_at"]
     active = store.incidents.select(project.name, states=ACTIVE)
-    events = store.events.after(0, kinds=INCIDENT_EVENTS, project=project.name, limit=None)
-    ids = {i["id"] for i in active} | {int(e.data["incident"]) for e in events if e.data.get("incident")}
+    # the history replays the events of the incidents that ever touched what the insights rest
+    # on (a member there): read by incident, not the whole log; the others never move trust
+    touching = store.incidents.touching(project.name, above)
+    events = store.events.about_incidents(project.name, sorted(touching), kinds=INCIDENT_EVENTS)
+    ids = {i.id for i in active} | touching
     members = store.incidents.members(sorted(ids))
-    for incident_id, rows in store.incidents.scope([i["id"] for i in active]).items():
+    for incident_id, rows in store.incidents.scope([i.id for i in active]).items():
         # a partition of an active incident's scope not yet rebuilt good weighs like a member; a
         # member whose partition was rebuilt good weighs no more
-        good = {(r["asset"], r["partition_key"]) for r in rows if r["fixed_run_id"] is not None}
-        kept = [m for m in members.get(incident_id, []) if (m["asset"], m["partition_key"]) not in good]
+        good = {(r.asset, r.partition_key) for r in rows if r.fixed_run_id is not None}
+        kept = [m for m in members.get(incident_id, []) if (m.asset, m.partition_key) not in good]
         members[incident_id] = [*kept, *(
-            {"kind": "in scope", "asset": r["asset"], "partition_key": r["partition_key"], "run_id": r["run_id"],
-             "summary": r["why"], "why": r["why"], "at": r["added_at"]} for r in rows if r["fixed_run_id"] is None)]
+            IncidentMember(id=0, incident_id=incident_id, event_id=None, kind="in scope", asset=r.asset,
+                           partition_key=r.partition_key, run_id=r.run_id, summary=r.why, why=r.why, at=r.added_at)
+            for r in rows if r.fixed_run_id is None)]
     return Facts(now=now, upstream=upstream, active=active, members=members,
                  published=published, schemes={n: project.node(n).partitions for n in above}, deadlines=deadlines,
                  events=events)
@@ -93,8 +99,8 @@ def trust(insights: Iterable[Any], facts: Facts) -> list[dict]:
     for insight in insights:
         above = facts.upstream.get(insight.name, set())
         hits = [(i, touching) for i in facts.active
-                if (touching := [m for m in facts.members.get(i["id"], []) if m["asset"] in above])]
-        broken = {i["id"] for i, t in hits if any(m["kind"] in BROKEN for m in t)}
+                if (touching := [m for m in facts.members.get(i.id, []) if m.asset in above])]
+        broken = {i.id for i, t in hits if any(m.kind in BROKEN for m in t)}
         late = _late(insight, above, facts)
         status = "broken" if broken else "stale" if late else "suspect" if hits else "trusted"
         touched = [m for _, t in hits for m in t]
@@ -103,11 +109,11 @@ def trust(insights: Iterable[Any], facts: Facts) -> list[dict]:
                   for dep in insight.depends_on]
         out.append({
             "insight": insight.name, "status": status, "owners": list(insight.owners), "url": insight.url,
-            "incidents": [i["id"] for i, _ in hits],
-            "partitions": sorted({f"{m['asset']} {m['partition_key']}" for m in touched}),
-            "because": ([f"incident {i['id']}: {i['title']}" for i, _ in hits if i["id"] in broken]
+            "incidents": [i.id for i, _ in hits],
+            "partitions": sorted({f"{m.asset} {m.partition_key}" for m in touched}),
+            "because": ([f"incident {i.id}: {i.title}" for i, _ in hits if i.id in broken]
                         + [x.line() for x in late]
-                        + [f"incident {i['id']}: {i['title']}" for i, _ in hits if i["id"] not in broken]),
+                        + [f"incident {i.id}: {i.title}" for i, _ in hits if i.id not in broken]),
             "trusted_through": _earliest(insight.depends_on, inputs, facts.schemes),
             "inputs": inputs,
             "late": [x.to_json() for x in late],
@@ -132,16 +138,16 @@ def _late(insight: Any, above: set[str], facts: Facts) -> list[Late]:
     return list(out.values())
 
 
-def _through(scheme: PartitionScheme | None, published: dict[str, float], touched: list[dict], facts: Facts) -> str | None:
+def _through(scheme: PartitionScheme | None, published: dict[str, float], touched: list[IncidentMember], facts: Facts) -> str | None:
     """The newest published partition with no touched partition at or before it (None: not
     time-partitioned, nothing published, or touched from the first)."""
     if not isinstance(scheme, TimeScheme):
         return None
     keys: list[str] = []
     for m in touched:
-        if not isinstance(facts.schemes.get(m["asset"]), TimeScheme) or not m["partition_key"]:
+        if not isinstance(facts.schemes.get(m.asset or ""), TimeScheme) or not m.partition_key:
             return None  # a partition the time grid cannot place touches every one
-        keys.append(m["partition_key"])
+        keys.append(m.partition_key)
     for key in sorted(published, reverse=True):
         if not any(t <= key or related_keys(t, key) for t in keys):
             return key
@@ -162,25 +168,27 @@ def _earliest(depends_on: Iterable[str], inputs: list[dict], schemes: Mapping[st
     return min(ends)[1] if ends else None
 
 
-def history(above: set[str], events: Sequence[Event], members: Mapping[int, list[dict]]) -> list[dict]:
+def history(above: set[str], events: Sequence[Event], members: Mapping[int, list[IncidentMember]]) -> list[dict]:
     """The insight's changes between trusted, suspect and broken, oldest first: ``[{at, status,
     incident, because}]``, replayed from the incident events against the assets it rests on."""
     touching: dict[int, list[bool]] = {}  # incident -> whether each member above it is broken data
     active: set[int] = set()
     status, out = "trusted", []
     for e in events:
-        incident, d = int(e.data.get("incident") or 0), e.data
-        change = d.get("change")
-        if e.kind == EventKind.INCIDENT_RESOLVED:
+        told = payload(e)
+        if isinstance(told, IncidentResolved):
+            incident = int(told.incident or 0)
             active.discard(incident)
-            because = f"incident {incident} resolved: {d.get('reason')}"
-        elif e.kind == EventKind.INCIDENT_OPENED or change in ("joined", "reopened"):
+            because = f"incident {incident} resolved: {told.reason}"
+        elif isinstance(told, IncidentOpened) or (isinstance(told, IncidentUpdated)
+                                                  and told.change in ("joined", "reopened")):
+            incident = int(told.incident or 0)
             active.add(incident)
-            line = d.get("title") if e.kind == EventKind.INCIDENT_OPENED else d.get("member")
-            asset = d.get("asset") if "asset" in d else e.asset
+            line = told.title if isinstance(told, IncidentOpened) else told.member
+            verb = "opened" if isinstance(told, IncidentOpened) else str(told.change)
+            asset = told.asset if told.names_asset else e.asset
             if asset in above:
                 touching.setdefault(incident, []).append(_broken(members.get(incident, []), line))
-            verb = "opened" if e.kind == EventKind.INCIDENT_OPENED else str(change)
             because = f"incident {incident} {verb}: {line}"
         else:
             continue  # acknowledged, severity: trust does not move
@@ -192,6 +200,6 @@ def history(above: set[str], events: Sequence[Event], members: Mapping[int, list
     return out
 
 
-def _broken(members: list[dict], line: str | None) -> bool:
+def _broken(members: list[IncidentMember], line: str | None) -> bool:
     """Whether the member the event names (by its summary line) is blocked or failed data."""
-    return any(m["kind"] in BROKEN for m in members if m["summary"] == line)
+    return any(m.kind in BROKEN for m in members if m.summary == line)

@@ -38,6 +38,7 @@ from openlineage.client.facet_v2 import (
 )
 
 from weir.events import Event, EventKind
+from weir.model.rows import RunRecord, TaskRecord
 from weir.model.partitions import UNPARTITIONED_KEY
 
 if TYPE_CHECKING:
@@ -149,9 +150,9 @@ class Translator:
     def __init__(self, store: MetadataStore, naming: Naming) -> None:
         self.store = store
         self.naming = naming
-        self._runs: dict[str, dict | None] = {}
+        self._runs: dict[str, RunRecord | None] = {}
         self._envs: dict[str, dict | None] = {}
-        self._tasks: dict[str, dict[tuple[str, str], dict]] = {}
+        self._tasks: dict[str, dict[tuple[str, str], TaskRecord]] = {}
         self._code: dict[tuple[str, str], dict | None] = {}
         self._handlers: dict[EventKind, Callable[[Event], list[RunEvent]]] = {
             EventKind.RUN_STARTED: self._run_started,
@@ -196,10 +197,11 @@ class Translator:
     def _weir_run(self, e: Event, **extra: Any) -> dict[str, Any]:
         run = self._run(_run_of(e))
         return {"weir_run": _p(WeirRunFacet, runId=e.run_id, project=e.project,
-                               trigger=(run or {}).get("trigger") or e.data.get("trigger"), **extra)}
+                               trigger=(run.trigger if run else None) or e.data.get("trigger"), **extra)}
 
     def _environment(self, run_id: str) -> dict[str, Any]:
-        env_id = (self._run(run_id) or {}).get("environment_id")
+        run = self._run(run_id)
+        env_id = run.environment_id if run else None
         if not env_id:
             return {}
         if env_id not in self._envs:
@@ -210,16 +212,16 @@ class Translator:
         return {"weir_environment": _p(WeirEnvironmentRunFacet, id=env["id"], python=env["python"],
                                        platform=env["platform"], packages=dict(env["packages"] or {}))}
 
-    def _run(self, run_id: str) -> dict | None:
+    def _run(self, run_id: str) -> RunRecord | None:
         if run_id not in self._runs:
             self._runs[run_id] = self.store.runs.get(run_id)
         return self._runs[run_id]
 
-    def _task(self, e: Event) -> dict:
+    def _task(self, e: Event) -> TaskRecord | None:
         run_id = _run_of(e)
         if run_id not in self._tasks:
-            self._tasks[run_id] = {(t["asset"], t["partition_key"]): t for t in self.store.runs.tasks(run_id)}
-        return self._tasks[run_id].get((_asset_of(e), e.partition_key or UNPARTITIONED_KEY), {})
+            self._tasks[run_id] = {(t.asset, t.partition_key): t for t in self.store.runs.tasks(run_id)}
+        return self._tasks[run_id].get((_asset_of(e), e.partition_key or UNPARTITIONED_KEY))
 
     # -- one partition of one asset -------------------------------------------------------
     def _partition_built(self, e: Event) -> list[RunEvent]:
@@ -245,7 +247,7 @@ class Translator:
         assertions = self._assertions(e, key)
         return [RunEvent(eventType=RunState.FAIL, eventTime=_time(e.at), producer=PRODUCER,
                          run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets), job=self._asset_job(e),
-                         inputs=self._inputs(self._task(e).get("input_versions")),
+                         inputs=self._inputs(_input_versions(self._task(e))),
                          outputs=[self._output(e, {"dataQualityAssertions": assertions} if assertions else {})])]
 
     def _partition_failed(self, e: Event) -> list[RunEvent]:
@@ -254,13 +256,13 @@ class Translator:
         key = e.partition_key or UNPARTITIONED_KEY
         task = self._task(e)
         state = e.data.get("state") or "failed"
-        message = e.data.get("error") or e.data.get("reason") or task.get("error") or state
+        message = e.data.get("error") or e.data.get("reason") or (task.error if task else None) or state
         facets = self._partition_run(e, state=state, attempts=e.data.get("attempts"))
-        facets["errorMessage"] = _error(message, task.get("traceback"))
-        return [self._start(e, e.at, task.get("code_version")),
+        facets["errorMessage"] = _error(message, task.traceback if task else None)
+        return [self._start(e, e.at, task.code_version if task else None),
                 RunEvent(eventType=RunState.FAIL, eventTime=_time(e.at), producer=PRODUCER,
                          run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets), job=self._asset_job(e),
-                         inputs=self._inputs(task.get("input_versions")), outputs=[self._output(e, {})])]
+                         inputs=self._inputs(_input_versions(task)), outputs=[self._output(e, {})])]
 
     def _start(self, e: Event, at: float, code_version: str | None) -> RunEvent:
         key = e.partition_key or UNPARTITIONED_KEY
@@ -268,7 +270,7 @@ class Translator:
                   **self._environment(_run_of(e))}
         return RunEvent(eventType=RunState.START, eventTime=_time(at), producer=PRODUCER,
                         run=Run(runId=run_uuid(_run_of(e), e.asset, key), facets=facets),
-                        job=self._asset_job(e, code_version), inputs=self._inputs(self._task(e).get("input_versions")),
+                        job=self._asset_job(e, code_version), inputs=self._inputs(_input_versions(self._task(e))),
                         outputs=[self._output(e, {})])
 
     def _partition_run(self, e: Event, **extra: Any) -> dict[str, Any]:
@@ -388,3 +390,7 @@ def _metrics(points: list[dict], schema: Mapping[str, str]) -> DataQualityMetric
             quantiles=quantiles if numeric and quantiles else None,
         )
     return _p(DataQualityMetricsFacet, columnMetrics=columns, rowCount=None if rows is None else int(rows))
+
+
+def _input_versions(task: TaskRecord | None) -> Any:
+    return task.input_versions if task else None

@@ -137,7 +137,7 @@ class PublishedData:
         store = self._store()
         with store.read():
             blocked = store.runs.newest_blocked(project.name, asset, key)
-        if blocked is None or not blocked["staged_path"]:
+        if blocked is None or not blocked.staged_path:
             raise UnknownObjectError(f"partition {key!r} of {asset!r} has no quarantined build")
-        data = read_files(self._tables.uri(asset), [(key, blocked["staged_path"])], None)
+        data = read_files(self._tables.uri(asset), [(key, blocked.staged_path)], None)
         return data.slice(0, limit) if limit is not None else data

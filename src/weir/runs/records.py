@@ -6,29 +6,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from weir.model.records import iso
+from weir.model.rows import RunRecord, TaskRecord
 
 if TYPE_CHECKING:
     from weir.engine.planner import Plan
     from weir.engine.recorder import RunResult
 
 
-def run_json(r: dict) -> dict[str, Any]:
+def run_json(r: RunRecord) -> dict[str, Any]:
     """A run as ``weir runs --json`` prints it."""
     return {
-        "id": r["id"], "project": r["project"], "state": r["state"], "trigger": r["trigger"],
-        "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]), "finished_at": iso(r["finished_at"]),
-        "environment_id": r["environment_id"], "request": r["request"], "counts": (r.get("summary") or {}).get("counts", {}),
-        "error": r["error"], "deployment_id": r.get("deployment_id"), "actor": r.get("actor"),
+        "id": r.id, "project": r.project, "state": r.state, "trigger": r.trigger,
+        "created_at": iso(r.created_at), "started_at": iso(r.started_at), "finished_at": iso(r.finished_at),
+        "environment_id": r.environment_id, "request": r.request, "counts": (r.summary or {}).get("counts", {}),
+        "error": r.error, "deployment_id": r.deployment_id, "actor": r.actor,
     }
 
 
-def task_json(t: dict) -> dict[str, Any]:
+def task_json(t: TaskRecord) -> dict[str, Any]:
     """One partition build of a run."""
     return {
-        "asset": t["asset"], "partition": t["partition_key"], "state": t["state"], "reason": t["reason"],
-        "attempt": t["attempt"], "code_version": t["code_version"], "input_versions": t["input_versions"],
-        "output_version": t["output_version"], "rows": t["row_count"], "seconds": t["seconds"],
-        "error": t["error"], "traceback": t["traceback"],
+        "asset": t.asset, "partition": t.partition_key, "state": t.state, "reason": t.reason,
+        "attempt": t.attempt, "code_version": t.code_version, "input_versions": t.input_versions,
+        "output_version": t.output_version, "rows": t.row_count, "seconds": t.seconds,
+        "error": t.error, "traceback": t.traceback,
     }
 
 
@@ -36,10 +37,10 @@ def run_detail_json(d: dict) -> dict[str, Any]:
     """A run with its environment and tasks (``weir runs show ID --json``)."""
     env = d["environment"] or {}
     return {
-        **run_json(d),
+        **run_json(RunRecord.from_row(d)),
         "environment": {"id": env.get("id"), "python": env.get("python"), "platform": env.get("platform"),
                         "packages": env.get("packages")},
-        "tasks": [task_json(t) for t in d["tasks"]],
+        "tasks": [task_json(TaskRecord.from_row(t)) for t in d["tasks"]],
     }
 
 

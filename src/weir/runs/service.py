@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.errors import UnknownObjectError
 from weir.model.choice import parse_choice
+from weir.model.rows import RunRecord
 from weir.model.runs import FAILED_TASK_STATES, RunState, TaskState
 from weir.runs.request import RunRequest
 
@@ -164,7 +165,7 @@ class RunService:
         return reap_dead_runs(store, self._tables.at, InputsAsOf(project_for, self._tables.at))
 
     # -- the runs recorded -----------------------------------------------------------------
-    def list(self, limit: int = 20, state: RunState | str | None = None) -> list[dict]:
+    def list(self, limit: int = 20, state: RunState | str | None = None) -> list[RunRecord]:
         """The newest runs first. Raises UsageError for a state that is not a run state."""
         chosen = parse_choice(RunState, state, "a run state") if state is not None else None
         store = self._store()
@@ -179,33 +180,33 @@ class RunService:
         store = self._store()
         with store.read():
             run = self._find(run_id)
-            tasks = store.runs.tasks(run["id"])
-            env = store.environments.get(run["environment_id"]) if run["environment_id"] else None
-        if asset is not None and not any(t["asset"] == asset for t in tasks):
-            known = sorted({t["asset"] for t in tasks})
-            raise UnknownObjectError(f"run {run['id']} built no partition of {asset!r} (it built: {', '.join(known) or 'none'})")
+            tasks = store.runs.tasks(run.id)
+            env = store.environments.get(run.environment_id) if run.environment_id else None
+        if asset is not None and not any(t.asset == asset for t in tasks):
+            known = sorted({t.asset for t in tasks})
+            raise UnknownObjectError(f"run {run.id} built no partition of {asset!r} (it built: {', '.join(known) or 'none'})")
         shown = [
             t for t in tasks
-            if (asset is None or t["asset"] == asset) and (chosen is None or t["state"] == chosen)
-            and (not failed or t["state"] in FAILED_TASK_STATES)
+            if (asset is None or t.asset == asset) and (chosen is None or t.state == chosen)
+            and (not failed or t.state in FAILED_TASK_STATES)
         ]
-        return {**run, "tasks": shown, "task_count": len(tasks), "environment": env}
+        return {**run.as_dict(), "tasks": [t.as_dict() for t in shown], "task_count": len(tasks), "environment": env}
 
     def code(self, run_id: str, asset: str) -> dict:
         """The definition (function source or SQL) and settings of ``asset`` as run ``run_id`` built it."""
         store = self._store()
         with store.read():
             run = self._find(run_id)
-            versions = {t["code_version"] for t in store.runs.tasks(run["id"]) if t["asset"] == asset}
+            versions: set[Any] = {t.code_version for t in store.runs.tasks(run.id) if t.asset == asset}
             if not versions:
-                raise UnknownObjectError(f"run {run['id']} built no partition of {asset!r}")
+                raise UnknownObjectError(f"run {run.id} built no partition of {asset!r}")
             version = min(versions)  # one code version per asset in a run
-            kept = store.code.get(run["project"], asset, version)
+            kept = store.code.get(run.project, asset, version)
         if kept is None:
             raise UnknownObjectError(f"the definition of {asset!r} at code version {version} was not kept (built before weir kept them)")
         return kept
 
-    def _find(self, run_id: str) -> dict:
+    def _find(self, run_id: str) -> RunRecord:
         run = self._store().runs.by_ref(run_id)
         if run is None:
             raise UnknownObjectError(f"unknown run {run_id!r}; 'weir runs' lists them")

@@ -163,7 +163,7 @@ def incidents_since(services: Services, since: float) -> list[dict]:
     """Incidents not resolved that were opened, reopened or joined by a new trigger at or after
     ``since`` (after a sync with the log), each with ``change``: ``opened``, ``reopened`` or
     ``grew``; oldest first."""
-    from weir.events import EventKind
+    from weir.events import EventKind, IncidentOpened, IncidentUpdated, payload
 
     project, store = services.project(), services.store()
     services.incidents().sync()
@@ -172,16 +172,17 @@ def incidents_since(services: Services, since: float) -> list[dict]:
         events = store.events.since(since, kinds=kinds, project=project.name)
         changes: dict[int, str] = {}
         for e in events:
-            incident = e.data.get("incident")
-            if not isinstance(incident, int):
+            told = payload(e)
+            incident = told.incident if isinstance(told, IncidentOpened | IncidentUpdated) else None
+            if not isinstance(incident, int) or not incident:
                 continue
-            change = "opened" if e.kind == EventKind.INCIDENT_OPENED else {
-                "reopened": "reopened", "joined": "grew"}.get(str(e.data.get("change")))
+            change = "opened" if not isinstance(told, IncidentUpdated) else {
+                "reopened": "reopened", "joined": "grew"}.get(str(told.change))
             if change is not None and changes.get(incident) not in ("opened", "reopened"):
                 changes[incident] = change
         rows = [store.incidents.get(i) for i in changes]
-    return [{"id": r["id"], "title": r["title"], "severity": r["severity"], "change": changes[r["id"]]}
-            for r in rows if r is not None and r["state"] != "resolved"]
+    return [{"id": r.id, "title": r.title, "severity": r.severity, "change": changes[r.id]}
+            for r in rows if r is not None and r.state != "resolved"]
 
 
 def _diagnose(step: Diagnose, services: Services, scenario: Scenario, tick: dict, record: dict) -> StepOutcome:

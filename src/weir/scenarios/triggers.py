@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from weir.events import Event, EventKind
+from weir.events import Event, EventKind, IncidentUpdated, payload
 from weir.model.triggers import Cron, IncidentChange, Landed, Manual, Published, Trigger
 from weir.scenarios import cron
 
@@ -202,14 +202,16 @@ def incident_change(e: Event) -> str | None:
         return "opened"
     if e.kind == EventKind.INCIDENT_RESOLVED:
         return "resolved"
-    change = e.data.get("change")
-    if change == "reopened":
+    if e.kind != EventKind.INCIDENT_UPDATED:
+        return None
+    told = payload(e, IncidentUpdated)
+    if told.change == "reopened":
         return "opened"
-    if change == "severity":
+    if told.change == "severity":
         from weir.project.alerts import SEVERITIES
 
         rank = {s: i for i, s in enumerate(SEVERITIES)}
-        now, was = str(e.data.get("severity")), str(e.data.get("was"))
+        now, was = str(told.severity), str(told.was)
         return "escalated" if rank.get(now, -1) > rank.get(was, len(rank)) else None
     return None
 

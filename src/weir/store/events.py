@@ -80,6 +80,20 @@ class EventLog(Repository):
             q = q.where(e.kind.in_([str(k) for k in kinds]))
         return [_event(r) for r in self.c.execute(q).mappings()]
 
+    def about_incidents(self, project: str, incident_ids: Sequence[int], *, kinds: Sequence[str] = ()) -> list[Event]:
+        """The events of the incidents ``incident_ids`` (``data.incident``), oldest first."""
+        if not incident_ids:
+            return []
+        e = t.events.c
+        out: list[Event] = []
+        ids = sorted(set(incident_ids))
+        for i in range(0, len(ids), 500):
+            q = sa.select(t.events).where(e.project == project, e.data["incident"].as_integer().in_(ids[i : i + 500]))
+            if kinds:
+                q = q.where(e.kind.in_([str(k) for k in kinds]))
+            out.extend(_event(r) for r in self.c.execute(q).mappings())
+        return sorted(out, key=lambda x: x.id or 0)
+
     def since(self, at: float, *, kinds: Sequence[str] = (), project: str | None = None) -> list[Event]:
         """Events logged at or after ``at`` (seconds since the epoch), oldest first."""
         e = t.events.c

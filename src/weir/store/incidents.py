@@ -8,7 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from weir.model.rows import IncidentMember, IncidentRecord, ScopeRecord
 from weir.store import schema as t
+from weir.store.readers import IncidentReader
 from weir.store.base import Repository
 
 ACTIVE = ("open", "acknowledged")
@@ -35,11 +37,11 @@ class Incidents(Repository):
         values.setdefault("updated_at", time.time())
         self.c.execute(sa.update(t.incidents).where(t.incidents.c.id == incident_id).values(**values))
 
-    def get(self, incident_id: int) -> dict | None:
+    def get(self, incident_id: int) -> IncidentRecord | None:
         row = self.c.execute(sa.select(t.incidents).where(t.incidents.c.id == incident_id)).mappings().first()
-        return dict(row) if row else None
+        return IncidentRecord.from_row(row) if row else None
 
-    def select(self, project: str, *, states: tuple[str, ...] = (), limit: int | None = None) -> list[dict]:
+    def select(self, project: str, *, states: tuple[str, ...] = (), limit: int | None = None) -> list[IncidentRecord]:
         """Newest first."""
         c = t.incidents.c
         q = sa.select(t.incidents).where(c.project == project)
@@ -48,24 +50,33 @@ class Incidents(Repository):
         q = q.order_by(c.updated_at.desc(), c.id.desc())
         if limit:
             q = q.limit(limit)
-        return [dict(r) for r in self.c.execute(q).mappings()]
+        return [IncidentRecord.from_row(r) for r in self.c.execute(q).mappings()]
 
-    def members(self, incident_ids: list[int]) -> dict[int, list[dict]]:
+    def members(self, incident_ids: list[int]) -> dict[int, list[IncidentMember]]:
         """Members per incident, oldest first."""
         if not incident_ids:
             return {}
         m = t.incident_members.c
         q = sa.select(t.incident_members).where(m.incident_id.in_(incident_ids)).order_by(m.at, m.id)
-        out: dict[int, list[dict]] = {i: [] for i in incident_ids}
+        out: dict[int, list[IncidentMember]] = {i: [] for i in incident_ids}
         for r in self.c.execute(q).mappings():
-            out[r["incident_id"]].append(dict(r))
+            out[r["incident_id"]].append(IncidentMember.from_row(r))
         return out
 
-    def resolved_since(self, project: str, since: float) -> list[dict]:
+    def resolved_since(self, project: str, since: float) -> list[IncidentRecord]:
         """Incidents resolved at or after ``since`` (a recurrence may reopen them), newest first."""
         c = t.incidents.c
         q = sa.select(t.incidents).where(c.project == project, c.state == "resolved", c.resolved_at >= since)
-        return [dict(r) for r in self.c.execute(q.order_by(c.resolved_at.desc())).mappings()]
+        return [IncidentRecord.from_row(r) for r in self.c.execute(q.order_by(c.resolved_at.desc())).mappings()]
+
+    def touching(self, project: str, assets: set[str]) -> set[int]:
+        """The incidents (any state) with a member on one of ``assets``."""
+        if not assets:
+            return set()
+        i, m = t.incidents.c, t.incident_members.c
+        q = (sa.select(m.incident_id).distinct().join(t.incidents, i.id == m.incident_id)
+             .where(i.project == project, m.asset.in_(sorted(assets))))
+        return {int(r[0]) for r in self.c.execute(q)}
 
     def resolved_partitions(self, project: str, asset: str, reason: str) -> set[str]:
         """Partitions of ``asset`` that triggered incidents resolved with ``reason``."""
@@ -108,15 +119,15 @@ class Incidents(Repository):
             s.fixed_run_id.is_(None)).values(fixed_run_id=run_id or "", fixed_at=at or time.time()))
         return bool(done.rowcount)
 
-    def scope(self, incident_ids: list[int]) -> dict[int, list[dict]]:
+    def scope(self, incident_ids: list[int]) -> dict[int, list[ScopeRecord]]:
         """Scope rows per incident, by asset then partition."""
         if not incident_ids:
             return {}
         s = t.incident_scope.c
         q = sa.select(t.incident_scope).where(s.incident_id.in_(incident_ids)).order_by(s.asset, s.partition_key)
-        out: dict[int, list[dict]] = {i: [] for i in incident_ids}
+        out: dict[int, list[ScopeRecord]] = {i: [] for i in incident_ids}
         for r in self.c.execute(q).mappings():
-            out[r["incident_id"]].append(dict(r))
+            out[r["incident_id"]].append(ScopeRecord.from_row(r))
         return out
 
     def held_partitions(self, project: str, asset: str) -> set[str]:
@@ -151,3 +162,7 @@ class Incidents(Repository):
         members = (sa.select(m.partition_key, m.run_id).join(t.incidents, i.id == m.incident_id)
                    .where(counted, m.asset == asset, m.run_id.is_not(None), m.partition_key.is_not(None)))
         return {(r[0], r[1]) for q in (scoped, members) for r in self.c.execute(q)}
+
+
+def _implements(incidents: Incidents) -> IncidentReader:
+    return incidents  # mypy holds the repository to its read protocol

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from weir.store.database import HEAD_REVISION
+from weir.store.readers import PartitionSummaryReader, RunSummaryReader
 from weir.store.summary import blocked_rows, fold
 
 _SUMMARY = """
@@ -96,3 +97,7 @@ def _json(text: str | None) -> Any:
     import json
 
     return json.loads(text) if text else None
+
+
+def _implements(reader: LightReader) -> tuple[RunSummaryReader, PartitionSummaryReader]:
+    return reader, reader  # mypy holds the light reader to the protocols it shares with the repositories

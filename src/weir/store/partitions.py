@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from weir.store import schema as t
+from weir.store.readers import PartitionSummaryReader
 from weir.store.base import Repository, upsert
 from weir.store.summary import fold
 
@@ -127,3 +128,7 @@ class Partitions(Repository):
         )
         return int(result.rowcount or 0)
 
+
+
+def _implements(partitions: Partitions) -> PartitionSummaryReader:
+    return partitions  # mypy holds the repository to the protocol it shares with the light reader

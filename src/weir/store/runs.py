@@ -7,7 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from weir.model.rows import BlockedBuild, BuildRecord, RunRecord, TaskRecord
 from weir.store import schema as t
+from weir.store.readers import RunReader, RunSummaryReader
 from weir.store.base import Repository
 from weir.store.summary import blocked_rows
 
@@ -16,7 +18,7 @@ BUILT_STATES = ("succeeded", "failed_check", "blocked", "failed")  # with a fini
 
 
 class Runs(Repository):
-    """Runs and their per-partition tasks. (Annotations below the ``list`` method name the
+    """Runs and their per-partition tasks (a ``RunReader`` and a ``RunSummaryReader``). (Annotations below the ``list`` method name the
     builtin as ``builtins.list``: in the class body, ``list`` is that method.)"""
 
     def create(self, row: dict) -> None:
@@ -25,15 +27,15 @@ class Runs(Repository):
     def update(self, run_id: str, **fields: Any) -> None:
         self.c.execute(t.runs.update().where(t.runs.c.id == run_id).values(**fields))
 
-    def get(self, run_id: str) -> dict | None:
+    def get(self, run_id: str) -> RunRecord | None:
         row = self.c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
-        return dict(row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def find(self, prefix: str) -> list[str]:
         rows = self.c.execute(sa.select(t.runs.c.id).where(t.runs.c.id.startswith(prefix)).limit(3)).scalars()
         return list(rows)
 
-    def by_ref(self, ref: str) -> dict | None:
+    def by_ref(self, ref: str) -> RunRecord | None:
         """The run with id ``ref``, else the one run whose id starts with it; a prefix that fits
         several is an UnknownObjectError naming them."""
         run = self.get(ref)
@@ -46,17 +48,17 @@ class Runs(Repository):
             raise UnknownObjectError(f"run id {ref!r} is ambiguous: {', '.join(matches)}")
         return self.get(matches[0]) if matches else None
 
-    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> builtins.list[dict]:
+    def list(self, *, project: str | None = None, limit: int = 20, state: str | None = None) -> builtins.list[RunRecord]:
         q = sa.select(t.runs).order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit)
         if project:
             q = q.where(t.runs.c.project == project)
         if state:
             q = q.where(t.runs.c.state == state)
-        return [dict(r) for r in self.c.execute(q).mappings()]
+        return [RunRecord.from_row(r) for r in self.c.execute(q).mappings()]
 
-    def active(self) -> builtins.list[dict]:
+    def active(self) -> builtins.list[RunRecord]:
         q = sa.select(t.runs).where(t.runs.c.state.in_(ACTIVE_RUN_STATES))
-        return [dict(r) for r in self.c.execute(q).mappings()]
+        return [RunRecord.from_row(r) for r in self.c.execute(q).mappings()]
 
     def configuration_ids(self, run_ids: builtins.list[str]) -> dict[str, str | None]:
         """The configuration each of ``run_ids`` ran with (None for runs from before they were kept)."""
@@ -102,7 +104,7 @@ class Runs(Repository):
             ).values(state=state, reason=reason, output_version=output_version))
 
     def builds(self, project: str, asset: str, *, key: str | None = None, states: tuple[str, ...] = (),
-               before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[dict]:
+               before: float | None = None, key_before: str | None = None, limit: int = 1) -> builtins.list[BuildRecord]:
         """Finished builds of ``asset`` (of partition ``key``, in ``states``, finished before
         ``before``, of a partition before ``key_before``), newest first (by partition when
         ``key_before`` is given), each with its run's environment and configuration ids."""
@@ -119,11 +121,11 @@ class Runs(Repository):
         if key_before is not None:
             q = q.where(k.partition_key < key_before)
             order.insert(0, k.partition_key.desc())
-        return [dict(x) for x in self.c.execute(q.order_by(*order).limit(limit)).mappings()]
+        return [BuildRecord.from_row(x) for x in self.c.execute(q.order_by(*order).limit(limit)).mappings()]
 
-    def tasks(self, run_id: str) -> builtins.list[dict]:
+    def tasks(self, run_id: str) -> builtins.list[TaskRecord]:
         q = sa.select(t.run_tasks).where(t.run_tasks.c.run_id == run_id).order_by(t.run_tasks.c.asset, t.run_tasks.c.partition_key)
-        return [dict(r) for r in self.c.execute(q).mappings()]
+        return [TaskRecord.from_row(r) for r in self.c.execute(q).mappings()]
 
     def unfinished_tasks_to(self, run_id: str, state: str, reason: str) -> None:
         self.c.execute(
@@ -162,7 +164,7 @@ class Runs(Repository):
         )
         return {"run_id": run_id, **{s: n for s, n in self.c.execute(q2)}}
 
-    def newest_blocked(self, project: str, asset: str, key: str) -> dict | None:
+    def newest_blocked(self, project: str, asset: str, key: str) -> BlockedBuild | None:
         """The newest blocked build of a partition (its staged file is kept for forensics)."""
         c = t.run_tasks.c
         q = (
@@ -172,7 +174,7 @@ class Runs(Repository):
             .limit(1)
         )
         row = self.c.execute(q).mappings().first()
-        return dict(row) if row else None
+        return BlockedBuild.from_row(row) if row else None
 
     def blocked(self, project: str) -> builtins.list[dict]:
         """The partitions whose newest finished build (succeeded, failed a check, blocked or
@@ -196,3 +198,7 @@ class Runs(Repository):
             .order_by(c.finished_at, c.asset, c.partition_key)
         )
         return blocked_rows(dict(r) for r in self.c.execute(q).mappings())
+
+
+def _implements(runs: Runs) -> tuple[RunReader, RunSummaryReader]:
+    return runs, runs  # mypy holds the repository to its read protocols
