@@ -381,6 +381,7 @@ incident_scope = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("incident_id", Integer, nullable=False),
+    Column("project", String(200), nullable=False),  # the incident's
     Column("asset", String(200), nullable=False),
     Column("partition_key", String(64), nullable=False),
     Column("run_id", String(40)),  # the build that made it bad
@@ -394,7 +395,7 @@ incident_scope = Table(
     Column("fixed_run_id", String(40)),  # the build that made it good again (None: still bad)
     Column("fixed_at", Float),
     UniqueConstraint("incident_id", "asset", "partition_key", name="uq_incident_scope"),
-    Index("ix_incident_scope_asset", "asset", "partition_key"),
+    Index("ix_incident_scope_asset", "project", "asset", "partition_key"),
 )
 
 incident_diagnoses = Table(
@@ -415,6 +416,7 @@ incident_members = Table(
     Column("incident_id", Integer, nullable=False),
     Column("event_id", Integer),
     Column("kind", String(40), nullable=False),  # the event kind
+    Column("project", String(200), nullable=False),  # the incident's
     Column("asset", String(200)),
     Column("partition_key", String(64)),
     Column("run_id", String(40)),
