@@ -231,7 +231,7 @@ def test_incident_members_and_scope_take_their_incidents_project_on_upgrade(tmp_
     from alembic import command
     from alembic.config import Config
 
-    import weir.store.database as database
+    from weir.store import database
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with engine.connect() as c:
