@@ -163,8 +163,11 @@ def test_weir_events_cli_lists_json_and_refuses_unknown_kinds(tmp_path):
     ws = tmp_path / "ws"
     weir(ws, project, "run", "--executor", "inprocess")
     rows = json.loads(weir(ws, project, "events", "--json").stdout)
-    assert set(rows[0]) == {"id", "kind", "at", "project", "asset", "partition", "run_id", "data"}
+    assert set(rows[0]) == {"id", "kind", "at", "project", "asset", "key", "partition", "run_id", "data"}
     assert rows[0]["kind"] == "run_started" and rows[-1]["kind"] == "run_finished"
+    assert rows[0]["asset"] is None and rows[0]["key"] is None
+    published = next(r for r in rows if r["kind"] == "partition_published")
+    assert published["key"] == f"demo.{published['asset']}"
     tail = json.loads(weir(ws, project, "events", "--after", str(rows[-2]["id"]), "--json").stdout)
     assert [r["id"] for r in tail] == [rows[-1]["id"]]
     out = weir(ws, project, "events", "--kind", "published", expect=2)

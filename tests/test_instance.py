@@ -98,6 +98,19 @@ def test_runs_record_their_deployment_and_actor_and_a_new_version_is_a_new_deplo
     assert all(r["actor"] for r in runs)
 
 
+def test_a_new_environment_lock_is_a_new_deployment_with_the_same_code(tmp_path, monkeypatch):
+    monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
+    home = tmp_path / "ws"
+    project = write_project(tmp_path / "p", {"assets.py": ASSETS}, name="p")
+    weir(home, project, "run")
+    (project / "weir.lock").write_text("pandas==2.2.3\n")
+    weir(home, project, "run", "--stale")
+    (project / "weir.lock").write_text("pandas==2.2.3\n")  # the same pins again: the same deployment
+    weir(home, project, "run", "--stale")
+    deployments = json.loads(weir(home, project, "deployments", "--json").stdout)
+    assert len(deployments) == 2 and deployments[0]["digest"] != deployments[1]["digest"]
+
+
 def test_a_moved_project_folder_is_refused_until_deployed_there_and_then_the_old_one_is(tmp_path, monkeypatch):
     monkeypatch.delenv("WEIR_DATABASE_URL", raising=False)
     home = tmp_path / "ws"

@@ -34,6 +34,7 @@ PEERS = {
     "instance": {"workspace"},
     "model": {"errors"},
     "reporting": {"events"},  # the progress reporter is an event sink
+    "events": {"model"},  # an event names its asset by its key
     "weir": {"project"},
 }
 # Project code bundled as examples: it sees weir as users do, through the authoring API only.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar, overload
 
+from weir.model.keys import AssetKey
+
 
 class EventKind(StrEnum):
     RUN_STARTED = "run_started"
@@ -51,11 +53,18 @@ class Event:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", EventKind(self.kind))
 
+    @property
+    def key(self) -> AssetKey | None:
+        """The asset (or source) the event is about, or None for an event of the whole run."""
+        return AssetKey(self.project, self.asset) if self.asset else None
+
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON form (``weir events --json``)."""
+        """The documented JSON form (``weir events --json``); ``key`` is ``project.asset``."""
+        key = self.key
         return {
             "id": self.id, "kind": str(self.kind), "at": self.at, "project": self.project, "asset": self.asset,
-            "partition": self.partition_key, "run_id": self.run_id, "data": dict(self.data),
+            "key": str(key) if key else None, "partition": self.partition_key, "run_id": self.run_id,
+            "data": dict(self.data),
         }
 
 

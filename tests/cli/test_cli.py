@@ -61,7 +61,7 @@ TASK_KEYS = {
     "asset", "partition", "state", "reason", "attempt", "code_version", "input_versions", "output_version", "rows",
     "seconds", "error", "traceback",
 }
-LINEAGE_NODE_KEYS = {"name", "type", "partitions", "upstream", "downstream", "insights"}
+LINEAGE_NODE_KEYS = {"name", "key", "type", "partitions", "upstream", "downstream", "insights"}
 HISTORY_KEYS = {"version", "run_id", "code_version", "rows", "published_at"}
 
 
@@ -207,6 +207,7 @@ def test_lineage_json(shop):
     for n in data["nodes"]:
         assert set(n) == LINEAGE_NODE_KEYS
     assert nodes["orders_landing"]["type"] == "source"
+    assert nodes["orders"]["key"] == "shop.orders"
     assert nodes["orders"]["upstream"] == ["orders_landing"]
     assert nodes["orders"]["downstream"] == ["daily_totals"]
     assert nodes["daily_totals"]["insights"] == ["board"]

@@ -40,7 +40,7 @@ def summary(clean):
 
 daily_dashboard = weir.insight("daily_dashboard", depends_on=["summary"], owners=["ops@example.com"])
 '''
-INCIDENT_KEYS = {"id", "state", "severity", "severity_by_hand", "root_asset", "root_partition", "title", "reason", "note", "opened_at",
+INCIDENT_KEYS = {"id", "state", "severity", "severity_by_hand", "root_asset", "root_key", "root_partition", "title", "reason", "note", "opened_at",
                  "updated_at", "resolved_at", "reopened", "members", "assets"}
 
 
@@ -162,6 +162,8 @@ def test_the_cli_lists_shows_and_resolves_and_refuses_bad_input(history):
     assert [set(r) for r in rows] == [INCIDENT_KEYS] and rows[0]["state"] == "open"
     shown = json.loads(weir(home, project, "incidents", "show", "1", "--json").stdout)
     assert shown["member_list"] and shown["timeline"][0]["kind"] == "incident_opened"
+    assert rows[0]["root_key"] == f"demo.{rows[0]['root_asset']}"
+    assert all(m["key"] == f"demo.{m['asset']}" for m in shown["member_list"] if m["asset"])
     text = weir(home, project, "incidents", "show", "1").stdout
     assert "root: raw " + key(DAYS) in text and "opened it" in text
     bad = weir(home, project, "incidents", "resolve", "1", "--reason", "bogus", expect=2)

@@ -198,7 +198,8 @@ def test_the_incidents_json_carries_scope_cause_fix_and_the_diagnoses_told(histo
     shown = json.loads(weir(home, project, "incidents", "show", str(incident["id"]), "--json").stdout)
     assert {"scope", "cause", "fix", "left", "diagnoses"} <= set(shown)
     assert shown["diagnoses"][0]["change"] == "opened"
-    assert {"asset", "partition", "via", "why", "run_id", "fixed", "fixed_run_id", "fixed_at"} == set(shown["scope"][0])
+    assert {"asset", "key", "partition", "via", "why", "run_id", "fixed", "fixed_run_id", "fixed_at"} == set(shown["scope"][0])
+    assert all(x["key"] == f"demo.{x['asset']}" for x in shown["scope"])
     text = weir(home, project, "incidents", "show", str(incident["id"])).stdout
     assert "scope:" in text and "fix" in text
 

@@ -221,3 +221,45 @@ def test_a_second_connection_sees_committed_writes(store, tmp_path):
             assert other.runs.get("late").state == "queued"
     finally:
         other.close()
+
+
+def test_incident_members_and_scope_take_their_incidents_project_on_upgrade(tmp_path):
+    """0021: rows written before an incident's members and scope named their project get it from
+    their incident; new rows are written with it."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    from weir.store import database
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.connect() as c:
+        config = Config()
+        config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+        config.attributes["connection"] = c
+        command.upgrade(config, "0020")
+        c.execute(sa.text("INSERT INTO incidents (id, project, root_asset, state, severity, title, opened_at, updated_at)"
+                          " VALUES (1, 'flights', 'delays', 'open', 'high', 't', 1, 1)"))
+        c.execute(sa.text("INSERT INTO incident_members (incident_id, kind, asset, summary, why, at)"
+                          " VALUES (1, 'partition_blocked', 'delays', 's', 'opened it', 1)"))
+        c.execute(sa.text("INSERT INTO incident_scope (incident_id, asset, partition_key, via, why, added_at)"
+                          " VALUES (1, 'delays', '2024-01-01', 'trigger', 'w', 1)"))
+        c.commit()
+        assert database.upgrade(c) == "0020" and current_revision(c) == HEAD_REVISION
+        for table in ("incident_members", "incident_scope"):
+            assert c.execute(sa.text(f"SELECT project FROM {table}")).scalars().all() == ["flights"]
+    engine.dispose()
+
+
+def test_new_incident_rows_carry_the_incidents_project(store):
+    with store.transaction():
+        incident = store.incidents.open("flights", root_asset="delays", root_partition="2024-01-01", severity="high",
+                                        title="t")
+        store.incidents.add_member(incident, event_id=None, kind="partition_blocked", asset="delays",
+                                   partition_key="2024-01-01", run_id=None, summary="s", why="opened it", at=1.0)
+        store.incidents.add_scope(incident, asset="delays", partition_key="2024-01-01", run_id=None, via="trigger",
+                                  why="w")
+    with store.read():
+        assert [m["project"] for m in store.incidents.members([incident])[incident]] == ["flights"]
+        assert [s["project"] for s in store.incidents.scope([incident])[incident]] == ["flights"]

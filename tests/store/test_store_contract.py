@@ -1,6 +1,6 @@
 """The metadata store's contract, run against every backend (SQLite always, PostgreSQL too):
 each repository behaves the same on both, units of work commit or roll back as one, and the
-Alembic migrations produce exactly the tables declared in ``store/schema.py``."""
+Alembic migrations produce exactly the tables declared in ``store/schema/``."""
 
 from __future__ import annotations
 

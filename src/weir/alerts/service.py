@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from weir.alerts.channels import DeliveryError, send
 from weir.alerts.messages import Message, business, team_message, test_message
 from weir.errors import UnknownObjectError, UsageError
+from weir.model.keys import AssetKey
 from weir.model.rows import IncidentMember, IncidentRecord
 from weir.project.alerts import Route
 
@@ -188,6 +189,7 @@ class AlertService:
         statuses = {r["insight"]: r for r in self._incidents().trust(sync=False)} if insights else {}
         return {
             "assets": below,
+            "keys": [str(AssetKey(project.name, a)) for a in below],
             "partitions": sorted({f"{m.asset} {m.partition_key}" for m in members if m.partition_key}),
             "insights": [{"name": i.name, "status": statuses.get(i.name, {}).get("status", "suspect"),
                           "owners": list(i.owners), "url": i.url} for i in insights],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, actor, after_write, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, finish, local_asset, open_workspace
 
 app = typer.Typer()
 
-ASSET_ARG = typer.Argument(None, metavar="ASSET", help="Only the held versions of this asset.")
+ASSET_ARG = typer.Argument(None, metavar="ASSET", callback=local_asset, help="Only the held versions of this asset.")
 PARTITION_OPT = typer.Option(None, "--partition", metavar="KEY", help="A partition whose held version it is (repeatable).")
 ALL_OPT = typer.Option(False, "--all", help="Every held version of the project.")
 

@@ -24,6 +24,22 @@ G = _Globals()
 JSON_OPT = typer.Option(False, "--json", help="Print JSON with stable keys (see docs/cli.md).")
 
 
+def local_asset(value: str | None) -> str | None:
+    """The callback of ASSET arguments: ``<this project>.orders`` is ``orders``; another project's
+    key is refused in one line (exit 2). Bare names pass untouched, without reading anything."""
+    if value is None or "." not in value:
+        return value
+    from weir.project.config import load_config
+    from weir.project.graph import local_key
+
+    return local_key(value, load_config(Path(G.project or ".").resolve()).name).name
+
+
+def local_assets(values: list[str] | None) -> list[str] | None:
+    """``local_asset`` for arguments that take several assets."""
+    return None if values is None else [v for v in map(local_asset, values) if v is not None]
+
+
 def open_workspace(*, recover: bool = False, needs_project: bool = True, reading: bool = False) -> Workspace:
     """The workspace of the global options. With ``recover``, runs whose process died are
     closed first (after the project loaded, when the command needs one: a project that does not

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from weir.cli.context import JSON_OPT, choice, choices, finish, open_workspace
+from weir.cli.context import JSON_OPT, choice, choices, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,7 +25,7 @@ class ReadFormat(StrEnum):
 
 
 @app.command()
-def status(asset: str | None = typer.Argument(None, metavar="ASSET", help="One asset (default: all)."), as_json: bool = JSON_OPT) -> None:
+def status(asset: str | None = typer.Argument(None, metavar="ASSET", callback=local_asset, help="One asset (default: all)."), as_json: bool = JSON_OPT) -> None:
     """What is published per asset, what is blocked, and what the last run left failed."""
     from weir.cli.render import console, print_json, short_time, table
     from weir.runs.records import status_json
@@ -55,7 +55,7 @@ def status(asset: str | None = typer.Argument(None, metavar="ASSET", help="One a
 
 @app.command()
 def read(
-    asset: str = typer.Argument(..., metavar="ASSET"),
+    asset: str = typer.Argument(..., metavar="ASSET", callback=local_asset),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY"),
     version: int | None = typer.Option(None, "--version", metavar="N", help="A table version from 'weir history'."),
     fmt: str = typer.Option("table", "--format", metavar="FORMAT", help=f"{choices(ReadFormat)}."),
@@ -121,7 +121,7 @@ def _json_value(value: object) -> object:
 
 @app.command()
 def history(
-    asset: str = typer.Argument(..., metavar="ASSET"),
+    asset: str = typer.Argument(..., metavar="ASSET", callback=local_asset),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY"),
     as_json: bool = JSON_OPT,
 ) -> None:

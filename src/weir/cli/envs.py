@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, actor, after_write, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, finish, local_asset, open_workspace
 
 app = typer.Typer()
 envs_app = typer.Typer(help="Environments runs used; 'weir envs show ID|RUN', 'weir envs diff A B'.",
@@ -112,7 +112,7 @@ def envs_diff(
 
 @app.command()
 def rebuild(
-    asset: str = typer.Argument(..., metavar="ASSET", help="The asset whose partitions to rebuild."),
+    asset: str = typer.Argument(..., metavar="ASSET", callback=local_asset, help="The asset whose partitions to rebuild."),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY", help="One partition key."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key of a range."),
     last: str | None = typer.Option(None, "--to", metavar="KEY", help="Last partition key of a range."),

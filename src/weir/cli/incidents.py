@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
     from weir.model.rows import IncidentRecord
@@ -363,7 +363,7 @@ diagnose_app = typer.Typer()
 
 
 @diagnose_app.command("diagnose")
-def diagnose(asset: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
+def diagnose(asset: str = typer.Argument(..., metavar="ASSET", callback=local_asset, help="An asset or a source."),
              partition: str = typer.Option(..., "--partition", metavar="KEY", help="The partition to explain."),
              as_json: bool = JSON_OPT) -> None:
     """What changed since the last good build: input data, code, configuration, libraries; the

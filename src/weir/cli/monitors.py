@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from weir.cli.context import JSON_OPT, finish, open_workspace
+from weir.cli.context import JSON_OPT, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
     from weir.workspace import Workspace
@@ -35,7 +35,7 @@ def _series(column: str, metric: str) -> str:
 
 @app.command()
 def metrics(
-    name: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
+    name: str = typer.Argument(..., metavar="ASSET", callback=local_asset, help="An asset or a source."),
     column: str | None = typer.Option(None, "--column", metavar="C", help="One column ('' for table-level metrics)."),
     metric: str | None = typer.Option(None, "--metric", metavar="M", help="One metric, e.g. null_fraction, mean, p99, row_count."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key."),
@@ -122,7 +122,7 @@ WARNINGS_LISTED = 5  # more warning groups than this collapse into one line unle
 @monitors_app.callback()
 def monitors(
     ctx: typer.Context,
-    name: str | None = typer.Argument(None, metavar="ASSET", help="An asset or a source (default: all)."),
+    name: str | None = typer.Argument(None, metavar="ASSET", callback=local_asset, help="An asset or a source (default: all)."),
     signals: bool = typer.Option(False, "--signals", help="List the signals the monitors raised, one line per asset, partition and column."),
     alerts: bool = typer.Option(False, "--alerts", help="With --signals: only alerts, not warnings."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="With --signals: first partition key."),
@@ -255,7 +255,7 @@ def accept(
 
 @monitors_app.command("replay")
 def replay(
-    name: str | None = typer.Argument(None, metavar="ASSET", help="An asset or a source (default: all)."),
+    name: str | None = typer.Argument(None, metavar="ASSET", callback=local_asset, help="An asset or a source (default: all)."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key to judge again."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -320,7 +320,7 @@ def _render_states(rows: list[dict]) -> None:
 
 @app.command("chart")
 def chart(
-    name: str = typer.Argument(..., metavar="ASSET", help="An asset or a source."),
+    name: str = typer.Argument(..., metavar="ASSET", callback=local_asset, help="An asset or a source."),
     metric: str = typer.Option(..., "--metric", metavar="M", help="The metric, e.g. row_count, mean, null_fraction."),
     column: str | None = typer.Option(None, "--column", metavar="C", help="The column (omit for table-level metrics)."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key."),

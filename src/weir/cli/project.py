@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace, show_help
+from weir.cli.context import JSON_OPT, finish, local_asset, open_workspace, show_help
 
 app = typer.Typer()
 db_app = typer.Typer(help="Metadata store maintenance.", invoke_without_command=True)
@@ -36,7 +36,7 @@ def init(
 
 
 @app.command()
-def lineage(asset: str | None = typer.Argument(None, metavar="ASSET", help="Only what is upstream and downstream of it."), as_json: bool = JSON_OPT) -> None:
+def lineage(asset: str | None = typer.Argument(None, metavar="ASSET", callback=local_asset, help="Only what is upstream and downstream of it."), as_json: bool = JSON_OPT) -> None:
     """The graph of sources, assets and insights, in build order."""
     from weir.cli.render import console, print_json, table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from weir.cli.context import JSON_OPT, after_write, finish, open_workspace
+from weir.cli.context import JSON_OPT, after_write, finish, local_asset, open_workspace
 
 app = typer.Typer()
 
@@ -13,7 +13,7 @@ _RESULT = {"warn": "[yellow]warned[/]", "error": "[red]failed[/]", "block": "[ma
 
 @app.command("checks")
 def checks(
-    asset: str | None = typer.Argument(None, metavar="ASSET", help="An asset or a source (default: all)."),
+    asset: str | None = typer.Argument(None, metavar="ASSET", callback=local_asset, help="An asset or a source (default: all)."),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY"),
     failed: bool = typer.Option(False, "--failed", help="Only checks that did not pass."),
     as_json: bool = JSON_OPT,
@@ -35,7 +35,7 @@ def checks(
 
 @app.command("check")
 def check(
-    asset: str = typer.Argument(..., metavar="ASSET"),
+    asset: str = typer.Argument(..., metavar="ASSET", callback=local_asset),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY"),
     as_json: bool = JSON_OPT,
 ) -> None:

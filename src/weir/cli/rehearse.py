@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from weir.cli.context import JSON_OPT, finish, open_workspace
+from weir.cli.context import JSON_OPT, finish, local_assets, open_workspace
 
 app = typer.Typer()
 SAMPLE_SHOWN = 3
@@ -15,7 +15,7 @@ SAMPLE_SHOWN = 3
 
 @app.command()
 def rehearse(
-    assets: list[str] | None = typer.Argument(None, metavar="[ASSET ...]", help="Assets to rehearse (default: all)."),
+    assets: list[str] | None = typer.Argument(None, metavar="[ASSET ...]", callback=local_assets, help="Assets to rehearse (default: all)."),
     upgrade: list[str] | None = typer.Option(None, "--upgrade", metavar="PKG==VERSION",
                                              help="A package version to try; repeat for several."),
     requirements: str | None = typer.Option(None, "--requirements", metavar="FILE",

@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from weir.cli.context import JSON_OPT, actor, after_write, choice, choices, finish, open_workspace
+from weir.cli.context import (
+    JSON_OPT,
+    actor,
+    after_write,
+    choice,
+    choices,
+    finish,
+    local_asset,
+    local_assets,
+    open_workspace,
+)
 from weir.model.runs import RunState, TaskState
 
 if TYPE_CHECKING:
@@ -19,7 +29,7 @@ app.add_typer(runs_app, name="runs")
 
 @app.command()
 def run(
-    assets: list[str] | None = typer.Argument(None, metavar="ASSET", help="Assets to build (default: all)."),
+    assets: list[str] | None = typer.Argument(None, metavar="ASSET", callback=local_assets, help="Assets to build (default: all)."),
     partition: str | None = typer.Option(None, "--partition", metavar="KEY", help="One partition key, e.g. 2013-01-05."),
     first: str | None = typer.Option(None, "--from", metavar="KEY", help="First partition key of a backfill."),
     last: str | None = typer.Option(None, "--to", metavar="KEY", help="Last partition key of a backfill."),
@@ -256,11 +266,11 @@ def runs(
 @runs_app.command("show")
 def runs_show(
     run_id: str = typer.Argument(..., metavar="ID", help="Run id or a unique prefix."),
-    asset: str | None = typer.Option(None, "--asset", metavar="ASSET", help="Only the partitions of this asset."),
+    asset: str | None = typer.Option(None, "--asset", metavar="ASSET", callback=local_asset, help="Only the partitions of this asset."),
     state: str | None = typer.Option(None, "--state", metavar="STATE", help=f"Only partitions in this state: {choices(TaskState)}."),
     failed: bool = typer.Option(False, "--failed", help="Only partitions that failed, were blocked or failed a check."),
     limit: int = typer.Option(50, "--limit", min=1, metavar="N", help="List at most N partitions (--json lists all)."),
-    code: str | None = typer.Option(None, "--code", metavar="ASSET", help="Print the definition ASSET was built from in this run."),
+    code: str | None = typer.Option(None, "--code", metavar="ASSET", callback=local_asset, help="Print the definition ASSET was built from in this run."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """One run: its partitions, errors, input versions and environment."""

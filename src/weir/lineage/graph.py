@@ -7,12 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from weir.model.keys import AssetKey
+
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
 
 @dataclass(frozen=True, kw_only=True)
 class LineageNode:
+    key: AssetKey
     name: str
     type: str  # source | asset
     partitions: str
@@ -21,7 +24,7 @@ class LineageNode:
     insights: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "partitions": self.partitions, "upstream": list(self.upstream),
+        return {"name": self.name, "key": str(self.key), "type": self.type, "partitions": self.partitions, "upstream": list(self.upstream),
                 "downstream": list(self.downstream), "insights": list(self.insights)}
 
 
@@ -59,13 +62,13 @@ class LineageService:
         Raises UnknownObjectError for an unknown name."""
         project = self._project()
         if asset:
-            project.node(asset)
+            asset = project.node(asset).name
             around = set(project.closure([asset], upstream=True)) | set(project.closure([asset], upstream=False))
             names = [n for n in project.order if n in around]
         else:
             names = list(project.order)
         nodes = tuple(
-            LineageNode(name=n, type=project.node(n).kind, partitions=project.node(n).partitions.describe(),
+            LineageNode(key=AssetKey(project.name, n), name=n, type=project.node(n).kind, partitions=project.node(n).partitions.describe(),
                         upstream=tuple(project.upstreams(n)), downstream=tuple(project.downstreams(n)),
                         insights=tuple(project.insights_on(n)))
             for n in names

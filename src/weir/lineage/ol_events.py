@@ -38,6 +38,7 @@ from openlineage.client.facet_v2 import (
 )
 
 from weir.events import Event, EventKind
+from weir.model.keys import AssetKey
 from weir.model.rows import RunRecord, TaskRecord
 from weir.model.partitions import UNPARTITIONED_KEY
 
@@ -113,7 +114,9 @@ class Naming:
     sources: Mapping[str, str] = field(default_factory=dict)  # source name -> path template
 
     def asset_dataset(self, asset: str) -> tuple[str, str]:
-        return self.data_root.resolve().as_uri(), f"{self.project}/{asset}"
+        """The data root, and the asset's key as ``<project>/<asset>``."""
+        key = AssetKey(self.project, asset)
+        return self.data_root.resolve().as_uri(), f"{key.project}/{key.name}"
 
     def source_dataset(self, source: str) -> tuple[str, str]:
         return self.project_root.resolve().as_uri(), self.sources.get(source, source)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from weir.errors import ConfigError
+from weir.model.keys import AssetKey
 from weir.model.mappings import Auto, PartitionMapping
 from weir.model.partitions import PartitionScheme, Unpartitioned
 
@@ -95,11 +96,15 @@ class Retry:
 
 @dataclass(frozen=True, kw_only=True)
 class Input:
-    """One upstream an asset reads, under a parameter name, with its partition mapping."""
+    """One upstream an asset reads, under a parameter name, with its partition mapping.
+
+    ``upstream`` is the key as written (``orders`` or ``sales.orders``) until the project is
+    loaded; the loader then sets ``key`` and leaves in ``upstream`` the name in the project."""
 
     upstream: str
     mapping: PartitionMapping = field(default_factory=Auto)
     frame: str = "pandas"
+    key: AssetKey | None = None
 
     def __post_init__(self) -> None:
         if self.frame not in FRAME_KINDS:

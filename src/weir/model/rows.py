@@ -129,6 +129,7 @@ class IncidentMember(_Record):
     why: str
     at: float
     series: str | None = None  # a monitor alert's series: its later alerts continue it
+    project: str = ""  # the asset's project: (project, asset) is its key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +147,7 @@ class ScopeRecord(_Record):
     version: str | None = None  # which versions are bad (see the schema)
     fixed_run_id: str | None = None  # None: still bad
     fixed_at: float | None = None
+    project: str = ""  # the asset's project: (project, asset) is its key
 
     @property
     def bad(self) -> bool:

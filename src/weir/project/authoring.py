@@ -54,7 +54,8 @@ def _frame_of(annotation: Any) -> str:
 
 
 def upstream(name: str, mapping: PartitionMapping | None = None, *, frame: str = "pandas") -> Input:
-    """Name an upstream explicitly (another parameter name, a lookback mapping, a frame kind)."""
+    """Name an upstream explicitly (another parameter name, a lookback mapping, a frame kind).
+    ``name`` is an asset or source of this project, bare or as its key (``project.name``)."""
     return Input(upstream=name, mapping=mapping, frame=frame) if mapping else Input(upstream=name, frame=frame)
 
 
@@ -78,7 +79,8 @@ def asset(
     """Declare a Python asset. Upstreams are named by the function's parameters.
 
     A parameter named ``context`` receives the build context (partition key, window, run id).
-    ``inputs`` maps a parameter to another upstream or a mapping such as ``weir.previous(1)``.
+    ``inputs`` maps a parameter to another upstream (a name, or its key ``project.name``) or a
+    mapping such as ``weir.previous(1)``.
     ``schema="evolve"`` declares that a table column may widen (int to double, int32 to int64)
     when a partition brings the wider type, instead of the partition being blocked.
     ``key`` names the columns that identify a row (``key=["carrier", "flight"]``): outputs are

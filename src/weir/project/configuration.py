@@ -94,8 +94,13 @@ def capture(project: Project) -> ConfigurationSnapshot:
 
 
 def version_digest(project: Project) -> str:
-    """The version of ``project`` a deployment records: its configuration and every asset's code
-    version (what it defines, not where its folder is)."""
-    body = json.dumps({"configuration": capture(project).id,
-                       "code": {n: a.code_version for n, a in sorted(project.assets.items())}}, sort_keys=True)
+    """The version of ``project`` a deployment records: its configuration, every asset's code
+    version and its pinned environment (``weir.lock`` in its folder, when it has one): what it
+    defines, not where its folder is."""
+    parts: dict = {"configuration": capture(project).id,
+                   "code": {n: a.code_version for n, a in sorted(project.assets.items())}}
+    lock = project.root / "weir.lock"
+    if lock.is_file():
+        parts["lock"] = hashlib.sha256(lock.read_bytes()).hexdigest()
+    body = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:16]

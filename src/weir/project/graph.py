@@ -9,6 +9,7 @@ from pathlib import Path
 
 from weir.errors import ProjectError, UnknownObjectError
 from weir.model.definitions import Asset, Insight, Source
+from weir.model.keys import AssetKey
 from weir.model.scenarios import Scenario
 from weir.project.config import ProjectConfig
 
@@ -34,14 +35,27 @@ class Project:
     def root(self) -> Path:
         return self.config.root
 
+    def key(self, text: str) -> AssetKey:
+        """The key ``text`` names (``orders`` or ``<this project>.orders``); see ``local_key``."""
+        return local_key(text, self.name)
+
+    def _local(self, name: str) -> str:
+        """The bare name of ``name``: a qualified key goes through ``key`` (a bare name that is no
+        name at all stays as it is, to be told unknown with a suggestion)."""
+        return self.key(name).name if "." in name else name
+
     def node(self, name: str) -> Node:
-        """The source or asset called ``name``; raises UnknownObjectError with a suggestion."""
+        """The source or asset called ``name`` (a bare name or this project's key); raises
+        UnknownObjectError with a suggestion."""
+        name = self._local(name)
         found = self.assets.get(name) or self.sources.get(name)
         if found is None:
             raise UnknownObjectError(f"unknown asset {name!r}{suggest(name, list(self.assets) + list(self.sources))}")
         return found
 
     def asset(self, name: str) -> Asset:
+        """The asset called ``name`` (a bare name or this project's key)."""
+        name = self._local(name)
         if name not in self.assets:
             if name in self.sources:
                 raise UnknownObjectError(f"{name!r} is a source, not an asset")
@@ -71,6 +85,17 @@ class Project:
         return [n for n in self.order if n in seen]
 
 
+def local_key(text: str, project: str) -> AssetKey:
+    """The key ``text`` names in ``project`` (``orders`` or ``<project>.orders``). Another
+    project's key, or text that is no key, raises a one-line error (exit 2); whether the asset
+    exists is not checked."""
+    key = AssetKey.parse(text, project)
+    if key.project != project:
+        raise UnknownObjectError(f"{text!r} is an asset of project {key.project!r}, not of this project {project!r}: "
+                                 f"reading another project's assets is not supported yet")
+    return key
+
+
 def suggest(name: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -97,10 +122,14 @@ def validate(project: Project) -> Project:
                 )
     for a in project.assets.values():
         for param, inp in a.inputs.items():
-            up = known.get(inp.upstream)
+            key = inp.key or AssetKey.parse(inp.upstream, project.name)
+            if key.project != project.name:
+                raise ProjectError(f"asset {a.name!r} reads {str(key)!r}, an asset of project {key.project!r}: "
+                                   f"reading another project's assets is not supported yet", where=str(a.location))
+            up = known.get(key.name)
             if up is None:
                 raise ProjectError(
-                    f"asset {a.name!r} reads unknown upstream {inp.upstream!r}{suggest(inp.upstream, list(known))}",
+                    f"asset {a.name!r} reads unknown upstream {key.name!r}{suggest(key.name, list(known))}",
                     where=str(a.location),
                 )
             problem = inp.mapping.problem(a.partitions, up.partitions)

@@ -12,7 +12,8 @@ from types import ModuleType
 from typing import TypeVar
 
 from weir.errors import ConfigError, ProjectError, WeirError
-from weir.model.definitions import Asset, Insight, Location, Source
+from weir.model.definitions import Asset, Input, Insight, Location, Source
+from weir.model.keys import AssetKey
 from weir.model.partitions import PartitionScheme, Unpartitioned
 from weir.model.scenarios import Scenario
 from weir.project.authoring import sql_asset
@@ -66,6 +67,9 @@ def load_project(root: str | Path) -> Project:
                 _check_sql_tables(o, known)
             kept = {p: i for p, i in o.inputs.items() if i.upstream in known}
             objects[n] = dataclasses.replace(o, inputs=kept)
+    for n, o in list(objects.items()):
+        if isinstance(o, Asset):
+            objects[n] = dataclasses.replace(o, inputs={p: _keyed(o, i, config.name) for p, i in o.inputs.items()})
     project = Project(
         config=config,
         sources={n: o for n, o in objects.items() if isinstance(o, Source)},
@@ -74,6 +78,19 @@ def load_project(root: str | Path) -> Project:
         scenarios=scenarios,
     )
     return validate(project)
+
+
+def _keyed(asset: Asset, inp: Input, project: str) -> Input:
+    """``inp`` with its key: ``orders`` and ``<project>.orders`` are the same input (the same code
+    version: ``upstream`` keeps the bare name). Another project's key is refused, for now."""
+    try:
+        key = AssetKey.parse(inp.upstream, project)
+    except ConfigError as exc:
+        raise ConfigError(f"asset {asset.name!r}: {exc.message}", where=str(asset.location)) from None
+    if key.project != project:
+        raise ConfigError(f"asset {asset.name!r} reads {str(key)!r}, an asset of project {key.project!r}: "
+                          f"reading another project's assets is not supported yet", where=str(asset.location))
+    return dataclasses.replace(inp, upstream=key.name, key=key)
 
 
 def _forget_modules(config: ProjectConfig) -> None:

@@ -23,7 +23,7 @@ from weir.model.steps import Call
 if TYPE_CHECKING:
     from weir.project.graph import Project
 
-MANIFEST_VERSION = 3  # 2: assets carry a key; 3: projects have scenarios
+MANIFEST_VERSION = 4  # 2: assets carry a key; 3: projects have scenarios; 4: inputs carry their AssetKey
 _WATCHED = (".py", ".sql", ".toml", ".yml", ".yaml")
 _SKIPPED_DIRS = {"__pycache__", "node_modules", "venv", "site-packages"}
 

@@ -29,8 +29,13 @@ class Incidents(Repository):
                    partition_key: str | None, run_id: str | None, summary: str, why: str, at: float,
                    series: str | None = None) -> None:
         self.c.execute(sa.insert(t.incident_members).values(
-            incident_id=incident_id, event_id=event_id, kind=kind, asset=asset, partition_key=partition_key,
+            incident_id=incident_id, project=self._project_of(incident_id), event_id=event_id, kind=kind, asset=asset, partition_key=partition_key,
             run_id=run_id, summary=summary, why=why, at=at, series=series))
+
+    @staticmethod
+    def _project_of(incident_id: int) -> sa.ScalarSelect[Any]:
+        """The incident's project, for the rows that belong to it (members, scope)."""
+        return sa.select(t.incidents.c.project).where(t.incidents.c.id == incident_id).scalar_subquery()
 
     def update(self, incident_id: int, **values: Any) -> None:
         """Change an incident's fields (state, severity, root, reason, note...); stamps updated_at."""
@@ -98,7 +103,7 @@ class Incidents(Repository):
             s.incident_id == incident_id, s.asset == asset, s.partition_key == partition_key)).first()
         if found is None:
             self.c.execute(sa.insert(t.incident_scope).values(
-                incident_id=incident_id, asset=asset, partition_key=partition_key, run_id=run_id, via=via, why=why,
+                incident_id=incident_id, project=self._project_of(incident_id), asset=asset, partition_key=partition_key, run_id=run_id, via=via, why=why,
                 version=version, added_at=at or time.time()))
             return True
         if found.fixed_run_id is not None:
