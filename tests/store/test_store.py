@@ -261,5 +261,5 @@ def test_new_incident_rows_carry_the_incidents_project(store):
         store.incidents.add_scope(incident, asset="delays", partition_key="2024-01-01", run_id=None, via="trigger",
                                   why="w")
     with store.read():
-        assert [m["project"] for m in store.incidents.members([incident])[incident]] == ["flights"]
-        assert [s["project"] for s in store.incidents.scope([incident])[incident]] == ["flights"]
+        assert [m.project for m in store.incidents.members([incident])[incident]] == ["flights"]
+        assert [s.project for s in store.incidents.scope([incident])[incident]] == ["flights"]

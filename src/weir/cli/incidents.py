@@ -10,8 +10,8 @@ import typer
 from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
-    from weir.model.rows import IncidentRecord
     from weir.incidents.service import Synced
+    from weir.model.rows import IncidentRecord
     from weir.workspace import Workspace
 
 app = typer.Typer(help="Incidents: one root cause, one incident (list, show, fix, ack, resolve, severity).",

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from weir.events import Event, EventKind, PartitionPublished, payload
 from weir.incidents.grouping import BROKEN
-from weir.model.rows import IncidentRecord, RunRecord, ScopeRecord
 from weir.incidents.scope import PROVENANCE, UNPUBLISHED, Build, IncidentCause, bad_version, reads_bad, under
+from weir.model.rows import IncidentRecord, RunRecord, ScopeRecord
 
 if TYPE_CHECKING:
     from weir.project.graph import Project

@@ -39,8 +39,8 @@ from openlineage.client.facet_v2 import (
 
 from weir.events import Event, EventKind
 from weir.model.keys import AssetKey
-from weir.model.rows import RunRecord, TaskRecord
 from weir.model.partitions import UNPARTITIONED_KEY
+from weir.model.rows import RunRecord, TaskRecord
 
 if TYPE_CHECKING:
     from weir.store.store import MetadataStore

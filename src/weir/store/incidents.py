@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from weir.model.rows import IncidentMember, IncidentRecord, ScopeRecord
 from weir.store import schema as t
-from weir.store.readers import IncidentReader
 from weir.store.base import Repository
+from weir.store.readers import IncidentReader
 
 ACTIVE = ("open", "acknowledged")
 

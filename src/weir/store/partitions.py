@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from weir.store import schema as t
-from weir.store.readers import PartitionSummaryReader
 from weir.store.base import Repository, upsert
+from weir.store.readers import PartitionSummaryReader
 from weir.store.summary import fold
 
 VERSION_FIELDS = ("project", "asset", "partition_key", "version", "run_id", "code_version", "row_count", "published_at")

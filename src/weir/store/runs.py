@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from weir.model.rows import BlockedBuild, BuildRecord, RunRecord, TaskRecord
 from weir.store import schema as t
-from weir.store.readers import RunReader, RunSummaryReader
 from weir.store.base import Repository
+from weir.store.readers import RunReader, RunSummaryReader
 from weir.store.summary import blocked_rows
 
 ACTIVE_RUN_STATES = ("queued", "running")
