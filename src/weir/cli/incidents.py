@@ -10,7 +10,7 @@ import typer
 from weir.cli.context import JSON_OPT, actor, after_write, choice, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
-    from weir.incidents.service import Synced
+    from weir.incidents.sync import Synced
     from weir.model.rows import IncidentRecord
     from weir.workspace import Workspace
 
