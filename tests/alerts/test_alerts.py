@@ -265,6 +265,7 @@ url = "http://127.0.0.1:{port}/hook"
         assert row["state"] == "delivered" and len(hook.received) == 1
         listed = json.loads(weir(home, project, "alerts", "--json").stdout)
         assert listed[0]["state"] == "delivered" and listed[0]["subject"].startswith("incident ")
+        assert listed[0]["retried_by"]  # who sent it again: the OS user at the CLI
     finally:
         hook.stop()
 

@@ -197,7 +197,8 @@ def test_accept_records_a_reset_and_judges_the_partitions_from_key_again(tmp_pat
     row = as_json(ws, project, "monitors", "accept", "raw.temp.c.mean", "--from", key(DAYS + 2), "--note", "new sensor")
     assert row == {**row, "project": "demo", "asset": "raw", "column": "temp.c", "metric": "mean", "from": key(DAYS + 2),
                    "note": "new sensor", "rejudged": [key(i) for i in range(DAYS + 2, DAYS + SHIFTED)]}
-    assert set(row) == {"id", "project", "asset", "column", "metric", "from", "note", "created_at", "rejudged"}
+    assert set(row) == {"id", "project", "asset", "column", "metric", "from", "note", "created_at", "actor", "rejudged"}
+    assert row["actor"]  # who accepted it: the OS user at the CLI
     after = as_json(ws, project, "monitors", "--signals")
     for s in after:  # the partitions before KEY keep what was stored; those from KEY on were judged again
         if s["partition"] < key(DAYS + 2):

@@ -370,7 +370,7 @@ def test_baseline_resets_are_listed_oldest_first_per_project_and_asset(store):
         store.baselines.add("p", "a", None, None, "2024-03-01")
         store.baselines.add("p", "b", "", "row_count", "2024-02-15")
         store.baselines.add("q", "a", "value", None, "2024-01-01")
-    assert set(first) == {"id", "project", "asset", "column_name", "metric", "from_key", "note", "created_at"}
+    assert set(first) == {"id", "project", "asset", "column_name", "metric", "from_key", "note", "created_at", "actor"}
     assert (first["column_name"], first["metric"], first["note"]) == ("value", "mean", "new supplier")
     with store.read():
         rows = store.baselines.list("p")

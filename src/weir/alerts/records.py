@@ -16,6 +16,7 @@ def alert_json(r: dict) -> dict[str, Any]:
         "created_at": iso(r["created_at"]), "next_at": iso(r["next_at"]) if r["state"] == "pending" else None,
         "delivered_at": iso(r["delivered_at"]) if r["delivered_at"] else None, "last_error": None if skipped else r["last_error"], "reason": r["last_error"] if skipped else None,
         "subject": json.loads(r["message"])["subject"] if r.get("message") else None,
+        "retried_by": r.get("retried_by"),
     }
     if "composed" in r:
         out["message"] = r["composed"]

@@ -270,14 +270,15 @@ class AlertService:
         message = Message.from_json(json.loads(row["message"])) if row["message"] else self.compose(row)
         return {**row, "composed": message.to_json()}
 
-    def retry(self, outbox_id: int) -> dict:
-        """Send a dead, waiting or skipped message on the next delivery (a skipped one: after all)."""
+    def retry(self, outbox_id: int, *, actor: str = "unknown") -> dict:
+        """Send a dead, waiting or skipped message on the next delivery (a skipped one: after all);
+        ``actor`` is kept as who asked."""
         row = self._get(outbox_id)
         if row["state"] == "delivered":
             raise UsageError(f"alert {outbox_id} was already delivered")
         store = self._store()
         with store.transaction():
-            store.outbox.retry(outbox_id, now=time.time())
+            store.outbox.retry(outbox_id, now=time.time(), actor=actor)
         return self._get(outbox_id)
 
     def test(self, route_name: str) -> str:

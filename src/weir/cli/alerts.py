@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from weir.cli.context import JSON_OPT, choice, finish, open_workspace
+from weir.cli.context import JSON_OPT, actor, choice, finish, open_workspace
 
 if TYPE_CHECKING:
     from weir.alerts.service import Delivered
@@ -129,7 +129,7 @@ def retry(alert: int = typer.Argument(..., metavar="ID"), as_json: bool = JSON_O
     from weir.cli.render import print_json
 
     ws = open_workspace()
-    ws.alerts.retry(alert)
+    ws.alerts.retry(alert, actor=actor())
     done = ws.alerts.deliver()
     row = ws.alerts.show(alert)
     if as_json:

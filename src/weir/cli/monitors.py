@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from weir.cli.context import JSON_OPT, finish, local_asset, open_workspace
+from weir.cli.context import JSON_OPT, actor, finish, local_asset, open_workspace
 
 if TYPE_CHECKING:
     from weir.workspace import Workspace
@@ -242,7 +242,7 @@ def accept(
     from weir.monitoring.records import baseline_json
 
     ws = open_workspace()
-    row = ws.monitors.accept(series, first, note)
+    row = ws.monitors.accept(series, first, note, actor=actor())
     if as_json:
         print_json(baseline_json(row))
     else:

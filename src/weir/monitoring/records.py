@@ -46,7 +46,8 @@ def baseline_json(r: dict) -> dict[str, Any]:
     are null for all of them, ``column`` is ``""`` for table-level series; ``rejudged`` lists the
     partitions judged again when it was recorded."""
     out = {"id": r["id"], "project": r["project"], "asset": r["asset"], "column": r["column_name"],
-           "metric": r["metric"], "from": r["from_key"], "note": r["note"], "created_at": iso(r["created_at"])}
+           "metric": r["metric"], "from": r["from_key"], "note": r["note"], "created_at": iso(r["created_at"]),
+           "actor": r.get("actor")}
     if "rejudged" in r:
         out["rejudged"] = r["rejudged"]
     return out

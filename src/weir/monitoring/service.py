@@ -73,7 +73,7 @@ class MonitorService:
             out.append(ReplayReport(asset=n, first=start, would=would, stored=stored))
         return out
 
-    def accept(self, series: str, from_key: str, note: str | None = None) -> dict:
+    def accept(self, series: str, from_key: str, note: str | None = None, *, actor: str = "unknown") -> dict:
         """Accept a new normal: from partition ``from_key`` on, the baseline of ``series`` forms
         only from that partition's point onward. ``series`` is ``ASSET``, ``ASSET.COLUMN``,
         ``ASSET.COLUMN.METRIC`` or ``ASSET.METRIC`` (a table-level metric such as row_count).
@@ -97,7 +97,7 @@ class MonitorService:
         column, metric = resolve_series(name, rest, {(p["column_name"], p["metric"]) for p in points})
         keys = sorted({p["partition_key"] for p in points if p["partition_key"] >= key})
         with store.transaction():
-            row = store.baselines.add(project.name, name, column, metric, key, note)
+            row = store.baselines.add(project.name, name, column, metric, key, note, actor=actor)
             if keys:
                 self.runner().evaluate(name, keys)
         return {**row, "rejudged": keys}

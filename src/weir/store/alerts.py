@@ -76,13 +76,13 @@ class Outbox(Repository):
         values.update({"state": "pending", "next_at": next_at} if next_at is not None else {"state": "dead"})
         self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id).values(**values))
 
-    def retry(self, outbox_id: int, *, now: float) -> None:
+    def retry(self, outbox_id: int, *, now: float, actor: str | None = None) -> None:
         """Send a dead, waiting or skipped message now, with its attempts counted from zero (a
         skipped one loses its reason: it is sent after all)."""
         c = t.alert_outbox.c
         self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id, c.state == "skipped").values(last_error=None))
         self.c.execute(sa.update(t.alert_outbox).where(c.id == outbox_id)
-                       .values(state="pending", next_at=now, attempts=0, lease_until=None))
+                       .values(state="pending", next_at=now, attempts=0, lease_until=None, retried_by=actor))
 
     def get(self, outbox_id: int) -> dict | None:
         row = self.c.execute(sa.select(t.alert_outbox).where(t.alert_outbox.c.id == outbox_id)).mappings().first()

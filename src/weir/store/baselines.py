@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from weir.store import schema as t
 from weir.store.base import Repository
 
-COLUMNS = ("id", "project", "asset", "column_name", "metric", "from_key", "note", "created_at")
+COLUMNS = ("id", "project", "asset", "column_name", "metric", "from_key", "note", "created_at", "actor")
 
 
 class BaselineReader(Protocol):
@@ -21,17 +21,17 @@ class BaselineReader(Protocol):
 
 class BaselineWriter(Protocol):
     def add(self, project: str, asset: str, column: str | None, metric: str | None, from_key: str,
-            note: str | None = None) -> dict: ...
+            note: str | None = None, *, actor: str | None = None) -> dict: ...
 
 
 class Baselines(Repository):
     def add(self, project: str, asset: str, column: str | None, metric: str | None, from_key: str,
-            note: str | None = None) -> dict:
+            note: str | None = None, *, actor: str | None = None) -> dict:
         """Record a reset of ``asset``'s series from partition ``from_key`` on. ``column`` None
         is every column ('' the table-level series), ``metric`` None every metric. Returns the
         stored row (keys ``COLUMNS``)."""
         row = {"project": project, "asset": asset, "column_name": column, "metric": metric, "from_key": from_key,
-               "note": note, "created_at": time.time()}
+               "note": note, "created_at": time.time(), "actor": actor}
         (row_id,) = self.c.execute(t.baseline_resets.insert().values(**row)).inserted_primary_key or (None,)
         return {"id": row_id, **row}
 

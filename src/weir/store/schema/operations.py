@@ -125,6 +125,7 @@ alert_outbox = Table(
     Column("delivered_at", Float),
     Column("last_error", Text),  # why the last attempt failed; for a skipped one, why it was not sent
     Column("message", Text),  # JSON, composed on the first attempt so every retry sends the same words
+    Column("retried_by", String(200)),  # who last sent it again by hand (weir alerts retry)
     UniqueConstraint("key", name="uq_alert_outbox_key"),
     Index("ix_alert_outbox_due", "state", "next_at"),
     Index("ix_alert_outbox_incident", "incident_id"),

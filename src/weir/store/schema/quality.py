@@ -150,5 +150,6 @@ baseline_resets = Table(
     Column("from_key", String(64), nullable=False),  # baselines form from this partition's point on
     Column("note", Text),
     Column("created_at", Float, nullable=False),
+    Column("actor", String(200)),  # who accepted it (None: recorded before actors were kept)
     Index("ix_baseline_resets_asset", "project", "asset"),
 )
