@@ -45,10 +45,10 @@ demo: install
 
 test: install
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test-fast: install  # the quick loop while changing code: leaves out the slow end-to-end tests
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 typecheck: install
 	$(BIN)/mypy

@@ -13,6 +13,12 @@ import pytest
 
 POSTGRES_URL = os.environ.get("WEIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # a pytest-xdist worker is started with COLUMNS=80 and LINES=24, as if it printed to a small
+    # terminal: weir would fold its piped output at 80 columns there and nowhere else
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 def write_project(root: Path, files: dict[str, str], name: str = "demo") -> Path:
     """Write ``files`` (relative path -> text, dedented) under ``root``; adds a weir.toml if missing."""
