@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,25 @@ def land_csv(root: Path, rel: str, rows: list[dict]) -> Path:
     lines = [",".join(cols)] + [",".join("" if r[c] is None else str(r[c]) for c in cols) for r in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def restored(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder built once per test process by ``build(folder)`` and given back to each test as
+    it was right after the build: the first call builds it and keeps a copy; every later call
+    wipes the folder and copies that back. The folder keeps one absolute path, so what the build
+    stored (a project's location, a workspace's tables) stays valid. For fixtures whose setup is
+    the slow part (weeks of deliveries) and that every test then changes."""
+    root = tmp_path_factory.getbasetemp() / f"restored-{name}"
+    live, kept = root / "live", root / "kept"
+    if not kept.is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        live.mkdir(parents=True)
+        build(live)
+        shutil.copytree(live, kept, symlinks=True)
+    else:
+        shutil.rmtree(live)
+        shutil.copytree(kept, live, symlinks=True)
+    return live
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import land_csv
+from conftest import land_csv, restored, write_project
 from conftest import weir_cli as weir
 
 from weir.errors import UnknownObjectError, UsageError
@@ -66,14 +66,18 @@ def deliver(ws: Workspace, project: Path, days: range, faults: dict[int, dict] |
         ws.pump()
 
 
-@pytest.fixture
-def history(make_project, workspace_dir):
-    """A project with DAYS clean days delivered, and no incident."""
-    project = make_project({"assets.py": PROJECT})
-    with Workspace(workspace_dir, project) as ws:
+def _build_history(folder: Path) -> None:
+    project = write_project(folder / "project-demo", {"assets.py": PROJECT})
+    with Workspace(folder / "ws", project) as ws:
         deliver(ws, project, range(DAYS))
         assert ws.incidents.list() == []
-    return project, workspace_dir
+
+
+@pytest.fixture
+def history(tmp_path_factory, workspace_dir):
+    """A project with DAYS clean days delivered, and no incident (built once, restored per test)."""
+    folder = restored(tmp_path_factory, "incidents-history", _build_history)
+    return folder / "project-demo", folder / "ws"
 
 
 def test_one_fault_is_one_incident_across_the_source_and_every_asset_that_reads_it(history):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import _in_process, land_csv
+from conftest import _in_process, land_csv, restored, write_project
 
 from weir.runs.request import RunRequest
 from weir.workspace import Workspace
@@ -101,14 +101,23 @@ def assert_restored(ws: Workspace, project: Path, days: range) -> None:
         pd.testing.assert_frame_equal(got_summary[list(summary.columns)], summary, check_dtype=False)
 
 
-@pytest.fixture
-def history(make_project, workspace_dir, backend):
-    project = make_project({"assets.py": GOOD})
-    with Workspace(workspace_dir, project) as ws:
+def _build_history(folder: Path) -> None:
+    project = write_project(folder / "project-demo", {"assets.py": GOOD})
+    with Workspace(folder / "ws", project) as ws:
         for i in range(DAYS):
             day(ws, project, i)
         assert ws.incidents.list() == []
-    return project, workspace_dir
+
+
+@pytest.fixture
+def history(make_project, workspace_dir, backend, tmp_path_factory):
+    """DAYS good days built. On SQLite they are built once per test process and restored for
+    each test (``restored``); on PostgreSQL, built in the test's own schema."""
+    if backend == "sqlite":
+        folder = restored(tmp_path_factory, "whole-fault-history", _build_history)
+        return folder / "project-demo", folder / "ws"
+    _build_history(workspace_dir.parent / "built")
+    return workspace_dir.parent / "built" / "project-demo", workspace_dir.parent / "built" / "ws"
 
 
 def test_bad_code_built_for_three_days_is_one_incident_whose_fix_restores_every_day(history):
