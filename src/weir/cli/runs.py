@@ -86,6 +86,10 @@ def run(
     finish(ws, 0 if result.ok else 1)
 
 
+def _wait(n: int) -> str:
+    return "waits" if n == 1 else "wait"
+
+
 def _render_plan(plan: Plan, list_waiting: bool, republish: str = "replace") -> None:
     from weir.cli.render import console, plural, table
 
@@ -109,10 +113,10 @@ def _render_plan(plan: Plan, list_waiting: bool, republish: str = "replace") -> 
     if not waiting:
         return
     if not list_waiting:
-        console.print(f"[yellow]{plural(waiting, 'partition')} of {plural(len(plan.waiting), 'asset')} wait for inputs[/]"
+        console.print(f"[yellow]{plural(waiting, 'partition')} of {plural(len(plan.waiting), 'asset')} {_wait(waiting)} for inputs[/]"
                       " ('weir run --plan --waiting' lists them)", highlight=False)
         return
-    w = table("asset", "waiting", "from", "to", "why (first)", title=f"{plural(waiting, 'partition')} wait for inputs")
+    w = table("asset", "waiting", "from", "to", "why (first)", title=f"{plural(waiting, 'partition')} {_wait(waiting)} for inputs")
     for asset, items in plan.waiting.items():
         keys = sorted(k for k, _ in items)
         w.add_row(asset, str(len(items)), keys[0] or "—", keys[-1] or "—", items[0][1])
@@ -157,7 +161,7 @@ def render_result(result: RunResult) -> None:
     _render_still_blocked(result.still_blocked)
     waiting = sum(result.waiting.values())
     if waiting:
-        console.print(f"[dim]{plural(waiting, 'partition')} wait for inputs ('weir run --plan --waiting' lists them)[/]")
+        console.print(f"[dim]{plural(waiting, 'partition')} {_wait(waiting)} for inputs ('weir run --plan --waiting' lists them)[/]")
     if not result.per_asset and not waiting:
         console.print("nothing to build: everything selected is up to date" + (" or still blocked" if result.still_blocked else "")
                       + (" or held for approval" if result.held else ""))
