@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -263,3 +264,11 @@ def test_new_incident_rows_carry_the_incidents_project(store):
     with store.read():
         assert [m.project for m in store.incidents.members([incident])[incident]] == ["flights"]
         assert [s.project for s in store.incidents.scope([incident])[incident]] == ["flights"]
+
+
+def test_the_head_revision_is_the_newest_migration():
+    """The light reader and the upgrade check compare with HEAD_REVISION: a new migration moves it."""
+    from weir.store import migrations
+
+    versions = Path(migrations.__file__).parent / "versions"
+    assert HEAD_REVISION == max(p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))

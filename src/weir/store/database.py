@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
 
-HEAD_REVISION = "0021"
+HEAD_REVISION = "0022"
 DATABASE_ENV = "WEIR_DATABASE_URL"
 
 
